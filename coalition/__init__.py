@@ -1,0 +1,1 @@
+"""Coalition-wide domain (public schema): members, the points ledger, settlement."""

@@ -1,0 +1,58 @@
+"""The two GraphQL schemas of the platform.
+
+``coalition_schema`` is served on the public host (member-facing and operator
+operations); ``partner_schema`` on each partner's host, for partner apps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from graphene_django import DjangoObjectType
+
+from loyalty_platform.schemas import current_tenant
+from tenants.partners.models import Partner
+from tenants.partners.selectors import partners_active
+from tenants.stores.models import Store
+
+
+class PartnerType(DjangoObjectType):
+    class Meta:
+        model = Partner
+        name = "Partner"
+        fields = ("name", "slug", "status", "default_currency", "time_zone")
+        convert_choices_to_enum = False
+
+
+class StoreType(DjangoObjectType):
+    class Meta:
+        model = Store
+        name = "Store"
+        fields = ("code", "name", "channel", "time_zone", "city", "is_active")
+        convert_choices_to_enum = False
+
+
+class CoalitionQuery(graphene.ObjectType):
+    partners = graphene.List(graphene.NonNull(PartnerType), required=True)
+
+    @staticmethod
+    def resolve_partners(root: Any, info: Any) -> Any:
+        return partners_active()
+
+
+class PartnerQuery(graphene.ObjectType):
+    partner = graphene.Field(PartnerType, required=True, description="The partner of this host.")
+    stores = graphene.List(graphene.NonNull(StoreType), required=True)
+
+    @staticmethod
+    def resolve_partner(root: Any, info: Any) -> Any:
+        return current_tenant()
+
+    @staticmethod
+    def resolve_stores(root: Any, info: Any) -> Any:
+        return Store.objects.all()
+
+
+coalition_schema = graphene.Schema(query=CoalitionQuery)
+partner_schema = graphene.Schema(query=PartnerQuery)

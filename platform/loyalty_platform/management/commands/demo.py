@@ -1,0 +1,39 @@
+"""`loyalty demo`: migrate, seed the demo coalition and serve it on localhost."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from loyalty_platform.demo_seed import seed_demo_coalition
+from loyalty_platform.management.commands.serve import add_server_arguments, serve_forever
+
+
+class Command(BaseCommand):
+    help = "Run the whole platform on this machine with a seeded demo coalition."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        add_server_arguments(parser)
+        parser.add_argument("--no-serve", action="store_true", help="migrate and seed only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate_platform", verbosity=0)
+        partners = seed_demo_coalition()
+        port = options["bind"].rsplit(":", 1)[-1]
+        base = settings.LOYALTY_BASE_DOMAIN
+        self.stdout.write(self.style.SUCCESS("Demo coalition ready."))
+        self.stdout.write(f"  coalition site + member portal: http://{base}:{port}/")
+        self.stdout.write(f"  coalition GraphQL:              http://{base}:{port}/graphql")
+        for partner in partners:
+            domain = partner.get_primary_domain()
+            self.stdout.write(
+                f"  {partner.name:<24} console: http://{domain.domain}:{port}/  "
+                f"API: http://{domain.domain}:{port}/graphql"
+            )
+        if options["no_serve"]:
+            return
+        serve_forever(bind=options["bind"], workers=options["workers"], threads=options["threads"])

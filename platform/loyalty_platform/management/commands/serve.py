@@ -1,0 +1,65 @@
+"""`loyalty serve`: the production web server (gunicorn) after preflight checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from loyalty_platform import preflight
+
+
+def serve_forever(*, bind: str, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class PlatformServer(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            self.cfg.set("accesslog", os.environ.get("ACCESS_LOG", "-"))
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("proc_name", "loyalty")
+
+        def load(self) -> Any:
+            from loyalty_platform.wsgi import application
+
+            return application
+
+    PlatformServer().run()
+
+
+class Command(BaseCommand):
+    help = "Serve the platform with gunicorn (public site, partner sites, GraphQL)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        add_server_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        blockers = preflight.server_blockers()
+        if blockers:
+            for blocker in blockers:
+                sys.stderr.write(f"loyalty: {blocker.detail}\n")
+            raise SystemExit(1)
+        serve_forever(bind=options["bind"], workers=options["workers"], threads=options["threads"])
+
+
+def add_server_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument(
+        "--bind",
+        default=os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}"),
+        help="address:port to listen on (env BIND or PORT; default 127.0.0.1:8000)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")),
+        help="worker processes (env WEB_CONCURRENCY, default 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")),
+        help="threads per worker (env WEB_THREADS, default 4)",
+    )  # fmt: skip

@@ -1,0 +1,201 @@
+"""Settings, read from the environment (see the configuration table in README.md).
+
+Production-safe defaults: DEBUG is off unless asked, and a missing SECRET_KEY
+outside DEBUG stops start-up with a message naming the setting. With no
+DATABASE_URL the embedded PostgreSQL is used (see ``embedded_db``); with no
+broker Celery runs tasks in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from loyalty_platform import embedded_db
+from loyalty_platform.config import (
+    ConfigurationError,
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    redis_url_is_valid,
+)
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = embedded_db.data_dir()
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ConfigurationError(
+            "SECRET_KEY",
+            "not set and DEBUG is off",
+            "Set SECRET_KEY to a long random string (or DEBUG=1 for local development)",
+        )
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG"  # noqa: S105
+
+LOYALTY_BASE_DOMAIN = env_str("LOYALTY_BASE_DOMAIN", "localhost").lower()
+LOYALTY_COALITION_NAME = env_str("LOYALTY_COALITION_NAME", "Demo Coalition")
+# Hosts that serve the public (coalition) site: the base domain, and loopback
+# addresses when the base domain is localhost.
+LOYALTY_PUBLIC_HOSTS = env_list(
+    "LOYALTY_PUBLIC_HOSTS",
+    [LOYALTY_BASE_DOMAIN] + (["127.0.0.1", "::1"] if LOYALTY_BASE_DOMAIN == "localhost" else []),
+)
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [LOYALTY_BASE_DOMAIN, f".{LOYALTY_BASE_DOMAIN}", *LOYALTY_PUBLIC_HOSTS]
+)
+LOYALTY_GRAPHIQL = env_bool("LOYALTY_GRAPHIQL", True)
+
+# --- database -----------------------------------------------------------------
+_database_url = env_str("DATABASE_URL")
+if _database_url:
+    _database = database_from_url(_database_url)
+else:
+    # Not started yet (entry points call embedded_db.ensure_running first); the
+    # socket folder is only known once it runs, so this is a placeholder that
+    # still lets tools such as mypy import settings.
+    _database = {"NAME": embedded_db.DATABASE_NAME, "USER": "postgres", "HOST": "", "PORT": ""}
+_database["ENGINE"] = "django_tenants.postgresql_backend"
+_database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
+_database["CONN_HEALTH_CHECKS"] = True
+_database.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+# Each test run gets its own database; a suffix lets parallel runs share a server.
+_database["TEST"] = {"NAME": f"test_loyalty{env_str('LOYALTY_TEST_DB_SUFFIX')}"}
+DATABASES: dict[str, dict[str, Any]] = {"default": _database}
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- tenants --------------------------------------------------------------------
+SHARED_APPS = [
+    "django_tenants",
+    "tenants.partners",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.admin",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "graphene_django",
+    "loyalty_platform",
+]
+TENANT_APPS = [
+    "tenants.stores",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+TENANT_MODEL = "partners.Partner"
+TENANT_DOMAIN_MODEL = "partners.Domain"
+PUBLIC_SCHEMA_URLCONF = "loyalty_platform.urls_public"
+ROOT_URLCONF = "loyalty_platform.urls_tenant"
+# New partners are cloned from this migrated template schema instead of running
+# every tenant migration again: creation time stays flat as partners grow.
+TENANT_BASE_SCHEMA = "tenant_template"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+
+MIDDLEWARE = [
+    "loyalty_platform.middleware.PartnerHostMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "loyalty_platform.wsgi.application"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+# Serve app static files straight from the finders: no collectstatic step for
+# the demo; production may still run collectstatic for compressed copies.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+
+GRAPHENE = {"SCHEMA": "loyalty_graphql.schema.partner_schema"}
+
+# --- celery ---------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")
+if CELERY_BROKER_URL and not redis_url_is_valid(CELERY_BROKER_URL):
+    raise ConfigurationError(
+        "CELERY_BROKER_URL" if env_str("CELERY_BROKER_URL") else "REDIS_URL",
+        f"{CELERY_BROKER_URL!r} is not a broker URL",
+        "Use redis://HOST:6379/0",
+    )
+# No broker configured: run tasks in-process, at the point they are enqueued
+# (services enqueue with transaction.on_commit, so still after the commit).
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"
+CELERY_RESULT_BACKEND = (
+    env_str(
+        "CELERY_RESULT_BACKEND",
+        CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "",
+    )
+    or None
+)
+CELERY_TASK_DEFAULT_QUEUE = "loyalty"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Late acknowledgement is opted into per task, only by idempotent ones.
+CELERY_TASK_ACKS_LATE = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 5}
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+
+# --- stripe ---------------------------------------------------------------------
+STRIPE_API_KEY = env_str("STRIPE_API_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+# Points the official SDK at another server: the local fake in tests and the demo.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+    },
+}

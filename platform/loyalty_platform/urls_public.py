@@ -1,0 +1,27 @@
+"""URLs of the public host: coalition home, member portal, operator admin, coalition API."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+from graphene_django.views import GraphQLView
+
+from loyalty_graphql.schema import coalition_schema
+from loyalty_platform import views
+
+admin.site.site_header = f"{settings.LOYALTY_COALITION_NAME} operator"
+admin.site.site_title = "Coalition operator"
+
+urlpatterns = [
+    path("", views.coalition_home, name="coalition-home"),
+    path("portal/", views.member_portal, name="member-portal"),
+    path("admin/", admin.site.urls),
+    path(
+        "graphql",
+        csrf_exempt(
+            GraphQLView.as_view(graphiql=settings.LOYALTY_GRAPHIQL, schema=coalition_schema)
+        ),
+        name="graphql",
+    ),
+    path("healthz", views.healthz, name="healthz"),
+]

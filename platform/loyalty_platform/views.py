@@ -1,0 +1,49 @@
+"""Pages of the public site (coalition home, member portal) and the partner site
+(merchant console home), plus a health check for load balancers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from loyalty_platform.schemas import current_schema
+from tenants.partners.selectors import partners_active
+from tenants.stores.models import Store
+
+
+def coalition_home(request: HttpRequest) -> HttpResponse:
+    partners = list(partners_active().prefetch_related("domains"))
+    return render(
+        request,
+        "loyalty_platform/coalition_home.html",
+        {"coalition_name": settings.LOYALTY_COALITION_NAME, "partners": partners},
+    )
+
+
+def member_portal(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "loyalty_platform/member_portal.html",
+        {"coalition_name": settings.LOYALTY_COALITION_NAME, "partners": partners_active()},
+    )
+
+
+def partner_console_home(request: HttpRequest) -> HttpResponse:
+    partner = request.tenant  # type: ignore[attr-defined]
+    return render(
+        request,
+        "loyalty_platform/console_home.html",
+        {
+            "coalition_name": settings.LOYALTY_COALITION_NAME,
+            "partner": partner,
+            "stores": Store.objects.all(),
+        },
+    )
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "schema": current_schema()})

@@ -1,0 +1,1 @@
+"""Partner tenants: the partner registry (public schema) and per-partner data apps."""

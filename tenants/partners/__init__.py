@@ -1,0 +1,1 @@
+"""The partner registry: partners are the tenants of the coalition."""

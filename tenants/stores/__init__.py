@@ -1,0 +1,1 @@
+"""A partner's stores and sales channels (tenant schema)."""

@@ -82,6 +82,8 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "graphene_django",
     "loyalty_platform",
+    "coalition.members",
+    "coalition.ledger",
 ]
 TENANT_APPS = [
     "tenants.stores",
@@ -180,7 +182,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 5}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "ledger-seal-chain": {"task": "ledger.seal_chain", "schedule": 10.0},
+    "ledger-expire-holds": {"task": "ledger.expire_holds", "schedule": 60.0},
+    "ledger-expire-lots": {"task": "ledger.expire_lots", "schedule": 3600.0},
+    "ledger-snapshot-accounts": {"task": "ledger.snapshot_accounts", "schedule": 600.0},
+}
 
 # --- stripe ---------------------------------------------------------------------
 STRIPE_API_KEY = env_str("STRIPE_API_KEY")

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
+from loyalty_platform.errors import DomainError
 
-class PartnerError(Exception):
+
+class PartnerError(DomainError):
     code = "partner_error"
-    field: str | None = None
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if field is not None:
-            self.field = field
 
 
 class InvalidPartnerData(PartnerError):

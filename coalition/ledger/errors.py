@@ -1,0 +1,89 @@
+"""Typed errors of the ledger; ``code`` is what API clients branch on.
+
+Member problems (unknown, blocked) reuse ``coalition.members.errors``.
+"""
+
+from __future__ import annotations
+
+from loyalty_platform.errors import DomainError
+
+
+class LedgerError(DomainError):
+    code = "ledger_error"
+
+
+class AmountNotPositive(LedgerError):
+    code = "amount_not_positive"
+    field = "points"
+
+
+class InsufficientPoints(LedgerError):
+    code = "insufficient_points"
+    field = "points"
+
+
+class IdempotencyKeyReused(LedgerError):
+    """The same (scope, key) came with a different request: nothing was posted."""
+
+    code = "idempotency_key_reused"
+    field = "idempotency_key"
+
+
+class UnknownPartner(LedgerError):
+    code = "unknown_partner"
+    field = "partner"
+
+
+class PartnerNotActive(LedgerError):
+    code = "partner_not_active"
+    field = "partner"
+
+
+class UnknownHold(LedgerError):
+    code = "unknown_hold"
+    field = "hold"
+
+
+class HoldAlreadyResolved(LedgerError):
+    code = "hold_already_resolved"
+    field = "hold"
+
+
+class HoldExpired(LedgerError):
+    code = "hold_expired"
+    field = "hold"
+
+
+class CaptureExceedsHold(LedgerError):
+    code = "capture_exceeds_hold"
+    field = "points"
+
+
+class InvalidExpiry(LedgerError):
+    code = "invalid_expiry"
+    field = "expires_at"
+
+
+class UnknownTransaction(LedgerError):
+    code = "unknown_transaction"
+    field = "transaction"
+
+
+class NotReversible(LedgerError):
+    code = "not_reversible"
+    field = "transaction"
+
+
+class ReversalExceedsOriginal(LedgerError):
+    code = "reversal_exceeds_original"
+    field = "points"
+
+
+class TransferToSelf(LedgerError):
+    code = "transfer_to_self"
+    field = "to_member"
+
+
+class WrongPartner(LedgerError):
+    code = "wrong_partner"
+    field = "partner"

@@ -1,0 +1,1147 @@
+"""Writes to the ledger: earn, burn, holds, reversals, transfers, expiry.
+
+Every operation is one short database transaction that
+- locks the member wallets it touches, in account-id order (no deadlocks);
+- inserts the journal header first, so a concurrent repeat of the same
+  idempotency key fails fast on the unique constraint and replays the result;
+- moves points between lots (who issued them, when they expire) and records each
+  move, so every redeemed point stays traceable to its issuer;
+- posts balanced entries (the database refuses unbalanced ones at commit) and
+  updates the stored wallet balance. Hot partner and coalition accounts get
+  entries only, never a row update.
+
+Earning, the hottest path, is a single SQL statement (one round trip).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from coalition.ledger.errors import (
+    AmountNotPositive,
+    CaptureExceedsHold,
+    HoldAlreadyResolved,
+    HoldExpired,
+    IdempotencyKeyReused,
+    InsufficientPoints,
+    InvalidExpiry,
+    NotReversible,
+    PartnerNotActive,
+    ReversalExceedsOriginal,
+    TransferToSelf,
+    UnknownHold,
+    UnknownPartner,
+    UnknownTransaction,
+    WrongPartner,
+)
+from coalition.ledger.idempotency import IdempotencyKey, request_hash
+from coalition.ledger.models import AccountKind, HoldStatus, TransactionKind
+from coalition.members.errors import MemberNotActive, UnknownMember
+
+T = TypeVar("T")
+
+IDEMPOTENCY_CONSTRAINT = "ledger_idempotency"
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Posting:
+    """What an operation posted; a replay returns an equal Posting."""
+
+    transaction_id: int
+    kind: str
+    points: int
+    result: dict[str, Any]
+    replayed: bool = field(default=False, compare=False)
+
+    @property
+    def balance_after(self) -> int:
+        return int(self.result["balance_after"])
+
+
+@dataclass(frozen=True)
+class _Wallet:
+    account_id: int
+    member_id: int
+    balance: int
+    status: str
+
+
+# --- small SQL helpers ----------------------------------------------------------
+
+
+def _fetchall(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _fetchone(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return tuple(row) if row is not None else None
+
+
+def _execute(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    # Django's psycopg setup hands jsonb to raw cursors as text.
+    return dict(json.loads(value) if isinstance(value, str) else value)
+
+
+def _require_positive(points: int, name: str = "points") -> None:
+    if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+        raise AmountNotPositive(f"{name} must be a positive whole number, got {points!r}")
+
+
+def _is_idempotency_violation(exc: IntegrityError) -> bool:
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    return getattr(diag, "constraint_name", None) == IDEMPOTENCY_CONSTRAINT
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate in {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+# --- accounts -------------------------------------------------------------------
+
+_known_partner_accounts: set[int] = set()
+_known_coalition_accounts: set[str] = set()
+
+
+def partner_accounts_ensure(partner_id: int) -> None:
+    """Open the partner's issuance and redemption accounts if missing (idempotent)."""
+    if partner_id in _known_partner_accounts:
+        return
+    _execute(
+        """
+        INSERT INTO public.ledger_account (kind, partner_id, name, balance, created_at)
+        SELECT kind, %s, '', 0, now() FROM unnest(ARRAY['issuance', 'redemption']) AS kind
+        ON CONFLICT (kind, partner_id) WHERE partner_id IS NOT NULL DO NOTHING
+        """,
+        [partner_id],
+    )
+    _known_partner_accounts.add(partner_id)
+
+
+def coalition_accounts_ensure() -> None:
+    kinds = [AccountKind.HOLDS, AccountKind.BREAKAGE, AccountKind.FEES]
+    if all(kind in _known_coalition_accounts for kind in kinds):
+        return
+    _execute(
+        """
+        INSERT INTO public.ledger_account (kind, name, balance, created_at)
+        SELECT kind, kind, 0, now() FROM unnest(%s::text[]) AS kind
+        ON CONFLICT (kind) WHERE kind IN ('holds', 'breakage', 'fees') DO NOTHING
+        """,
+        [[str(kind) for kind in kinds]],
+    )
+    _known_coalition_accounts.update(kinds)
+
+
+def forget_known_accounts() -> None:
+    """Forget which accounts exist (after a rollback that removed some, e.g. in tests)."""
+    _known_partner_accounts.clear()
+    _known_coalition_accounts.clear()
+
+
+def _partner_account_id(partner_id: int, kind: str) -> int:
+    partner_accounts_ensure(partner_id)
+    row = _fetchone(
+        "SELECT id FROM public.ledger_account WHERE kind = %s AND partner_id = %s",
+        [kind, partner_id],
+    )
+    if row is None:  # cached as known, but rolled back since
+        forget_known_accounts()
+        return _partner_account_id(partner_id, kind)
+    return int(row[0])
+
+
+def _coalition_account_id(kind: str) -> int:
+    coalition_accounts_ensure()
+    row = _fetchone("SELECT id FROM public.ledger_account WHERE kind = %s", [kind])
+    if row is None:
+        forget_known_accounts()
+        return _coalition_account_id(kind)
+    return int(row[0])
+
+
+def _require_active_partner(partner_id: int) -> None:
+    row = _fetchone("SELECT status FROM public.partners_partner WHERE id = %s", [partner_id])
+    if row is None:
+        raise UnknownPartner(f"no partner with id {partner_id}")
+    if row[0] != "active":
+        raise PartnerNotActive(f"partner {partner_id} is {row[0]}, not active")
+
+
+def _lock_wallets(member_ids: Iterable[int], *, require_active: bool) -> dict[int, _Wallet]:
+    """Lock the wallets of these members in account-id order and return them."""
+    ids = sorted(set(member_ids))
+    rows = _fetchall(
+        """
+        SELECT a.id, a.member_id, a.balance, m.status
+          FROM public.ledger_account a JOIN public.members_member m ON m.id = a.member_id
+         WHERE a.kind = 'wallet' AND a.member_id = ANY(%s)
+         ORDER BY a.id
+           FOR UPDATE OF a
+        """,
+        [ids],
+    )
+    wallets = {row[1]: _Wallet(row[0], row[1], row[2], row[3]) for row in rows}
+    for member_id in ids:
+        if member_id not in wallets:
+            raise UnknownMember(f"no member with id {member_id}")
+        if require_active and wallets[member_id].status != "active":
+            raise MemberNotActive(f"member {member_id} is {wallets[member_id].status}")
+    return wallets
+
+
+def _diagnose_earn_refusal(member_id: int, partner_id: int) -> None:
+    row = _fetchone(
+        """
+        SELECT m.status, a.id FROM public.members_member m
+          LEFT JOIN public.ledger_account a ON a.member_id = m.id AND a.kind = 'wallet'
+         WHERE m.id = %s
+        """,
+        [member_id],
+    )
+    if row is None or row[1] is None:
+        raise UnknownMember(f"no member with id {member_id}")
+    if row[0] != "active":
+        raise MemberNotActive(f"member {member_id} is {row[0]}")
+    _require_active_partner(partner_id)
+
+
+# --- idempotent execution ---------------------------------------------------------
+
+
+def _replay(idem: IdempotencyKey, digest: str) -> Posting | None:
+    row = _fetchone(
+        """
+        SELECT id, kind, points, request_hash, result FROM public.ledger_transaction
+         WHERE idempotency_scope = %s AND idempotency_key = %s
+        """,
+        [idem.scope, idem.key],
+    )
+    if row is None:
+        return None
+    if row[3] != digest:
+        raise IdempotencyKeyReused(
+            f"idempotency key {idem.key!r} was used for a different request in scope {idem.scope!r}"
+        )
+    return Posting(int(row[0]), row[1], int(row[2]), _as_dict(row[4]), replayed=True)
+
+
+def _run_idempotent(
+    idem: IdempotencyKey | None,
+    operation: str,
+    payload: dict[str, Any],
+    post: Callable[[str], Posting],
+) -> Posting:
+    """Replay a known request, or post it in its own short transaction.
+
+    Deadlocks and serialization failures are retried here (the whole transaction
+    is redone), so they never reach the caller; a lost race on the idempotency key
+    becomes a replay of the winner's result.
+    """
+    digest = request_hash(operation, payload)
+    if idem is not None:
+        existing = _replay(idem, digest)
+        if existing is not None:
+            return existing
+    nested = connection.in_atomic_block
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return post(digest)
+        except IntegrityError as exc:
+            if idem is not None and _is_idempotency_violation(exc):
+                existing = _replay(idem, digest)
+                if existing is not None:
+                    return existing
+            raise
+        except OperationalError as exc:
+            if nested or attempt == MAX_ATTEMPTS or not _is_retryable(exc):
+                raise
+            time.sleep(0.005 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _insert_header(
+    *,
+    kind: str,
+    partner_id: int | None,
+    member_id: int | None,
+    points: int,
+    idem: IdempotencyKey | None,
+    digest: str,
+    result: dict[str, Any],
+    external_ref: str = "",
+    memo: str = "",
+    reverses_id: int | None = None,
+    hold_id: int | None = None,
+) -> tuple[int, datetime]:
+    row = _fetchone(
+        """
+        INSERT INTO public.ledger_transaction
+            (kind, partner_id, member_id, points, external_ref, memo, reverses_id, hold_id,
+             idempotency_scope, idempotency_key, request_hash, result, created_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, now())
+        RETURNING id, created_at
+        """,
+        [
+            kind,
+            partner_id,
+            member_id,
+            points,
+            external_ref,
+            memo,
+            reverses_id,
+            hold_id,
+            idem.scope if idem else None,
+            idem.key if idem else None,
+            digest,
+            _json(result),
+        ],
+    )
+    assert row is not None
+    return int(row[0]), row[1]
+
+
+def _insert_entries(transaction_id: int, legs: Sequence[tuple[int, int]]) -> None:
+    legs = [(account, amount) for account, amount in legs if amount != 0]
+    if not legs:
+        return
+    _execute(
+        """
+        INSERT INTO public.ledger_entry (transaction_id, account_id, amount)
+        SELECT %s, account, amount FROM unnest(%s::bigint[], %s::bigint[]) AS t(account, amount)
+        """,
+        [transaction_id, [leg[0] for leg in legs], [leg[1] for leg in legs]],
+    )
+
+
+def _adjust_wallets(deltas: dict[int, int]) -> None:
+    deltas = {account: delta for account, delta in deltas.items() if delta != 0}
+    if not deltas:
+        return
+    _execute(
+        """
+        UPDATE public.ledger_account a SET balance = a.balance + d.delta
+          FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, delta)
+         WHERE a.id = d.id
+        """,
+        [list(deltas), list(deltas.values())],
+    )
+
+
+def _move_lots(transaction_id: int, moves: Sequence[tuple[int, int]]) -> None:
+    """Apply (lot_id, signed points) to lots and record each movement."""
+    moves = [(lot, points) for lot, points in moves if points != 0]
+    if not moves:
+        return
+    lots, points = [move[0] for move in moves], [move[1] for move in moves]
+    _execute(
+        """
+        WITH moved AS (
+            UPDATE public.ledger_lot l SET remaining = l.remaining + m.points
+              FROM unnest(%s::bigint[], %s::bigint[]) AS m(lot, points)
+             WHERE l.id = m.lot
+        )
+        INSERT INTO public.ledger_lotmovement (lot_id, transaction_id, points)
+        SELECT lot, %s, points FROM unnest(%s::bigint[], %s::bigint[]) AS m(lot, points)
+        """,
+        [lots, points, transaction_id, lots, points],
+    )
+
+
+def _plan_consumption(member_id: int, points: int) -> list[tuple[int, int, int]]:
+    """(lot, points taken, issuer) from the member's lots, soonest expiry first.
+    The caller holds the wallet lock, which guards the member's lots."""
+    rows = _fetchall(
+        """
+        SELECT id, remaining, issuer_id FROM public.ledger_lot
+         WHERE member_id = %s AND remaining > 0
+         ORDER BY expires_at ASC NULLS LAST, earned_at, id
+        """,
+        [member_id],
+    )
+    plan, needed = [], points
+    for lot_id, remaining, issuer_id in rows:
+        if needed == 0:
+            break
+        take = min(needed, int(remaining))
+        plan.append((int(lot_id), take, int(issuer_id)))
+        needed -= take
+    if needed:
+        # Stored balance and lots disagree: refuse rather than post a wrong burn.
+        raise InsufficientPoints(f"lots of member {member_id} hold {points - needed} < {points}")
+    return plan
+
+
+def _consumption_result(plan: list[tuple[int, int, int]]) -> list[dict[str, int]]:
+    return [{"lot": lot, "points": taken, "issuer": issuer} for lot, taken, issuer in plan]
+
+
+def _net_consumed(transaction_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Per lot, points these transactions took out and have not given back,
+    newest consumption first (the order in which to give points back)."""
+    rows = _fetchall(
+        """
+        SELECT lot_id, -sum(points) AS net, max(id) AS last
+          FROM public.ledger_lotmovement WHERE transaction_id = ANY(%s)
+         GROUP BY lot_id HAVING sum(points) < 0
+         ORDER BY last DESC
+        """,
+        [list(transaction_ids)],
+    )
+    return [(int(row[0]), int(row[1])) for row in rows]
+
+
+def _restore_plan(consumed: list[tuple[int, int]], points: int) -> list[tuple[int, int]]:
+    plan, left = [], points
+    for lot_id, net in consumed:
+        if left == 0:
+            break
+        give = min(left, net)
+        plan.append((lot_id, give))
+        left -= give
+    return plan
+
+
+# --- earn -------------------------------------------------------------------------
+
+_lot_sequence: str | None = None
+
+
+def _lot_id_sequence() -> str:
+    global _lot_sequence
+    if _lot_sequence is None:
+        row = _fetchone("SELECT pg_get_serial_sequence('public.ledger_lot', 'id')")
+        assert row is not None
+        _lot_sequence = str(row[0])
+    return _lot_sequence
+
+
+EARN_SQL = """
+WITH wallet AS (
+    UPDATE public.ledger_account AS a SET balance = a.balance + %(points)s
+      FROM public.members_member AS m, public.partners_partner AS p,
+           public.ledger_account AS issuance
+     WHERE a.member_id = %(member)s AND a.kind = 'wallet'
+       AND m.id = a.member_id AND m.status = 'active'
+       AND p.id = %(partner)s AND p.status = 'active'
+       AND issuance.kind = 'issuance' AND issuance.partner_id = p.id
+    RETURNING a.id, a.balance, issuance.id AS issuance_id
+), lot_id AS (
+    SELECT nextval(%(lot_seq)s::regclass) AS id FROM wallet
+), header AS (
+    INSERT INTO public.ledger_transaction
+        (kind, partner_id, member_id, points, external_ref, memo, idempotency_scope,
+         idempotency_key, request_hash, result, created_at)
+    SELECT 'earn', %(partner)s, %(member)s, %(points)s, %(ref)s, %(memo)s, %(scope)s,
+           %(key)s, %(hash)s,
+           jsonb_build_object('balance_after', wallet.balance, 'lot', lot_id.id), now()
+      FROM wallet, lot_id
+    RETURNING id, created_at
+), entries AS (
+    INSERT INTO public.ledger_entry (transaction_id, account_id, amount)
+    SELECT header.id, wallet.id, %(points)s::bigint FROM header, wallet
+    UNION ALL
+    SELECT header.id, wallet.issuance_id, -%(points)s::bigint FROM header, wallet
+), lot AS (
+    INSERT INTO public.ledger_lot
+        (id, member_id, issuer_id, transaction_id, earned_at, expires_at, points, remaining)
+    SELECT lot_id.id, %(member)s, %(partner)s, header.id, header.created_at,
+           %(expires)s::timestamptz, %(points)s, %(points)s
+      FROM header, lot_id
+)
+SELECT header.id, wallet.balance, lot_id.id FROM header, wallet, lot_id
+"""
+
+
+def earn(
+    *,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    idempotency: IdempotencyKey | None = None,
+    expires_at: datetime | None = None,
+    external_ref: str = "",
+    memo: str = "",
+) -> Posting:
+    """Credit points issued by a partner to a member's wallet as a new lot.
+
+    One SQL statement: wallet update, journal header, both entries and the lot.
+    """
+    _require_positive(points)
+    if expires_at is not None and timezone.is_naive(expires_at):
+        raise InvalidExpiry("expires_at must carry a time zone")
+    partner_accounts_ensure(partner_id)
+    payload = {
+        "member": member_id,
+        "partner": partner_id,
+        "points": points,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "external_ref": external_ref,
+    }
+
+    def post(digest: str) -> Posting:
+        params = {
+            "member": member_id,
+            "partner": partner_id,
+            "points": points,
+            "expires": expires_at,
+            "ref": external_ref,
+            "memo": memo,
+            "scope": idempotency.scope if idempotency else None,
+            "key": idempotency.key if idempotency else None,
+            "hash": digest,
+            "lot_seq": _lot_id_sequence(),
+        }
+        row = _fetchone(EARN_SQL, params)
+        if row is None:
+            _diagnose_earn_refusal(member_id, partner_id)
+            # Member and partner are fine: the issuance account was missing (a
+            # rollback removed it after it was cached as known). Open it, retry.
+            forget_known_accounts()
+            partner_accounts_ensure(partner_id)
+            row = _fetchone(EARN_SQL, params)
+            assert row is not None
+        return Posting(
+            int(row[0]), TransactionKind.EARN, points, {"balance_after": int(row[1]), "lot": row[2]}
+        )
+
+    return _run_idempotent(idempotency, "earn", payload, post)
+
+
+# --- burn -------------------------------------------------------------------------
+
+
+def burn(
+    *,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    idempotency: IdempotencyKey | None = None,
+    external_ref: str = "",
+    memo: str = "",
+) -> Posting:
+    """Spend points at a partner: lots are consumed soonest-expiry first."""
+    _require_positive(points)
+    payload = {
+        "member": member_id,
+        "partner": partner_id,
+        "points": points,
+        "external_ref": external_ref,
+    }
+
+    def post(digest: str) -> Posting:
+        redemption = _partner_account_id(partner_id, AccountKind.REDEMPTION)
+        wallet = _lock_wallets([member_id], require_active=True)[member_id]
+        _require_active_partner(partner_id)
+        if wallet.balance < points:
+            raise InsufficientPoints(
+                f"member {member_id} has {wallet.balance} points, {points} needed"
+            )
+        plan = _plan_consumption(member_id, points)
+        result = {
+            "balance_after": wallet.balance - points,
+            "consumed": _consumption_result(plan),
+        }
+        tx_id, _ = _insert_header(
+            kind=TransactionKind.BURN,
+            partner_id=partner_id,
+            member_id=member_id,
+            points=points,
+            idem=idempotency,
+            digest=digest,
+            result=result,
+            external_ref=external_ref,
+            memo=memo,
+        )
+        _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
+        _insert_entries(tx_id, [(wallet.account_id, -points), (redemption, points)])
+        _adjust_wallets({wallet.account_id: -points})
+        return Posting(tx_id, TransactionKind.BURN, points, result)
+
+    return _run_idempotent(idempotency, "burn", payload, post)
+
+
+# --- holds ------------------------------------------------------------------------
+
+
+def hold_authorize(
+    *,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    expires_at: datetime | None = None,
+    idempotency: IdempotencyKey | None = None,
+    external_ref: str = "",
+) -> Posting:
+    """Reserve points for a payment at a partner. The points leave the wallet (and
+    its lots) into the holds account until the hold is captured, voided or expires."""
+    _require_positive(points)
+    now = timezone.now()
+    expires_at = expires_at or now + timedelta(minutes=15)
+    if timezone.is_naive(expires_at) or expires_at <= now:
+        raise InvalidExpiry("a hold must expire in the future (with a time zone)")
+    payload = {
+        "member": member_id,
+        "partner": partner_id,
+        "points": points,
+        "expires_at": expires_at.isoformat(),
+        "external_ref": external_ref,
+    }
+
+    def post(digest: str) -> Posting:
+        holds_account = _coalition_account_id(AccountKind.HOLDS)
+        wallet = _lock_wallets([member_id], require_active=True)[member_id]
+        _require_active_partner(partner_id)
+        if wallet.balance < points:
+            raise InsufficientPoints(
+                f"member {member_id} has {wallet.balance} points, {points} needed"
+            )
+        plan = _plan_consumption(member_id, points)
+        hold_row = _fetchone(
+            """
+            INSERT INTO public.ledger_hold
+                (member_id, partner_id, points, captured_points, status, expires_at, created_at)
+            VALUES (%s, %s, %s, 0, 'pending', %s, now()) RETURNING id
+            """,
+            [member_id, partner_id, points, expires_at],
+        )
+        assert hold_row is not None
+        hold_id = int(hold_row[0])
+        result = {
+            "hold": hold_id,
+            "balance_after": wallet.balance - points,
+            "expires_at": expires_at.isoformat(),
+        }
+        tx_id, _ = _insert_header(
+            kind=TransactionKind.HOLD,
+            partner_id=partner_id,
+            member_id=member_id,
+            points=points,
+            idem=idempotency,
+            digest=digest,
+            result=result,
+            external_ref=external_ref,
+            hold_id=hold_id,
+        )
+        _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
+        _insert_entries(tx_id, [(wallet.account_id, -points), (holds_account, points)])
+        _adjust_wallets({wallet.account_id: -points})
+        return Posting(tx_id, TransactionKind.HOLD, points, result)
+
+    return _run_idempotent(idempotency, "hold", payload, post)
+
+
+def _resolve_hold(
+    *,
+    hold_id: int,
+    kind: str,
+    capture_points: int,
+    digest: str,
+    idempotency: IdempotencyKey | None,
+    partner_id: int | None = None,
+    now: datetime | None = None,
+) -> Posting:
+    hold = _fetchone("SELECT member_id FROM public.ledger_hold WHERE id = %s", [hold_id])
+    if hold is None:
+        raise UnknownHold(f"no hold with id {hold_id}")
+    member_id = int(hold[0])
+    wallet = _lock_wallets([member_id], require_active=False)[member_id]
+    locked = _fetchone(
+        """
+        SELECT partner_id, points, status, expires_at FROM public.ledger_hold
+         WHERE id = %s FOR UPDATE
+        """,
+        [hold_id],
+    )
+    assert locked is not None
+    hold_partner, held, status, expires_at = int(locked[0]), int(locked[1]), locked[2], locked[3]
+    if status != HoldStatus.PENDING:
+        raise HoldAlreadyResolved(f"hold {hold_id} is already {status}")
+    if partner_id is not None and partner_id != hold_partner:
+        raise WrongPartner(f"hold {hold_id} belongs to another partner")
+    now = now or timezone.now()
+    if kind == TransactionKind.CAPTURE and expires_at <= now:
+        raise HoldExpired(f"hold {hold_id} expired at {expires_at.isoformat()}")
+    if kind == TransactionKind.HOLD_EXPIRY and expires_at > now:
+        raise HoldAlreadyResolved(f"hold {hold_id} has not expired yet")
+    if capture_points > held:
+        raise CaptureExceedsHold(f"cannot capture {capture_points} of a {held}-point hold")
+    release = held - capture_points
+    holds_account = _coalition_account_id(AccountKind.HOLDS)
+    legs = [(holds_account, -held), (wallet.account_id, release)]
+    if capture_points:
+        legs.append((_partner_account_id(hold_partner, AccountKind.REDEMPTION), capture_points))
+    authorize = _fetchone(
+        "SELECT id FROM public.ledger_transaction WHERE hold_id = %s AND kind = 'hold'", [hold_id]
+    )
+    assert authorize is not None
+    restore = _restore_plan(_net_consumed([int(authorize[0])]), release)
+    result = {
+        "hold": hold_id,
+        "captured": capture_points,
+        "released": release,
+        "balance_after": wallet.balance + release,
+    }
+    tx_id, _ = _insert_header(
+        kind=kind,
+        partner_id=hold_partner,
+        member_id=member_id,
+        points=held,
+        idem=idempotency,
+        digest=digest,
+        result=result,
+        hold_id=hold_id,
+    )
+    _move_lots(tx_id, restore)
+    _insert_entries(tx_id, legs)
+    _adjust_wallets({wallet.account_id: release})
+    new_status: str = {
+        str(TransactionKind.CAPTURE): HoldStatus.CAPTURED,
+        str(TransactionKind.VOID): HoldStatus.VOIDED,
+        str(TransactionKind.HOLD_EXPIRY): HoldStatus.EXPIRED,
+    }[kind]
+    _execute(
+        """
+        UPDATE public.ledger_hold SET status = %s, captured_points = %s, resolved_at = now()
+         WHERE id = %s AND status = 'pending'
+        """,
+        [new_status, capture_points, hold_id],
+    )
+    return Posting(tx_id, kind, held, result)
+
+
+def hold_capture(
+    *,
+    hold_id: int,
+    points: int | None = None,
+    partner_id: int | None = None,
+    idempotency: IdempotencyKey | None = None,
+) -> Posting:
+    """Capture all or part of a pending hold; the rest returns to the wallet."""
+    if points is not None:
+        _require_positive(points)
+    payload = {"hold": hold_id, "points": points, "partner": partner_id}
+
+    def post(digest: str) -> Posting:
+        capture = points
+        if capture is None:
+            row = _fetchone("SELECT points FROM public.ledger_hold WHERE id = %s", [hold_id])
+            if row is None:
+                raise UnknownHold(f"no hold with id {hold_id}")
+            capture = int(row[0])
+        return _resolve_hold(
+            hold_id=hold_id,
+            kind=TransactionKind.CAPTURE,
+            capture_points=capture,
+            digest=digest,
+            idempotency=idempotency,
+            partner_id=partner_id,
+        )
+
+    return _run_idempotent(idempotency, "capture", payload, post)
+
+
+def hold_void(
+    *,
+    hold_id: int,
+    partner_id: int | None = None,
+    idempotency: IdempotencyKey | None = None,
+) -> Posting:
+    """Cancel a pending hold; every held point returns to the wallet's lots."""
+    payload = {"hold": hold_id, "partner": partner_id}
+
+    def post(digest: str) -> Posting:
+        return _resolve_hold(
+            hold_id=hold_id,
+            kind=TransactionKind.VOID,
+            capture_points=0,
+            digest=digest,
+            idempotency=idempotency,
+            partner_id=partner_id,
+        )
+
+    return _run_idempotent(idempotency, "void", payload, post)
+
+
+def holds_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Release every pending hold past its expiry. Safe to run twice or concurrently:
+    each hold is resolved under its member's lock, once."""
+    now = now or timezone.now()
+    rows = _fetchall(
+        """
+        SELECT id FROM public.ledger_hold
+         WHERE status = 'pending' AND expires_at <= %s ORDER BY id LIMIT %s
+        """,
+        [now, limit],
+    )
+    expired = 0
+    for (hold_id,) in rows:
+
+        def post(digest: str, hold_id: int = int(hold_id)) -> Posting:
+            return _resolve_hold(
+                hold_id=hold_id,
+                kind=TransactionKind.HOLD_EXPIRY,
+                capture_points=0,
+                digest=digest,
+                idempotency=None,
+                now=now,
+            )
+
+        try:
+            _run_idempotent(None, "hold_expiry", {"hold": hold_id}, post)
+            expired += 1
+        except HoldAlreadyResolved:
+            continue  # resolved by someone else meanwhile
+    return expired
+
+
+# --- reversals --------------------------------------------------------------------
+
+REVERSAL_KINDS = {
+    TransactionKind.EARN: TransactionKind.EARN_REVERSAL,
+    TransactionKind.BURN: TransactionKind.BURN_REVERSAL,
+    TransactionKind.TRANSFER: TransactionKind.TRANSFER_REVERSAL,
+}
+
+
+def reverse(
+    *,
+    transaction_id: int,
+    points: int | None = None,
+    allow_shortfall: bool = False,
+    idempotency: IdempotencyKey | None = None,
+    memo: str = "",
+) -> Posting:
+    """Reverse an earn, burn or transfer, wholly or in part (repeatedly, up to the
+    original points).
+
+    Reversing points that the member has meanwhile spent: with ``allow_shortfall``
+    the ledger takes back what is still there (from the lots the original created)
+    and reports the rest as ``shortfall``; otherwise ``InsufficientPoints``. A
+    wallet never goes negative either way.
+    """
+    if points is not None:
+        _require_positive(points)
+    payload = {"transaction": transaction_id, "points": points, "shortfall": allow_shortfall}
+
+    def post(digest: str) -> Posting:
+        original = _fetchone(
+            """
+            SELECT kind, partner_id, member_id, points, result FROM public.ledger_transaction
+             WHERE id = %s
+            """,
+            [transaction_id],
+        )
+        if original is None:
+            raise UnknownTransaction(f"no ledger transaction {transaction_id}")
+        kind, partner_id, member_id, original_points, original_result = original
+        original_result = _as_dict(original_result)
+        if kind not in REVERSAL_KINDS:
+            raise NotReversible(f"a {kind} transaction cannot be reversed")
+        members = [int(member_id)]
+        recipient_id = (
+            original_result.get("to_member") if kind == TransactionKind.TRANSFER else None
+        )
+        if recipient_id is not None:
+            members.append(int(recipient_id))
+        wallets = _lock_wallets(members, require_active=False)
+        # Serialise reversals of the same original (the wallet lock may not cover
+        # it when the member's wallet is locked by a different reversal path).
+        _fetchone(
+            "SELECT id FROM public.ledger_transaction WHERE id = %s FOR UPDATE", [transaction_id]
+        )
+        already = _fetchone(
+            "SELECT coalesce(sum(points), 0) FROM public.ledger_transaction WHERE reverses_id = %s",
+            [transaction_id],
+        )
+        assert already is not None
+        left = int(original_points) - int(already[0])
+        requested = points if points is not None else left
+        if requested <= 0 or requested > left:
+            raise ReversalExceedsOriginal(
+                f"transaction {transaction_id} has {left} points left to reverse, "
+                f"{requested} requested"
+            )
+        reversal_kind = REVERSAL_KINDS[kind]
+        if kind == TransactionKind.BURN:
+            return _reverse_burn(
+                transaction_id, int(member_id), int(partner_id), requested, wallets,
+                reversal_kind, idempotency, digest, memo,
+            )  # fmt: skip
+        return _reverse_credit(
+            transaction_id, kind, int(member_id), recipient_id, partner_id, requested,
+            allow_shortfall, wallets, reversal_kind, idempotency, digest, memo,
+        )  # fmt: skip
+
+    return _run_idempotent(idempotency, "reverse", payload, post)
+
+
+def _reverse_burn(
+    original_id: int,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    wallets: dict[int, _Wallet],
+    kind: str,
+    idem: IdempotencyKey | None,
+    digest: str,
+    memo: str,
+) -> Posting:
+    wallet = wallets[member_id]
+    redemption = _partner_account_id(partner_id, AccountKind.REDEMPTION)
+    reversal_ids = [
+        int(row[0])
+        for row in _fetchall(
+            "SELECT id FROM public.ledger_transaction WHERE reverses_id = %s", [original_id]
+        )
+    ]
+    restore = _restore_plan(_net_consumed([original_id, *reversal_ids]), points)
+    result = {"reversed": points, "shortfall": 0, "balance_after": wallet.balance + points}
+    tx_id, _ = _insert_header(
+        kind=kind,
+        partner_id=partner_id,
+        member_id=member_id,
+        points=points,
+        idem=idem,
+        digest=digest,
+        result=result,
+        memo=memo,
+        reverses_id=original_id,
+    )
+    _move_lots(tx_id, restore)
+    _insert_entries(tx_id, [(redemption, -points), (wallet.account_id, points)])
+    _adjust_wallets({wallet.account_id: points})
+    return Posting(tx_id, kind, points, result)
+
+
+def _reverse_credit(
+    original_id: int,
+    original_kind: str,
+    member_id: int,
+    recipient_id: int | None,
+    partner_id: int | None,
+    points: int,
+    allow_shortfall: bool,
+    wallets: dict[int, _Wallet],
+    kind: str,
+    idem: IdempotencyKey | None,
+    digest: str,
+    memo: str,
+) -> Posting:
+    """Reverse an earn (points go back to the issuer) or a transfer (points go back
+    to the sender): take them from the lots the original created."""
+    holder_id = recipient_id if original_kind == TransactionKind.TRANSFER else member_id
+    assert holder_id is not None
+    holder = wallets[int(holder_id)]
+    lots = _fetchall(
+        """
+        SELECT id, remaining FROM public.ledger_lot
+         WHERE transaction_id = %s AND remaining > 0 ORDER BY id
+        """,
+        [original_id],
+    )
+    take_plan, left = [], points
+    for lot_id, remaining in lots:
+        if left == 0:
+            break
+        take = min(left, int(remaining))
+        take_plan.append((int(lot_id), -take))
+        left -= take
+    taken = points - left
+    if left and not allow_shortfall:
+        raise InsufficientPoints(
+            f"only {taken} of the {points} points are still in the wallet; "
+            "allow a shortfall to take back what is there"
+        )
+    moves = list(take_plan)
+    legs: list[tuple[int, int]] = [(holder.account_id, -taken)]
+    deltas = {holder.account_id: -taken}
+    if original_kind == TransactionKind.TRANSFER:
+        sender = wallets[member_id]
+        reversal_ids = [
+            int(row[0])
+            for row in _fetchall(
+                "SELECT id FROM public.ledger_transaction WHERE reverses_id = %s", [original_id]
+            )
+        ]
+        moves += _restore_plan(_net_consumed([original_id, *reversal_ids]), taken)
+        legs.append((sender.account_id, taken))
+        deltas[sender.account_id] = taken
+        balance_after = holder.balance - taken
+    else:
+        assert partner_id is not None
+        legs.append((_partner_account_id(int(partner_id), AccountKind.ISSUANCE), taken))
+        balance_after = holder.balance - taken
+    result = {"reversed": taken, "shortfall": left, "balance_after": balance_after}
+    tx_id, _ = _insert_header(
+        kind=kind,
+        partner_id=partner_id,
+        member_id=member_id,
+        points=points,
+        idem=idem,
+        digest=digest,
+        result=result,
+        memo=memo,
+        reverses_id=original_id,
+    )
+    _move_lots(tx_id, moves)
+    _insert_entries(tx_id, legs)
+    _adjust_wallets(deltas)
+    return Posting(tx_id, kind, points, result)
+
+
+# --- transfers --------------------------------------------------------------------
+
+
+def transfer(
+    *,
+    from_member_id: int,
+    to_member_id: int,
+    points: int,
+    idempotency: IdempotencyKey | None = None,
+    memo: str = "",
+) -> Posting:
+    """Move points between two active members. The recipient gets new lots that keep
+    the issuer, earn date and expiry of the sender's lots they came from."""
+    _require_positive(points)
+    if from_member_id == to_member_id:
+        raise TransferToSelf("a member cannot transfer points to themselves")
+    payload = {"from": from_member_id, "to": to_member_id, "points": points}
+
+    def post(digest: str) -> Posting:
+        wallets = _lock_wallets([from_member_id, to_member_id], require_active=True)
+        sender, recipient = wallets[from_member_id], wallets[to_member_id]
+        if sender.balance < points:
+            raise InsufficientPoints(
+                f"member {from_member_id} has {sender.balance} points, {points} needed"
+            )
+        plan = _plan_consumption(from_member_id, points)
+        result = {
+            "balance_after": sender.balance - points,
+            "to_member": to_member_id,
+            "recipient_balance_after": recipient.balance + points,
+        }
+        tx_id, _ = _insert_header(
+            kind=TransactionKind.TRANSFER,
+            partner_id=None,
+            member_id=from_member_id,
+            points=points,
+            idem=idempotency,
+            digest=digest,
+            result=result,
+            memo=memo,
+        )
+        _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
+        _execute(
+            """
+            INSERT INTO public.ledger_lot
+                (member_id, issuer_id, transaction_id, source_lot_id, earned_at, expires_at,
+                 points, remaining)
+            SELECT %s, src.issuer_id, %s, src.id, src.earned_at, src.expires_at, t.points, t.points
+              FROM unnest(%s::bigint[], %s::bigint[]) AS t(lot, points)
+              JOIN public.ledger_lot src ON src.id = t.lot
+            """,
+            [to_member_id, tx_id, [p[0] for p in plan], [p[1] for p in plan]],
+        )
+        _insert_entries(tx_id, [(sender.account_id, -points), (recipient.account_id, points)])
+        _adjust_wallets({sender.account_id: -points, recipient.account_id: points})
+        return Posting(tx_id, TransactionKind.TRANSFER, points, result)
+
+    return _run_idempotent(idempotency, "transfer", payload, post)
+
+
+# --- expiry -----------------------------------------------------------------------
+
+
+def lots_expire(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Move the remaining points of expired lots to the breakage account.
+
+    One transaction per member, under the member's wallet lock, re-reading the
+    lots after locking: running it twice, or twice at once, expires nothing more.
+    Returns the number of points expired.
+    """
+    now = now or timezone.now()
+    breakage = _coalition_account_id(AccountKind.BREAKAGE)
+    members = _fetchall(
+        """
+        SELECT DISTINCT member_id FROM public.ledger_lot
+         WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= %s
+         LIMIT %s
+        """,
+        [now, limit],
+    )
+    total = 0
+    for (member_id,) in members:
+
+        def post(digest: str, member_id: int = int(member_id)) -> Posting:
+            wallet = _lock_wallets([member_id], require_active=False)[member_id]
+            lots = _fetchall(
+                """
+                SELECT id, remaining FROM public.ledger_lot
+                 WHERE member_id = %s AND remaining > 0
+                   AND expires_at IS NOT NULL AND expires_at <= %s
+                 ORDER BY expires_at, id
+                """,
+                [member_id, now],
+            )
+            points = sum(int(row[1]) for row in lots)
+            if not points:
+                return Posting(0, TransactionKind.EXPIRY, 0, {"balance_after": wallet.balance})
+            result = {
+                "balance_after": wallet.balance - points,
+                "lots": [int(row[0]) for row in lots],
+            }
+            tx_id, _ = _insert_header(
+                kind=TransactionKind.EXPIRY,
+                partner_id=None,
+                member_id=member_id,
+                points=points,
+                idem=None,
+                digest=digest,
+                result=result,
+            )
+            _move_lots(tx_id, [(int(lot), -int(remaining)) for lot, remaining in lots])
+            _insert_entries(tx_id, [(wallet.account_id, -points), (breakage, points)])
+            _adjust_wallets({wallet.account_id: -points})
+            return Posting(tx_id, TransactionKind.EXPIRY, points, result)
+
+        posting = _run_idempotent(None, "expiry", {"member": member_id, "now": now}, post)
+        total += posting.points
+    return total
+
+
+def retrying(operation: Callable[[], T], attempts: int = MAX_ATTEMPTS) -> T:
+    """Run a whole unit of work again on a deadlock or serialization failure."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except OperationalError as exc:
+            if attempt == attempts or not _is_retryable(exc):
+                raise
+            time.sleep(0.005 * attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""Coalition members: one identity per person across every partner (public schema)."""

@@ -1,0 +1,43 @@
+"""Typed errors of membership; ``code`` is what API clients branch on."""
+
+from __future__ import annotations
+
+from loyalty_platform.errors import DomainError
+
+
+class MemberError(DomainError):
+    code = "member_error"
+
+
+class InvalidMemberData(MemberError):
+    code = "invalid"
+
+
+class EmailAlreadyEnrolled(MemberError):
+    code = "email_taken"
+    field = "email"
+
+
+class PhoneAlreadyUsed(MemberError):
+    code = "phone_taken"
+    field = "phone"
+
+
+class CardAlreadyUsed(MemberError):
+    code = "card_taken"
+    field = "card_number"
+
+
+class UnknownMember(MemberError):
+    code = "unknown_member"
+    field = "member"
+
+
+class MemberNotActive(MemberError):
+    code = "member_not_active"
+    field = "member"
+
+
+class EnrolmentKeyReused(MemberError):
+    code = "idempotency_key_reused"
+    field = "idempotency_key"

@@ -1,0 +1,72 @@
+"""Members and their card aliases (public schema)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    BLOCKED = "blocked", "Blocked"
+    ERASED = "erased", "Erased"
+
+
+class Member(models.Model):
+    member_number = models.CharField(max_length=10, unique=True)
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=20, null=True, blank=True, unique=True)
+    status = models.CharField(
+        max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
+    )
+    marketing_email_consent = models.BooleanField(default=False)
+    marketing_sms_consent = models.BooleanField(default=False)
+    data_sharing_consent = models.BooleanField(default=False)
+    consent_updated_at = models.DateTimeField(null=True, blank=True)
+    enrolled_by = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Idempotency of enrolment: a repeat with the same key returns this member.
+    enrol_scope = models.CharField(max_length=80, null=True, blank=True)
+    enrol_key = models.CharField(max_length=120, null=True, blank=True)
+    enrol_request_hash = models.CharField(max_length=64, blank=True)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(Lower("email"), name="member_email_ci_unique"),
+            models.UniqueConstraint(
+                fields=["enrol_scope", "enrol_key"], name="member_enrol_idempotency"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=MemberStatus.values), name="member_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(member_number__regex=r"^[0-9]{10}$"),
+                name="member_number_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.member_number
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+
+class MemberCard(models.Model):
+    """A card (or app token) number that identifies a member at a till."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="cards")
+    card_number = models.CharField(max_length=32, unique=True)
+    issued_by = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.card_number

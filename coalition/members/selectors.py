@@ -1,0 +1,21 @@
+"""Reads of membership: look members up by e-mail, number or card."""
+
+from __future__ import annotations
+
+from coalition.members.models import Member
+from coalition.members.numbers import is_valid_member_number
+
+
+def member_by_email(email: str) -> Member | None:
+    return Member.objects.filter(email__iexact=email.strip()).first()
+
+
+def member_by_number(number: str) -> Member | None:
+    number = number.strip()
+    if not is_valid_member_number(number):
+        return None
+    return Member.objects.filter(member_number=number).first()
+
+
+def member_by_card(card_number: str) -> Member | None:
+    return Member.objects.filter(cards__card_number=card_number.strip()).first()

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import zoneinfo
 
+from loyalty_platform.errors import DomainError
 from tenants.stores.models import Store, StoreChannel
 
 
-class InvalidStoreData(Exception):
+class InvalidStoreData(DomainError):
     code = "invalid"
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def store_create(

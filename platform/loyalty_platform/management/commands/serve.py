@@ -31,7 +31,14 @@ def serve_forever(*, bind: str, workers: int, threads: int) -> None:
 
             return application
 
-    PlatformServer().run()
+    from loyalty_platform.inprocess_beat import start_if_needed
+
+    beat = start_if_needed()
+    try:
+        PlatformServer().run()
+    finally:
+        if beat is not None:
+            beat.stop()
 
 
 class Command(BaseCommand):

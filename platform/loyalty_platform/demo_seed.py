@@ -14,7 +14,6 @@ from django_tenants.utils import tenant_context
 from coalition.ledger import services as ledger
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.services import member_enrol
-
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_onboard
 from tenants.stores.models import Store

@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.models import TenantMixin
+from django_tenants.signals import post_schema_sync
 from django_tenants.utils import schema_exists
 
 from loyalty_platform.schemas import use_public_schema
@@ -120,6 +122,11 @@ def partner_onboard(
         raise DomainTaken(f"{host} is the coalition's public host", field="domain")
     if Partner.objects.filter(slug=slug).exists():
         raise PartnerSlugTaken(f"a partner with slug {slug!r} exists already")
+    if schema_exists(schema_name_for_slug(slug)):
+        # A leftover schema (restored dump, manual work) would be silently adopted.
+        raise PartnerSlugTaken(
+            f"schema {schema_name_for_slug(slug)} exists already; drop it or choose another slug"
+        )
     if Domain.objects.filter(domain=host).exists():
         raise DomainTaken(f"{host} already routes to another partner")
 
@@ -134,7 +141,14 @@ def partner_onboard(
             contact_name=contact_name,
             contact_email=contact_email,
         )
+        # Row first, then the schema, both in this transaction: a failure rolls back
+        # both. (TenantMixin.save() would create the schema itself and, on failure,
+        # call delete(), which partners refuse: that would hide the real error.)
+        partner.auto_create_schema = False
         partner.save(verbosity=0)
+        partner.auto_create_schema = True
+        partner.create_schema(verbosity=0)
+        post_schema_sync.send(sender=TenantMixin, tenant=partner.serializable_fields())
         Domain.objects.create(domain=host, tenant=partner, is_primary=True)
         PartnerStatusChange.objects.create(
             partner=partner,

@@ -15,9 +15,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         results = preflight.run_all()
         for result in results:
-            self.stdout.write(result.line())
+            # A failed check goes to stderr: it is the one line to act on.
+            (self.stderr if result.failed else self.stdout).write(result.line())
         failed = [result for result in results if result.failed]
         if failed:
-            self.stderr.write(f"{len(failed)} problem(s) found.")
+            self.stdout.write(f"{len(failed)} problem(s) found.")
             raise SystemExit(1)
         self.stdout.write("All checks passed.")

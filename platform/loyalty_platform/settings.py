@@ -82,6 +82,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "graphene_django",
     "loyalty_platform",
+    "loyalty_graphql",
     "coalition.members",
     "coalition.ledger",
 ]

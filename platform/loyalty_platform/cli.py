@@ -85,7 +85,9 @@ def run_bench(args: list[str]) -> int:
         sys.executable, "-m", "pytest", *files, "-s", "-q", "-p", "no:randomly",
         "-o", "python_files=bench_*.py", *options,
     ]  # fmt: skip
-    return subprocess.run(command, cwd=root, check=False).returncode
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "loyalty_platform.settings"}
+    env.setdefault("DEBUG", "1")  # like `loyalty test`: no SECRET_KEY needed
+    return subprocess.run(command, cwd=root, env=env, check=False).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

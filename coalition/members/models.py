@@ -18,6 +18,7 @@ class Member(models.Model):
     member_number = models.CharField(max_length=10, unique=True)
     email = models.EmailField(max_length=254)
     phone = models.CharField(max_length=20, null=True, blank=True, unique=True)
+    birth_date = models.DateField(null=True, blank=True)  # for birthday points only
     status = models.CharField(
         max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
     )

@@ -178,6 +178,7 @@ def member_erase(*, member_id: int, acting_user: Any = None) -> Member:
             raise UnknownMember(f"no member with id {member_id}")
         member.email = f"erased-{member.pk}@erased.invalid"
         member.phone = None
+        member.birth_date = None
         member.marketing_email_consent = False
         member.marketing_sms_consent = False
         member.data_sharing_consent = False

@@ -85,9 +85,12 @@ SHARED_APPS = [
     "loyalty_graphql",
     "coalition.members",
     "coalition.ledger",
+    "coalition.tiers",
 ]
 TENANT_APPS = [
     "tenants.stores",
+    "tenants.earning",
+    "tenants.purchases",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 TENANT_MODEL = "partners.Partner"

@@ -1,0 +1,188 @@
+"""Earn rules, their versions, campaigns, segments and behavioural awards (tenant schema)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+
+
+class RuleSetVersion(models.Model):
+    """An immutable set of earn rules, in force from ``effective_from`` until the
+    next published version. Drafts can change; a published version never does, so
+    every purchase can be recomputed with exactly the rules it was earned under."""
+
+    number = models.PositiveIntegerField(unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    effective_from = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["-number"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(published_at__isnull=True)
+                | models.Q(effective_from__isnull=False),
+                name="published_version_has_effective_from",
+            ),
+            models.UniqueConstraint(
+                fields=["effective_from"],
+                condition=models.Q(published_at__isnull=False),
+                name="one_version_per_effective_instant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.number}"
+
+
+class EarnRule(models.Model):
+    version = models.ForeignKey(RuleSetVersion, on_delete=models.PROTECT, related_name="rules")
+    kind = models.CharField(max_length=32)
+    name = models.CharField(max_length=120, blank=True)
+    params = models.JSONField(default=dict)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering: ClassVar = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+class Campaign(models.Model):
+    """A time-boxed multiplier or bonus, targeted by tier or segment, with a budget
+    on the points it may issue (``issued_points`` never passes ``budget_points``)."""
+
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=32)
+    params = models.JSONField(default=dict)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    tiers = models.JSONField(default=list, blank=True)  # tier codes; empty: all
+    segments = models.JSONField(default=list, blank=True)  # segment names; empty: all
+    budget_points = models.BigIntegerField(null=True, blank=True)  # null: unlimited
+    issued_points = models.BigIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["starts_at", "id"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="campaign_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(budget_points__isnull=True)
+                | models.Q(issued_points__lte=models.F("budget_points")),
+                name="campaign_within_budget",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(issued_points__gte=0), name="campaign_issued_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Segment(models.Model):
+    """A named group of members a partner targets campaigns at."""
+
+    name = models.SlugField(max_length=60, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMember(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["segment", "member"], name="segment_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}:{self.member_id}"
+
+
+class BehaviourEvent(models.TextChoices):
+    SIGNUP = "signup", "Sign-up"
+    REFERRAL = "referral", "Referral"
+    REVIEW = "review", "Product review"
+    NEWSLETTER = "newsletter", "Newsletter subscription"
+    PROFILE_COMPLETION = "profile_completion", "Profile completion"
+    BIRTHDAY = "birthday", "Birthday"
+
+
+class BehaviourRule(models.Model):
+    """Points for a member action, awarded at most ``max_awards`` times per
+    ``period`` (lifetime or calendar year) per member."""
+
+    event = models.CharField(max_length=24, choices=BehaviourEvent.choices, unique=True)
+    points = models.PositiveIntegerField()
+    # For referrals: points to the new member; ``points`` go to the referrer.
+    referee_points = models.PositiveIntegerField(default=0)
+    max_awards = models.PositiveIntegerField(default=1)
+    period = models.CharField(
+        max_length=10, choices=[("lifetime", "Lifetime"), ("year", "Calendar year")],
+        default="lifetime",
+    )  # fmt: skip
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.event}: {self.points}"
+
+
+class BehaviourAward(models.Model):
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    event = models.CharField(max_length=24, choices=BehaviourEvent.choices)
+    points = models.PositiveIntegerField()
+    period_key = models.CharField(max_length=10)  # "lifetime" or the year
+    sequence = models.PositiveIntegerField()  # 1..max_awards within the period
+    reference = models.CharField(max_length=120, blank=True)  # review id, referee, ...
+    ledger_transaction_id = models.BigIntegerField()
+    awarded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            # The database refuses a second award in the same slot, even under races.
+            models.UniqueConstraint(
+                fields=["member", "event", "period_key", "sequence"], name="award_slot_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.sequence} for {self.member_id}"
+
+
+class ReferralStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    REFUSED = "refused", "Refused"
+
+
+class Referral(models.Model):
+    """Every referral attempt, accepted or refused with the reason."""
+
+    referrer = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    referee = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=ReferralStatus.choices)
+    reason = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["referee"],
+                condition=models.Q(status="accepted"),
+                name="referee_referred_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id}->{self.referee_id} {self.status}"

@@ -1,0 +1,362 @@
+"""Writes of a partner's earning set-up (call inside the partner's schema):
+rule versions, campaigns, segments, behavioural awards and referrals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from coalition.ledger import services as ledger
+from coalition.ledger.idempotency import IdempotencyKey
+from coalition.members.errors import MemberNotActive, UnknownMember
+from coalition.members.models import Member
+from loyalty_platform.errors import DomainError
+from loyalty_platform.schemas import current_tenant
+from tenants.earning import engine
+from tenants.earning.models import (
+    BehaviourAward,
+    BehaviourEvent,
+    BehaviourRule,
+    Campaign,
+    EarnRule,
+    Referral,
+    ReferralStatus,
+    RuleSetVersion,
+    Segment,
+    SegmentMember,
+)
+
+
+class VersionNotDraft(DomainError):
+    code = "version_published"
+    field = "version"
+
+
+class InvalidEffectiveDate(DomainError):
+    code = "invalid_effective_from"
+    field = "effective_from"
+
+
+class BehaviourNotConfigured(DomainError):
+    code = "behaviour_not_configured"
+    field = "event"
+
+
+class AwardLimitReached(DomainError):
+    code = "award_limit_reached"
+    field = "event"
+
+
+class NotBirthday(DomainError):
+    code = "not_birthday"
+    field = "event"
+
+
+# --- rule versions -------------------------------------------------------------
+
+
+def ruleset_draft_create(
+    *, description: str = "", copy_from: RuleSetVersion | None = None
+) -> RuleSetVersion:
+    """A new draft version, optionally starting from an existing version's rules."""
+    with transaction.atomic():
+        number = (RuleSetVersion.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+        version = RuleSetVersion.objects.create(number=number, description=description)
+        if copy_from is not None:
+            EarnRule.objects.bulk_create(
+                EarnRule(
+                    version=version,
+                    kind=rule.kind,
+                    name=rule.name,
+                    params=rule.params,
+                    position=rule.position,
+                )
+                for rule in copy_from.rules.all()
+            )
+    return version
+
+
+def rule_add(
+    *, version: RuleSetVersion, kind: str, params: dict[str, Any], name: str = ""
+) -> EarnRule:
+    if version.published_at is not None:
+        raise VersionNotDraft(f"version {version.number} is published and cannot change")
+    engine.validate_rule(engine.Rule(0, kind, params, name))
+    position = version.rules.count()
+    return EarnRule.objects.create(
+        version=version, kind=kind, params=params, name=name, position=position
+    )
+
+
+def rule_remove(*, rule: EarnRule) -> None:
+    if rule.version.published_at is not None:
+        raise VersionNotDraft(f"version {rule.version.number} is published and cannot change")
+    rule.delete()
+
+
+def ruleset_publish(
+    *, version: RuleSetVersion, effective_from: datetime, now: datetime | None = None
+) -> RuleSetVersion:
+    """Publish a draft from ``effective_from`` (not in the past: purchases already
+    earned under the rules in force must keep being computed the same way)."""
+    now = now or timezone.now()
+    if timezone.is_naive(effective_from):
+        raise InvalidEffectiveDate("effective_from needs a time zone")
+    if effective_from < now - timedelta(seconds=1):
+        raise InvalidEffectiveDate("a rule version cannot take effect in the past")
+    with transaction.atomic():
+        locked = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.published_at is not None:
+            raise VersionNotDraft(f"version {locked.number} is already published")
+        rules = [engine.Rule(r.pk, r.kind, r.params, r.name) for r in locked.rules.all()]
+        if not any(rule.kind == "base_rate" for rule in rules):
+            raise engine.InvalidRule("a version needs a base_rate rule", field="rules")
+        for rule in rules:
+            engine.validate_rule(rule)
+        if RuleSetVersion.objects.filter(
+            published_at__isnull=False, effective_from=effective_from
+        ).exists():
+            raise InvalidEffectiveDate("another version takes effect at that instant")
+        locked.effective_from = effective_from
+        locked.published_at = now
+        locked.save(update_fields=["effective_from", "published_at"])
+    return locked
+
+
+# --- campaigns and segments ----------------------------------------------------------
+
+
+def campaign_create(
+    *,
+    name: str,
+    kind: str,
+    params: dict[str, Any],
+    starts_at: datetime,
+    ends_at: datetime,
+    tiers: list[str] | None = None,
+    segments: list[str] | None = None,
+    budget_points: int | None = None,
+) -> Campaign:
+    candidate = engine.Campaign(
+        0, kind, params, starts_at, ends_at, frozenset(tiers or []), frozenset(segments or []), name
+    )
+    engine.validate_campaign(candidate)
+    if budget_points is not None and budget_points < 0:
+        raise engine.InvalidRule("budget must be zero or more", field="budget_points")
+    return Campaign.objects.create(
+        name=name,
+        kind=kind,
+        params=params,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        tiers=list(tiers or []),
+        segments=list(segments or []),
+        budget_points=budget_points,
+    )
+
+
+def segment_add_member(*, segment_name: str, member_id: int) -> SegmentMember:
+    segment, _ = Segment.objects.get_or_create(name=segment_name)
+    membership, _ = SegmentMember.objects.get_or_create(segment=segment, member_id=member_id)
+    return membership
+
+
+# --- behavioural earning ---------------------------------------------------------------
+
+
+def _partner_id() -> int:
+    return int(current_tenant().pk)
+
+
+def _partner_zone() -> ZoneInfo:
+    return ZoneInfo(getattr(current_tenant(), "time_zone", "UTC") or "UTC")
+
+
+def _active_member(member_id: int) -> Member:
+    member = Member.objects.filter(pk=member_id).first()
+    if member is None:
+        raise UnknownMember(f"no member with id {member_id}")
+    if not member.is_active:
+        raise MemberNotActive(f"member {member_id} is {member.status}")
+    return member
+
+
+@dataclass(frozen=True)
+class AwardResult:
+    award_id: int
+    points: int
+    ledger_transaction_id: int
+
+
+def behaviour_award(
+    *,
+    member_id: int,
+    event: str,
+    reference: str = "",
+    now: datetime | None = None,
+) -> AwardResult:
+    """Award a behavioural event's points, at most as often as the rule allows.
+
+    The award slot (member, event, period, n) is unique in the database, so a
+    retry or a race can never award twice; a repeat beyond the limit is
+    ``AwardLimitReached``.
+    """
+    now = now or timezone.now()
+    if event not in BehaviourEvent.values:
+        raise BehaviourNotConfigured(f"unknown behavioural event {event!r}")
+    rule = BehaviourRule.objects.filter(event=event, is_active=True).first()
+    if rule is None:
+        raise BehaviourNotConfigured(f"this partner awards nothing for {event}")
+    member = _active_member(member_id)
+    local_today = now.astimezone(_partner_zone()).date()
+    if event == BehaviourEvent.BIRTHDAY:
+        born = member.birth_date
+        if born is None or (born.month, born.day) != (local_today.month, local_today.day):
+            raise NotBirthday("points for a birthday are awarded on the member's birthday")
+    period_key = "lifetime" if rule.period == "lifetime" else str(local_today.year)
+    points = rule.points
+    partner_id = _partner_id()
+    with transaction.atomic():
+        used = BehaviourAward.objects.filter(
+            member_id=member_id, event=event, period_key=period_key
+        ).count()
+        if used >= rule.max_awards:
+            raise AwardLimitReached(
+                f"{event} was already awarded {used} time(s) ({rule.max_awards} allowed per "
+                f"{rule.period})"
+            )
+        sequence = used + 1
+        try:
+            with transaction.atomic():
+                posting = ledger.earn(
+                    member_id=member_id,
+                    partner_id=partner_id,
+                    points=points,
+                    idempotency=IdempotencyKey(
+                        f"partner:{partner_id}:behaviour",
+                        f"{event}:{member_id}:{period_key}:{sequence}",
+                    ),
+                    memo=event,
+                    external_ref=reference[:120],
+                )
+                award = BehaviourAward.objects.create(
+                    member_id=member_id,
+                    event=event,
+                    points=points,
+                    period_key=period_key,
+                    sequence=sequence,
+                    reference=reference[:120],
+                    ledger_transaction_id=posting.transaction_id,
+                )
+        except IntegrityError:
+            raise AwardLimitReached(f"{event} was just awarded to member {member_id}") from None
+    return AwardResult(award.pk, points, posting.transaction_id)
+
+
+def normalised_email_identity(email: str) -> str:
+    """The mailbox behind an address: lowercase, without +tags, and without dots
+    for providers that ignore them (gmail)."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in {"gmail.com", "googlemail.com"}:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+@dataclass(frozen=True)
+class ReferralResult:
+    referral_id: int
+    accepted: bool
+    reason: str
+    referrer_points: int = 0
+    referee_points: int = 0
+
+
+def _referral_chain_reaches(start_member: int, target: int, limit: int = 50) -> bool:
+    """Whether following 'was referred by' upwards from ``start_member`` meets ``target``."""
+    seen, current = set(), start_member
+    for _ in range(limit):
+        referrer = (
+            Referral.objects.filter(referee_id=current, status=ReferralStatus.ACCEPTED)
+            .values_list("referrer_id", flat=True)
+            .first()
+        )
+        if referrer is None or referrer in seen:
+            return False
+        if referrer == target:
+            return True
+        seen.add(referrer)
+        current = referrer
+    return False
+
+
+def referral_record(
+    *, referrer_id: int, referee_id: int, now: datetime | None = None
+) -> ReferralResult:
+    """Record a referral; award both sides if it passes the fraud checks.
+
+    Refused referrals are recorded too, with the reason: ``self_referral`` (same
+    member, or the same mailbox behind two addresses), ``already_referred``,
+    ``referral_ring`` (the referee is up the referrer's own referral chain) and
+    ``referrer_cap_reached``.
+    """
+    now = now or timezone.now()
+    rule = BehaviourRule.objects.filter(event=BehaviourEvent.REFERRAL, is_active=True).first()
+    if rule is None:
+        raise BehaviourNotConfigured("this partner awards nothing for referrals")
+    referrer = _active_member(referrer_id)
+    referee = _active_member(referee_id)
+    with transaction.atomic():
+        # One referral decision at a time per partner: ring and cap checks read
+        # other referrals, so they must not race each other.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)")
+        reason = ""
+        if referrer.pk == referee.pk or normalised_email_identity(
+            referrer.email
+        ) == normalised_email_identity(referee.email):
+            reason = "self_referral"
+        elif Referral.objects.filter(referee=referee, status=ReferralStatus.ACCEPTED).exists():
+            reason = "already_referred"
+        elif _referral_chain_reaches(referrer.pk, referee.pk):
+            reason = "referral_ring"
+        elif (
+            Referral.objects.filter(referrer=referrer, status=ReferralStatus.ACCEPTED).count()
+            >= rule.max_awards
+        ):
+            reason = "referrer_cap_reached"
+        if reason:
+            referral = Referral.objects.create(
+                referrer=referrer, referee=referee, status=ReferralStatus.REFUSED, reason=reason
+            )
+            return ReferralResult(referral.pk, False, reason)
+        referral = Referral.objects.create(
+            referrer=referrer, referee=referee, status=ReferralStatus.ACCEPTED
+        )
+        partner_id = _partner_id()
+        ledger.earn(
+            member_id=referrer.pk,
+            partner_id=partner_id,
+            points=rule.points,
+            idempotency=IdempotencyKey(f"partner:{partner_id}:referral", f"{referral.pk}:referrer"),
+            memo="referral",
+        )
+        if rule.referee_points:
+            ledger.earn(
+                member_id=referee.pk,
+                partner_id=partner_id,
+                points=rule.referee_points,
+                idempotency=IdempotencyKey(
+                    f"partner:{partner_id}:referral", f"{referral.pk}:referee"
+                ),
+                memo="referred",
+            )
+    return ReferralResult(referral.pk, True, "", rule.points, rule.referee_points)

@@ -1,5 +1,6 @@
-"""The demo coalition: partners in several currencies with their stores, and
-members who earned at one brand and spent at another.
+"""The demo coalition: partners in several currencies with their stores, earn
+rules, a campaign, tier levels, and members who earned at one brand and spent at
+another.
 
 Idempotent: running it again adds what is missing and changes nothing else.
 Later capabilities (members, rules, rewards, settlement) extend it here.
@@ -8,14 +9,22 @@ Later capabilities (members, rules, rewards, settlement) extend it here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from coalition.ledger import services as ledger
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.services import member_enrol
+from coalition.tiers.models import TierLevel
+from tenants.earning import services as earning
+from tenants.earning.models import BehaviourRule, RuleSetVersion
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_onboard
+from tenants.purchases.models import Purchase
+from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
 from tenants.stores.models import Store
 from tenants.stores.services import store_create
 
@@ -61,38 +70,108 @@ DEMO_MEMBERS = (
     "eva.novak@example.com",
 )
 
-# (member index, partner slug, operation, points): earned at one brand, spent at another.
-DEMO_ACTIVITY = (
-    (0, "freshmart", "earn", 1200),
-    (0, "fuelco", "earn", 300),
-    (0, "skyway", "burn", 800),
-    (1, "skyway", "earn", 5000),
-    (1, "beanthere", "burn", 150),
-    (2, "beanthere", "earn", 90),
-    (2, "freshmart", "earn", 640),
-    (3, "fuelco", "earn", 2200),
-    (3, "freshmart", "burn", 1000),
-    (4, "freshmart", "earn", 75),
+# Each partner's launch rules (one published version) and campaigns.
+DEMO_RULES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "freshmart": [
+        ("base_rate", {"rates": {"EUR": "1"}}),
+        ("category_multiplier", {"category": "fresh", "multiplier": "2"}),
+        ("exclude_categories", {"categories": ["gift_cards", "tobacco"]}),
+        ("daily_cap", {"points": 5000}),
+    ],
+    "skyway": [
+        ("base_rate", {"rates": {"GBP": "5", "EUR": "4"}}),
+        ("tier_multiplier", {"multipliers": {"gold": "1.5", "platinum": "2"}}),
+        ("rounding", {"mode": "half_up"}),
+    ],
+    "fuelco": [
+        ("base_rate", {"rates": {"USD": "2"}}),
+        ("exclude_categories", {"categories": ["tobacco", "lottery"]}),
+        ("minimum_spend", {"amounts": {"USD": 1000}}),
+    ],
+    "beanthere": [
+        ("base_rate", {"rates": {"EUR": "10"}}),
+        ("category_bonus", {"category": "coffee", "points_per_unit": 5}),
+        ("include_tips", {}),
+    ],
+}
+
+DEMO_TIERS = (("blue", "Blue", 0), ("silver", "Silver", 2000), ("gold", "Gold", 5000),
+              ("platinum", "Platinum", 15000))  # fmt: skip
+
+# (member index, partner, receipt lines as (sku, category, quantity, unit price)).
+DEMO_PURCHASES = (
+    (0, "freshmart", (("APPLES", "fresh", 6, 45), ("RICE", "pantry", 2, 189))),
+    (0, "fuelco", (("UNLEADED", "fuel", 40, 159),)),
+    (1, "skyway", (("LHR-JFK", "flights", 1, 64900),)),
+    (2, "beanthere", (("FLATWHITE", "coffee", 2, 320), ("CROISSANT", "bakery", 1, 250))),
+    (2, "freshmart", (("SALMON", "fresh", 2, 1299), ("GIFT25", "gift_cards", 1, 2500))),
+    (3, "fuelco", (("DIESEL", "fuel", 60, 149), ("CIGS", "tobacco", 1, 900))),
+    (4, "freshmart", (("MILK", "dairy", 3, 99),)),
 )
+
+# (member index, partner slug, points): spent at another brand than they earned at.
+DEMO_BURNS = ((0, "skyway", 50), (1, "beanthere", 1500), (3, "freshmart", 100))
 
 SEED_SCOPE = "system:demo-seed"
 
 
+def seed_demo_rules(partner: Partner) -> None:
+    """Launch rules and a running campaign, once (a published version is final)."""
+    if RuleSetVersion.objects.filter(published_at__isnull=False).exists():
+        return
+    now = timezone.now()
+    version = earning.ruleset_draft_create(description="launch rules")
+    for kind, params in DEMO_RULES[partner.slug]:
+        earning.rule_add(version=version, kind=kind, params=params)
+    earning.ruleset_publish(version=version, effective_from=now, now=now)
+    if partner.slug == "freshmart":
+        earning.campaign_create(
+            name="Double points fortnight",
+            kind="multiplier",
+            params={"multiplier": "2"},
+            starts_at=now,
+            ends_at=now + timedelta(days=14),
+            budget_points=100_000,
+        )
+        BehaviourRule.objects.get_or_create(
+            event="referral", defaults={"points": 500, "referee_points": 250, "max_awards": 5}
+        )
+
+
 def seed_demo_members(partners: dict[str, Partner]) -> None:
-    """Members and their points, posted through the ledger with idempotency keys,
-    so seeding twice posts nothing new."""
+    """Members, purchases and redemptions, all idempotent: seeding twice posts
+    nothing new (enrolments and burns carry keys, receipts their external ids)."""
+    for rank, (code, name, threshold) in enumerate(DEMO_TIERS):
+        TierLevel.objects.get_or_create(
+            code=code, defaults={"name": name, "rank": rank, "threshold_points": threshold}
+        )
     members = [
         member_enrol(email=email, idempotency=IdempotencyKey(SEED_SCOPE, f"enrol:{email}"))
         for email in DEMO_MEMBERS
     ]
-    for number, (member_index, slug, operation, points) in enumerate(DEMO_ACTIVITY):
-        post = ledger.earn if operation == "earn" else ledger.burn
-        post(
+    for number, (member_index, slug, lines) in enumerate(DEMO_PURCHASES):
+        partner = partners[slug]
+        receipt_lines = tuple(ReceiptLine(*line) for line in lines)
+        with tenant_context(partner):
+            if Purchase.objects.filter(external_id=f"DEMO-{number:04d}").exists():
+                continue
+            purchase_record(
+                Receipt(
+                    external_id=f"DEMO-{number:04d}",
+                    member_id=members[member_index].pk,
+                    occurred_at=timezone.now(),
+                    currency=partner.default_currency,
+                    lines=receipt_lines,
+                    total=sum(line.quantity * line.unit_price for line in receipt_lines),
+                )
+            )
+    for number, (member_index, slug, points) in enumerate(DEMO_BURNS):
+        ledger.burn(
             member_id=members[member_index].pk,
             partner_id=partners[slug].pk,
             points=points,
-            idempotency=IdempotencyKey(SEED_SCOPE, f"activity:{number}"),
-            memo=f"demo {operation}",
+            idempotency=IdempotencyKey(SEED_SCOPE, f"burn:{number}"),
+            memo="demo redemption",
         )
 
 
@@ -115,6 +194,7 @@ def seed_demo_coalition() -> list[Partner]:
                     store_create(
                         code=code, name=name, channel=channel, time_zone=demo.time_zone, city=city
                     )
+            seed_demo_rules(partner)
         partners.append(partner)
     seed_demo_members({partner.slug: partner for partner in partners})
     return partners

@@ -63,6 +63,8 @@ class Campaign(models.Model):
     tiers = models.JSONField(default=list, blank=True)  # tier codes; empty: all
     segments = models.JSONField(default=list, blank=True)  # segment names; empty: all
     budget_points = models.BigIntegerField(null=True, blank=True)  # null: unlimited
+    # Points issued against the budget; only budgeted campaigns track it (under a
+    # row lock). Any campaign's total is also the sum over purchases' breakdowns.
     issued_points = models.BigIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from loyalty_platform.schemas import current_schema
 from tenants.earning import engine
 from tenants.earning.models import Campaign, EarnRule, RuleSetVersion, SegmentMember
 
@@ -16,11 +17,22 @@ def version_in_force(at: datetime) -> RuleSetVersion | None:
     )
 
 
+# A published version never changes, so its rules are cached per process, keyed
+# by schema and version id (version ids repeat across partner schemas).
+_published_rules: dict[tuple[str, int], list[engine.Rule]] = {}
+
+
 def engine_rules(version: RuleSetVersion) -> list[engine.Rule]:
-    return [
+    key = (current_schema(), version.pk)
+    if version.published_at is not None and key in _published_rules:
+        return _published_rules[key]
+    rules = [
         engine.Rule(rule.pk, rule.kind, rule.params, rule.name)
         for rule in EarnRule.objects.filter(version=version).order_by("position", "id")
     ]
+    if version.published_at is not None:
+        _published_rules[key] = rules
+    return rules
 
 
 def campaigns_running(at: datetime) -> list[engine.Campaign]:

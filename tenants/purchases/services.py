@@ -251,21 +251,33 @@ def _replay(
 
 
 def _take_campaign_budget(campaign_points: dict[int, int]) -> dict[int, int]:
-    """Grant each campaign what it wants, clipped to its remaining budget. Rows are
-    locked in id order, so concurrent purchases never overspend or deadlock."""
+    """Grant each campaign what it wants, clipped to its remaining budget.
+
+    A budgeted campaign's counter is a hot row that every purchase getting its
+    points updates: the caller takes it last in its transaction (just before the
+    ledger earn and the commit), so the row is locked for a few statements, not
+    the whole purchase. Rows are locked in id order: no deadlocks. Unbudgeted
+    campaigns are never touched (their total is the sum over purchases'
+    breakdowns).
+    """
     granted: dict[int, int] = {}
+    budgeted = set(
+        Campaign.objects.filter(pk__in=campaign_points, budget_points__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
     for campaign_id in sorted(campaign_points):
         wanted = campaign_points[campaign_id]
-        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
-        available = (
-            wanted
-            if campaign.budget_points is None
-            else max(0, campaign.budget_points - campaign.issued_points)
-        )
-        give = min(wanted, available)
+        if campaign_id not in budgeted:
+            granted[campaign_id] = wanted
+            continue
+        campaign = Campaign.objects.select_for_update().only("budget_points", "issued_points")
+        locked = campaign.get(pk=campaign_id)
+        assert locked.budget_points is not None
+        give = min(wanted, max(0, locked.budget_points - locked.issued_points))
         if give:
             Campaign.objects.filter(pk=campaign_id).update(
-                issued_points=campaign.issued_points + give
+                issued_points=locked.issued_points + give
             )
             granted[campaign_id] = give
     return granted
@@ -304,12 +316,6 @@ def purchase_record(
                     [receipt.member_id],
                 )
             version, breakdown = _price(receipt, partner)
-            granted = _take_campaign_budget(breakdown.campaign_points)
-            campaign_total = sum(granted.values())
-            points = breakdown.rule_points + campaign_total
-            details = breakdown.as_dict()
-            details["campaign_points"] = {str(key): value for key, value in granted.items()}
-            details["total"] = points
             purchase = Purchase.objects.create(
                 external_id=receipt.external_id,
                 member_id=receipt.member_id,
@@ -323,9 +329,6 @@ def purchase_record(
                 paid_with_points=receipt.paid_with_points,
                 rule_version=version,
                 rule_points=breakdown.rule_points,
-                campaign_points=campaign_total,
-                points_awarded=points,
-                breakdown=details,
                 idempotency_scope=idempotency.scope if idempotency else None,
                 idempotency_key=idempotency.key if idempotency else None,
                 request_hash=digest,
@@ -342,6 +345,12 @@ def purchase_record(
                 )
                 for number, line in enumerate(receipt.lines, start=1)
             )
+            # Hot rows last: campaign budgets, then the ledger, then commit.
+            granted = _take_campaign_budget(breakdown.campaign_points)
+            points = breakdown.rule_points + sum(granted.values())
+            details = breakdown.as_dict()
+            details["campaign_points"] = {str(key): value for key, value in granted.items()}
+            details["total"] = points
             if points > 0:
                 posting = ledger.earn(
                     member_id=receipt.member_id,
@@ -355,16 +364,24 @@ def purchase_record(
                 )
                 details["balance_after"] = posting.balance_after
                 purchase.ledger_transaction_id = posting.transaction_id
-                purchase.breakdown = details
-                purchase.save(update_fields=["ledger_transaction_id", "breakdown"])
-                tier_evaluate(member_id=receipt.member_id, now=now)
+            purchase.campaign_points = sum(granted.values())
+            purchase.points_awarded = points
+            purchase.breakdown = details
+            purchase.save(
+                update_fields=[
+                    "ledger_transaction_id", "campaign_points", "points_awarded", "breakdown"
+                ]
+            )  # fmt: skip
     except IntegrityError:
         # A concurrent twin of this receipt won the race: answer with its result.
         replay = _replay(idempotency, receipt, digest)
         if replay is not None:
             return replay
         raise
-    purchase.rule_version = version
+    if points > 0:
+        # Upgrades happen at once, right after the points land (own transaction:
+        # the purchase stands even if the tier check fails; the next one catches up).
+        tier_evaluate(member_id=receipt.member_id, now=now)
     return _result_of(purchase, replayed=False)
 
 

@@ -86,11 +86,13 @@ SHARED_APPS = [
     "coalition.members",
     "coalition.ledger",
     "coalition.tiers",
+    "coalition.catalogue",
 ]
 TENANT_APPS = [
     "tenants.stores",
     "tenants.earning",
     "tenants.purchases",
+    "tenants.rewards",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 TENANT_MODEL = "partners.Partner"

@@ -1,0 +1,58 @@
+"""The coalition-wide catalogue for a member: every active partner's available
+rewards, filterable and keyset-paginated by (points price, id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from coalition.catalogue.models import CatalogueEntry
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class CataloguePage:
+    entries: list[CatalogueEntry]
+    next_after: tuple[int, int] | None  # (points_price, id) to pass as ``after``
+
+
+def catalogue_available(
+    *,
+    now: datetime | None = None,
+    max_points: int | None = None,
+    partner_ids: list[int] | None = None,
+    channel: str | None = None,
+    search: str | None = None,
+) -> QuerySet[CatalogueEntry]:
+    now = now or timezone.now()
+    entries = CatalogueEntry.objects.filter(
+        is_active=True, in_stock=True, partner__status="active"
+    ).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+    entries = entries.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+    if max_points is not None:
+        entries = entries.filter(points_price__lte=max_points)
+    if partner_ids:
+        entries = entries.filter(partner_id__in=partner_ids)
+    if channel:
+        entries = entries.filter(Q(channels=[]) | Q(channels__contains=[channel]))
+    if search:
+        entries = entries.filter(name__icontains=search)
+    return entries.select_related("partner").order_by("points_price", "id")
+
+
+def catalogue_page(
+    *, first: int = 20, after: tuple[int, int] | None = None, **filters: object
+) -> CataloguePage:
+    first = max(1, min(first, MAX_PAGE))
+    entries = catalogue_available(**filters)  # type: ignore[arg-type]
+    if after is not None:
+        price, entry_id = after
+        entries = entries.filter(Q(points_price__gt=price) | Q(points_price=price, id__gt=entry_id))
+    rows = list(entries[: first + 1])
+    page = rows[:first]
+    next_after = (page[-1].points_price, page[-1].pk) if len(rows) > first else None
+    return CataloguePage(page, next_after)

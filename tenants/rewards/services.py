@@ -1,0 +1,516 @@
+"""Rewards, vouchers and paying with points at a partner (inside its schema).
+
+- Redeeming a reward burns its points, takes one from stock under a row lock
+  (stock never goes below zero) and issues a single-use voucher with an
+  unguessable code carrying a check character, valid only at this partner.
+- Consuming a voucher is one conditional UPDATE: of any number of concurrent
+  attempts exactly one succeeds; the others learn it was already used.
+- Cancelling an unused voucher reverses the burn and puts the reward back.
+- Paying with points converts money to points at this partner's published value
+  per point and reserves them with a ledger hold, then captures all or part of it
+  or voids it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from coalition.catalogue.models import CatalogueEntry
+from coalition.ledger import services as ledger
+from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
+from coalition.ledger.idempotency import IdempotencyKey
+from coalition.members.errors import MemberNotActive, UnknownMember
+from coalition.members.models import Member
+from loyalty_platform.errors import DomainError
+from loyalty_platform.schemas import current_tenant
+from tenants.rewards.models import (
+    PointsPayment,
+    PointsPaymentSettings,
+    PointsPaymentStatus,
+    Reward,
+    Voucher,
+    VoucherStatus,
+)
+
+# Crockford's base32: no I, L, O, U, so codes read aloud or typed survive.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_BODY_LENGTH = 12  # 60 random bits
+
+
+class RewardError(DomainError):
+    code = "reward_error"
+
+
+class UnknownReward(RewardError):
+    code = "unknown_reward"
+    field = "reward"
+
+
+class RewardUnavailable(RewardError):
+    code = "reward_unavailable"
+    field = "reward"
+
+
+class RewardOutOfStock(RewardError):
+    code = "out_of_stock"
+    field = "reward"
+
+
+class MemberLimitReached(RewardError):
+    code = "member_limit_reached"
+    field = "reward"
+
+
+class InvalidReward(RewardError):
+    code = "invalid"
+
+
+class UnknownVoucher(RewardError):
+    code = "unknown_voucher"
+    field = "code"
+
+
+class VoucherAlreadyUsed(RewardError):
+    code = "voucher_already_used"
+    field = "code"
+
+
+class VoucherExpired(RewardError):
+    code = "voucher_expired"
+    field = "code"
+
+
+class VoucherCancelled(RewardError):
+    code = "voucher_cancelled"
+    field = "code"
+
+
+class PaymentsNotConfigured(RewardError):
+    code = "points_payments_not_configured"
+
+
+class PointsBelowMinimum(RewardError):
+    code = "points_below_minimum"
+    field = "points"
+
+
+class UnknownPayment(RewardError):
+    code = "unknown_payment"
+    field = "payment"
+
+
+class InvalidAmount(RewardError):
+    code = "invalid_amount"
+    field = "amount"
+
+
+# --- voucher codes ------------------------------------------------------------------
+
+
+def check_character(body: str) -> str:
+    """Luhn mod 32 over the alphabet: catches every single wrong character and
+    most swaps of neighbours."""
+    factor, total = 2, 0
+    for char in reversed(body):
+        addend = factor * ALPHABET.index(char)
+        factor = 1 if factor == 2 else 2
+        total += addend // 32 + addend % 32
+    return ALPHABET[(32 - total % 32) % 32]
+
+
+def new_voucher_code() -> str:
+    body = "".join(secrets.choice(ALPHABET) for _ in range(CODE_BODY_LENGTH))
+    return body + check_character(body)
+
+
+def normalise_voucher_code(code: str) -> str | None:
+    """Upper-case, drop separators, read O as 0 and I/L as 1; None if malformed."""
+    cleaned = code.strip().upper().replace("-", "").replace(" ", "")
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
+    if len(cleaned) != CODE_BODY_LENGTH + 1 or any(char not in ALPHABET for char in cleaned):
+        return None
+    if check_character(cleaned[:-1]) != cleaned[-1]:
+        return None
+    return cleaned
+
+
+# --- rewards and the coalition catalogue ---------------------------------------------
+
+
+def _partner() -> Any:
+    partner = current_tenant()
+    if getattr(partner, "pk", None) is None:
+        raise RewardError("rewards live on a partner's site, not the public one")
+    return partner
+
+
+def _sync_catalogue(reward: Reward) -> None:
+    """Keep the coalition-wide projection in step, in the same transaction."""
+    CatalogueEntry.objects.update_or_create(
+        partner_id=_partner().pk,
+        reward_id=reward.pk,
+        defaults={
+            "code": reward.code,
+            "name": reward.name,
+            "points_price": reward.points_price,
+            "in_stock": reward.stock is None or reward.stock > 0,
+            "is_active": reward.is_active,
+            "valid_from": reward.valid_from,
+            "valid_until": reward.valid_until,
+            "channels": reward.channels,
+        },
+    )
+
+
+def reward_save(
+    *,
+    code: str,
+    name: str,
+    points_price: int,
+    stock: int | None = None,
+    per_member_limit: int | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    channels: list[str] | None = None,
+    description: str = "",
+    voucher_validity_days: int = 90,
+    is_active: bool = True,
+) -> Reward:
+    """Create or update a reward (by code) and its catalogue entry."""
+    if points_price <= 0:
+        raise InvalidReward("a reward costs at least one point", field="points_price")
+    if stock is not None and stock < 0:
+        raise InvalidReward("stock cannot be negative", field="stock")
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise InvalidReward(
+            "a reward must be valid until after it is valid from", field="valid_until"
+        )
+    with transaction.atomic():
+        reward, _ = Reward.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "points_price": points_price,
+                "stock": stock,
+                "per_member_limit": per_member_limit,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "channels": list(channels or []),
+                "description": description,
+                "voucher_validity_days": voucher_validity_days,
+                "is_active": is_active,
+            },
+        )
+        _sync_catalogue(reward)
+    return reward
+
+
+def _active_member(member_id: int) -> Member:
+    member = Member.objects.filter(pk=member_id).first()
+    if member is None:
+        raise UnknownMember(f"no member with id {member_id}")
+    if not member.is_active:
+        raise MemberNotActive(f"member {member_id} is {member.status}")
+    return member
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def reward_redeem(
+    *,
+    member_id: int,
+    reward_code: str,
+    channel: str | None = None,
+    idempotency: IdempotencyKey | None = None,
+    now: datetime | None = None,
+) -> Voucher:
+    """Burn a reward's points and issue its voucher."""
+    now = now or timezone.now()
+    digest = _digest({"member": member_id, "reward": reward_code, "channel": channel})
+    if idempotency is not None:
+        existing = Voucher.objects.filter(
+            idempotency_scope=idempotency.scope, idempotency_key=idempotency.key
+        ).first()
+        if existing is not None:
+            if existing.request_hash != digest:
+                raise IdempotencyKeyReused("that idempotency key redeemed something else")
+            return existing
+    partner = _partner()
+    if partner.status != "active":
+        raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
+    _active_member(member_id)
+    try:
+        with transaction.atomic():
+            reward = Reward.objects.select_for_update().filter(code=reward_code).first()
+            if reward is None:
+                raise UnknownReward(f"no reward {reward_code!r}")
+            if not reward.is_active:
+                raise RewardUnavailable(f"{reward.name} is not available")
+            if (reward.valid_from and now < reward.valid_from) or (
+                reward.valid_until and now >= reward.valid_until
+            ):
+                raise RewardUnavailable(f"{reward.name} is not available at this time")
+            if reward.channels and channel not in reward.channels:
+                raise RewardUnavailable(f"{reward.name} cannot be redeemed through {channel}")
+            if reward.stock is not None and reward.stock <= 0:
+                raise RewardOutOfStock(f"{reward.name} is out of stock")
+            if reward.per_member_limit is not None:
+                taken = (
+                    Voucher.objects.filter(reward=reward, member_id=member_id)
+                    .exclude(status=VoucherStatus.CANCELLED)
+                    .count()
+                )
+                if taken >= reward.per_member_limit:
+                    raise MemberLimitReached(
+                        f"{reward.name} can be redeemed {reward.per_member_limit} time(s) "
+                        "per member"
+                    )
+            posting = ledger.burn(
+                member_id=member_id,
+                partner_id=partner.pk,
+                points=reward.points_price,
+                idempotency=IdempotencyKey(
+                    f"partner:{partner.pk}:reward",
+                    f"{idempotency.scope}:{idempotency.key}" if idempotency else new_voucher_code(),
+                ),
+                memo=f"reward {reward.code}",
+            )
+            if reward.stock is not None:
+                reward.stock -= 1
+                reward.save(update_fields=["stock"])
+                if reward.stock == 0:
+                    _sync_catalogue(reward)
+            return Voucher.objects.create(
+                code=new_voucher_code(),
+                reward=reward,
+                member_id=member_id,
+                points=reward.points_price,
+                expires_at=now + timedelta(days=reward.voucher_validity_days),
+                burn_transaction_id=posting.transaction_id,
+                idempotency_scope=idempotency.scope if idempotency else None,
+                idempotency_key=idempotency.key if idempotency else None,
+                request_hash=digest,
+            )
+    except IntegrityError:
+        if idempotency is not None:
+            existing = Voucher.objects.filter(
+                idempotency_scope=idempotency.scope, idempotency_key=idempotency.key
+            ).first()
+            if existing is not None and existing.request_hash == digest:
+                return existing
+        raise
+
+
+def _voucher_problem(voucher: Voucher | None, code: str, now: datetime) -> RewardError:
+    if voucher is None:
+        return UnknownVoucher(f"no voucher {code!r} at this partner")
+    if voucher.status == VoucherStatus.CONSUMED:
+        return VoucherAlreadyUsed(f"voucher {voucher.code} was used at {voucher.consumed_at}")
+    if voucher.status == VoucherStatus.CANCELLED:
+        return VoucherCancelled(f"voucher {voucher.code} was cancelled")
+    return VoucherExpired(f"voucher {voucher.code} expired at {voucher.expires_at}")
+
+
+def voucher_validate(*, code: str, now: datetime | None = None) -> Voucher:
+    """The voucher, if it can be consumed now; otherwise the typed reason why not."""
+    now = now or timezone.now()
+    normalised = normalise_voucher_code(code)
+    voucher = (
+        Voucher.objects.select_related("reward").filter(code=normalised).first()
+        if normalised
+        else None
+    )
+    if voucher is None or voucher.status != VoucherStatus.ISSUED or voucher.expires_at <= now:
+        raise _voucher_problem(voucher, code, now)
+    return voucher
+
+
+def voucher_consume(*, code: str, now: datetime | None = None) -> Voucher:
+    """Use a voucher at the till. Exactly one of any concurrent attempts succeeds."""
+    now = now or timezone.now()
+    normalised = normalise_voucher_code(code)
+    if normalised is None:
+        raise UnknownVoucher(f"{code!r} is not a voucher code (check character mismatch)")
+    updated = Voucher.objects.filter(
+        code=normalised, status=VoucherStatus.ISSUED, expires_at__gt=now
+    ).update(status=VoucherStatus.CONSUMED, consumed_at=now)
+    voucher = Voucher.objects.select_related("reward").filter(code=normalised).first()
+    if not updated:
+        raise _voucher_problem(voucher, code, now)
+    assert voucher is not None
+    return voucher
+
+
+def voucher_cancel(*, code: str, now: datetime | None = None) -> Voucher:
+    """Cancel an unused voucher: its points go back to the member, its reward to stock."""
+    now = now or timezone.now()
+    normalised = normalise_voucher_code(code) or ""
+    partner = _partner()
+    with transaction.atomic():
+        voucher = Voucher.objects.select_for_update().filter(code=normalised).first()
+        if voucher is None or voucher.status != VoucherStatus.ISSUED:
+            raise _voucher_problem(voucher, code, now)
+        posting = ledger.reverse(
+            transaction_id=voucher.burn_transaction_id,
+            idempotency=IdempotencyKey(f"partner:{partner.pk}:voucher-cancel", voucher.code),
+            memo=f"voucher {voucher.code} cancelled",
+        )
+        voucher.status = VoucherStatus.CANCELLED
+        voucher.cancelled_at = now
+        voucher.refund_transaction_id = posting.transaction_id
+        voucher.save(update_fields=["status", "cancelled_at", "refund_transaction_id"])
+        reward = Reward.objects.select_for_update().get(pk=voucher.reward_id)
+        if reward.stock is not None:
+            reward.stock += 1
+            reward.save(update_fields=["stock"])
+            _sync_catalogue(reward)
+    return voucher
+
+
+# --- paying with points at the till --------------------------------------------------
+
+
+def payment_settings() -> PointsPaymentSettings:
+    settings_row = PointsPaymentSettings.objects.order_by("id").first()
+    if settings_row is None:
+        raise PaymentsNotConfigured("this partner has not published a value per point")
+    return settings_row
+
+
+def points_for_amount(amount: int, value_per_point: Decimal) -> int:
+    """Points needed to pay ``amount`` minor units, rounded up (never underpaid)."""
+    return int((Decimal(amount) / value_per_point).to_integral_value(ROUND_CEILING))
+
+
+def amount_for_points(points: int, value_per_point: Decimal) -> int:
+    return math.floor(Decimal(points) * value_per_point)
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    payment_id: int
+    hold_id: int
+    points: int
+    amount: int
+    currency: str
+    status: str
+    balance_after: int
+
+
+def points_payment_authorize(
+    *,
+    member_id: int,
+    amount: int,
+    reference: str = "",
+    idempotency: IdempotencyKey | None = None,
+) -> PaymentView:
+    """Reserve the points that pay ``amount`` (minor units) of a basket."""
+    if isinstance(amount, bool) or amount <= 0:
+        raise InvalidAmount("the amount to pay with points must be positive")
+    settings_row = payment_settings()
+    points = points_for_amount(amount, settings_row.value_per_point)
+    if points < settings_row.minimum_points:
+        raise PointsBelowMinimum(
+            f"paying with points needs at least {settings_row.minimum_points} points"
+        )
+    partner = _partner()
+    with transaction.atomic():
+        posting = ledger.hold_authorize(
+            member_id=member_id,
+            partner_id=partner.pk,
+            points=points,
+            expires_at=timezone.now() + timedelta(minutes=settings_row.hold_minutes),
+            idempotency=idempotency,
+            external_ref=reference[:120],
+        )
+        hold_id = int(posting.result["hold"])
+        payment, _ = PointsPayment.objects.get_or_create(
+            hold_id=hold_id,
+            defaults={
+                "member_id": member_id,
+                "reference": reference[:120],
+                "points": points,
+                "amount": amount,
+                "currency": settings_row.currency,
+            },
+        )
+    return PaymentView(
+        payment.pk,
+        hold_id,
+        points,
+        amount,
+        payment.currency,
+        payment.status,
+        posting.balance_after,
+    )
+
+
+def points_payment_capture(
+    *, payment_id: int, amount: int | None = None, idempotency: IdempotencyKey | None = None
+) -> PaymentView:
+    """Capture the payment, wholly or for a smaller amount; the rest goes back."""
+    settings_row = payment_settings()
+    partner = _partner()
+    with transaction.atomic():
+        payment = PointsPayment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None:
+            raise UnknownPayment(f"no points payment {payment_id}")
+        if amount is not None and (amount <= 0 or amount > payment.amount):
+            raise InvalidAmount(f"capture between 1 and {payment.amount}")
+        points = (
+            payment.points
+            if amount is None or amount == payment.amount
+            else min(payment.points, points_for_amount(amount, settings_row.value_per_point))
+        )
+        posting = ledger.hold_capture(
+            hold_id=payment.hold_id, points=points, partner_id=partner.pk, idempotency=idempotency
+        )
+        payment.status = PointsPaymentStatus.CAPTURED
+        payment.captured_points = points
+        payment.captured_amount = amount if amount is not None else payment.amount
+        payment.save(update_fields=["status", "captured_points", "captured_amount"])
+    return PaymentView(
+        payment.pk,
+        payment.hold_id,
+        points,
+        payment.captured_amount,
+        payment.currency,
+        payment.status,
+        posting.balance_after,
+    )
+
+
+def points_payment_void(
+    *, payment_id: int, idempotency: IdempotencyKey | None = None
+) -> PaymentView:
+    partner = _partner()
+    with transaction.atomic():
+        payment = PointsPayment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None:
+            raise UnknownPayment(f"no points payment {payment_id}")
+        posting = ledger.hold_void(
+            hold_id=payment.hold_id, partner_id=partner.pk, idempotency=idempotency
+        )
+        payment.status = PointsPaymentStatus.VOIDED
+        payment.save(update_fields=["status"])
+    return PaymentView(
+        payment.pk,
+        payment.hold_id,
+        payment.points,
+        payment.amount,
+        payment.currency,
+        payment.status,
+        posting.balance_after,
+    )

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from coalition.ledger.errors import (
     AmountNotPositive,
@@ -78,22 +81,69 @@ class _Wallet:
 # --- small SQL helpers ----------------------------------------------------------
 
 
+@contextmanager
+def _cursor(*, server_binding: bool = False) -> Iterator[Any]:
+    """A cursor straight on the driver connection beneath Django's.
+
+    Every statement in this module names its schema (``public.``), so the ledger
+    skips the ``SET search_path`` round trip that django-tenants sends for each
+    new Django cursor (the search path stays as it was). Errors still become
+    Django's exceptions, and a broken atomic block is still refused. With
+    ``server_binding``, parameters are bound by the server, which lets a hot
+    statement be prepared (see ``_prepared``).
+    """
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        driver = connection.connection
+        cursor = psycopg.Cursor(driver) if server_binding else driver.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
 def _fetchall(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
 
 
 def _fetchone(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         return tuple(row) if row is not None else None
 
 
 def _execute(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# psycopg prepares a statement only when asked (``prepare=True``) if the
+# connection's threshold is this high; Django leaves it at None (never prepare).
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+
+
+def _prepared_all(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run a hot statement as a server-side prepared statement (parsed and planned
+    once per connection; the earn statement's planning costs more than its
+    execution), its parameters bound by the server (arrays travel in binary).
+    Prepared statements live in the database session, which is why deployments
+    pool connections per session (see ARCHITECTURE.md, PgBouncer)."""
+    connection.ensure_connection()
+    driver = connection.connection
+    if driver.prepare_threshold is None:
+        driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+    with _cursor(server_binding=True) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    rows = _prepared_all(sql, params)
+    return rows[0] if rows else None
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -131,10 +181,14 @@ def partner_accounts_ensure(partner_id: int) -> None:
     """Open the partner's issuance and redemption accounts if missing (idempotent)."""
     if partner_id in _known_partner_accounts:
         return
+    # Only for a partner that exists: an account of an unknown partner would fail
+    # its (deferred) foreign key at commit instead of reporting UnknownPartner.
     _execute(
         """
         INSERT INTO public.ledger_account (kind, partner_id, name, balance, created_at)
-        SELECT kind, %s, '', 0, now() FROM unnest(ARRAY['issuance', 'redemption']) AS kind
+        SELECT k.kind, p.id, '', 0, now()
+          FROM public.partners_partner p, unnest(ARRAY['issuance', 'redemption']) AS k(kind)
+         WHERE p.id = %s
         ON CONFLICT (kind, partner_id) WHERE partner_id IS NOT NULL DO NOTHING
         """,
         [partner_id],
@@ -163,15 +217,17 @@ def forget_known_accounts() -> None:
     _known_coalition_accounts.clear()
 
 
-def _partner_account_id(partner_id: int, kind: str) -> int:
+def _partner_account_id(partner_id: int, kind: str, *, retried: bool = False) -> int:
     partner_accounts_ensure(partner_id)
     row = _fetchone(
         "SELECT id FROM public.ledger_account WHERE kind = %s AND partner_id = %s",
         [kind, partner_id],
     )
-    if row is None:  # cached as known, but rolled back since
-        forget_known_accounts()
-        return _partner_account_id(partner_id, kind)
+    if row is None:
+        if retried:  # opened afresh and still missing: there is no such partner
+            raise UnknownPartner(f"no partner with id {partner_id}")
+        forget_known_accounts()  # cached as known, but rolled back since
+        return _partner_account_id(partner_id, kind, retried=True)
     return int(row[0])
 
 
@@ -401,17 +457,22 @@ def _consumption_result(plan: list[tuple[int, int, int]]) -> list[dict[str, int]
     return [{"lot": lot, "points": taken, "issuer": issuer} for lot, taken, issuer in plan]
 
 
-def _net_consumed(transaction_ids: Sequence[int]) -> list[tuple[int, int]]:
+def _net_consumed(
+    transaction_ids: Sequence[int], member_id: int | None = None
+) -> list[tuple[int, int]]:
     """Per lot, points these transactions took out and have not given back,
-    newest consumption first (the order in which to give points back)."""
+    newest consumption first (the order in which to give points back). With
+    ``member_id``, only that member's lots: a transfer's reversals also take
+    points out of the recipient's lots, which must never be given back to."""
     rows = _fetchall(
         """
-        SELECT lot_id, -sum(points) AS net, max(id) AS last
-          FROM public.ledger_lotmovement WHERE transaction_id = ANY(%s)
-         GROUP BY lot_id HAVING sum(points) < 0
+        SELECT m.lot_id, -sum(m.points) AS net, max(m.id) AS last
+          FROM public.ledger_lotmovement m JOIN public.ledger_lot l ON l.id = m.lot_id
+         WHERE m.transaction_id = ANY(%s) AND (%s::bigint IS NULL OR l.member_id = %s)
+         GROUP BY m.lot_id HAVING sum(m.points) < 0
          ORDER BY last DESC
         """,
-        [list(transaction_ids)],
+        [list(transaction_ids), member_id, member_id],
     )
     return [(int(row[0]), int(row[1])) for row in rows]
 
@@ -443,22 +504,27 @@ def _lot_id_sequence() -> str:
 
 EARN_SQL = """
 WITH wallet AS (
-    UPDATE public.ledger_account AS a SET balance = a.balance + %(points)s
+    UPDATE public.ledger_account AS a SET balance = a.balance + %(points)s::bigint
       FROM public.members_member AS m, public.partners_partner AS p,
            public.ledger_account AS issuance
-     WHERE a.member_id = %(member)s AND a.kind = 'wallet'
+     WHERE a.member_id = %(member)s::bigint AND a.kind = 'wallet'
        AND m.id = a.member_id AND m.status = 'active'
-       AND p.id = %(partner)s AND p.status = 'active'
+       AND p.id = %(partner)s::bigint AND p.status = 'active'
        AND issuance.kind = 'issuance' AND issuance.partner_id = p.id
+       AND NOT EXISTS (
+           SELECT 1 FROM public.ledger_transaction AS known
+            WHERE known.idempotency_scope = %(scope)s::text
+              AND known.idempotency_key = %(key)s::text
+       )
     RETURNING a.id, a.balance, issuance.id AS issuance_id
 ), lot_id AS (
-    SELECT nextval(%(lot_seq)s::regclass) AS id FROM wallet
+    SELECT nextval(%(lot_seq)s::text::regclass) AS id FROM wallet
 ), header AS (
     INSERT INTO public.ledger_transaction
         (kind, partner_id, member_id, points, external_ref, memo, idempotency_scope,
          idempotency_key, request_hash, result, created_at)
-    SELECT 'earn', %(partner)s, %(member)s, %(points)s, %(ref)s, %(memo)s, %(scope)s,
-           %(key)s, %(hash)s,
+    SELECT 'earn', %(partner)s::bigint, %(member)s::bigint, %(points)s::bigint,
+           %(ref)s::text, %(memo)s::text, %(scope)s::text, %(key)s::text, %(hash)s::text,
            jsonb_build_object('balance_after', wallet.balance, 'lot', lot_id.id), now()
       FROM wallet, lot_id
     RETURNING id, created_at
@@ -470,12 +536,25 @@ WITH wallet AS (
 ), lot AS (
     INSERT INTO public.ledger_lot
         (id, member_id, issuer_id, transaction_id, earned_at, expires_at, points, remaining)
-    SELECT lot_id.id, %(member)s, %(partner)s, header.id, header.created_at,
-           %(expires)s::timestamptz, %(points)s, %(points)s
+    SELECT lot_id.id, %(member)s::bigint, %(partner)s::bigint, header.id, header.created_at,
+           %(expires)s::timestamptz, %(points)s::bigint, %(points)s::bigint
       FROM header, lot_id
 )
 SELECT header.id, wallet.balance, lot_id.id FROM header, wallet, lot_id
 """
+
+
+def _earn_payload(
+    member_id: int, partner_id: int, points: int, expires_at: datetime | None, external_ref: str
+) -> dict[str, Any]:
+    """What an earn's request hash covers (``earn`` and ``earn_batch`` alike)."""
+    return {
+        "member": member_id,
+        "partner": partner_id,
+        "points": points,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "external_ref": external_ref,
+    }
 
 
 def earn(
@@ -490,47 +569,355 @@ def earn(
 ) -> Posting:
     """Credit points issued by a partner to a member's wallet as a new lot.
 
-    One SQL statement: wallet update, journal header, both entries and the lot.
+    One prepared SQL statement, one round trip: the wallet update, the journal
+    header, both entries and the lot, unless the idempotency key is known (then
+    the stored result is replayed). Outside a transaction the statement is its
+    own transaction (the deferred balance checks run at its end); inside one it
+    runs under a savepoint.
     """
     _require_positive(points)
     if expires_at is not None and timezone.is_naive(expires_at):
         raise InvalidExpiry("expires_at must carry a time zone")
     partner_accounts_ensure(partner_id)
-    payload = {
-        "member": member_id,
-        "partner": partner_id,
-        "points": points,
-        "expires_at": expires_at.isoformat() if expires_at else None,
-        "external_ref": external_ref,
+    digest = request_hash(
+        "earn", _earn_payload(member_id, partner_id, points, expires_at, external_ref)
+    )
+    params = {
+        "member": Int8(member_id),
+        "partner": Int8(partner_id),
+        "points": Int8(points),
+        "expires": expires_at,
+        "ref": external_ref,
+        "memo": memo,
+        "scope": idempotency.scope if idempotency else None,
+        "key": idempotency.key if idempotency else None,
+        "hash": digest,
+        "lot_seq": _lot_id_sequence(),
     }
+    posting = _earn_statement(params, points, idempotency, digest)
+    if posting is None:
+        # Nothing posted: the key was used before, or the request is refused.
+        if idempotency is not None and (existing := _replay(idempotency, digest)):
+            return existing
+        _diagnose_earn_refusal(member_id, partner_id)
+        # Member and partner are fine: the issuance account was missing (a
+        # rollback removed it after it was cached as known). Open it, retry.
+        forget_known_accounts()
+        partner_accounts_ensure(partner_id)
+        posting = _earn_statement(params, points, idempotency, digest)
+        if posting is None and idempotency is not None:
+            posting = _replay(idempotency, digest)  # posted by a concurrent request
+        assert posting is not None
+    return posting
 
-    def post(digest: str) -> Posting:
-        params = {
-            "member": member_id,
-            "partner": partner_id,
-            "points": points,
-            "expires": expires_at,
-            "ref": external_ref,
-            "memo": memo,
-            "scope": idempotency.scope if idempotency else None,
-            "key": idempotency.key if idempotency else None,
-            "hash": digest,
-            "lot_seq": _lot_id_sequence(),
-        }
-        row = _fetchone(EARN_SQL, params)
+
+def _earn_statement(
+    params: dict[str, Any], points: int, idem: IdempotencyKey | None, digest: str
+) -> Posting | None:
+    """Run the earn statement: the new posting, the replay of a concurrent request
+    that took the key first, or None if nothing was posted."""
+    on_its_own = connection.get_autocommit() and not connection.in_atomic_block
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            if on_its_own:
+                row = _prepared(EARN_SQL, params)
+            else:
+                with transaction.atomic():
+                    row = _prepared(EARN_SQL, params)
+        except IntegrityError as exc:
+            if idem is not None and _is_idempotency_violation(exc):
+                existing = _replay(idem, digest)
+                if existing is not None:
+                    return existing
+            raise
+        except OperationalError as exc:
+            if not on_its_own or attempt == MAX_ATTEMPTS or not _is_retryable(exc):
+                raise
+            time.sleep(0.005 * attempt)
+            continue
         if row is None:
-            _diagnose_earn_refusal(member_id, partner_id)
-            # Member and partner are fine: the issuance account was missing (a
-            # rollback removed it after it was cached as known). Open it, retry.
-            forget_known_accounts()
-            partner_accounts_ensure(partner_id)
-            row = _fetchone(EARN_SQL, params)
-            assert row is not None
+            return None
         return Posting(
-            int(row[0]), TransactionKind.EARN, points, {"balance_after": int(row[1]), "lot": row[2]}
+            int(row[0]),
+            TransactionKind.EARN,
+            points,
+            {"balance_after": int(row[1]), "lot": int(row[2])},
         )
+    raise AssertionError("unreachable")
 
-    return _run_idempotent(idempotency, "earn", payload, post)
+
+# --- earn in batches ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarnRequest:
+    """One earn of a batch: the arguments of ``earn``."""
+
+    member_id: int
+    partner_id: int
+    points: int
+    idempotency: IdempotencyKey | None = None
+    expires_at: datetime | None = None
+    external_ref: str = ""
+    memo: str = ""
+
+
+_transaction_sequence: str | None = None
+
+
+def _transaction_id_sequence() -> str:
+    global _transaction_sequence
+    if _transaction_sequence is None:
+        row = _fetchone("SELECT pg_get_serial_sequence('public.ledger_transaction', 'id')")
+        assert row is not None
+        _transaction_sequence = str(row[0])
+    return _transaction_sequence
+
+
+# One statement for the whole batch: headers, entries, lots and the wallet updates
+# (one per wallet). Ids come from the sequences inside the statement that inserts
+# the headers, so they are drawn while it holds its lock on the journal (as in
+# EARN_SQL): ``safe_watermark`` stays exact.
+EARN_BATCH_SQL = """
+WITH item AS (
+    SELECT * FROM unnest(
+        %(ord)s::int[], %(member)s::bigint[], %(partner)s::bigint[], %(wallet)s::bigint[],
+        %(issuance)s::bigint[], %(points)s::bigint[], %(expires)s::timestamptz[],
+        %(ref)s::text[], %(memo)s::text[], %(scope)s::text[], %(key)s::text[],
+        %(hash)s::text[], %(after)s::bigint[]
+    ) AS i(ord, member_id, partner_id, wallet_id, issuance_id, points, expires_at,
+           external_ref, memo, scope, key, hash, balance_after)
+), ids AS MATERIALIZED (
+    SELECT item.*, nextval(%(tx_seq)s::regclass) AS tx_id,
+           nextval(%(lot_seq)s::regclass) AS lot_id
+      FROM item ORDER BY ord
+), header AS (
+    INSERT INTO public.ledger_transaction
+        (id, kind, partner_id, member_id, points, external_ref, memo, idempotency_scope,
+         idempotency_key, request_hash, result, created_at)
+    SELECT tx_id, 'earn', partner_id, member_id, points, external_ref, memo, scope, key, hash,
+           jsonb_build_object('balance_after', balance_after, 'lot', lot_id), now()
+      FROM ids ORDER BY ord
+), entries AS (
+    INSERT INTO public.ledger_entry (transaction_id, account_id, amount)
+    SELECT tx_id, wallet_id, points FROM ids
+    UNION ALL
+    SELECT tx_id, issuance_id, -points FROM ids
+), lots AS (
+    INSERT INTO public.ledger_lot
+        (id, member_id, issuer_id, transaction_id, earned_at, expires_at, points, remaining)
+    SELECT lot_id, member_id, partner_id, tx_id, now(), expires_at, points, points FROM ids
+), wallets AS (
+    UPDATE public.ledger_account a SET balance = a.balance + w.total
+      FROM (SELECT wallet_id, sum(points) AS total FROM ids GROUP BY wallet_id) w
+     WHERE a.id = w.wallet_id
+)
+SELECT ord, tx_id, lot_id FROM ids
+"""
+
+
+def _issuance_accounts(partner_ids: Sequence[int]) -> dict[int, int]:
+    """Issuance account per partner; every partner must exist and be active."""
+    ids = sorted(set(partner_ids))
+    for partner_id in ids:
+        partner_accounts_ensure(partner_id)
+    query = """
+        SELECT p.id, p.status, i.id FROM public.partners_partner p
+          LEFT JOIN public.ledger_account i ON i.partner_id = p.id AND i.kind = 'issuance'
+         WHERE p.id = ANY(%s)
+    """
+    rows = {int(row[0]): (row[1], row[2]) for row in _fetchall(query, [ids])}
+    if any(row[1] is None for row in rows.values()):
+        # Cached as opened, but a rollback removed them since: open them again.
+        forget_known_accounts()
+        for partner_id in ids:
+            partner_accounts_ensure(partner_id)
+        rows = {int(row[0]): (row[1], row[2]) for row in _fetchall(query, [ids])}
+    for partner_id in ids:
+        if partner_id not in rows:
+            raise UnknownPartner(f"no partner with id {partner_id}")
+        status = rows[partner_id][0]
+        if status != "active":
+            raise PartnerNotActive(f"partner {partner_id} is {status}, not active")
+    return {partner_id: int(row[1]) for partner_id, row in rows.items()}
+
+
+def _batch_replays(
+    items: Sequence[EarnRequest], digests: Sequence[str], indexes: Sequence[int]
+) -> dict[int, Posting]:
+    """Items of the batch whose key was posted before: their stored result, or
+    IdempotencyKeyReused if the key came with another request."""
+    keyed = [i for i in indexes if items[i].idempotency is not None]
+    if not keyed:
+        return {}
+    scopes = [items[i].idempotency.scope for i in keyed]  # type: ignore[union-attr]
+    keys = [items[i].idempotency.key for i in keyed]  # type: ignore[union-attr]
+    rows = _fetchall(
+        """
+        SELECT k.ord, t.id, t.kind, t.points, t.request_hash, t.result
+          FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS k(scope, key, ord)
+          JOIN public.ledger_transaction t
+            ON t.idempotency_scope = k.scope AND t.idempotency_key = k.key
+        """,
+        [scopes, keys],
+    )
+    replays: dict[int, Posting] = {}
+    for ordinal, tx_id, kind, points, digest, result in rows:
+        index = keyed[int(ordinal) - 1]
+        if digest != digests[index]:
+            idem = items[index].idempotency
+            assert idem is not None
+            raise IdempotencyKeyReused(
+                f"idempotency key {idem.key!r} was used for a different request "
+                f"in scope {idem.scope!r}"
+            )
+        replays[index] = Posting(int(tx_id), kind, int(points), _as_dict(result), replayed=True)
+    return replays
+
+
+def _post_earn_batch(
+    items: Sequence[EarnRequest], digests: Sequence[str], firsts: Sequence[int]
+) -> dict[int, Posting]:
+    """Post the batch's first occurrences of each request (inside a transaction)."""
+    postings = _batch_replays(items, digests, firsts)
+    todo = [i for i in firsts if i not in postings]
+    if not todo:
+        return postings
+    wallets = _lock_wallets([items[i].member_id for i in todo], require_active=True)
+    issuance = _issuance_accounts([items[i].partner_id for i in todo])
+    running = {member_id: wallet.balance for member_id, wallet in wallets.items()}
+    after = []
+    for i in todo:
+        running[items[i].member_id] += items[i].points
+        after.append(running[items[i].member_id])
+    batch = [items[i] for i in todo]
+    rows = _prepared_all(
+        EARN_BATCH_SQL,
+        {
+            "ord": list(range(len(todo))),
+            "member": [item.member_id for item in batch],
+            "partner": [item.partner_id for item in batch],
+            "wallet": [wallets[item.member_id].account_id for item in batch],
+            "issuance": [issuance[item.partner_id] for item in batch],
+            "points": [item.points for item in batch],
+            "expires": [item.expires_at for item in batch],
+            "ref": [item.external_ref for item in batch],
+            "memo": [item.memo for item in batch],
+            "scope": [item.idempotency.scope if item.idempotency else None for item in batch],
+            "key": [item.idempotency.key if item.idempotency else None for item in batch],
+            "hash": [digests[i] for i in todo],
+            "after": after,
+            "tx_seq": _transaction_id_sequence(),
+            "lot_seq": _lot_id_sequence(),
+        },
+    )
+    for ordinal, tx_id, lot_id in rows:
+        position = int(ordinal)
+        postings[todo[position]] = Posting(
+            int(tx_id),
+            TransactionKind.EARN,
+            batch[position].points,
+            {"balance_after": after[position], "lot": int(lot_id)},
+        )
+    return postings
+
+
+def _earn_one_by_one(items: Sequence[EarnRequest]) -> list[Posting]:
+    """The batch as single earns in one transaction (each replays or posts), in
+    wallet-account order like every other multi-wallet lock."""
+    members = sorted({item.member_id for item in items})
+    account_of = {
+        int(member): int(account)
+        for member, account in _fetchall(
+            """
+            SELECT member_id, id FROM public.ledger_account
+             WHERE kind = 'wallet' AND member_id = ANY(%s)
+            """,
+            [members],
+        )
+    }
+    order = sorted(range(len(items)), key=lambda i: account_of.get(items[i].member_id, 0))
+    postings: dict[int, Posting] = {}
+    with transaction.atomic():
+        for i in order:
+            item = items[i]
+            postings[i] = earn(
+                member_id=item.member_id,
+                partner_id=item.partner_id,
+                points=item.points,
+                idempotency=item.idempotency,
+                expires_at=item.expires_at,
+                external_ref=item.external_ref,
+                memo=item.memo,
+            )
+    return [postings[i] for i in range(len(items))]
+
+
+def earn_batch(items: Sequence[EarnRequest]) -> list[Posting]:
+    """Post many earns in one database transaction, with a handful of set-based
+    statements whatever the batch size; return one Posting per item, in order.
+
+    All or nothing: an invalid item (typed error as ``earn`` raises it: points,
+    expiry, unknown or inactive member or partner, a key reused with another
+    request) posts none of them. Idempotency is per item: an item whose key was
+    posted before (by ``earn`` or an earlier batch) replays its stored result; the
+    same key twice in one batch posts once. If a concurrent request takes one of
+    the keys meanwhile, the batch is posted item by item instead (still in one
+    transaction), so that item replays the winner's result.
+    """
+    items = list(items)
+    for item in items:
+        _require_positive(item.points)
+        if item.expires_at is not None and timezone.is_naive(item.expires_at):
+            raise InvalidExpiry("expires_at must carry a time zone")
+    if not items:
+        return []
+    digests = [
+        request_hash(
+            "earn",
+            _earn_payload(
+                item.member_id, item.partner_id, item.points, item.expires_at, item.external_ref
+            ),
+        )
+        for item in items
+    ]
+    first_of: dict[tuple[str, str], int] = {}
+    duplicate_of: dict[int, int] = {}
+    for index, item in enumerate(items):
+        if item.idempotency is None:
+            continue
+        ident = (item.idempotency.scope, item.idempotency.key)
+        first = first_of.setdefault(ident, index)
+        if first != index:
+            if digests[first] != digests[index]:
+                raise IdempotencyKeyReused(
+                    f"idempotency key {item.idempotency.key!r} appears twice in the batch "
+                    "with different requests"
+                )
+            duplicate_of[index] = first
+    firsts = [i for i in range(len(items)) if i not in duplicate_of]
+    nested = connection.in_atomic_block
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                posted = _post_earn_batch(items, digests, firsts)
+            break
+        except IntegrityError as exc:
+            if not _is_idempotency_violation(exc):
+                raise
+            if nested:
+                return _earn_one_by_one(items)
+            return retrying(lambda: _earn_one_by_one(items))
+        except OperationalError as exc:
+            if nested or attempt == MAX_ATTEMPTS or not _is_retryable(exc):
+                raise
+            time.sleep(0.005 * attempt)
+    else:  # pragma: no cover - the loop breaks or raises
+        raise AssertionError("unreachable")
+    return [
+        replace(posted[duplicate_of[i]], replayed=True) if i in duplicate_of else posted[i]
+        for i in range(len(items))
+    ]
 
 
 # --- burn -------------------------------------------------------------------------
@@ -601,17 +988,19 @@ def hold_authorize(
     """Reserve points for a payment at a partner. The points leave the wallet (and
     its lots) into the holds account until the hold is captured, voided or expires."""
     _require_positive(points)
-    now = timezone.now()
-    expires_at = expires_at or now + timedelta(minutes=15)
-    if timezone.is_naive(expires_at) or expires_at <= now:
-        raise InvalidExpiry("a hold must expire in the future (with a time zone)")
+    # The request hash covers what the caller sent: a retry without an expiry
+    # must replay, not look like another request because the default moved on.
     payload = {
         "member": member_id,
         "partner": partner_id,
         "points": points,
-        "expires_at": expires_at.isoformat(),
+        "expires_at": expires_at.isoformat() if expires_at else None,
         "external_ref": external_ref,
     }
+    now = timezone.now()
+    expires_at = expires_at or now + timedelta(minutes=15)
+    if timezone.is_naive(expires_at) or expires_at <= now:
+        raise InvalidExpiry("a hold must expire in the future (with a time zone)")
 
     def post(digest: str) -> Posting:
         holds_account = _coalition_account_id(AccountKind.HOLDS)
@@ -989,7 +1378,8 @@ def _reverse_credit(
                 "SELECT id FROM public.ledger_transaction WHERE reverses_id = %s", [original_id]
             )
         ]
-        moves += _restore_plan(_net_consumed([original_id, *reversal_ids]), taken)
+        consumed = _net_consumed([original_id, *reversal_ids], member_id=member_id)
+        moves += _restore_plan(consumed, taken)
         legs.append((sender.account_id, taken))
         deltas[sender.account_id] = taken
         balance_after = holder.balance - taken

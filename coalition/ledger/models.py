@@ -122,19 +122,24 @@ class Transaction(models.Model):
     partner = models.ForeignKey(
         "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Indexed by ledger_tx_member (member, -id) below, not by a plain FK index.
     member = models.ForeignKey(
-        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     # The headline points of the operation (earned, burned, requested to reverse).
     points = models.BigIntegerField()
     external_ref = models.CharField(max_length=120, blank=True)
     memo = models.CharField(max_length=200, blank=True)
+    # Mostly NULL: partial indexes below instead of full FK indexes.
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals"
-    )
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals",
+        db_index=False,
+    )  # fmt: skip
     hold = models.ForeignKey(
-        "Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
-    )
+        "Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions",
+        db_index=False,
+    )  # fmt: skip
     idempotency_scope = models.CharField(max_length=80, null=True, blank=True)
     idempotency_key = models.CharField(max_length=120, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
@@ -151,7 +156,17 @@ class Transaction(models.Model):
                 condition=models.Q(points__gte=0), name="transaction_points_not_negative"
             ),
         ]
-        indexes: ClassVar = [models.Index(fields=["member", "-id"], name="ledger_tx_member")]
+        indexes: ClassVar = [
+            models.Index(fields=["member", "-id"], name="ledger_tx_member"),
+            models.Index(
+                fields=["reverses"],
+                condition=models.Q(reverses__isnull=False),
+                name="ledger_tx_reverses",
+            ),
+            models.Index(
+                fields=["hold"], condition=models.Q(hold__isnull=False), name="ledger_tx_hold"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}#{self.pk}"
@@ -159,7 +174,10 @@ class Transaction(models.Model):
 
 class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by ledger_entry_account (account, transaction) INCLUDE (amount).
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.BigIntegerField()
 
     class Meta:
@@ -184,7 +202,9 @@ class Lot(models.Model):
     issuer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="lots")
     # For points received by transfer: the sender's lot they came from.
-    source_lot = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    source_lot = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, db_index=False
+    )
     earned_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
     points = models.BigIntegerField()
@@ -208,6 +228,11 @@ class Lot(models.Model):
                 fields=["expires_at"],
                 condition=models.Q(remaining__gt=0, expires_at__isnull=False),
                 name="ledger_lot_expiring",
+            ),
+            models.Index(
+                fields=["source_lot"],
+                condition=models.Q(source_lot__isnull=False),
+                name="ledger_lot_source",
             ),
         ]
 

@@ -112,6 +112,7 @@ class TransactionKind(models.TextChoices):
     TRANSFER = "transfer", "Transfer between members"
     TRANSFER_REVERSAL = "transfer_reversal", "Transfer reversed"
     EXPIRY = "expiry", "Points expired"
+    DONATION = "donation", "Donation to a charity"
 
 
 class Transaction(models.Model):

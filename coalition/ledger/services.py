@@ -1408,6 +1408,19 @@ def _reverse_credit(
 # --- transfers --------------------------------------------------------------------
 
 
+def _transfer_payload(from_member_id: int, to_member_id: int, points: int) -> dict[str, Any]:
+    return {"from": from_member_id, "to": to_member_id, "points": points}
+
+
+def transfer_replay(
+    *, from_member_id: int, to_member_id: int, points: int, idempotency: IdempotencyKey
+) -> Posting | None:
+    """The earlier result of this exact transfer request, if it was posted (a
+    different request under the same key is ``IdempotencyKeyReused``)."""
+    payload = _transfer_payload(from_member_id, to_member_id, points)
+    return _replay(idempotency, request_hash("transfer", payload))
+
+
 def transfer(
     *,
     from_member_id: int,
@@ -1421,7 +1434,7 @@ def transfer(
     _require_positive(points)
     if from_member_id == to_member_id:
         raise TransferToSelf("a member cannot transfer points to themselves")
-    payload = {"from": from_member_id, "to": to_member_id, "points": points}
+    payload = _transfer_payload(from_member_id, to_member_id, points)
 
     def post(digest: str) -> Posting:
         wallets = _lock_wallets([from_member_id, to_member_id], require_active=True)
@@ -1468,6 +1481,49 @@ def transfer(
 # --- expiry -----------------------------------------------------------------------
 
 
+def _expire_member_lots(member_id: int, now: datetime, *, every_lot: bool) -> int:
+    """Expire one member's expired lots (or, with ``every_lot``, all of them, for
+    inactivity) into breakage, under the wallet lock. Returns points expired."""
+    breakage = _coalition_account_id(AccountKind.BREAKAGE)
+    condition = "" if every_lot else "AND expires_at IS NOT NULL AND expires_at <= %s"
+
+    def post(digest: str) -> Posting:
+        wallet = _lock_wallets([member_id], require_active=False)[member_id]
+        lots = _fetchall(
+            f"""
+            SELECT id, remaining FROM public.ledger_lot
+             WHERE member_id = %s AND remaining > 0 {condition}
+             ORDER BY expires_at NULLS LAST, id
+            """,  # noqa: S608 - condition is one of two constants
+            [member_id] if every_lot else [member_id, now],
+        )
+        points = sum(int(row[1]) for row in lots)
+        if not points:
+            return Posting(0, TransactionKind.EXPIRY, 0, {"balance_after": wallet.balance})
+        result = {
+            "balance_after": wallet.balance - points,
+            "lots": [int(row[0]) for row in lots],
+            "reason": "inactivity" if every_lot else "expiry date",
+        }
+        tx_id, _ = _insert_header(
+            kind=TransactionKind.EXPIRY,
+            partner_id=None,
+            member_id=member_id,
+            points=points,
+            idem=None,
+            digest=digest,
+            result=result,
+            memo=str(result["reason"]),
+        )
+        _move_lots(tx_id, [(int(lot), -int(remaining)) for lot, remaining in lots])
+        _insert_entries(tx_id, [(wallet.account_id, -points), (breakage, points)])
+        _adjust_wallets({wallet.account_id: -points})
+        return Posting(tx_id, TransactionKind.EXPIRY, points, result)
+
+    payload = {"member": member_id, "now": now, "every_lot": every_lot}
+    return _run_idempotent(None, "expiry", payload, post).points
+
+
 def lots_expire(*, now: datetime | None = None, limit: int = 500) -> int:
     """Move the remaining points of expired lots to the breakage account.
 
@@ -1476,7 +1532,6 @@ def lots_expire(*, now: datetime | None = None, limit: int = 500) -> int:
     Returns the number of points expired.
     """
     now = now or timezone.now()
-    breakage = _coalition_account_id(AccountKind.BREAKAGE)
     members = _fetchall(
         """
         SELECT DISTINCT member_id FROM public.ledger_lot
@@ -1485,44 +1540,58 @@ def lots_expire(*, now: datetime | None = None, limit: int = 500) -> int:
         """,
         [now, limit],
     )
-    total = 0
-    for (member_id,) in members:
+    return sum(_expire_member_lots(int(row[0]), now, every_lot=False) for row in members)
 
-        def post(digest: str, member_id: int = int(member_id)) -> Posting:
-            wallet = _lock_wallets([member_id], require_active=False)[member_id]
-            lots = _fetchall(
-                """
-                SELECT id, remaining FROM public.ledger_lot
-                 WHERE member_id = %s AND remaining > 0
-                   AND expires_at IS NOT NULL AND expires_at <= %s
-                 ORDER BY expires_at, id
-                """,
-                [member_id, now],
-            )
-            points = sum(int(row[1]) for row in lots)
-            if not points:
-                return Posting(0, TransactionKind.EXPIRY, 0, {"balance_after": wallet.balance})
-            result = {
-                "balance_after": wallet.balance - points,
-                "lots": [int(row[0]) for row in lots],
-            }
-            tx_id, _ = _insert_header(
-                kind=TransactionKind.EXPIRY,
-                partner_id=None,
-                member_id=member_id,
-                points=points,
-                idem=None,
-                digest=digest,
-                result=result,
-            )
-            _move_lots(tx_id, [(int(lot), -int(remaining)) for lot, remaining in lots])
-            _insert_entries(tx_id, [(wallet.account_id, -points), (breakage, points)])
-            _adjust_wallets({wallet.account_id: -points})
-            return Posting(tx_id, TransactionKind.EXPIRY, points, result)
 
-        posting = _run_idempotent(None, "expiry", {"member": member_id, "now": now}, post)
-        total += posting.points
-    return total
+def member_lots_expire(*, member_id: int, now: datetime | None = None) -> int:
+    """Expire every remaining point of a member (inactivity expiry)."""
+    return _expire_member_lots(member_id, now or timezone.now(), every_lot=True)
+
+
+# --- donations ----------------------------------------------------------------------
+
+
+def donate(
+    *,
+    member_id: int,
+    charity_account_id: int,
+    points: int,
+    idempotency: IdempotencyKey | None = None,
+    memo: str = "",
+) -> Posting:
+    """Give points to a charity's account; lots are consumed soonest-expiry first,
+    so each donated point stays traceable to its issuer."""
+    _require_positive(points)
+    payload = {"member": member_id, "charity_account": charity_account_id, "points": points}
+
+    def post(digest: str) -> Posting:
+        wallet = _lock_wallets([member_id], require_active=True)[member_id]
+        if wallet.balance < points:
+            raise InsufficientPoints(
+                f"member {member_id} has {wallet.balance} points, {points} needed"
+            )
+        plan = _plan_consumption(member_id, points)
+        result = {
+            "balance_after": wallet.balance - points,
+            "charity_account": charity_account_id,
+            "consumed": _consumption_result(plan),
+        }
+        tx_id, _ = _insert_header(
+            kind=TransactionKind.DONATION,
+            partner_id=None,
+            member_id=member_id,
+            points=points,
+            idem=idempotency,
+            digest=digest,
+            result=result,
+            memo=memo,
+        )
+        _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
+        _insert_entries(tx_id, [(wallet.account_id, -points), (charity_account_id, points)])
+        _adjust_wallets({wallet.account_id: -points})
+        return Posting(tx_id, TransactionKind.DONATION, points, result)
+
+    return _run_idempotent(idempotency, "donate", payload, post)
 
 
 def retrying(operation: Callable[[], T], attempts: int = MAX_ATTEMPTS) -> T:

@@ -19,6 +19,8 @@ class Member(models.Model):
     email = models.EmailField(max_length=254)
     phone = models.CharField(max_length=20, null=True, blank=True, unique=True)
     birth_date = models.DateField(null=True, blank=True)  # for birthday points only
+    # ISO 3166 alpha-2: decides the expiry rules that apply (see coalition.expiry).
+    country = models.CharField(max_length=2, blank=True)
     status = models.CharField(
         max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
     )

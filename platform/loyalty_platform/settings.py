@@ -87,6 +87,9 @@ SHARED_APPS = [
     "coalition.ledger",
     "coalition.tiers",
     "coalition.catalogue",
+    "coalition.charity",
+    "coalition.transfers",
+    "coalition.expiry",
 ]
 TENANT_APPS = [
     "tenants.stores",
@@ -191,9 +194,22 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "ledger-seal-chain": {"task": "ledger.seal_chain", "schedule": 10.0},
     "ledger-expire-holds": {"task": "ledger.expire_holds", "schedule": 60.0},
-    "ledger-expire-lots": {"task": "ledger.expire_lots", "schedule": 3600.0},
+    "expiry-expire-points": {"task": "expiry.expire_points", "schedule": 3600.0},
+    "expiry-send-reminders": {"task": "expiry.send_reminders", "schedule": 3600.0},
     "ledger-snapshot-accounts": {"task": "ledger.snapshot_accounts", "schedule": 600.0},
 }
+
+# --- e-mail ---------------------------------------------------------------------
+# Expiry reminders and notifications. By default mail is written to the console
+# (the demo); set EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and
+# EMAIL_HOST etc. for real delivery.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "loyalty@localhost")
 
 # --- stripe ---------------------------------------------------------------------
 STRIPE_API_KEY = env_str("STRIPE_API_KEY")

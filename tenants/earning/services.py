@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from coalition.expiry.services import lot_expiry_for
 from coalition.ledger import services as ledger
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
@@ -236,6 +237,7 @@ def behaviour_award(
             with transaction.atomic():
                 posting = ledger.earn(
                     member_id=member_id,
+                    expires_at=lot_expiry_for(member_id, timezone.now()),
                     partner_id=partner_id,
                     points=points,
                     idempotency=IdempotencyKey(
@@ -344,6 +346,7 @@ def referral_record(
         partner_id = _partner_id()
         ledger.earn(
             member_id=referrer.pk,
+            expires_at=lot_expiry_for(referrer.pk, timezone.now()),
             partner_id=partner_id,
             points=rule.points,
             idempotency=IdempotencyKey(f"partner:{partner_id}:referral", f"{referral.pk}:referrer"),
@@ -352,6 +355,7 @@ def referral_record(
         if rule.referee_points:
             ledger.earn(
                 member_id=referee.pk,
+                expires_at=lot_expiry_for(referee.pk, timezone.now()),
                 partner_id=partner_id,
                 points=rule.referee_points,
                 idempotency=IdempotencyKey(

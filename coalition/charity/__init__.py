@@ -1,0 +1,1 @@
+"""Charities of the coalition: members donate points to a charity's ledger account."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CharityConfig(AppConfig):
+    name = "coalition.charity"
+    label = "charity"
+    verbose_name = "Charities"

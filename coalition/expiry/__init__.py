@@ -1,0 +1,1 @@
+"""The coalition's points expiry policy, the periodic expiry job and reminders."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ExpiryConfig(AppConfig):
+    name = "coalition.expiry"
+    label = "expiry"
+    verbose_name = "Points expiry"

@@ -1,0 +1,140 @@
+"""Points expiry: when a new lot expires, the periodic expiry job, and reminders.
+
+- ``fixed`` mode: a lot expires ``months`` after it was earned; the job moves what
+  is left of expired lots to breakage.
+- ``inactivity`` mode, and members in countries where time-only expiry is not
+  allowed: lots carry no date; a member with no earn, burn, capture, transfer or
+  donation for ``inactivity_months`` loses the remaining points.
+- Reminders: ``reminder_days`` before lots expire, one e-mail per member and
+  expiry day. The reminder row is unique and written before sending, so reruns
+  and concurrent runs send once; a run that crashed after writing it retries
+  the still-pending row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from coalition.expiry.models import ExpiryMode, ExpiryPolicy, ExpiryReminder, ReminderStatus
+from coalition.ledger import services as ledger
+from coalition.members.models import Member
+
+logger = logging.getLogger(__name__)
+
+ACTIVITY_KINDS = ("earn", "burn", "capture", "transfer", "donation")
+
+
+def expiry_policy() -> ExpiryPolicy:
+    policy = ExpiryPolicy.objects.order_by("id").first()
+    return policy if policy is not None else ExpiryPolicy()
+
+
+def _inactivity_applies(policy: ExpiryPolicy, country: str) -> bool:
+    return policy.mode == ExpiryMode.INACTIVITY or (
+        bool(country) and country.upper() in {c.upper() for c in policy.inactivity_only_countries}
+    )
+
+
+def lot_expiry_for(member_id: int, earned_at: datetime) -> datetime | None:
+    """The expiry date a lot earned now gets, or None where only inactivity expires points."""
+    policy = expiry_policy()
+    country = Member.objects.filter(pk=member_id).values_list("country", flat=True).first() or ""
+    if _inactivity_applies(policy, country):
+        return None
+    return earned_at + relativedelta(months=policy.months)
+
+
+def inactive_members(policy: ExpiryPolicy, now: datetime, limit: int = 1000) -> list[int]:
+    """Members under the inactivity rule with points and no activity since the cut-off."""
+    cutoff = now - relativedelta(months=policy.inactivity_months)
+    countries = [c.upper() for c in policy.inactivity_only_countries]
+    everyone = policy.mode == ExpiryMode.INACTIVITY
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.member_id
+              FROM public.ledger_account a
+              JOIN public.members_member m ON m.id = a.member_id
+             WHERE a.kind = 'wallet' AND a.balance > 0
+               AND (%s OR upper(m.country) = ANY(%s))
+               AND NOT EXISTS (
+                   SELECT 1 FROM public.ledger_transaction t
+                    WHERE t.member_id = a.member_id AND t.kind = ANY(%s)
+                      AND t.created_at >= %s
+               )
+             ORDER BY a.member_id LIMIT %s
+            """,
+            [everyone, countries, list(ACTIVITY_KINDS), cutoff, limit],
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
+def points_expire(*, now: datetime | None = None) -> int:
+    """The periodic job: expire dated lots and inactive members' points. Safe to run
+    twice or concurrently (each member is expired under its wallet lock, once)."""
+    now = now or timezone.now()
+    policy = expiry_policy()
+    total = ledger.lots_expire(now=now)
+    for member_id in inactive_members(policy, now):
+        total += ledger.member_lots_expire(member_id=member_id, now=now)
+    return total
+
+
+def _expiring_soon(now: datetime, days: int) -> dict[tuple[int, date], int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT l.member_id, (l.expires_at AT TIME ZONE 'UTC')::date, sum(l.remaining)
+              FROM public.ledger_lot l JOIN public.members_member m ON m.id = l.member_id
+             WHERE l.remaining > 0 AND l.expires_at > %s AND l.expires_at <= %s
+               AND m.status = 'active'
+             GROUP BY 1, 2
+            """,
+            [now, now + timedelta(days=days)],
+        )
+        grouped: dict[tuple[int, date], int] = defaultdict(int)
+        for member_id, day, points in cursor.fetchall():
+            grouped[(int(member_id), day)] += int(points)
+        return grouped
+
+
+def reminders_send(*, now: datetime | None = None) -> int:
+    """E-mail members whose points expire within ``reminder_days``; each member and
+    expiry day once. Returns how many e-mails were sent."""
+    now = now or timezone.now()
+    policy = expiry_policy()
+    for (member_id, day), points in _expiring_soon(now, policy.reminder_days).items():
+        try:
+            with transaction.atomic():
+                ExpiryReminder.objects.create(member_id=member_id, expires_on=day, points=points)
+        except IntegrityError:
+            continue  # already reminded (or being reminded) for that day
+    sent = 0
+    pending = ExpiryReminder.objects.filter(status=ReminderStatus.PENDING).select_related("member")
+    for reminder in pending:
+        with transaction.atomic():
+            claimed = ExpiryReminder.objects.filter(
+                pk=reminder.pk, status=ReminderStatus.PENDING
+            ).update(status=ReminderStatus.SENT, sent_at=now)
+            if not claimed:
+                continue  # another run took it
+            send_mail(
+                subject=f"{reminder.points} points expire on {reminder.expires_on:%d %B %Y}",
+                message=(
+                    f"Hello,\n\n{reminder.points} of your {settings.LOYALTY_COALITION_NAME} "
+                    f"points expire on {reminder.expires_on:%d %B %Y}. Spend them at any "
+                    "partner before then.\n"
+                ),
+                from_email=None,
+                recipient_list=[reminder.member.email],
+            )
+            sent += 1
+    return sent

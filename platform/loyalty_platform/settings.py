@@ -90,6 +90,7 @@ SHARED_APPS = [
     "coalition.charity",
     "coalition.transfers",
     "coalition.expiry",
+    "coalition.settlement",
 ]
 TENANT_APPS = [
     "tenants.stores",
@@ -196,6 +197,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "ledger-expire-holds": {"task": "ledger.expire_holds", "schedule": 60.0},
     "expiry-expire-points": {"task": "expiry.expire_points", "schedule": 3600.0},
     "expiry-send-reminders": {"task": "expiry.send_reminders", "schedule": 3600.0},
+    "settlement-close-periods": {"task": "settlement.close_due_periods", "schedule": 300.0},
+    "settlement-reconcile": {"task": "settlement.reconcile", "schedule": 3600.0},
     "ledger-snapshot-accounts": {"task": "ledger.snapshot_accounts", "schedule": 600.0},
 }
 
@@ -210,6 +213,15 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "loyalty@localhost")
+
+# --- settlement -----------------------------------------------------------------
+LOYALTY_SETTLEMENT_FREQUENCY = env_str("LOYALTY_SETTLEMENT_FREQUENCY", "monthly").lower()
+if LOYALTY_SETTLEMENT_FREQUENCY not in {"daily", "weekly", "monthly"}:
+    raise ConfigurationError(
+        "LOYALTY_SETTLEMENT_FREQUENCY",
+        f"{LOYALTY_SETTLEMENT_FREQUENCY!r} is not a settlement frequency",
+        "Use daily, weekly or monthly",
+    )
 
 # --- stripe ---------------------------------------------------------------------
 STRIPE_API_KEY = env_str("STRIPE_API_KEY")
@@ -226,5 +238,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
     },
 }

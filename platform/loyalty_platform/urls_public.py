@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView
 
+from coalition.settlement.webhooks import stripe_webhook
 from loyalty_graphql.schema import coalition_schema
 from loyalty_platform import views
 
@@ -23,5 +24,6 @@ urlpatterns = [
         ),
         name="graphql",
     ),
+    path("stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("healthz", views.healthz, name="healthz"),
 ]

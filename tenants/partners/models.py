@@ -49,6 +49,8 @@ class Partner(TenantMixin):
     contact_email = models.EmailField(blank=True)
     # Connected account for payouts; filled by Stripe Connect onboarding.
     stripe_account_id = models.CharField(max_length=64, blank=True)
+    # Customer for invoices when the partner owes the coalition.
+    stripe_customer_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
 

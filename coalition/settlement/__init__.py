@@ -1,0 +1,2 @@
+"""Settlement between partners: terms, periods closed at ledger watermarks,
+statements, multilateral netting, liability, and payment through Stripe."""

@@ -1,0 +1,214 @@
+"""Settlement terms, periods, statements, netting and Stripe events (public schema).
+
+Money is integer minor units of the statement's currency; prices per point are
+decimals of minor units (1.5 = one and a half cents per point).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from django.db import models
+
+
+class SettlementTerms(models.Model):
+    """A partner's terms from ``effective_from`` on: every event is valued at the
+    terms in force when it was posted."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    effective_from = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    issuance_price = models.DecimalField(max_digits=14, decimal_places=6)  # per point issued
+    reimbursement_rate = models.DecimalField(max_digits=14, decimal_places=6)  # per point honoured
+    fee_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal(0))
+    fee_fixed = models.BigIntegerField(default=0)  # per period
+    breakage_share_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal(0))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["partner", "-effective_from"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["partner", "effective_from"], name="terms_once_per_instant"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    issuance_price__gte=0, reimbursement_rate__gte=0, fee_fixed__gte=0
+                ),
+                name="terms_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_percent__gte=0, fee_percent__lte=100)
+                & models.Q(breakage_share_percent__gte=0, breakage_share_percent__lte=100),
+                name="terms_percentages",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} from {self.effective_from:%Y-%m-%d}"
+
+
+class PeriodStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSING = "closing", "Closing"
+    CLOSED = "closed", "Closed"
+
+
+class SettlementPeriod(models.Model):
+    """Journal transactions with start_watermark < id <= end_watermark. The end is
+    fixed once, under the journal's SHARE lock, so every transaction lands in
+    exactly one period whatever its timestamp."""
+
+    number = models.PositiveIntegerField(unique=True)
+    start_watermark = models.BigIntegerField()
+    end_watermark = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=PeriodStatus.choices, default=PeriodStatus.OPEN)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Per currency: what the coalition keeps (issuance - reimbursements + fees - breakage shares).
+    coalition_margin = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-number"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="open"), name="one_open_period"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_watermark__isnull=True)
+                | models.Q(end_watermark__gte=models.F("start_watermark")),
+                name="period_watermarks_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"period {self.number}"
+
+
+class PaymentStatus(models.TextChoices):
+    NOTHING_DUE = "nothing_due", "Nothing due"
+    PENDING = "pending", "Pending"
+    INVOICED = "invoiced", "Invoiced"
+    TRANSFER_SENT = "transfer_sent", "Transfer sent"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    REVERSED = "reversed", "Reversed"
+
+
+class Statement(models.Model):
+    """What one partner owes (net > 0) or is owed (net < 0) for one period."""
+
+    period = models.ForeignKey(
+        SettlementPeriod, on_delete=models.PROTECT, related_name="statements"
+    )
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    net_amount = models.BigIntegerField()
+    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices)
+    stripe_object_id = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["period", "partner"], name="statement_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} in {self.period_id}: {self.net_amount} {self.currency}"
+
+    @property
+    def idempotency_base(self) -> str:
+        """Stripe idempotency keys derive from this: retries never pay twice."""
+        return f"loyalty-statement-{self.pk}"
+
+
+class LineKind(models.TextChoices):
+    ISSUED = "issued", "Points issued"
+    ISSUED_REVERSAL = "issued_reversal", "Issued points reversed (returns)"
+    REDEEMED = "redeemed", "Points redeemed here"
+    REDEEMED_REVERSAL = "redeemed_reversal", "Redemptions reversed"
+    BREAKAGE_SHARE = "breakage_share", "Share of breakage"
+    FEE_PERCENT = "fee_percent", "Percentage fee"
+    FEE_FIXED = "fee_fixed", "Fixed fee"
+
+
+class StatementLine(models.Model):
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=20, choices=LineKind.choices)
+    description = models.CharField(max_length=200)
+    terms = models.ForeignKey(
+        SettlementTerms, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    transactions = models.PositiveIntegerField(default=0)
+    points = models.BigIntegerField(default=0)
+    rate = models.DecimalField(max_digits=14, decimal_places=6, null=True)
+    amount = models.BigIntegerField()  # signed: positive, the partner owes it
+    first_transaction_id = models.BigIntegerField(null=True)
+    last_transaction_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        ordering: ClassVar = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.amount}"
+
+
+class BilateralObligation(models.Model):
+    """Issuer owes redeemer for the issuer's points honoured at the redeemer."""
+
+    period = models.ForeignKey(
+        SettlementPeriod, on_delete=models.CASCADE, related_name="obligations"
+    )
+    currency = models.CharField(max_length=3)
+    debtor = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    creditor = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    points = models.BigIntegerField()
+    amount = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.debtor_id}->{self.creditor_id}: {self.amount}"
+
+
+class NettedTransfer(models.Model):
+    """The fewest money movements that settle the period's bilateral obligations."""
+
+    period = models.ForeignKey(SettlementPeriod, on_delete=models.CASCADE, related_name="netted")
+    currency = models.CharField(max_length=3)
+    payer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    payee = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="netted_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer_id}->{self.payee_id}: {self.amount}"
+
+
+class StripeEventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    IGNORED = "ignored", "Ignored"
+
+
+class StripeEvent(models.Model):
+    """Each verified Stripe webhook event, stored once (unique id), processed once."""
+
+    event_id = models.CharField(max_length=80, unique=True)
+    type = models.CharField(max_length=80)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=12, choices=StripeEventStatus.choices, default=StripeEventStatus.RECEIVED
+    )
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} {self.status}"

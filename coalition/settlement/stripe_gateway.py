@@ -194,13 +194,14 @@ def reconcile() -> list[Difference]:
     recorded = Statement.objects.exclude(stripe_object_id="")
     seen: set[str] = set()
     for statement in recorded:
-        obj = found.get(statement.stripe_object_id)
+        listed = found.get(statement.stripe_object_id)
         seen.add(statement.stripe_object_id)
-        if obj is None:
+        if listed is None:
             differences.append(
                 Difference(statement.pk, statement.stripe_object_id, "missing at Stripe")
             )
             continue
+        obj = listed
         amount = int(obj.get("amount") or obj.get("amount_due") or 0)
         if amount != abs(statement.net_amount):
             differences.append(

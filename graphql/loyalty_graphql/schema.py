@@ -1,7 +1,7 @@
 """The two GraphQL schemas of the platform.
 
-``coalition_schema`` is served on the public host (member-facing and operator
-operations); ``partner_schema`` on each partner's host, for partner apps.
+``coalition_schema`` is served on the public host (members, the operator, the
+public partner list); ``partner_schema`` on each partner's host, for partner apps.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 import graphene
 from graphene_django import DjangoObjectType
 
+from loyalty_graphql.coalition_api import CoalitionMutations, CoalitionOperations
+from loyalty_graphql.partner_api import PartnerMutations, PartnerOperations
 from loyalty_platform.schemas import current_tenant
 from tenants.partners.models import Partner
-from tenants.partners.selectors import partners_active
 from tenants.stores.models import Store
 
 
@@ -33,15 +34,11 @@ class StoreType(DjangoObjectType):
         convert_choices_to_enum = False
 
 
-class CoalitionQuery(graphene.ObjectType):
-    partners = graphene.List(graphene.NonNull(PartnerType), required=True)
-
-    @staticmethod
-    def resolve_partners(root: Any, info: Any) -> Any:
-        return partners_active()
+class CoalitionQuery(CoalitionOperations):
+    pass
 
 
-class PartnerQuery(graphene.ObjectType):
+class PartnerQuery(PartnerOperations):
     partner = graphene.Field(PartnerType, required=True, description="The partner of this host.")
     stores = graphene.List(graphene.NonNull(StoreType), required=True)
 
@@ -54,5 +51,13 @@ class PartnerQuery(graphene.ObjectType):
         return Store.objects.all()
 
 
-coalition_schema = graphene.Schema(query=CoalitionQuery)
-partner_schema = graphene.Schema(query=PartnerQuery)
+class CoalitionMutation(CoalitionMutations):
+    pass
+
+
+class PartnerMutation(PartnerMutations):
+    pass
+
+
+coalition_schema = graphene.Schema(query=CoalitionQuery, mutation=CoalitionMutation)
+partner_schema = graphene.Schema(query=PartnerQuery, mutation=PartnerMutation)

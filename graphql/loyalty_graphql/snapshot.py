@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphql import print_schema
+
 from loyalty_graphql.schema import coalition_schema, partner_schema
 
 SCHEMA_DIR = Path(__file__).resolve().parent

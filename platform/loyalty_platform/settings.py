@@ -50,6 +50,11 @@ ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", [LOYALTY_BASE_DOMAIN, f".{LOYALTY_BASE_DOMAIN}", *LOYALTY_PUBLIC_HOSTS]
 )
 LOYALTY_GRAPHIQL = env_bool("LOYALTY_GRAPHIQL", True)
+LOYALTY_GRAPHQL_INTROSPECTION = env_bool("LOYALTY_GRAPHQL_INTROSPECTION", True)
+LOYALTY_GRAPHQL_MAX_DEPTH = env_int("LOYALTY_GRAPHQL_MAX_DEPTH", 10)
+LOYALTY_GRAPHQL_MAX_COST = env_int("LOYALTY_GRAPHQL_MAX_COST", 5000)
+LOYALTY_GRAPHQL_MAX_BODY_BYTES = env_int("LOYALTY_GRAPHQL_MAX_BODY_BYTES", 256 * 1024)
+LOYALTY_API_RATE_LIMIT = env_int("LOYALTY_API_RATE_LIMIT", 500)  # requests per second per key
 
 # --- database -----------------------------------------------------------------
 _database_url = env_str("DATABASE_URL")
@@ -160,6 +165,16 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
 GRAPHENE = {"SCHEMA": "loyalty_graphql.schema.partner_schema"}
+
+# --- cache (rate limits) ---------------------------------------------------------
+_redis_url = env_str("REDIS_URL")
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
+        if _redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # --- celery ---------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")

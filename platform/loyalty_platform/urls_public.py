@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
-from graphene_django.views import GraphQLView
 
 from coalition.settlement.webhooks import stripe_webhook
+from loyalty_graphql.middleware import TypedErrorMiddleware
 from loyalty_graphql.schema import coalition_schema
+from loyalty_graphql.views import LoyaltyGraphQLView
 from loyalty_platform import views
 
 admin.site.site_header = f"{settings.LOYALTY_COALITION_NAME} operator"
@@ -20,7 +21,11 @@ urlpatterns = [
     path(
         "graphql",
         csrf_exempt(
-            GraphQLView.as_view(graphiql=settings.LOYALTY_GRAPHIQL, schema=coalition_schema)
+            LoyaltyGraphQLView.as_view(
+                graphiql=settings.LOYALTY_GRAPHIQL,
+                schema=coalition_schema,
+                middleware=[TypedErrorMiddleware()],
+            )
         ),
         name="graphql",
     ),

@@ -1,0 +1,135 @@
+"""Who is calling: partner apps (API keys), members (signed tokens), the operator.
+
+``Authorization: Bearer lk_<prefix>_<secret>`` is an API key; ``Bearer mt_...``
+a member token issued by the platform. A partner key acts only inside its own
+partner: the tenant comes from the key and the request's host must agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.core import signing
+from django.http import HttpRequest
+from django.utils import timezone
+
+from loyalty_graphql.models import SCOPES, ApiKey
+from loyalty_platform.errors import DomainError
+
+MEMBER_TOKEN_SALT = "loyalty.member-token"  # noqa: S105 - a salt, not a secret
+MEMBER_TOKEN_TTL = timedelta(hours=12)
+LAST_USED_EVERY = timedelta(minutes=1)  # a key is a hot row: record use sparingly
+
+
+class AuthenticationFailed(DomainError):
+    code = "unauthenticated"
+
+
+class InvalidScopes(DomainError):
+    code = "invalid"
+    field = "scopes"
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "partner", "member", "operator" or "anonymous"
+    partner_id: int | None = None
+    member_id: int | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key_id: int | None = None
+
+    @property
+    def idempotency_scope(self) -> str:
+        if self.kind == "partner":
+            return f"partner:{self.partner_id}"
+        if self.kind == "member":
+            return f"member:{self.member_id}"
+        return self.kind
+
+    @property
+    def rate_limit_key(self) -> str:
+        if self.key_id is not None:
+            return f"key:{self.key_id}"
+        return f"{self.kind}:{self.member_id or ''}"
+
+
+ANONYMOUS = Principal("anonymous")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, scopes: list[str], partner: Any = None) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the key text, which is never stored."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise InvalidScopes(f"scopes must be some of {', '.join(SCOPES)}")
+    if partner is None and "operator" not in scopes:
+        raise InvalidScopes("a key without a partner is an operator key: give it 'operator'")
+    if partner is not None and "operator" in scopes:
+        raise InvalidScopes("partner keys cannot have the operator scope")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        partner=partner, name=name, prefix=prefix, key_hash=_hash(secret), scopes=sorted(scopes)
+    )
+    return key, f"lk_{prefix}_{secret}"
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def member_token_issue(member_id: int) -> str:
+    return "mt_" + signing.TimestampSigner(salt=MEMBER_TOKEN_SALT).sign(str(member_id))
+
+
+def _member_from_token(token: str) -> Principal:
+    try:
+        value = signing.TimestampSigner(salt=MEMBER_TOKEN_SALT).unsign(
+            token[3:], max_age=MEMBER_TOKEN_TTL
+        )
+    except signing.BadSignature:
+        raise AuthenticationFailed("the member token is invalid or expired") from None
+    return Principal("member", member_id=int(value), scopes=frozenset({"read", "redeem"}))
+
+
+def _from_api_key(token: str) -> Principal:
+    try:
+        _, prefix, secret = token.split("_", 2)
+    except ValueError:
+        raise AuthenticationFailed("malformed API key") from None
+    key = ApiKey.objects.filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(secret)):
+        raise AuthenticationFailed("unknown API key")
+    if key.revoked_at is not None:
+        raise AuthenticationFailed("this API key was revoked")
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    kind = "operator" if key.partner_id is None else "partner"
+    return Principal(kind, partner_id=key.partner_id, scopes=frozenset(key.scopes), key_id=key.pk)
+
+
+def authenticate(request: HttpRequest) -> Principal:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationFailed("use 'Authorization: Bearer <key or token>'")
+    token = token.strip()
+    if token.startswith("mt_"):
+        return _member_from_token(token)
+    if token.startswith("lk_"):
+        return _from_api_key(token)
+    raise AuthenticationFailed("unknown credential type")

@@ -1,0 +1,33 @@
+"""Typed errors for queries too: a resolver's domain error, refused permission or
+bad input becomes a GraphQL error with ``extensions.code``; anything unexpected
+is logged and answered without internals."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+from loyalty_platform.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+class TypedErrorMiddleware:
+    def resolve(self, next_: Any, root: Any, info: Any, **arguments: Any) -> Any:
+        try:
+            return next_(root, info, **arguments)
+        except GraphQLError:
+            raise
+        except DomainError as exc:
+            raise GraphQLError(
+                exc.message, extensions={"code": exc.code, "field": exc.field}
+            ) from None
+        except PermissionError as exc:
+            raise GraphQLError(str(exc), extensions={"code": "permission_denied"}) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise GraphQLError(str(exc), extensions={"code": "invalid_input"}) from None
+        except Exception:
+            logger.exception("unexpected error in %s", info.field_name)
+            raise GraphQLError("internal error", extensions={"code": "internal"}) from None

@@ -39,6 +39,19 @@ def _demo_secret_key() -> None:
     os.environ["SECRET_KEY"] = key_file.read_text().strip()
 
 
+def _demo_stripe() -> None:
+    """Without Stripe credentials the demo pays statements against the local
+    Stripe-compatible fake, served from a thread of this process."""
+    if os.environ.get("STRIPE_API_KEY"):
+        return
+    from coalition.settlement.stripe_fake import FakeStripeServer
+
+    server = FakeStripeServer().start()
+    os.environ["STRIPE_API_KEY"] = "sk_test_demo"
+    os.environ["STRIPE_API_BASE"] = server.base_url
+    os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_demo")
+
+
 def _fail(message: str) -> int:
     print(f"loyalty: {message}", file=sys.stderr)
     return 2
@@ -100,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_platform.settings")
     if word == "demo":
         _demo_secret_key()
+        _demo_stripe()
     try:
         if word not in NO_DATABASE:
             embedded_db.ensure_running()

@@ -9,22 +9,33 @@ Later capabilities (members, rules, rewards, settlement) extend it here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from coalition.charity.models import Charity
+from coalition.charity.services import charity_create, donation_make
 from coalition.ledger import services as ledger
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.services import member_enrol
+from coalition.settlement import services as settlement
+from coalition.settlement import stripe_gateway
+from coalition.settlement.models import SettlementPeriod, SettlementTerms
 from coalition.tiers.models import TierLevel
+from coalition.transfers import services as transfers
+from coalition.transfers.models import Household, TransferCap
 from tenants.earning import services as earning
 from tenants.earning.models import BehaviourRule, RuleSetVersion
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_onboard
 from tenants.purchases.models import Purchase
 from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
+from tenants.rewards import services as rewards
+from tenants.rewards.models import PointsPaymentSettings, Reward
 from tenants.stores.models import Store
 from tenants.stores.services import store_create
 
@@ -138,7 +149,7 @@ def seed_demo_rules(partner: Partner) -> None:
         )
 
 
-def seed_demo_members(partners: dict[str, Partner]) -> None:
+def seed_demo_members(partners: dict[str, Partner]) -> list[Any]:
     """Members, purchases and redemptions, all idempotent: seeding twice posts
     nothing new (enrolments and burns carry keys, receipts their external ids)."""
     for rank, (code, name, threshold) in enumerate(DEMO_TIERS):
@@ -173,6 +184,82 @@ def seed_demo_members(partners: dict[str, Partner]) -> None:
             idempotency=IdempotencyKey(SEED_SCOPE, f"burn:{number}"),
             memo="demo redemption",
         )
+    return members
+
+
+DEMO_REWARDS: dict[str, list[tuple[str, str, int, int | None]]] = {
+    "freshmart": [("five-euros", "5 EUR off your shop", 500, None)],
+    "skyway": [("lounge", "Lounge pass", 1500, 50)],
+    "beanthere": [("coffee", "Any coffee", 300, 100)],
+}
+
+
+def seed_demo_redemption(partners: dict[str, Partner], members: list[Any]) -> None:
+    """Rewards, pay-with-points settings, a voucher, a charity donation, a household."""
+    for slug, rewards_list in DEMO_REWARDS.items():
+        with tenant_context(partners[slug]):
+            for code, name, price, stock in rewards_list:
+                if not Reward.objects.filter(code=code).exists():
+                    rewards.reward_save(code=code, name=name, points_price=price, stock=stock)
+            if not PointsPaymentSettings.objects.exists():
+                PointsPaymentSettings.objects.create(
+                    value_per_point=Decimal(1), currency=partners[slug].default_currency
+                )
+    with tenant_context(partners["beanthere"]):
+        rewards.reward_redeem(
+            member_id=members[1].pk,
+            reward_code="coffee",
+            idempotency=IdempotencyKey(SEED_SCOPE, "voucher:0"),
+        )
+    if not Charity.objects.filter(slug="food-bank").exists():
+        charity_create(slug="food-bank", name="City Food Bank")
+    donation_make(
+        member_id=members[2].pk,
+        charity_slug="food-bank",
+        points=100,
+        idempotency=IdempotencyKey(SEED_SCOPE, "donation:0"),
+    )
+    TransferCap.objects.get_or_create(
+        kind="transfer", tier_code="", defaults={"yearly_points": 10_000}
+    )
+    TransferCap.objects.get_or_create(
+        kind="household", tier_code="", defaults={"yearly_points": 50_000}
+    )
+    if not Household.objects.filter(head=members[3]).exists():
+        household = transfers.household_create(head_member_id=members[3].pk, name="Patel household")
+        transfers.household_join(household_id=household.pk, member_id=members[4].pk)
+
+
+def seed_demo_settlement(partners: dict[str, Partner]) -> None:
+    """Terms for every partner, then (once) a closed period paid against Stripe."""
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    for slug, partner in partners.items():
+        if not SettlementTerms.objects.filter(partner=partner).exists():
+            price, rate = DEMO_TERMS[slug]
+            settlement.terms_set(
+                partner=partner, effective_from=since, issuance_price=Decimal(price),
+                reimbursement_rate=Decimal(rate), fee_percent=Decimal("2"),
+                breakage_share_percent=Decimal("50"),
+            )  # fmt: skip
+    if SettlementPeriod.objects.filter(status="closed").exists():
+        return
+    if settings.STRIPE_API_KEY:
+        for partner in partners.values():
+            stripe_gateway.connect_onboarding_link(
+                partner=partner,
+                refresh_url="http://localhost:8000/",
+                return_url="http://localhost:8000/",
+            )
+    settlement.period_close()
+
+
+# Issuance price and reimbursement rate per point, in minor units of each currency.
+DEMO_TERMS = {
+    "freshmart": ("1.0", "0.8"),
+    "skyway": ("0.9", "0.7"),
+    "fuelco": ("1.1", "0.8"),
+    "beanthere": ("1.0", "0.85"),
+}
 
 
 def seed_demo_coalition() -> list[Partner]:
@@ -196,5 +283,8 @@ def seed_demo_coalition() -> list[Partner]:
                     )
             seed_demo_rules(partner)
         partners.append(partner)
-    seed_demo_members({partner.slug: partner for partner in partners})
+    by_slug = {partner.slug: partner for partner in partners}
+    members = seed_demo_members(by_slug)
+    seed_demo_redemption(by_slug, members)
+    seed_demo_settlement(by_slug)
     return partners

@@ -34,6 +34,10 @@ class Command(BaseCommand):
                 f"  {partner.name:<24} console: http://{domain.domain}:{port}/  "
                 f"API: http://{domain.domain}:{port}/graphql"
             )
+        self.stdout.write(
+            "  API keys for partner apps: loyalty create-api-key till --partner freshmart "
+            "(operator: --operator)"
+        )
         if options["no_serve"]:
             return
         serve_forever(bind=options["bind"], workers=options["workers"], threads=options["threads"])

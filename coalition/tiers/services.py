@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from coalition.members.models import Member
 from coalition.tiers.models import (
     MemberTier,
     QualificationPeriod,
@@ -23,6 +24,7 @@ from coalition.tiers.models import (
     TierLevel,
     TierPolicy,
 )
+from loyalty_graphql import webhooks
 
 ROLLING_PERIOD = timedelta(days=365)
 
@@ -96,6 +98,11 @@ def _record(
         qualifying_points=points,
         changed_at=at,
     )
+    webhooks.emit(None, "tier_changed", lambda: {
+        "member_number": Member.objects.get(pk=member_id).member_number,
+        "from_tier": old.code if old else None, "to_tier": new.code, "reason": reason,
+        "qualifying_points": points, "changed_at": at,
+    })  # fmt: skip
 
 
 def tier_evaluate(*, member_id: int, now: datetime | None = None) -> MemberTier | None:
@@ -158,7 +165,13 @@ def tiers_review(*, now: datetime | None = None) -> int:
                 .get(member_id=member_id)
             )
             if tier.grace_until is not None and tier.grace_until <= now:
-                start, end = qualification_window(policy, now)
+                if policy.qualification == QualificationPeriod.CALENDAR_YEAR:
+                    # The year under review plus what was earned during the grace
+                    # (``review_at`` is still that year's end): the new year's few
+                    # grace weeks alone would drop members below what they earned.
+                    start, end = qualification_window(policy, tier.review_at)[0], now
+                else:
+                    start, end = qualification_window(policy, now)
                 points = qualifying_points(member_id, start, end)
                 target = _level_for(levels, points) or levels[0]
                 if target.rank < tier.level.rank:

@@ -27,12 +27,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from coalition.expiry.services import lot_expiry_for
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.ledger.idempotency import IdempotencyKey
+from coalition.ledger.models import Transaction as LedgerTransaction
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
 from coalition.tiers.services import tier_code_of, tier_evaluate
+from loyalty_graphql import webhooks
 from loyalty_platform.errors import DomainError
 from loyalty_platform.schemas import current_tenant
 from tenants.earning import engine
@@ -300,7 +303,7 @@ def purchase_record(
     partner = _partner()
     if partner.status != "active":
         raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
-    _member(receipt.member_id)
+    member = _member(receipt.member_id)
     store = None
     if receipt.store_code:
         store = Store.objects.filter(code=receipt.store_code).first()
@@ -351,9 +354,24 @@ def purchase_record(
             details = breakdown.as_dict()
             details["campaign_points"] = {str(key): value for key, value in granted.items()}
             details["total"] = points
+            # The engine's lines say what each campaign wanted; explain what its
+            # budget cut, so the contributions still add up to the points awarded.
+            for campaign_id, wanted in breakdown.campaign_points.items():
+                given = granted.get(campaign_id, 0)
+                if given < wanted:
+                    details["contributions"].append(
+                        {
+                            "source": "campaign",
+                            "id": campaign_id,
+                            "kind": "budget_cap",
+                            "description": f"campaign budget: {given} of {wanted} granted",
+                            "points": str(given - wanted),
+                        }
+                    )
             if points > 0:
                 posting = ledger.earn(
                     member_id=receipt.member_id,
+                    expires_at=lot_expiry_for(receipt.member_id, timezone.now()),
                     partner_id=partner.pk,
                     points=points,
                     idempotency=IdempotencyKey(
@@ -364,6 +382,10 @@ def purchase_record(
                 )
                 details["balance_after"] = posting.balance_after
                 purchase.ledger_transaction_id = posting.transaction_id
+                webhooks.emit(partner.pk, "points_earned", {
+                    "external_id": receipt.external_id, "member_number": member.member_number,
+                    "points": points, "balance_after": posting.balance_after,
+                })  # fmt: skip
             purchase.campaign_points = sum(granted.values())
             purchase.points_awarded = points
             purchase.breakdown = details
@@ -378,10 +400,16 @@ def purchase_record(
         if replay is not None:
             return replay
         raise
-    if points > 0:
+    if points > 0 and purchase.ledger_transaction_id is not None:
         # Upgrades happen at once, right after the points land (own transaction:
         # the purchase stands even if the tier check fails; the next one catches up).
-        tier_evaluate(member_id=receipt.member_id, now=now)
+        # The earn carries the database's now() from its transaction's start, later
+        # than ``now`` (taken when the request arrived): evaluate at the later of the
+        # two, or the points just earned fall outside the qualifying window.
+        posted_at = LedgerTransaction.objects.values_list("created_at", flat=True).get(
+            pk=purchase.ledger_transaction_id
+        )
+        tier_evaluate(member_id=receipt.member_id, now=max(now, posted_at))
     return _result_of(purchase, replayed=False)
 
 

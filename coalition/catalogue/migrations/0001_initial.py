@@ -5,34 +5,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('partners', '0001_initial'),
+        ("partners", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CatalogueEntry',
+            name="CatalogueEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reward_id', models.BigIntegerField()),
-                ('code', models.CharField(max_length=40)),
-                ('name', models.CharField(max_length=120)),
-                ('points_price', models.PositiveIntegerField()),
-                ('in_stock', models.BooleanField(default=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('valid_from', models.DateTimeField(blank=True, null=True)),
-                ('valid_until', models.DateTimeField(blank=True, null=True)),
-                ('channels', models.JSONField(blank=True, default=list)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='partners.partner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reward_id", models.BigIntegerField()),
+                ("code", models.CharField(max_length=40)),
+                ("name", models.CharField(max_length=120)),
+                ("points_price", models.PositiveIntegerField()),
+                ("in_stock", models.BooleanField(default=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("valid_from", models.DateTimeField(blank=True, null=True)),
+                ("valid_until", models.DateTimeField(blank=True, null=True)),
+                ("channels", models.JSONField(blank=True, default=list)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="partners.partner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['points_price', 'id'],
-                'indexes': [models.Index(condition=models.Q(('in_stock', True), ('is_active', True)), fields=['points_price', 'id'], name='catalogue_available')],
-                'constraints': [models.UniqueConstraint(fields=('partner', 'reward_id'), name='catalogue_entry_once')],
+                "ordering": ["points_price", "id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("in_stock", True), ("is_active", True)),
+                        fields=["points_price", "id"],
+                        name="catalogue_available",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("partner", "reward_id"), name="catalogue_entry_once"
+                    )
+                ],
             },
         ),
     ]

@@ -5,41 +5,78 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('members', '0004_member_country'),
+        ("members", "0004_member_country"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExpiryPolicy',
+            name="ExpiryPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(choices=[('fixed', 'Fixed months after earning'), ('inactivity', 'After months without activity')], default='fixed', max_length=10)),
-                ('months', models.PositiveIntegerField(default=24)),
-                ('inactivity_months', models.PositiveIntegerField(default=24)),
-                ('reminder_days', models.PositiveIntegerField(default=30)),
-                ('inactivity_only_countries', models.JSONField(blank=True, default=list)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("fixed", "Fixed months after earning"),
+                            ("inactivity", "After months without activity"),
+                        ],
+                        default="fixed",
+                        max_length=10,
+                    ),
+                ),
+                ("months", models.PositiveIntegerField(default=24)),
+                ("inactivity_months", models.PositiveIntegerField(default=24)),
+                ("reminder_days", models.PositiveIntegerField(default=30)),
+                ("inactivity_only_countries", models.JSONField(blank=True, default=list)),
             ],
             options={
-                'verbose_name_plural': 'expiry policy',
+                "verbose_name_plural": "expiry policy",
             },
         ),
         migrations.CreateModel(
-            name='ExpiryReminder',
+            name="ExpiryReminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('expires_on', models.DateField()),
-                ('points', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent')], default='pending', max_length=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='members.member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("expires_on", models.DateField()),
+                ("points", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="members.member",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('member', 'expires_on'), name='one_reminder_per_day')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("member", "expires_on"), name="one_reminder_per_day"
+                    )
+                ],
             },
         ),
     ]

@@ -5,49 +5,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0003_database_rules'),
-        ('members', '0003_member_birth_date'),
-        ('partners', '0001_initial'),
+        ("ledger", "0003_database_rules"),
+        ("members", "0003_member_birth_date"),
+        ("partners", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='entry',
-            name='account',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger.account'),
+            model_name="entry",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="entries",
+                to="ledger.account",
+            ),
         ),
         migrations.AlterField(
-            model_name='lot',
-            name='source_lot',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, to='ledger.lot'),
+            model_name="lot",
+            name="source_lot",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="ledger.lot",
+            ),
         ),
         migrations.AlterField(
-            model_name='transaction',
-            name='hold',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='ledger.hold'),
+            model_name="transaction",
+            name="hold",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="transactions",
+                to="ledger.hold",
+            ),
         ),
         migrations.AlterField(
-            model_name='transaction',
-            name='member',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='members.member'),
+            model_name="transaction",
+            name="member",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="members.member",
+            ),
         ),
         migrations.AlterField(
-            model_name='transaction',
-            name='reverses',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversals', to='ledger.transaction'),
+            model_name="transaction",
+            name="reverses",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reversals",
+                to="ledger.transaction",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lot',
-            index=models.Index(condition=models.Q(('source_lot__isnull', False)), fields=['source_lot'], name='ledger_lot_source'),
+            model_name="lot",
+            index=models.Index(
+                condition=models.Q(("source_lot__isnull", False)),
+                fields=["source_lot"],
+                name="ledger_lot_source",
+            ),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(condition=models.Q(('reverses__isnull', False)), fields=['reverses'], name='ledger_tx_reverses'),
+            model_name="transaction",
+            index=models.Index(
+                condition=models.Q(("reverses__isnull", False)),
+                fields=["reverses"],
+                name="ledger_tx_reverses",
+            ),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(condition=models.Q(('hold__isnull', False)), fields=['hold'], name='ledger_tx_hold'),
+            model_name="transaction",
+            index=models.Index(
+                condition=models.Q(("hold__isnull", False)), fields=["hold"], name="ledger_tx_hold"
+            ),
         ),
     ]

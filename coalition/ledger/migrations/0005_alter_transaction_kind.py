@@ -4,15 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0004_leaner_indexes'),
+        ("ledger", "0004_leaner_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='transaction',
-            name='kind',
-            field=models.CharField(choices=[('earn', 'Earn'), ('burn', 'Burn'), ('hold', 'Hold authorised'), ('capture', 'Hold captured'), ('void', 'Hold voided'), ('hold_expiry', 'Hold expired'), ('earn_reversal', 'Earn reversed'), ('burn_reversal', 'Burn reversed'), ('transfer', 'Transfer between members'), ('transfer_reversal', 'Transfer reversed'), ('expiry', 'Points expired'), ('donation', 'Donation to a charity')], max_length=20),
+            model_name="transaction",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("earn", "Earn"),
+                    ("burn", "Burn"),
+                    ("hold", "Hold authorised"),
+                    ("capture", "Hold captured"),
+                    ("void", "Hold voided"),
+                    ("hold_expiry", "Hold expired"),
+                    ("earn_reversal", "Earn reversed"),
+                    ("burn_reversal", "Burn reversed"),
+                    ("transfer", "Transfer between members"),
+                    ("transfer_reversal", "Transfer reversed"),
+                    ("expiry", "Points expired"),
+                    ("donation", "Donation to a charity"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0003_member_birth_date'),
+        ("members", "0003_member_birth_date"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='member',
-            name='country',
+            model_name="member",
+            name="country",
             field=models.CharField(blank=True, max_length=2),
         ),
     ]

@@ -5,59 +5,147 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('members', '0004_member_country'),
+        ("members", "0004_member_country"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Household',
+            name="Household",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('head', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='members.member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "head",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="members.member",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='HouseholdMembership',
+            name="HouseholdMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('joined_at', models.DateTimeField(auto_now_add=True)),
-                ('household', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='transfers.household')),
-                ('member', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='household_membership', to='members.member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "household",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="transfers.household",
+                    ),
+                ),
+                (
+                    "member",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="household_membership",
+                        to="members.member",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TransferCap',
+            name="TransferCap",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('transfer', 'Member to member'), ('household', 'Household pooling')], max_length=10)),
-                ('tier_code', models.CharField(blank=True, max_length=20)),
-                ('yearly_points', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("transfer", "Member to member"),
+                            ("household", "Household pooling"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("tier_code", models.CharField(blank=True, max_length=20)),
+                ("yearly_points", models.PositiveIntegerField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('kind', 'tier_code'), name='one_cap_per_kind_and_tier')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "tier_code"), name="one_cap_per_kind_and_tier"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TransferRecord',
+            name="TransferRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('transfer', 'Member to member'), ('household', 'Household pooling')], max_length=10)),
-                ('points', models.PositiveIntegerField()),
-                ('year', models.PositiveIntegerField()),
-                ('ledger_transaction_id', models.BigIntegerField(unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('from_member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='members.member')),
-                ('household', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='transfers.household')),
-                ('to_member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='members.member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("transfer", "Member to member"),
+                            ("household", "Household pooling"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("points", models.PositiveIntegerField()),
+                ("year", models.PositiveIntegerField()),
+                ("ledger_transaction_id", models.BigIntegerField(unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "from_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "household",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="transfers.household",
+                    ),
+                ),
+                (
+                    "to_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="members.member",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['from_member', 'kind', 'year'], name='transfer_sender_year')],
+                "indexes": [
+                    models.Index(
+                        fields=["from_member", "kind", "year"], name="transfer_sender_year"
+                    )
+                ],
             },
         ),
     ]

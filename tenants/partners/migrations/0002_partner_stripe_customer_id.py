@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0001_initial'),
+        ("partners", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='partner',
-            name='stripe_customer_id',
+            model_name="partner",
+            name="stripe_customer_id",
             field=models.CharField(blank=True, max_length=64),
         ),
     ]

@@ -212,6 +212,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "ledger-expire-holds": {"task": "ledger.expire_holds", "schedule": 60.0},
     "expiry-expire-points": {"task": "expiry.expire_points", "schedule": 3600.0},
     "expiry-send-reminders": {"task": "expiry.send_reminders", "schedule": 3600.0},
+    "tiers-review": {"task": "tiers.review", "schedule": 3600.0},
     "settlement-close-periods": {"task": "settlement.close_due_periods", "schedule": 300.0},
     "settlement-reconcile": {"task": "settlement.reconcile", "schedule": 3600.0},
     "ledger-snapshot-accounts": {"task": "ledger.snapshot_accounts", "schedule": 600.0},

@@ -259,7 +259,10 @@ def validate_rule(rule: Rule) -> None:
         if not isinstance(amounts, Mapping):
             raise InvalidRule(f"rule {rule.id}: minimum_spend needs amounts per currency")
         for amount in amounts.values():
-            _decimal(amount, rule, "amount")
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+                raise InvalidRule(
+                    f"rule {rule.id}: minimum_spend amounts are whole minor units >= 0"
+                )
     elif rule.kind == "tier_multiplier":
         multipliers = params.get("multipliers")
         if not isinstance(multipliers, Mapping):

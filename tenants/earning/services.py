@@ -17,6 +17,7 @@ from coalition.ledger import services as ledger
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
+from coalition.tiers.services import tier_evaluate
 from loyalty_platform.errors import DomainError
 from loyalty_platform.schemas import current_tenant
 from tenants.earning import engine
@@ -258,6 +259,7 @@ def behaviour_award(
                 )
         except IntegrityError:
             raise AwardLimitReached(f"{event} was just awarded to member {member_id}") from None
+    tier_evaluate(member_id=member_id)  # upgrades happen at once, whatever earned
     return AwardResult(award.pk, points, posting.transaction_id)
 
 
@@ -298,6 +300,17 @@ def _referral_chain_reaches(start_member: int, target: int, limit: int = 50) -> 
     return False
 
 
+def _accepted_referrals(referrer_id: int, period: str, now: datetime) -> int:
+    """Accepted referrals of a referrer within the rule's period (lifetime or the
+    current calendar year in the partner's time zone)."""
+    accepted = Referral.objects.filter(referrer_id=referrer_id, status=ReferralStatus.ACCEPTED)
+    if period == "year":
+        year = now.astimezone(_partner_zone()).year
+        start = datetime(year, 1, 1, tzinfo=_partner_zone())
+        accepted = accepted.filter(created_at__gte=start)
+    return accepted.count()
+
+
 def referral_record(
     *, referrer_id: int, referee_id: int, now: datetime | None = None
 ) -> ReferralResult:
@@ -330,10 +343,7 @@ def referral_record(
             reason = "already_referred"
         elif _referral_chain_reaches(referrer.pk, referee.pk):
             reason = "referral_ring"
-        elif (
-            Referral.objects.filter(referrer=referrer, status=ReferralStatus.ACCEPTED).count()
-            >= rule.max_awards
-        ):
+        elif _accepted_referrals(referrer.pk, rule.period, now) >= rule.max_awards:
             reason = "referrer_cap_reached"
         if reason:
             referral = Referral.objects.create(
@@ -363,4 +373,7 @@ def referral_record(
                 ),
                 memo="referred",
             )
+    tier_evaluate(member_id=referrer.pk)
+    if rule.referee_points:
+        tier_evaluate(member_id=referee.pk)
     return ReferralResult(referral.pk, True, "", rule.points, rule.referee_points)

@@ -26,14 +26,37 @@ SESSION_PARTNERS = (
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+) -> Iterator[None]:
+    """Create the test database whenever any test needs the database.
+
+    pytest-django's own fixture creates databases only for tests that use ``db``
+    or the ``django_db`` mark; a run of ``live_db`` tests alone would then write
+    into the configured (development or demo) database. This one always creates
+    the default test database, then the partner template and the session partners.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
     from tenants.partners.services import partner_onboard, template_schema_ensure
 
+    verbosity = request.config.option.verbose
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(
+            verbosity=verbosity, interactive=False, keepdb=django_db_keepdb, aliases={"default"}
+        )
         template_schema_ensure()
         for slug, name, currency in SESSION_PARTNERS:
             if not Partner.objects.filter(slug=slug).exists():
                 partner_onboard(name=name, slug=slug, default_currency=currency, activate=True)
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            connection.close()
+            teardown_databases(db_cfg, verbosity=verbosity)
 
 
 @pytest.fixture(autouse=True)

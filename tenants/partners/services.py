@@ -206,7 +206,7 @@ def _schema_clone(partner: Partner) -> None:
     ]
     statements += [
         f"SELECT setval(pg_get_serial_sequence('\"{schema}\".\"{table}\"', '{column}'), "
-        f'coalesce((SELECT max("{column}") FROM "{schema}"."{table}"), 0) + 1, false)'
+        f'coalesce((SELECT max("{column}") FROM "{schema}"."{table}"), 0) + 1, false)'  # noqa: S608
         for table, column in blueprint.identity_columns
     ]
     with connection.cursor() as cursor:

@@ -204,11 +204,10 @@ def _schema_clone(partner: Partner) -> None:
         f'INSERT INTO "{schema}"."{table}" SELECT * FROM "{template}"."{table}"'  # noqa: S608
         for table in blueprint.tables
     ]
-    statements += [
-        f"SELECT setval(pg_get_serial_sequence('\"{schema}\".\"{table}\"', '{column}'), "
-        f'coalesce((SELECT max("{column}") FROM "{schema}"."{table}"), 0) + 1, false)'  # noqa: S608
-        for table, column in blueprint.identity_columns
-    ]
+    for table, column in blueprint.identity_columns:
+        sequence = f"pg_get_serial_sequence('\"{schema}\".\"{table}\"', '{column}')"
+        highest = f'SELECT max("{column}") FROM "{schema}"."{table}"'  # noqa: S608
+        statements.append(f"SELECT setval({sequence}, coalesce(({highest}), 0) + 1, false)")
     with connection.cursor() as cursor:
         cursor.execute(";\n".join(statements))
     use_public_schema()

@@ -82,9 +82,16 @@ def points_expire(*, now: datetime | None = None) -> int:
     twice or concurrently (each member is expired under its wallet lock, once)."""
     now = now or timezone.now()
     policy = expiry_policy()
-    total = ledger.lots_expire(now=now)
-    for member_id in inactive_members(policy, now):
-        total += ledger.member_lots_expire(member_id=member_id, now=now)
+    # Both steps work in batches: repeat until nothing is left (expired members drop
+    # out of the next batch), or a batch makes no progress (a concurrent run took it).
+    total = 0
+    while expired := ledger.lots_expire(now=now):
+        total += expired
+    while members := inactive_members(policy, now):
+        expired = sum(ledger.member_lots_expire(member_id=member, now=now) for member in members)
+        if not expired:
+            break
+        total += expired
     return total
 
 

@@ -982,6 +982,7 @@ def hold_authorize(
     partner_id: int,
     points: int,
     expires_at: datetime | None = None,
+    expires_in: timedelta | None = None,
     idempotency: IdempotencyKey | None = None,
     external_ref: str = "",
 ) -> Posting:
@@ -995,10 +996,13 @@ def hold_authorize(
         "partner": partner_id,
         "points": points,
         "expires_at": expires_at.isoformat() if expires_at else None,
+        # A relative expiry is part of the request; the instant it yields is not,
+        # so a retry of the same request replays instead of looking different.
+        "expires_in": expires_in.total_seconds() if expires_in else None,
         "external_ref": external_ref,
     }
     now = timezone.now()
-    expires_at = expires_at or now + timedelta(minutes=15)
+    expires_at = expires_at or now + (expires_in or timedelta(minutes=15))
     if timezone.is_naive(expires_at) or expires_at <= now:
         raise InvalidExpiry("a hold must expire in the future (with a time zone)")
 

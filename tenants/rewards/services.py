@@ -31,6 +31,7 @@ from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
+from loyalty_graphql import webhooks
 from loyalty_platform.errors import DomainError
 from loyalty_platform.schemas import current_tenant
 from tenants.rewards.models import (
@@ -250,7 +251,7 @@ def reward_redeem(
     partner = _partner()
     if partner.status != "active":
         raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
-    _active_member(member_id)
+    member = _active_member(member_id)
     try:
         with transaction.atomic():
             reward = Reward.objects.select_for_update().filter(code=reward_code).first()
@@ -292,7 +293,7 @@ def reward_redeem(
                 reward.save(update_fields=["stock"])
                 if reward.stock == 0:
                     _sync_catalogue(reward)
-            return Voucher.objects.create(
+            voucher = Voucher.objects.create(
                 code=new_voucher_code(),
                 reward=reward,
                 member_id=member_id,
@@ -303,6 +304,12 @@ def reward_redeem(
                 idempotency_key=idempotency.key if idempotency else None,
                 request_hash=digest,
             )
+            webhooks.emit(partner.pk, "points_redeemed", {
+                "member_number": member.member_number, "points": voucher.points,
+                "balance_after": posting.balance_after, "reason": "reward",
+                "reward_code": reward.code, "voucher_code": voucher.code,
+            })  # fmt: skip
+            return voucher
     except IntegrityError:
         if idempotency is not None:
             existing = Voucher.objects.filter(
@@ -431,7 +438,7 @@ def points_payment_authorize(
             member_id=member_id,
             partner_id=partner.pk,
             points=points,
-            expires_at=timezone.now() + timedelta(minutes=settings_row.hold_minutes),
+            expires_in=timedelta(minutes=settings_row.hold_minutes),
             idempotency=idempotency,
             external_ref=reference[:120],
         )
@@ -461,12 +468,12 @@ def points_payment_capture(
     *, payment_id: int, amount: int | None = None, idempotency: IdempotencyKey | None = None
 ) -> PaymentView:
     """Capture the payment, wholly or for a smaller amount; the rest goes back."""
-    settings_row = payment_settings()
     partner = _partner()
     with transaction.atomic():
         payment = PointsPayment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
             raise UnknownPayment(f"no points payment {payment_id}")
+        settings_row = payment_settings()
         if amount is not None and (amount <= 0 or amount > payment.amount):
             raise InvalidAmount(f"capture between 1 and {payment.amount}")
         points = (
@@ -481,6 +488,12 @@ def points_payment_capture(
         payment.captured_points = points
         payment.captured_amount = amount if amount is not None else payment.amount
         payment.save(update_fields=["status", "captured_points", "captured_amount"])
+        if not posting.replayed:
+            webhooks.emit(partner.pk, "points_redeemed", lambda: {
+                "member_number": Member.objects.get(pk=payment.member_id).member_number,
+                "points": points, "balance_after": posting.balance_after,
+                "reason": "points_payment", "payment_id": payment.pk,
+            })  # fmt: skip
     return PaymentView(
         payment.pk,
         payment.hold_id,

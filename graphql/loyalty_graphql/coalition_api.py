@@ -122,6 +122,13 @@ class CoalitionOperations(graphene.ObjectType):
             if partner
             else None
         )
+        if partner_ids == []:  # an unknown slug matches nothing (the selector reads [] as "any")
+            return CatalogueConnection(
+                edges=[],
+                page_info=graphene.relay.PageInfo(
+                    has_next_page=False, has_previous_page=after is not None
+                ),
+            )
         page = catalogue_page(
             first=page_size(first),
             after=after_pair,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from graphene.validation import DisableIntrospection, depth_limit_validator
+from graphene.validation import depth_limit_validator
 from graphql import GraphQLError, ValidationRule, specified_rules
 from graphql.language import (
     FieldNode,
@@ -16,6 +16,7 @@ from graphql.language import (
     InlineFragmentNode,
     IntValueNode,
 )
+from graphql.validation import NoSchemaIntrospectionCustomRule
 
 MAX_PAGE_SIZE = 100
 
@@ -56,7 +57,9 @@ class CostLimitRule(ValidationRule):
                     if argument.name.value in {"first", "last"} and isinstance(
                         argument.value, IntValueNode
                     ):
-                        inner = multiplier * min(int(argument.value.value), MAX_PAGE_SIZE)
+                        # at least 1: a negative page size must not offset a sibling's cost
+                        first = max(1, min(int(argument.value.value), MAX_PAGE_SIZE))
+                        inner = multiplier * first
                     elif argument.name.value in {"first", "last"}:
                         inner = multiplier * MAX_PAGE_SIZE  # a variable: assume the cap
                 total += multiplier + self._cost(selection.selection_set, inner, fragments, seen)
@@ -77,5 +80,7 @@ def validation_rules() -> list[Any]:
         CostLimitRule,
     ]
     if not settings.LOYALTY_GRAPHQL_INTROSPECTION:
-        rules.append(DisableIntrospection)
+        # __schema and __type only: graphene's DisableIntrospection also refuses
+        # __typename, which Apollo and Relay clients add to every selection
+        rules.append(NoSchemaIntrospectionCustomRule)
     return rules

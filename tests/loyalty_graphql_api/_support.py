@@ -1,0 +1,459 @@
+"""Helpers for the GraphQL API tests (import as ``tests.loyalty_graphql_api._support``).
+
+Everything a test needs to talk to the API over HTTP the way a client would
+(``gql``), the callers of the permission matrix (``Callers``), partner and
+coalition set-ups built with services (``partner_world``, ``coalition_world``),
+and a snapshot of everything a mutation could change (``books``), so a refused
+call can be shown to have changed nothing.
+
+Set-up goes through services; the behaviour under test goes through HTTP only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from coalition.charity.models import Donation
+from coalition.charity.services import charity_create
+from coalition.ledger import services as ledger
+from coalition.ledger.models import Transaction
+from coalition.members.models import Member
+from coalition.members.services import member_enrol
+from coalition.settlement.models import SettlementPeriod, SettlementTerms
+from coalition.settlement.services import period_close
+from coalition.transfers import services as transfers
+from coalition.transfers.models import HouseholdMembership, TransferCap, TransferRecord
+from loyalty_graphql.auth import api_key_create, member_token_issue
+from loyalty_platform.schemas import use_public_schema
+from tenants.earning import services as earning
+from tenants.partners.models import Partner
+from tenants.purchases import services as purchases
+from tenants.purchases.models import Purchase, PurchaseReturn
+from tenants.rewards import services as rewards
+from tenants.rewards.models import PointsPayment, PointsPaymentSettings, Reward, Voucher
+from tests.testkit import in_partner
+
+HOST_A = "alpha.localhost"
+HOST_B = "beta.localhost"
+PUBLIC_HOST = "localhost"
+PARTNER_SCOPES = ("read", "members", "earn", "redeem", "settlement")
+ERRORS = "errors { field code message }"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# --- HTTP -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer of the API."""
+
+    status: int
+    body: dict[str, Any]
+
+    def payload(self, name: str) -> Any:
+        """A mutation's payload (or a query's field), after checking the request
+        itself went through: HTTP 200 and no GraphQL-level errors."""
+        assert self.status == 200, self.body
+        assert "errors" not in self.body, self.body
+        return self.body["data"][name]
+
+    def codes(self, name: str) -> list[str]:
+        """The typed error codes of a mutation's payload."""
+        return [error["code"] for error in self.payload(name)["errors"]]
+
+    @property
+    def graphql_codes(self) -> list[str]:
+        """``extensions.code`` of the GraphQL-level errors (queries, validation)."""
+        return [
+            (error.get("extensions") or {}).get("code", "") for error in self.body.get("errors", [])
+        ]
+
+    @property
+    def messages(self) -> list[str]:
+        return [error["message"] for error in self.body.get("errors", [])]
+
+
+def gql(
+    host: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+    *,
+    authorization: str | None = None,
+) -> Reply:
+    """POST a GraphQL document to ``host``; ``token`` becomes a Bearer header,
+    ``authorization`` is sent as it is."""
+    headers: dict[str, Any] = {}
+    if token is not None:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    if authorization is not None:
+        headers["HTTP_AUTHORIZATION"] = authorization
+    response = Client(HTTP_HOST=host).post(
+        "/graphql",
+        json.dumps({"query": query, "variables": variables or {}}),
+        content_type="application/json",
+        **headers,
+    )
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"raw": response.content.decode(errors="replace")}
+    return Reply(response.status_code, body)
+
+
+def host_of(partner: Partner) -> str:
+    domain = partner.domains.filter(is_primary=True).values_list("domain", flat=True).first()
+    assert domain, f"{partner.slug} has no primary domain"
+    return str(domain)
+
+
+# --- callers ----------------------------------------------------------------------------
+
+
+def partner_key(partner: Partner, scopes: Iterable[str] = PARTNER_SCOPES) -> str:
+    _, token = api_key_create(name=unique("app"), scopes=list(scopes), partner=partner)
+    return token
+
+
+def operator_key() -> str:
+    _, token = api_key_create(name=unique("operator"), scopes=["operator"], partner=None)
+    return token
+
+
+# The permission matrix: who calls.
+OWN_KEY = "own key with the scope"
+OTHER_PARTNER = "another partner's key"
+MEMBER_TOKEN = "member token"
+ANONYMOUS = "anonymous"
+OWN_KEY_WITHOUT_SCOPE = "own key missing the scope"
+OPERATOR = "operator key"
+PARTNER_HOST_CALLERS = (OWN_KEY, OTHER_PARTNER, MEMBER_TOKEN, ANONYMOUS, OWN_KEY_WITHOUT_SCOPE,
+                        OPERATOR)  # fmt: skip
+PARTNER_KEY = "a partner's key"
+COALITION_HOST_CALLERS = (MEMBER_TOKEN, OPERATOR, ANONYMOUS, PARTNER_KEY)
+
+
+def caller_token(
+    caller: str, *, own: Partner, other: Partner, scope: str | None, member: Member
+) -> str | None:
+    """The credential of ``caller``; the own key without the scope holds every
+    other partner scope, so only the missing one can explain a refusal."""
+    if caller == OWN_KEY:
+        return partner_key(own)
+    if caller in {OTHER_PARTNER, PARTNER_KEY}:
+        return partner_key(other)
+    if caller == MEMBER_TOKEN:
+        return member_token_issue(member.pk)
+    if caller == OPERATOR:
+        return operator_key()
+    if caller == OWN_KEY_WITHOUT_SCOPE:
+        rest = [s for s in PARTNER_SCOPES if s != scope] if scope else ["read"]
+        return partner_key(own, rest)
+    assert caller == ANONYMOUS
+    return None
+
+
+# --- set-ups (services) -------------------------------------------------------------------
+
+
+def enrol(prefix: str = "api") -> Member:
+    return member_enrol(email=f"{unique(prefix)}@example.com")
+
+
+def funded_member(partner: Partner, points: int, prefix: str = "funded") -> Member:
+    member = enrol(prefix)
+    if points:
+        ledger.earn(member_id=member.pk, partner_id=partner.pk, points=points)
+    return member
+
+
+def publish_rules(partner: Partner, rate: str = "1") -> None:
+    """One point per major unit of the partner's currency, from now on."""
+    now = timezone.now()
+    with in_partner(partner):
+        version = earning.ruleset_draft_create(description="api tests")
+        earning.rule_add(
+            version=version, kind="base_rate", params={"rates": {partner.default_currency: rate}}
+        )
+        earning.ruleset_publish(version=version, effective_from=now, now=now)
+    use_public_schema()
+
+
+def payment_settings(partner: Partner, value_per_point: str = "1", **extra: int) -> None:
+    with in_partner(partner):
+        PointsPaymentSettings.objects.all().delete()
+        PointsPaymentSettings.objects.create(
+            value_per_point=Decimal(value_per_point), currency=partner.default_currency, **extra
+        )
+    use_public_schema()
+
+
+def reward(partner: Partner, points_price: int, **fields: Any) -> str:
+    code = unique("reward")
+    with in_partner(partner):
+        rewards.reward_save(
+            code=code, name=fields.pop("name", code), points_price=points_price, **fields
+        )
+    use_public_schema()
+    return code
+
+
+def receipt(
+    member_number: str,
+    currency: str,
+    lines: Iterable[tuple[int, int]] = ((1, 2500),),
+    external_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A receipt as the API takes it: lines are (quantity, unit price)."""
+    pairs = list(lines)
+    line_list = [
+        {"sku": f"SKU{n}", "category": "general", "quantity": q, "unitPrice": p}
+        for n, (q, p) in enumerate(pairs, start=1)
+    ]
+    return {
+        "externalId": external_id or unique("T"),
+        "memberNumber": member_number,
+        "occurredAt": timezone.now().isoformat(),
+        "currency": currency,
+        "total": sum(q * p for q, p in pairs),
+        "lines": line_list,
+        **extra,
+    }
+
+
+def service_receipt(member: Member, currency: str, total: int = 5000) -> purchases.Receipt:
+    return purchases.Receipt(
+        external_id=unique("S"),
+        member_id=member.pk,
+        occurred_at=timezone.now(),
+        currency=currency,
+        lines=(purchases.ReceiptLine("SKU1", "general", 2, total // 2),),
+        total=total // 2 * 2,
+    )
+
+
+@dataclass(frozen=True)
+class PartnerWorld:
+    """A partner ready for every partner-host operation: rules in force, a reward,
+    points payments configured, and a member with points, a purchase, an unused
+    voucher and an authorised points payment."""
+
+    partner: Partner
+    host: str
+    member: Member
+    reward_code: str
+    voucher_code: str
+    payment_id: int
+    purchase_id: str
+
+
+def partner_world(partner: Partner, *, points: int = 1000) -> PartnerWorld:
+    publish_rules(partner)
+    payment_settings(partner)
+    code = reward(partner, 10, stock=50)
+    member = funded_member(partner, points)
+    with in_partner(partner):
+        voucher = rewards.reward_redeem(member_id=member.pk, reward_code=code)
+        payment = rewards.points_payment_authorize(member_id=member.pk, amount=20)
+        purchase = purchases.purchase_record(service_receipt(member, partner.default_currency))
+    use_public_schema()
+    return PartnerWorld(
+        partner=partner,
+        host=host_of(partner),
+        member=member,
+        reward_code=code,
+        voucher_code=voucher.code,
+        payment_id=payment.payment_id,
+        purchase_id=purchase.external_id,
+    )
+
+
+NEUTRAL_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def cover_every_partner_with_terms() -> None:
+    """Neutral settlement terms from 2000 for every partner without terms that
+    old, so events other tests committed never stop a close (TermsMissing)."""
+    covered = SettlementTerms.objects.filter(effective_from__lte=NEUTRAL_FROM).values("partner_id")
+    SettlementTerms.objects.bulk_create(
+        SettlementTerms(
+            partner=partner,
+            effective_from=NEUTRAL_FROM,
+            currency=partner.default_currency,
+            issuance_price=Decimal(1),
+            reimbursement_rate=Decimal(1),
+        )
+        for partner in Partner.objects.exclude(pk__in=covered)
+    )
+
+
+def close_everything_before() -> SettlementPeriod:
+    """Close the open period with whatever other tests left in it."""
+    cover_every_partner_with_terms()
+    return period_close()
+
+
+def transaction_start() -> datetime:
+    """The database's ``now()``: the instant this test's transaction started,
+    which is what every ledger transaction posted in the test carries."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (value,) = cursor.fetchone()
+    assert isinstance(value, datetime)
+    return value
+
+
+@dataclass(frozen=True)
+class CoalitionWorld:
+    """Members for the coalition host: ``member`` (1000 points, in ``friend``'s
+    household) and ``friend`` (the household head); an active charity; no
+    transfer caps; every partner covered by settlement terms."""
+
+    member: Member
+    friend: Member
+    charity: str
+
+
+def coalition_world(partner: Partner) -> CoalitionWorld:
+    TransferCap.objects.all().delete()
+    member = funded_member(partner, 1000, "coalition")
+    friend = funded_member(partner, 0, "friend")
+    household = transfers.household_create(head_member_id=friend.pk, name="Friends")
+    transfers.household_join(household_id=household.pk, member_id=member.pk)
+    charity = charity_create(slug=unique("charity"), name="Food bank")
+    cover_every_partner_with_terms()
+    return CoalitionWorld(member=member, friend=friend, charity=charity.slug)
+
+
+# --- what a call could change ----------------------------------------------------------
+
+
+def books(*partners: Partner) -> dict[str, Any]:
+    """Everything the API's operations write, counted: a refused call must leave
+    this exactly as it was."""
+    state: dict[str, Any] = {
+        "ledger transactions": Transaction.objects.count(),
+        "members": Member.objects.count(),
+        "transfers": TransferRecord.objects.count(),
+        "donations": Donation.objects.count(),
+        "household members": HouseholdMembership.objects.count(),
+        "periods": sorted(SettlementPeriod.objects.values_list("number", "status")),
+    }
+    for partner in partners:
+        with in_partner(partner):
+            state[f"{partner.slug} purchases"] = Purchase.objects.count()
+            state[f"{partner.slug} returns"] = PurchaseReturn.objects.count()
+            state[f"{partner.slug} vouchers"] = sorted(
+                Voucher.objects.values_list("code", "status")
+            )
+            state[f"{partner.slug} payments"] = sorted(
+                PointsPayment.objects.values_list("pk", "status")
+            )
+            state[f"{partner.slug} stock"] = sorted(Reward.objects.values_list("code", "stock"))
+    use_public_schema()
+    return state
+
+
+def last_transaction_id() -> int:
+    return Transaction.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+# --- documents ----------------------------------------------------------------------------
+
+PAYMENT = "payment { paymentId points amount { amount currency } status balanceAfter }"
+VOUCHER = "voucher { code reward points status expiresAt }"
+
+MEMBER_QUERY = """query($lookup: MemberLookup!) { member(lookup: $lookup) {
+  id memberNumber email status balance tier lots { issuer points remaining }
+  history(first: 10) { edges { node { kind points partner externalRef } } } } }"""
+PREVIEW_QUERY = """query($receipt: ReceiptInput!) { purchasePreview(receipt: $receipt) {
+  points rulePoints campaignPoints contributions { source kind points } } }"""
+REWARDS_QUERY = "{ rewards { code name pointsPrice inStock } }"
+VOUCHER_QUERY = "query($code: String!) { voucher(code: $code) { code reward points status } }"
+STATEMENTS_QUERY = """query($last: Int) { statements(last: $last) { period paymentStatus
+  net { amount currency } lines { kind points transactions amount { amount currency } } } }"""
+LIVE_POSITION_QUERY = """{ livePosition { period net { amount currency }
+  lines { kind points transactions amount { amount currency } } } }"""
+PARTNER_QUERY = "{ partner { name slug status defaultCurrency timeZone } }"
+STORES_QUERY = "{ stores { code name channel timeZone city isActive } }"
+
+ENROL = f"""mutation($key: String!, $email: String!, $phone: String) {{
+  enrolMember(idempotencyKey: $key, email: $email, phone: $phone) {{
+    member {{ id memberNumber email balance }} {ERRORS} }} }}"""
+RECORD_PURCHASE = f"""mutation($key: String!, $receipt: ReceiptInput!) {{
+  recordPurchase(idempotencyKey: $key, receipt: $receipt) {{
+    purchase {{ externalId points balanceAfter ruleVersion
+                breakdown {{ points rulePoints campaignPoints }} }} {ERRORS} }} }}"""
+RETURN_PURCHASE = f"""mutation($key: String!, $externalId: String!, $lines: [ReturnLineInput!]!) {{
+  returnPurchase(idempotencyKey: $key, externalId: $externalId, lines: $lines) {{
+    pointsReversed shortfall {ERRORS} }} }}"""
+REDEEM_REWARD = f"""mutation($key: String!, $member: String!, $reward: String!, $channel: String) {{
+  redeemReward(idempotencyKey: $key, memberNumber: $member, rewardCode: $reward,
+               channel: $channel) {{ {VOUCHER} {ERRORS} }} }}"""
+CONSUME_VOUCHER = f"""mutation($key: String!, $code: String!) {{
+  consumeVoucher(idempotencyKey: $key, code: $code) {{ {VOUCHER} {ERRORS} }} }}"""
+AUTHORIZE_PAYMENT = f"""mutation($key: String!, $member: String!, $amount: BigInt!,
+                         $reference: String) {{
+  authorizePointsPayment(idempotencyKey: $key, memberNumber: $member, amount: $amount,
+                         reference: $reference) {{ {PAYMENT} {ERRORS} }} }}"""
+CAPTURE_PAYMENT = f"""mutation($key: String!, $payment: ID!, $amount: BigInt) {{
+  capturePointsPayment(idempotencyKey: $key, paymentId: $payment, amount: $amount) {{
+    {PAYMENT} {ERRORS} }} }}"""
+VOID_PAYMENT = f"""mutation($key: String!, $payment: ID!) {{
+  voidPointsPayment(idempotencyKey: $key, paymentId: $payment) {{ {PAYMENT} {ERRORS} }} }}"""
+ISSUE_TOKEN = f"""mutation($key: String!, $member: String!) {{
+  issueMemberToken(idempotencyKey: $key, memberNumber: $member) {{ token {ERRORS} }} }}"""
+
+PARTNERS_QUERY = "{ partners { slug name defaultCurrency status } }"
+ME_QUERY = """{ me { memberNumber email balance lots { issuer points }
+  history(first: 5) { edges { node { kind points } } } } }"""
+CATALOGUE_QUERY = """query($first: Int, $after: String, $partner: String, $search: String,
+                          $maxPoints: BigInt) {
+  catalogue(first: $first, after: $after, partner: $partner, search: $search,
+            maxPoints: $maxPoints) {
+    edges { cursor node { partner code name pointsPrice } }
+    pageInfo { hasNextPage hasPreviousPage endCursor } } }"""
+LIABILITY_QUERY = """{ liability { outstandingPoints expiredPoints redeemedPoints breakageRate
+  lines { issuer outstandingPoints value { amount currency } } } }"""
+PERIODS_QUERY = """query($last: Int) { periods(last: $last) { number status startWatermark
+  endWatermark coalitionMargin { amount currency } } }"""
+TRANSFER_POINTS = f"""mutation($key: String!, $to: String!, $points: BigInt!) {{
+  transferPoints(idempotencyKey: $key, toMemberNumber: $to, points: $points) {{
+    balanceAfter {ERRORS} }} }}"""
+POOL_TO_HOUSEHOLD = f"""mutation($key: String!, $points: BigInt!) {{
+  poolToHousehold(idempotencyKey: $key, points: $points) {{ points {ERRORS} }} }}"""
+DONATE_POINTS = f"""mutation($key: String!, $charity: String!, $points: BigInt!) {{
+  donatePoints(idempotencyKey: $key, charity: $charity, points: $points) {{ points {ERRORS} }} }}"""
+CLOSE_PERIOD = f"""mutation($key: String!) {{
+  closePeriod(idempotencyKey: $key) {{
+    period {{ number status startWatermark endWatermark coalitionMargin {{ amount currency }} }}
+    {ERRORS} }} }}"""
+
+
+def onboard(*, prefix: str, currency: str) -> Partner:
+    """A new active partner with a unique slug (its own schema and host)."""
+    from tenants.partners.services import partner_onboard
+
+    partner = partner_onboard(
+        name=f"{prefix.title()} {uuid.uuid4().hex[:6]}",
+        slug=unique(prefix),
+        default_currency=currency,
+        activate=True,
+    )
+    use_public_schema()
+    return partner

@@ -68,6 +68,9 @@ class SettlementPeriod(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     # Per currency: what the coalition keeps (issuance - reimbursements + fees - breakage shares).
     coalition_margin = models.JSONField(default=dict, blank=True)
+    # Who asked for the close, so a retried request returns this period.
+    close_scope = models.CharField(max_length=80, null=True, blank=True)
+    close_key = models.CharField(max_length=120, null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["-number"]
@@ -75,6 +78,7 @@ class SettlementPeriod(models.Model):
             models.UniqueConstraint(
                 fields=["status"], condition=models.Q(status="open"), name="one_open_period"
             ),
+            models.UniqueConstraint(fields=["close_scope", "close_key"], name="period_close_once"),
             models.CheckConstraint(
                 condition=models.Q(end_watermark__isnull=True)
                 | models.Q(end_watermark__gte=models.F("start_watermark")),

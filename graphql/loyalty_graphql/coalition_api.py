@@ -261,7 +261,10 @@ class ClosePeriod(LoyaltyMutation):
 
     @classmethod
     def perform(cls, info: Any, principal: Principal, **args: Any) -> dict[str, Any]:
-        return {"period": period_view(settlement.period_close())}
+        period = settlement.period_close(
+            idempotency=cls.idempotency(principal, args["idempotency_key"])
+        )
+        return {"period": period_view(period)}
 
 
 class CoalitionMutations(graphene.ObjectType):

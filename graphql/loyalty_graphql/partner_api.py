@@ -403,7 +403,10 @@ class ConsumeVoucher(LoyaltyMutation):
 
     @classmethod
     def perform(cls, info: Any, principal: Principal, **args: Any) -> dict[str, Any]:
-        return {"voucher": voucher_view(rewards.voucher_consume(code=args["code"]))}
+        voucher = rewards.voucher_consume(
+            code=args["code"], idempotency=cls.idempotency(principal, args["idempotency_key"])
+        )
+        return {"voucher": voucher_view(voucher)}
 
 
 class AuthorizePointsPayment(LoyaltyMutation):

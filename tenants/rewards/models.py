@@ -60,6 +60,9 @@ class Voucher(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     burn_transaction_id = models.BigIntegerField()
     refund_transaction_id = models.BigIntegerField(null=True, blank=True)
+    # The request that consumed it, so the till's retry gets the same answer.
+    consumed_scope = models.CharField(max_length=80, null=True, blank=True)
+    consumed_key = models.CharField(max_length=120, null=True, blank=True)
     idempotency_scope = models.CharField(max_length=80, null=True, blank=True)
     idempotency_key = models.CharField(max_length=120, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)

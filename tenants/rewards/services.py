@@ -344,17 +344,33 @@ def voucher_validate(*, code: str, now: datetime | None = None) -> Voucher:
     return voucher
 
 
-def voucher_consume(*, code: str, now: datetime | None = None) -> Voucher:
-    """Use a voucher at the till. Exactly one of any concurrent attempts succeeds."""
+def voucher_consume(
+    *, code: str, now: datetime | None = None, idempotency: IdempotencyKey | None = None
+) -> Voucher:
+    """Use a voucher at the till. Exactly one of any concurrent attempts succeeds;
+    the till's retry of the request that succeeded (same key) gets the same answer."""
     now = now or timezone.now()
     normalised = normalise_voucher_code(code)
     if normalised is None:
         raise UnknownVoucher(f"{code!r} is not a voucher code (check character mismatch)")
     updated = Voucher.objects.filter(
         code=normalised, status=VoucherStatus.ISSUED, expires_at__gt=now
-    ).update(status=VoucherStatus.CONSUMED, consumed_at=now)
+    ).update(
+        status=VoucherStatus.CONSUMED,
+        consumed_at=now,
+        consumed_scope=idempotency.scope if idempotency else None,
+        consumed_key=idempotency.key if idempotency else None,
+    )
     voucher = Voucher.objects.select_related("reward").filter(code=normalised).first()
     if not updated:
+        if (
+            voucher is not None
+            and idempotency is not None
+            and voucher.status == VoucherStatus.CONSUMED
+            and (voucher.consumed_scope, voucher.consumed_key)
+            == (idempotency.scope, idempotency.key)
+        ):
+            return voucher
         raise _voucher_problem(voucher, code, now)
     assert voucher is not None
     return voucher

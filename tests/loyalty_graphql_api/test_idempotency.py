@@ -247,12 +247,6 @@ def test_issue_member_token_can_be_retried(db: None, partner_a: Partner) -> None
         assert me["memberNumber"] == member.member_number
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG (not fixed here: needs storage): consumeVoucher ignores its idempotencyKey, "
-    "so a till retrying a consume that succeeded gets VOUCHER_ALREADY_USED",
-)
 def test_consume_voucher_retried_with_its_key_answers_the_same(
     db: None, partner_a: Partner
 ) -> None:
@@ -270,12 +264,6 @@ def test_consume_voucher_retried_with_its_key_answers_the_same(
     assert second == first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG (not fixed here: needs storage): closePeriod ignores its idempotencyKey, so "
-    "a retried close closes the next period too",
-)
 def test_close_period_retried_with_its_key_answers_the_same(db: None) -> None:
     # given: every partner covered by terms, an operator
     s.cover_every_partner_with_terms()

@@ -338,12 +338,6 @@ def test_stores_lists_this_partners_stores_only(
                           "timeZone": "UTC", "city": "Lyon", "isActive": True}  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG in coalition.settlement.services.live_position (not fixed here): it computes "
-    "every partner's draft, so one partner without terms makes everyone's live position fail",
-)
 def test_live_position_is_not_blocked_by_another_partners_missing_terms(
     db: None, partner_a: Partner
 ) -> None:

@@ -186,6 +186,9 @@ def member_erase(*, member_id: int, acting_user: Any = None) -> Member:
         member.erased_at = timezone.now()
         member.enrol_key = None
         member.enrol_scope = None
+        # the enrolment's request hash covers the e-mail and phone: a guessed
+        # address could be confirmed against it
+        member.enrol_request_hash = ""
         member.save()
         member.cards.all().delete()
     return member

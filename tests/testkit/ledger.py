@@ -1,152 +1,15 @@
-"""Ledger test helpers.
-
-Part 1 (used by test_concurrency.py): members with unique e-mails, threads with
-their own database connections, and a whole-journal books report.
-Part 2 (used by the ledger correctness tests): snapshots of the books ("nothing
-changed") and the invariants of ARCHITECTURE.md checked with plain SQL,
-independent of the service code and of ``coalition.ledger.verification``.
-"""
+"""Ledger test helpers: snapshots of the books ("nothing changed") and the
+invariants of ARCHITECTURE.md checked with plain SQL, independent of the service
+code and of ``coalition.ledger.verification``. (Thread and whole-journal helpers
+for concurrency tests live in ``tests.testkit.concurrency``.)"""
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-
-from coalition.members.models import Member
-from coalition.members.services import member_enrol
-
-# --- part 1: concurrency helpers ---------------------------------------------------
-
-
-def unique_member(prefix: str = "member") -> Member:
-    """Enrol a member whose e-mail is unique across runs on committed data."""
-    return member_enrol(email=f"{prefix}-{uuid.uuid4().hex[:12]}@example.com")
-
-
-@dataclass
-class ThreadOutcome:
-    index: int
-    value: Any = None
-    error: BaseException | None = None
-
-
-def run_threads(
-    count: int,
-    target: Callable[[int], Any],
-    *,
-    barrier: threading.Barrier | None = None,
-    timeout: float = 120.0,
-) -> list[ThreadOutcome]:
-    """Run ``target(index)`` in ``count`` threads, each with its own database
-    connection (closed at the end); wait on ``barrier`` first if given. Returns
-    one outcome per thread, in index order: the value returned or the error."""
-    outcomes = [ThreadOutcome(index) for index in range(count)]
-
-    def run(index: int) -> None:
-        try:
-            if barrier is not None:
-                barrier.wait()
-            outcomes[index].value = target(index)
-        except BaseException as exc:
-            outcomes[index].error = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "a worker thread hung"
-    return outcomes
-
-
-def wallet_state(member_id: int) -> tuple[int, int, int]:
-    """(stored balance, sum of the wallet's entries, sum of the member's lots)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT a.balance,
-                   (SELECT coalesce(sum(e.amount), 0) FROM public.ledger_entry e
-                     WHERE e.account_id = a.id),
-                   (SELECT coalesce(sum(l.remaining), 0) FROM public.ledger_lot l
-                     WHERE l.member_id = a.member_id)
-              FROM public.ledger_account a
-             WHERE a.kind = 'wallet' AND a.member_id = %s
-            """,
-            [member_id],
-        )
-        row = cursor.fetchone()
-    assert row is not None, f"member {member_id} has no wallet"
-    return int(row[0]), int(row[1]), int(row[2])
-
-
-@dataclass
-class BooksReport:
-    unbalanced_transactions: list[tuple[int, int]] = field(default_factory=list)
-    grand_total: int = 0
-    negative_wallets: int = 0
-    wallets_off_entries: list[int] = field(default_factory=list)
-    wallets_off_lots: list[int] = field(default_factory=list)
-    holds_account_balance: int = 0
-    pending_hold_points: int = 0
-
-
-def books_report() -> BooksReport:
-    """The whole journal's invariants, recomputed with SQL."""
-    report = BooksReport()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT transaction_id, sum(amount) FROM public.ledger_entry
-             GROUP BY transaction_id HAVING sum(amount) <> 0 ORDER BY transaction_id
-            """
-        )
-        report.unbalanced_transactions = [(int(a), int(b)) for a, b in cursor.fetchall()]
-        cursor.execute("SELECT coalesce(sum(amount), 0) FROM public.ledger_entry")
-        report.grand_total = int(cursor.fetchone()[0])
-        cursor.execute(
-            "SELECT count(*) FROM public.ledger_account WHERE kind = 'wallet' AND balance < 0"
-        )
-        report.negative_wallets = int(cursor.fetchone()[0])
-        cursor.execute(
-            """
-            SELECT a.member_id FROM public.ledger_account a
-              LEFT JOIN (SELECT account_id, sum(amount) AS total FROM public.ledger_entry
-                          GROUP BY account_id) e ON e.account_id = a.id
-             WHERE a.kind = 'wallet' AND a.balance <> coalesce(e.total, 0)
-            """
-        )
-        report.wallets_off_entries = [int(row[0]) for row in cursor.fetchall()]
-        cursor.execute(
-            """
-            SELECT a.member_id FROM public.ledger_account a
-              LEFT JOIN (SELECT member_id, sum(remaining) AS total FROM public.ledger_lot
-                          GROUP BY member_id) l ON l.member_id = a.member_id
-             WHERE a.kind = 'wallet' AND a.balance <> coalesce(l.total, 0)
-            """
-        )
-        report.wallets_off_lots = [int(row[0]) for row in cursor.fetchall()]
-        cursor.execute(
-            """
-            SELECT coalesce(sum(e.amount), 0) FROM public.ledger_entry e
-              JOIN public.ledger_account a ON a.id = e.account_id WHERE a.kind = 'holds'
-            """
-        )
-        report.holds_account_balance = int(cursor.fetchone()[0])
-        cursor.execute(
-            "SELECT coalesce(sum(points), 0) FROM public.ledger_hold WHERE status = 'pending'"
-        )
-        report.pending_hold_points = int(cursor.fetchone()[0])
-    return report
-
-
-# --- part 2: snapshots and invariants ------------------------------------------------
 
 LEDGER_TABLES = (
     "ledger_transaction",

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from coalition.ledger import services
 from coalition.members.services import member_enrol
 from tenants.partners.models import Partner
+from tests.testkit import assert_on_test_database
 from tests.testkit.ledger import execute, fetchall, scalar
 
 
@@ -220,6 +221,7 @@ def test_a_balanced_raw_transaction_passes_the_same_check(posted: Posted) -> Non
 def test_an_unbalanced_transaction_is_refused_at_a_real_commit(
     live_db: None, partner_a: Partner
 ) -> None:
+    assert_on_test_database()
     # given committed data: a partner's issuance account
     services.partner_accounts_ensure(partner_a.pk)
     issuance = int(

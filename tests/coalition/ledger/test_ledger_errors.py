@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -42,6 +43,7 @@ from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.services import member_enrol, member_erase, member_set_status
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_change_status
+from tests.testkit import assert_on_test_database
 from tests.testkit.ledger import fetchall, invariant_violations, ledger_state, scalar
 
 NO_MEMBER = 10**12
@@ -232,6 +234,7 @@ def test_an_unknown_partner_is_refused(db: None, partner_a: Partner) -> None:
 def test_an_unknown_partner_is_refused_outside_a_transaction(
     live_db: None, partner_a: Partner
 ) -> None:
+    assert_on_test_database()
     # given autocommit (as an API call runs), and a partner id that does not exist:
     # opening its accounts must not fail on the foreign key instead
     services.forget_known_accounts()
@@ -421,12 +424,8 @@ def test_only_earns_burns_and_transfers_can_be_reversed(db: None, partner_a: Par
     burned = services.burn(member_id=ann, partner_id=partner_a.pk, points=10)
     reversal = services.reverse(transaction_id=burned.transaction_id, points=5)
     # when any of them is reversed, then it is refused as not reversible
-    for posting in (hold, capture, reversal):
-        _refused(
-            NotReversible,
-            (ann,),
-            lambda posting=posting: services.reverse(transaction_id=posting.transaction_id),
-        )
+    for tx_id in (hold.transaction_id, capture.transaction_id, reversal.transaction_id):
+        _refused(NotReversible, (ann,), partial(services.reverse, transaction_id=tx_id))
     _refused(UnknownTransaction, (ann,), lambda: services.reverse(transaction_id=NO_HOLD, points=1))
 
 

@@ -23,7 +23,12 @@ from coalition.ledger.services import Posting
 from coalition.ledger.verification import VerificationReport, verify
 from coalition.members.services import member_enrol
 from tenants.partners.models import Partner
-from tests.testkit import PROJECT_ROOT, database_url_of, subprocess_env
+from tests.testkit import (
+    PROJECT_ROOT,
+    assert_on_test_database,
+    database_url_of,
+    subprocess_env,
+)
 from tests.testkit.ledger import execute, scalar
 
 
@@ -96,6 +101,7 @@ def _names(report: VerificationReport, tx_id: int) -> bool:
 
 
 def test_an_intact_ledger_verifies(live_db: None, partner_a: Partner, partner_b: Partner) -> None:
+    assert_on_test_database()
     # given committed postings of every kind, sealed into the hash chain
     _some_history(partner_a, partner_b)
     assert chain.seal_all() > 0
@@ -119,6 +125,7 @@ def test_an_intact_ledger_verifies(live_db: None, partner_a: Partner, partner_b:
 def test_an_altered_entry_is_found_and_named(
     live_db: None, partner_a: Partner, partner_b: Partner
 ) -> None:
+    assert_on_test_database()
     # given a sealed, intact ledger
     _, _, earned = _some_history(partner_a, partner_b)
     chain.seal_all()
@@ -149,6 +156,7 @@ def test_an_altered_entry_is_found_and_named(
 def test_consistently_altered_legs_still_balance_but_are_found(
     live_db: None, partner_a: Partner, partner_b: Partner
 ) -> None:
+    assert_on_test_database()
     # given a sealed ledger and an earn of 90 (ann's last wallet movement)
     _, _, earned = _some_history(partner_a, partner_b)
     chain.seal_all()
@@ -189,6 +197,7 @@ def test_consistently_altered_legs_still_balance_but_are_found(
 def test_an_altered_header_is_found_by_the_hash_chain_alone(
     live_db: None, partner_a: Partner, partner_b: Partner
 ) -> None:
+    assert_on_test_database()
     # given a sealed ledger
     _, _, earned = _some_history(partner_a, partner_b)
     chain.seal_all()
@@ -212,6 +221,7 @@ def test_an_altered_header_is_found_by_the_hash_chain_alone(
 def test_a_transaction_committed_after_later_ones_were_sealed_is_sealed_later(
     live_db: None, partner_a: Partner
 ) -> None:
+    assert_on_test_database()
     # given committed accounts (a writer's open transaction must not hold their rows)
     services.forget_known_accounts()
     services.partner_accounts_ensure(partner_a.pk)

@@ -10,6 +10,7 @@ higher ids were sealed) simply gets the next position.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,18 +25,24 @@ LATE_COMMIT_WINDOW = 100_000
 
 HEADER_COLUMNS = (
     "id, kind, partner_id, member_id, points, external_ref, reverses_id, hold_id, "
-    "idempotency_scope, idempotency_key, request_hash, created_at"
+    "idempotency_scope, idempotency_key, request_hash, created_at, memo, result"
 )
 
 
+def _canonical_json(value: Any) -> str:
+    # jsonb may arrive as text or as a dict, with keys in any order.
+    data = json.loads(value) if isinstance(value, str) else value
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical(header: Sequence[Any], entries: Iterable[tuple[int, int, int]]) -> str:
-    """Stable text of a transaction: header fields, then entries by id."""
-    (tx_id, kind, partner, member, points, ref, reverses, hold, scope, key, digest, created) = (
-        header
-    )
+    """Stable text of a transaction: every header field (the memo and the result
+    the caller was told included), then entries by id."""
+    (tx_id, kind, partner, member, points, ref, reverses, hold, scope, key, digest, created,
+     memo, result) = header  # fmt: skip
     fields = [tx_id, kind, partner, member, points, ref, reverses, hold, scope, key, digest]
     text = "|".join("" if value is None else str(value) for value in fields)
-    text += "|" + created.isoformat()
+    text += "|" + created.isoformat() + "|" + (memo or "") + "|" + _canonical_json(result)
     legs = ";".join(f"{account}:{amount}" for _, account, amount in sorted(entries))
     return f"{text}#{legs}"
 

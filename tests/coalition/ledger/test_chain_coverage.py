@@ -27,7 +27,7 @@ def test_altering_a_sealed_header_field_is_found(
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(
-            f"UPDATE public.ledger_transaction SET {column} = {tampered} WHERE id = %s",  # noqa: S608
+            f"UPDATE public.ledger_transaction SET {column} = {tampered} WHERE id = %s",
             [posting.transaction_id],
         )
         cursor.execute("SET LOCAL session_replication_role = origin")

@@ -20,7 +20,7 @@ class Member(models.Model):
     phone = models.CharField(max_length=20, null=True, blank=True, unique=True)
     birth_date = models.DateField(null=True, blank=True)  # for birthday points only
     # ISO 3166 alpha-2: decides the expiry rules that apply (see coalition.expiry).
-    country = models.CharField(max_length=2, blank=True)
+    country = models.CharField(max_length=2, blank=True, default="", db_default="")
     status = models.CharField(
         max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
     )

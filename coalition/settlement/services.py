@@ -161,12 +161,14 @@ terms AS (
 # kind: the planner then estimates from the entries' own statistics (partner
 # accounts are the journal's most common accounts) and hash-joins the period's
 # entries to their transactions, instead of expecting a few and probing the
-# journal once per entry (3x slower over a million entries).
+# journal once per entry (3x slower over a million entries). A transaction posts
+# to an account at most once, so count(*) counts transactions without the sort
+# that count(DISTINCT ...) needs.
 PARTNER_EVENTS_SQL = f"""
 WITH {TERMS_RANGES}
 SELECT a.partner_id, a.kind, t.kind, terms.id,
        (t.kind IN ('earn_reversal', 'burn_reversal') AND t.reverses_id <= %(start)s),
-       count(DISTINCT t.id), sum(e.amount), min(t.id), max(t.id)
+       count(*), sum(e.amount), min(t.id), max(t.id)
   FROM public.ledger_entry e
   JOIN public.ledger_account a ON a.id = e.account_id
   JOIN public.ledger_transaction t ON t.id = e.transaction_id

@@ -215,12 +215,16 @@ class FakeStripeHandler(BaseHTTPRequestHandler):
             obj["url"] = f"http://stripe-fake.invalid/onboarding/{params.get('account')}"
             obj["expires_at"] = int(time.time()) + 300
         if resource == "invoices":
+            # Like Stripe: the customer's pending invoice items join the new invoice
+            # only when asked (``pending_invoice_items_behavior`` defaults to exclude).
             customer = params.get("customer")
             items = [
                 i
                 for i in state.objects.get("invoiceitems", {}).values()
                 if i.get("customer") == customer and not i.get("invoice")
             ]
+            if params.get("pending_invoice_items_behavior") != "include":
+                items = []
             for item in items:
                 item["invoice"] = obj["id"]
             obj.update(
@@ -228,6 +232,18 @@ class FakeStripeHandler(BaseHTTPRequestHandler):
                 amount_due=sum(int(i["amount"]) for i in items),
                 currency=items[0]["currency"] if items else params.get("currency"),
             )
+        if resource == "invoiceitems" and params.get("invoice"):
+            # an item created on a draft invoice adds to what it asks for
+            invoice = state.objects.get("invoices", {}).get(params["invoice"])
+            if invoice is None or invoice.get("status") != "draft":
+                return 400, {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": "Invoice items can only be added to draft invoices",
+                    }
+                }
+            invoice["amount_due"] = int(invoice.get("amount_due") or 0) + int(obj["amount"])
+            invoice["currency"] = invoice.get("currency") or obj.get("currency")
         if resource == "accounts":
             obj.update(charges_enabled=False, payouts_enabled=False, details_submitted=False)
         if resource == "transfers":

@@ -129,24 +129,29 @@ def pay_out_statement(statement_id: int) -> str | None:
         _record(statement.pk, created.id, PaymentStatus.TRANSFER_SENT)
         return str(created.id)
     customer = _customer_for(api, partner)
+    # The draft invoice first, then the item on it: Stripe leaves a customer's
+    # pending items out of a new invoice unless told otherwise, and an item bound
+    # to its invoice can never end up on another statement's invoice.
+    invoice = api.v1.invoices.create(
+        params={
+            "customer": customer,
+            "currency": statement.currency.lower(),
+            "collection_method": "send_invoice",
+            "days_until_due": 14,
+            "metadata": metadata,
+        },
+        options={"idempotency_key": f"{base}-invoice"},
+    )
     api.v1.invoice_items.create(
         params={
             "customer": customer,
+            "invoice": invoice.id,
             "amount": statement.net_amount,
             "currency": statement.currency.lower(),
             "description": f"Points settlement, period {statement.period.number}",
             "metadata": metadata,
         },
         options={"idempotency_key": f"{base}-item"},
-    )
-    invoice = api.v1.invoices.create(
-        params={
-            "customer": customer,
-            "collection_method": "send_invoice",
-            "days_until_due": 14,
-            "metadata": metadata,
-        },
-        options={"idempotency_key": f"{base}-invoice"},
     )
     api.v1.invoices.finalize_invoice(invoice.id, options={"idempotency_key": f"{base}-finalize"})
     _record(statement.pk, invoice.id, PaymentStatus.INVOICED)

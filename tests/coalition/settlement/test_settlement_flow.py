@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.test import Client, override_settings
-from django.utils import timezone
 
 from coalition.ledger import services as ledger
 from coalition.members.services import member_enrol
@@ -19,6 +16,7 @@ from coalition.settlement import stripe_gateway, webhooks
 from coalition.settlement.models import PaymentStatus, StripeEvent
 from coalition.settlement.stripe_fake import FakeStripeServer, signature_header
 from tenants.partners.models import Partner
+from tests.coalition.settlement.settlement_kit import close_everything_before, known_terms
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
@@ -37,17 +35,11 @@ def stripe_fake() -> Iterator[FakeStripeServer]:
 def test_period_statements_payouts_and_webhook(
     db: None, partner_a: Partner, partner_b: Partner, stripe_fake: FakeStripeServer
 ) -> None:
-    past = timezone.now() - timedelta(days=1)
+    # given everything earlier closed (other tests commit events), then known terms:
     # A sells points at 1.0 cent, honours at 0.8; B sells at 1.2, honours at 0.9
-    settlement.terms_set(
-        partner=partner_a, effective_from=past, issuance_price=Decimal("1.0"),
-        reimbursement_rate=Decimal("0.8"),
-    )  # fmt: skip
-    settlement.terms_set(
-        partner=partner_b, effective_from=past, issuance_price=Decimal("1.2"),
-        reimbursement_rate=Decimal("0.9"),
-    )  # fmt: skip
-    first = settlement.period_close()  # closes whatever came before this test
+    first = close_everything_before()
+    known_terms(partner_a, issuance_price="1.0", reimbursement_rate="0.8")
+    known_terms(partner_b, issuance_price="1.2", reimbursement_rate="0.9")
     member = member_enrol(email="settle@example.com")
     earned = ledger.earn(member_id=member.pk, partner_id=partner_a.pk, points=1000)
     ledger.burn(member_id=member.pk, partner_id=partner_b.pk, points=600)

@@ -13,10 +13,12 @@ import logging
 from typing import Any, ClassVar
 
 import graphene
+from django.db import DataError
 
 from coalition.ledger.idempotency import IdempotencyKey
 from loyalty_graphql.auth import Principal
 from loyalty_graphql.errors import Error, api_error, error_of
+from loyalty_graphql.middleware import UNSTORABLE
 from loyalty_platform.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -67,7 +69,10 @@ class LoyaltyMutation(graphene.Mutation):
             payload = cls.perform(info, principal, **arguments)
         except DomainError as exc:
             return cls(errors=[error_of(exc)])
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             logger.info("invalid input to %s: %s", cls.__name__, exc)
             return cls(errors=[api_error("invalid_input", str(exc))])
+        except DataError as exc:
+            logger.info("input to %s the database cannot store: %s", cls.__name__, exc)
+            return cls(errors=[api_error("invalid_input", UNSTORABLE)])
         return cls(errors=[], **payload)

@@ -7,11 +7,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DataError
 from graphql import GraphQLError
 
 from loyalty_platform.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+# PostgreSQL refuses what no validation caught: a NUL character, a number past
+# 64 bits, text longer than its column. The client's input, not a server fault.
+UNSTORABLE = "a value is too long, too large, or contains a NUL character"
 
 
 class TypedErrorMiddleware:
@@ -28,6 +33,9 @@ class TypedErrorMiddleware:
             raise GraphQLError(str(exc), extensions={"code": "permission_denied"}) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise GraphQLError(str(exc), extensions={"code": "invalid_input"}) from None
+        except DataError as exc:
+            logger.info("input the database cannot store, in %s: %s", info.field_name, exc)
+            raise GraphQLError(UNSTORABLE, extensions={"code": "invalid_input"}) from None
         except Exception:
             logger.exception("unexpected error in %s", info.field_name)
             raise GraphQLError("internal error", extensions={"code": "internal"}) from None

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0004_member_country'),
+        ("members", "0004_member_country"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='member',
-            name='country',
-            field=models.CharField(blank=True, db_default='', default='', max_length=2),
+            model_name="member",
+            name="country",
+            field=models.CharField(blank=True, db_default="", default="", max_length=2),
         ),
     ]

@@ -39,6 +39,9 @@ def serve_forever(*, bind: str, workers: int, threads: int) -> None:
     finally:
         if beat is not None:
             beat.stop()
+            # Let a running job finish before the interpreter exits: the embedded
+            # database stops at exit, and a job cut off by that logs a traceback.
+            beat.join(timeout=10)
 
 
 class Command(BaseCommand):

@@ -91,8 +91,10 @@ def run_tests(args: list[str]) -> int:
 def run_bench(args: list[str]) -> int:
     """Run benchmarks from tests/bench (all, or the ones named): they print tables."""
     root = _project_root()
-    names = [arg for arg in args if not arg.startswith("-")]
-    options = [arg for arg in args if arg.startswith("-")]
+    # A word naming a benchmark file selects it; everything else goes to pytest
+    # (so options with values, such as -p no:logging, pass through whole).
+    names = [arg for arg in args if (root / "tests" / "bench" / f"bench_{arg}.py").exists()]
+    options = [arg for arg in args if arg not in names]
     files = [f"tests/bench/bench_{name}.py" for name in names] or ["tests/bench"]
     command = [
         sys.executable, "-m", "pytest", *files, "-s", "-q", "-p", "no:randomly",

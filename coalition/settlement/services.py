@@ -573,7 +573,11 @@ def _persist_statements(period: SettlementPeriod, drafts: dict[int, DraftStateme
         for statement in statements
         for line in drafts[statement.partner_id].lines
     )
+    # One look-up of who listens, not one per statement (100 partners: 100 queries).
+    listening = webhooks.partners_subscribed("statement_closed")
     for statement in statements:
+        if statement.partner_id not in listening:
+            continue
         partner_id, net, currency = statement.partner_id, statement.net_amount, statement.currency
         webhooks.emit(partner_id, "statement_closed", {
             "period": period.number, "statement_id": statement.pk,

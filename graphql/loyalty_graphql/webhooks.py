@@ -96,6 +96,15 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint
 Payload = dict[str, Any]
 
 
+def partners_subscribed(event_type: str) -> set[int]:
+    """Partners with an active endpoint for this event (one query)."""
+    return set(
+        WebhookEndpoint.objects.filter(is_active=True, events__contains=[event_type])
+        .filter(partner__isnull=False)
+        .values_list("partner_id", flat=True)
+    )
+
+
 def emit(
     partner_id: int | None, event_type: str, payload: Payload | Callable[[], Payload]
 ) -> list[int]:

@@ -453,6 +453,28 @@ def _plan_consumption(member_id: int, points: int) -> list[tuple[int, int, int]]
     return plan
 
 
+def _spendable(
+    member_id: int, points: int, *, partner_id: int | None = None
+) -> tuple[_Wallet, list[tuple[int, int, int]]]:
+    """Lock an active member's wallet, check the partner (if any) and the balance,
+    and plan which lots the points come from (soonest expiry first)."""
+    wallet = _lock_wallets([member_id], require_active=True)[member_id]
+    if partner_id is not None:
+        _require_active_partner(partner_id)
+    if wallet.balance < points:
+        raise InsufficientPoints(f"member {member_id} has {wallet.balance} points, {points} needed")
+    return wallet, _plan_consumption(member_id, points)
+
+
+def _spend(
+    tx_id: int, wallet: _Wallet, plan: list[tuple[int, int, int]], points: int, *, to_account: int
+) -> None:
+    """Post a planned spend: lots give up their points, the wallet pays the account."""
+    _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
+    _insert_entries(tx_id, [(wallet.account_id, -points), (to_account, points)])
+    _adjust_wallets({wallet.account_id: -points})
+
+
 def _consumption_result(plan: list[tuple[int, int, int]]) -> list[dict[str, int]]:
     return [{"lot": lot, "points": taken, "issuer": issuer} for lot, taken, issuer in plan]
 
@@ -943,13 +965,7 @@ def burn(
 
     def post(digest: str) -> Posting:
         redemption = _partner_account_id(partner_id, AccountKind.REDEMPTION)
-        wallet = _lock_wallets([member_id], require_active=True)[member_id]
-        _require_active_partner(partner_id)
-        if wallet.balance < points:
-            raise InsufficientPoints(
-                f"member {member_id} has {wallet.balance} points, {points} needed"
-            )
-        plan = _plan_consumption(member_id, points)
+        wallet, plan = _spendable(member_id, points, partner_id=partner_id)
         result = {
             "balance_after": wallet.balance - points,
             "consumed": _consumption_result(plan),
@@ -965,9 +981,7 @@ def burn(
             external_ref=external_ref,
             memo=memo,
         )
-        _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
-        _insert_entries(tx_id, [(wallet.account_id, -points), (redemption, points)])
-        _adjust_wallets({wallet.account_id: -points})
+        _spend(tx_id, wallet, plan, points, to_account=redemption)
         return Posting(tx_id, TransactionKind.BURN, points, result)
 
     return _run_idempotent(idempotency, "burn", payload, post)
@@ -1008,13 +1022,7 @@ def hold_authorize(
 
     def post(digest: str) -> Posting:
         holds_account = _coalition_account_id(AccountKind.HOLDS)
-        wallet = _lock_wallets([member_id], require_active=True)[member_id]
-        _require_active_partner(partner_id)
-        if wallet.balance < points:
-            raise InsufficientPoints(
-                f"member {member_id} has {wallet.balance} points, {points} needed"
-            )
-        plan = _plan_consumption(member_id, points)
+        wallet, plan = _spendable(member_id, points, partner_id=partner_id)
         hold_row = _fetchone(
             """
             INSERT INTO public.ledger_hold
@@ -1041,9 +1049,7 @@ def hold_authorize(
             external_ref=external_ref,
             hold_id=hold_id,
         )
-        _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
-        _insert_entries(tx_id, [(wallet.account_id, -points), (holds_account, points)])
-        _adjust_wallets({wallet.account_id: -points})
+        _spend(tx_id, wallet, plan, points, to_account=holds_account)
         return Posting(tx_id, TransactionKind.HOLD, points, result)
 
     return _run_idempotent(idempotency, "hold", payload, post)
@@ -1569,12 +1575,7 @@ def donate(
     payload = {"member": member_id, "charity_account": charity_account_id, "points": points}
 
     def post(digest: str) -> Posting:
-        wallet = _lock_wallets([member_id], require_active=True)[member_id]
-        if wallet.balance < points:
-            raise InsufficientPoints(
-                f"member {member_id} has {wallet.balance} points, {points} needed"
-            )
-        plan = _plan_consumption(member_id, points)
+        wallet, plan = _spendable(member_id, points)
         result = {
             "balance_after": wallet.balance - points,
             "charity_account": charity_account_id,
@@ -1590,9 +1591,7 @@ def donate(
             result=result,
             memo=memo,
         )
-        _move_lots(tx_id, [(lot, -taken) for lot, taken, _ in plan])
-        _insert_entries(tx_id, [(wallet.account_id, -points), (charity_account_id, points)])
-        _adjust_wallets({wallet.account_id: -points})
+        _spend(tx_id, wallet, plan, points, to_account=charity_account_id)
         return Posting(tx_id, TransactionKind.DONATION, points, result)
 
     return _run_idempotent(idempotency, "donate", payload, post)

@@ -267,7 +267,30 @@ class ClosePeriod(LoyaltyMutation):
         return {"period": period_view(period)}
 
 
+class PayOutPeriod(LoyaltyMutation):
+    """Pay a closed period's statements through Stripe (operator). Safe to repeat:
+    every Stripe call carries an idempotency key derived from its statement."""
+
+    class Arguments:
+        idempotency_key = graphene.String(required=True)
+        number = graphene.Int(required=True)
+
+    paid = graphene.Int()
+    allowed = OPERATOR
+    scope = "operator"
+
+    @classmethod
+    def perform(cls, info: Any, principal: Principal, **args: Any) -> dict[str, Any]:
+        from coalition.settlement.stripe_gateway import pay_out_period
+
+        period = SettlementPeriod.objects.filter(number=args["number"], status="closed").first()
+        if period is None:
+            raise settlement.SettlementError(f"no closed period {args['number']}", field="number")
+        return {"paid": pay_out_period(period.pk)}
+
+
 class CoalitionMutations(graphene.ObjectType):
+    pay_out_period = PayOutPeriod.Field()
     transfer_points = TransferPoints.Field()
     pool_to_household = PoolToHousehold.Field()
     donate_points = DonatePoints.Field()

@@ -491,7 +491,83 @@ class IssueMemberToken(LoyaltyMutation):
         return {"token": member_token_issue(member.pk)}
 
 
+class AwardBehaviour(LoyaltyMutation):
+    """Award a behavioural event (sign-up, review, newsletter, profile completion,
+    birthday) as often as this partner's rule allows."""
+
+    class Arguments:
+        idempotency_key = graphene.String(required=True)
+        member_number = graphene.String(required=True)
+        event = graphene.String(required=True)
+        reference = graphene.String()
+
+    points = graphene.BigInt()
+    scope = "earn"
+
+    @classmethod
+    def perform(cls, info: Any, principal: Principal, **args: Any) -> dict[str, Any]:
+        from tenants.earning.services import behaviour_award
+
+        # The award slot (member, event, period, n) is unique: a retry cannot award
+        # twice; it answers AWARD_LIMIT_REACHED once the allowance is used.
+        result = behaviour_award(
+            member_id=_member_by_number(args["member_number"]).pk,
+            event=args["event"],
+            reference=args.get("reference") or args["idempotency_key"],
+        )
+        return {"points": result.points}
+
+
+class RecordReferral(LoyaltyMutation):
+    """Record a referral; both members earn if it passes the fraud checks, and a
+    refused one is recorded with its reason."""
+
+    class Arguments:
+        idempotency_key = graphene.String(required=True)
+        referrer_number = graphene.String(required=True)
+        referee_number = graphene.String(required=True)
+
+    accepted = graphene.Boolean()
+    reason = graphene.String()
+    referrer_points = graphene.BigInt()
+    referee_points = graphene.BigInt()
+    scope = "earn"
+
+    @classmethod
+    def perform(cls, info: Any, principal: Principal, **args: Any) -> dict[str, Any]:
+        from tenants.earning.services import referral_record
+
+        result = referral_record(
+            referrer_id=_member_by_number(args["referrer_number"]).pk,
+            referee_id=_member_by_number(args["referee_number"]).pk,
+        )
+        return {
+            "accepted": result.accepted,
+            "reason": result.reason or None,
+            "referrer_points": result.referrer_points,
+            "referee_points": result.referee_points,
+        }
+
+
+class CancelVoucher(LoyaltyMutation):
+    """Cancel an unused voucher: its points go back to the member."""
+
+    class Arguments:
+        idempotency_key = graphene.String(required=True)
+        code = graphene.String(required=True)
+
+    voucher = graphene.Field(VoucherView)
+    scope = "redeem"
+
+    @classmethod
+    def perform(cls, info: Any, principal: Principal, **args: Any) -> dict[str, Any]:
+        return {"voucher": voucher_view(rewards.voucher_cancel(code=args["code"]))}
+
+
 class PartnerMutations(graphene.ObjectType):
+    award_behaviour = AwardBehaviour.Field()
+    record_referral = RecordReferral.Field()
+    cancel_voucher = CancelVoucher.Field()
     issue_member_token = IssueMemberToken.Field()
     enrol_member = EnrolMember.Field()
     record_purchase = RecordPurchase.Field()

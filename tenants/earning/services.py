@@ -216,6 +216,13 @@ def behaviour_award(
     if rule is None:
         raise BehaviourNotConfigured(f"this partner awards nothing for {event}")
     member = _active_member(member_id)
+    if reference:
+        # The same review (or request) earns once, however often it is sent.
+        earlier = BehaviourAward.objects.filter(
+            member_id=member_id, event=event, reference=reference[:120]
+        ).first()
+        if earlier is not None:
+            return AwardResult(earlier.pk, earlier.points, earlier.ledger_transaction_id)
     local_today = now.astimezone(_partner_zone()).date()
     if event == BehaviourEvent.BIRTHDAY:
         born = member.birth_date

@@ -40,7 +40,6 @@ from django.utils import timezone
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.selectors import safe_watermark
 from coalition.settlement.models import (
-    BilateralObligation,
     LineKind,
     NettedTransfer,
     PaymentStatus,
@@ -509,17 +508,7 @@ def period_close(
         _fixed_fees(drafts, margin, now)
         _persist_statements(locked, drafts)
         obligations = bilateral_obligations(locked.start_watermark, locked.end_watermark)
-        BilateralObligation.objects.bulk_create(
-            BilateralObligation(
-                period=locked,
-                currency=o.currency,
-                debtor_id=o.debtor,
-                creditor_id=o.creditor,
-                points=o.points,
-                amount=o.amount,
-            )
-            for o in obligations
-        )
+        _insert_obligations(locked.pk, obligations)
         NettedTransfer.objects.bulk_create(
             NettedTransfer(period=locked, currency=c, payer_id=payer, payee_id=payee, amount=a)
             for c, payer, payee, a in net_obligations(obligations)
@@ -533,6 +522,31 @@ def period_close(
         )
         transaction.on_commit(lambda: _enqueue_payouts(locked.pk))
     return locked
+
+
+def _insert_obligations(period_id: int, obligations: list[Obligation]) -> None:
+    """One set-based INSERT: a period can have thousands of pairs (3,677 for 100
+    partners), and building that many model instances cost ~0.1 s of the close."""
+    if not obligations:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO public.settlement_bilateralobligation
+                (period_id, currency, debtor_id, creditor_id, points, amount)
+            SELECT %s, o.currency, o.debtor, o.creditor, o.points, o.amount
+              FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+                   AS o(currency, debtor, creditor, points, amount)
+            """,
+            [
+                period_id,
+                [o.currency for o in obligations],
+                [o.debtor for o in obligations],
+                [o.creditor for o in obligations],
+                [o.points for o in obligations],
+                [o.amount for o in obligations],
+            ],
+        )
 
 
 def _enqueue_payouts(period_id: int) -> None:

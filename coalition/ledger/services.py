@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.types.numeric import Int8
@@ -48,6 +46,7 @@ from coalition.ledger.errors import (
 from coalition.ledger.idempotency import IdempotencyKey, request_hash
 from coalition.ledger.models import AccountKind, HoldStatus, TransactionKind
 from coalition.members.errors import MemberNotActive, UnknownMember
+from loyalty_platform import driver_sql
 
 T = TypeVar("T")
 
@@ -79,71 +78,15 @@ class _Wallet:
 
 
 # --- small SQL helpers ----------------------------------------------------------
+# Every statement in this module names its schema (``public.``): it runs on the
+# driver connection (see loyalty_platform.driver_sql).
 
-
-@contextmanager
-def _cursor(*, server_binding: bool = False) -> Iterator[Any]:
-    """A cursor straight on the driver connection beneath Django's.
-
-    Every statement in this module names its schema (``public.``), so the ledger
-    skips the ``SET search_path`` round trip that django-tenants sends for each
-    new Django cursor (the search path stays as it was). Errors still become
-    Django's exceptions, and a broken atomic block is still refused. With
-    ``server_binding``, parameters are bound by the server, which lets a hot
-    statement be prepared (see ``_prepared``).
-    """
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        driver = connection.connection
-        cursor = psycopg.Cursor(driver) if server_binding else driver.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
-
-
-def _fetchall(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
-def _fetchone(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[Any, ...] | None:
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        return tuple(row) if row is not None else None
-
-
-def _execute(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-# psycopg prepares a statement only when asked (``prepare=True``) if the
-# connection's threshold is this high; Django leaves it at None (never prepare).
-_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
-
-
-def _prepared_all(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Run a hot statement as a server-side prepared statement (parsed and planned
-    once per connection; the earn statement's planning costs more than its
-    execution), its parameters bound by the server (arrays travel in binary).
-    Prepared statements live in the database session, which is why deployments
-    pool connections per session (see ARCHITECTURE.md, PgBouncer)."""
-    connection.ensure_connection()
-    driver = connection.connection
-    if driver.prepare_threshold is None:
-        driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-    with _cursor(server_binding=True) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return [tuple(row) for row in cursor.fetchall()]
-
-
-def _prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    rows = _prepared_all(sql, params)
-    return rows[0] if rows else None
+_cursor = driver_sql.driver_cursor
+_fetchall = driver_sql.fetchall
+_fetchone = driver_sql.fetchone
+_execute = driver_sql.execute
+_prepared_all = driver_sql.prepared_all
+_prepared = driver_sql.prepared
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -588,6 +531,7 @@ def earn(
     expires_at: datetime | None = None,
     external_ref: str = "",
     memo: str = "",
+    savepoint: bool = True,
 ) -> Posting:
     """Credit points issued by a partner to a member's wallet as a new lot.
 
@@ -595,7 +539,9 @@ def earn(
     header, both entries and the lot, unless the idempotency key is known (then
     the stored result is replayed). Outside a transaction the statement is its
     own transaction (the deferred balance checks run at its end); inside one it
-    runs under a savepoint.
+    runs under a savepoint, unless the caller passes ``savepoint=False`` because
+    it answers a failure by rolling back its whole transaction anyway (two round
+    trips fewer; an idempotency clash then raises instead of replaying).
     """
     _require_positive(points)
     if expires_at is not None and timezone.is_naive(expires_at):
@@ -616,7 +562,7 @@ def earn(
         "hash": digest,
         "lot_seq": _lot_id_sequence(),
     }
-    posting = _earn_statement(params, points, idempotency, digest)
+    posting = _earn_statement(params, points, idempotency, digest, savepoint=savepoint)
     if posting is None:
         # Nothing posted: the key was used before, or the request is refused.
         if idempotency is not None and (existing := _replay(idempotency, digest)):
@@ -626,7 +572,7 @@ def earn(
         # rollback removed it after it was cached as known). Open it, retry.
         forget_known_accounts()
         partner_accounts_ensure(partner_id)
-        posting = _earn_statement(params, points, idempotency, digest)
+        posting = _earn_statement(params, points, idempotency, digest, savepoint=savepoint)
         if posting is None and idempotency is not None:
             posting = _replay(idempotency, digest)  # posted by a concurrent request
         assert posting is not None
@@ -634,12 +580,20 @@ def earn(
 
 
 def _earn_statement(
-    params: dict[str, Any], points: int, idem: IdempotencyKey | None, digest: str
+    params: dict[str, Any],
+    points: int,
+    idem: IdempotencyKey | None,
+    digest: str,
+    *,
+    savepoint: bool = True,
 ) -> Posting | None:
     """Run the earn statement: the new posting, the replay of a concurrent request
     that took the key first, or None if nothing was posted."""
     on_its_own = connection.get_autocommit() and not connection.in_atomic_block
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        if not on_its_own and not savepoint:
+            # A failure breaks the caller's transaction, which rolls back.
+            return _earn_posting(_prepared(EARN_SQL, params), points)
         try:
             if on_its_own:
                 row = _prepared(EARN_SQL, params)
@@ -657,15 +611,19 @@ def _earn_statement(
                 raise
             time.sleep(0.005 * attempt)
             continue
-        if row is None:
-            return None
-        return Posting(
-            int(row[0]),
-            TransactionKind.EARN,
-            points,
-            {"balance_after": int(row[1]), "lot": int(row[2])},
-        )
+        return _earn_posting(row, points)
     raise AssertionError("unreachable")
+
+
+def _earn_posting(row: tuple[Any, ...] | None, points: int) -> Posting | None:
+    if row is None:
+        return None
+    return Posting(
+        int(row[0]),
+        TransactionKind.EARN,
+        points,
+        {"balance_after": int(row[1]), "lot": int(row[2])},
+    )
 
 
 # --- earn in batches ----------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""SQL straight on the driver connection beneath Django's, for hot paths.
+
+Statements run here name their schema (``public.`` or a partner's schema), so
+they skip the ``SET search_path`` round trip django-tenants sends for each new
+Django cursor, and they skip the ORM's query compilation, which costs more
+Python time than a short indexed statement costs PostgreSQL. Errors still become
+Django's exceptions, and a broken atomic block is still refused. When Django
+logs queries (DEBUG, or a test's ``CaptureQueriesContext``) these statements are
+logged too, marked ``[driver]``, so query counts tell the whole story.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+
+class _LoggedCursor:
+    """A driver cursor that records its statements where Django records its own."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def execute(self, sql: str, params: Any = None, **options: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return self._cursor.execute(sql, params, **options)
+        finally:
+            connection.queries_log.append(
+                {"sql": f"[driver] {sql}", "time": f"{time.monotonic() - started:.3f}"}
+            )
+
+
+@contextmanager
+def driver_cursor(*, server_binding: bool = False) -> Iterator[Any]:
+    """A cursor on the driver connection. With ``server_binding``, parameters are
+    bound by the server, which lets a hot statement be prepared (``prepared``)."""
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        driver = connection.connection
+        cursor = psycopg.Cursor(driver) if server_binding else driver.cursor()
+        try:
+            yield _LoggedCursor(cursor) if connection.queries_logged else cursor
+        finally:
+            cursor.close()
+
+
+def fetchall(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+    with driver_cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def fetchone(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[Any, ...] | None:
+    with driver_cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return tuple(row) if row is not None else None
+
+
+def execute(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
+    with driver_cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+# psycopg prepares a statement only when asked (``prepare=True``) if the
+# connection's threshold is this high; Django leaves it at None (never prepare).
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+
+
+def prepared_all(sql: str, params: dict[str, Any] | Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run a hot statement as a server-side prepared statement (parsed and planned
+    once per connection; planning often costs more than executing), its
+    parameters bound by the server (arrays travel in binary). Prepared statements
+    live in the database session, which is why deployments pool connections per
+    session (see ARCHITECTURE.md, PgBouncer)."""
+    connection.ensure_connection()
+    driver = connection.connection
+    if driver.prepare_threshold is None:
+        driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+    with driver_cursor(server_binding=True) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        if cursor.description is None:
+            return []
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def prepared(sql: str, params: dict[str, Any] | Sequence[Any]) -> tuple[Any, ...] | None:
+    rows = prepared_all(sql, params)
+    return rows[0] if rows else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -45,11 +46,21 @@ def _inactivity_applies(policy: ExpiryPolicy, country: str) -> bool:
 
 def lot_expiry_for(member_id: int, earned_at: datetime) -> datetime | None:
     """The expiry date a lot earned now gets, or None where only inactivity expires points."""
-    policy = expiry_policy()
     country = Member.objects.filter(pk=member_id).values_list("country", flat=True).first() or ""
+    return lot_expiry_under(expiry_policy(), country, earned_at)
+
+
+def lot_expiry_under(policy: ExpiryPolicy, country: str, earned_at: datetime) -> datetime | None:
+    """``lot_expiry_for`` when the caller has already read the policy and the
+    member's country (the purchase path reads both with its other context)."""
     if _inactivity_applies(policy, country):
         return None
     return earned_at + relativedelta(months=policy.months)
+
+
+def expiry_policy_from(values: dict[str, Any] | None) -> ExpiryPolicy:
+    """The policy from its row's columns (None: no row, the defaults apply)."""
+    return ExpiryPolicy(**values) if values else ExpiryPolicy()
 
 
 def inactive_members(policy: ExpiryPolicy, now: datetime, limit: int = 1000) -> list[int]:

@@ -25,6 +25,7 @@ from coalition.tiers.models import (
     TierPolicy,
 )
 from loyalty_graphql import webhooks
+from loyalty_platform import driver_sql
 
 ROLLING_PERIOD = timedelta(days=365)
 
@@ -79,7 +80,12 @@ def qualifying_points(member_id: int, start: datetime, end: datetime) -> int:
 
 
 def _levels() -> list[TierLevel]:
-    return list(TierLevel.objects.order_by("rank"))
+    # Read after every purchase that earns: one statement on the driver connection.
+    names = ["id", "code", "name", "rank", "threshold_points"]
+    rows = driver_sql.fetchall(
+        "SELECT id, code, name, rank, threshold_points FROM public.tiers_tierlevel ORDER BY rank"
+    )
+    return [TierLevel.from_db("default", names, list(row)) for row in rows]
 
 
 def _level_for(levels: list[TierLevel], points: int) -> TierLevel | None:

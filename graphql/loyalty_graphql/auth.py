@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from loyalty_graphql.models import SCOPES, ApiKey
+from loyalty_platform import driver_sql
 from loyalty_platform.errors import DomainError
 
 MEMBER_TOKEN_SALT = "loyalty.member-token"  # noqa: S105 - a salt, not a secret
@@ -108,16 +110,24 @@ def _from_api_key(token: str) -> Principal:
         _, prefix, secret = token.split("_", 2)
     except ValueError:
         raise AuthenticationFailed("malformed API key") from None
-    key = ApiKey.objects.filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _hash(secret)):
+    # Every API call authenticates: one statement on the driver connection.
+    row = driver_sql.prepared(
+        "SELECT id, partner_id, key_hash, scopes::text, revoked_at, last_used_at"
+        " FROM public.loyalty_graphql_apikey WHERE prefix = %s",
+        [prefix],
+    )
+    if row is None or not hmac.compare_digest(row[2], _hash(secret)):
         raise AuthenticationFailed("unknown API key")
-    if key.revoked_at is not None:
+    key_id, partner_id, _, scopes, revoked_at, last_used_at = row
+    if revoked_at is not None:
         raise AuthenticationFailed("this API key was revoked")
     now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    kind = "operator" if key.partner_id is None else "partner"
-    return Principal(kind, partner_id=key.partner_id, scopes=frozenset(key.scopes), key_id=key.pk)
+    if last_used_at is None or now - last_used_at > LAST_USED_EVERY:
+        ApiKey.objects.filter(pk=key_id).update(last_used_at=now)
+    kind = "operator" if partner_id is None else "partner"
+    return Principal(
+        kind, partner_id=partner_id, scopes=frozenset(json.loads(scopes)), key_id=key_id
+    )
 
 
 def authenticate(request: HttpRequest) -> Principal:

@@ -84,3 +84,12 @@ def validation_rules() -> list[Any]:
         # __typename, which Apollo and Relay clients add to every selection
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
+
+
+def limits_in_force() -> tuple[Any, ...]:
+    """The settings the validation rules depend on (a cache key for documents)."""
+    return (
+        settings.LOYALTY_GRAPHQL_MAX_DEPTH,
+        settings.LOYALTY_GRAPHQL_MAX_COST,
+        settings.LOYALTY_GRAPHQL_INTROSPECTION,
+    )

@@ -11,6 +11,8 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import get_public_schema_name
 
+from tenants.partners.selectors import partner_by_host
+
 
 class CoalitionSite(FakeTenant):
     """The public schema as a tenant: the operator's site, portal and coalition API."""
@@ -29,7 +31,13 @@ class PartnerHostMiddleware(TenantMainMiddleware):
     def get_tenant(self, domain_model: Any, hostname: str) -> Any:
         if hostname in settings.LOYALTY_PUBLIC_HOSTS:
             return CoalitionSite()
-        return super().get_tenant(domain_model, hostname)
+        # Every partner request starts here: one schema-qualified statement on the
+        # driver connection (no ORM compilation, no search_path round trip), read
+        # fresh each time so a suspension applies to the very next request.
+        partner = partner_by_host(hostname)
+        if partner is None:
+            raise domain_model.DoesNotExist(hostname)
+        return partner
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         body = render_to_string(

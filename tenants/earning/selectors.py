@@ -23,16 +23,25 @@ _published_rules: dict[tuple[str, int], list[engine.Rule]] = {}
 
 
 def engine_rules(version: RuleSetVersion) -> list[engine.Rule]:
-    key = (current_schema(), version.pk)
-    if version.published_at is not None and key in _published_rules:
-        return _published_rules[key]
-    rules = [
-        engine.Rule(rule.pk, rule.kind, rule.params, rule.name)
-        for rule in EarnRule.objects.filter(version=version).order_by("position", "id")
-    ]
     if version.published_at is not None:
-        _published_rules[key] = rules
+        return published_rules(version.pk)
+    return _rules_of(version.pk)
+
+
+def published_rules(version_id: int) -> list[engine.Rule]:
+    """The rules of a published (hence immutable) version, cached per process."""
+    key = (current_schema(), version_id)
+    rules = _published_rules.get(key)
+    if rules is None:
+        rules = _published_rules[key] = _rules_of(version_id)
     return rules
+
+
+def _rules_of(version_id: int) -> list[engine.Rule]:
+    return [
+        engine.Rule(rule.pk, rule.kind, rule.params, rule.name)
+        for rule in EarnRule.objects.filter(version_id=version_id).order_by("position", "id")
+    ]
 
 
 def campaigns_running(at: datetime) -> list[engine.Campaign]:

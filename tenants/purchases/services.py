@@ -23,29 +23,24 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
-from coalition.expiry.services import lot_expiry_for
+from coalition.expiry.services import expiry_policy_from, lot_expiry_under
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.ledger.idempotency import IdempotencyKey
-from coalition.ledger.models import Transaction as LedgerTransaction
 from coalition.members.errors import MemberNotActive, UnknownMember
-from coalition.members.models import Member
-from coalition.tiers.services import tier_code_of, tier_evaluate
+from coalition.members.models import MemberStatus
+from coalition.tiers.services import tier_evaluate
 from loyalty_graphql import webhooks
+from loyalty_platform import driver_sql
 from loyalty_platform.errors import DomainError
-from loyalty_platform.schemas import current_tenant
+from loyalty_platform.schemas import current_schema, current_tenant
 from tenants.earning import engine
 from tenants.earning.models import Campaign
-from tenants.earning.selectors import (
-    campaigns_running,
-    engine_rules,
-    member_segments,
-    version_in_force,
-)
+from tenants.earning.selectors import engine_rules, published_rules
 from tenants.purchases.models import (
     Channel,
     PointsShortfall,
@@ -54,7 +49,6 @@ from tenants.purchases.models import (
     PurchaseReturn,
     PurchaseReturnLine,
 )
-from tenants.stores.models import Store
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -164,96 +158,237 @@ def _validate_receipt(receipt: Receipt, now: datetime) -> None:
     receipt.basket().validate()
 
 
-def _member(member_id: int) -> Member:
-    member = Member.objects.filter(pk=member_id).first()
-    if member is None:
-        raise UnknownMember(f"no member with id {member_id}")
-    if not member.is_active:
-        raise MemberNotActive(f"member {member_id} is {member.status}")
-    return member
+# --- what pricing and recording need, read in one statement ----------------------------
 
 
-def _context(receipt: Receipt, partner: Any) -> engine.EarnContext:
+@dataclass(frozen=True)
+class _Snapshot:
+    """The member, the purchases that decide replays, caps and first-purchase
+    bonuses, the rules and campaigns in force, and the expiry policy: everything
+    ``purchase_record`` reads, in one round trip (a purchase is the hottest write
+    of the platform; the ORM spent more time building these ~12 queries than
+    PostgreSQL spent answering them)."""
+
+    member_status: str | None  # None: no such member
+    member_number: str
+    country: str
+    db_now: datetime  # now() of the transaction: the ledger stamps the earn with it
+    by_key: dict[str, Any] | None  # the purchase recorded under this idempotency key
+    by_external_id: dict[str, Any] | None
+    points_today: int
+    has_purchases: bool
+    tier: str | None
+    segments: frozenset[str]
+    version: tuple[int, int] | None  # (id, number) of the rule version in force
+    campaigns: tuple[engine.Campaign, ...]
+    budgeted: frozenset[int]  # campaigns with a budget
+    store_id: int | None
+    expiry: dict[str, Any] | None
+    tiers_defined: bool  # without tier levels there is nothing to upgrade to
+
+
+_SNAPSHOT_SQL = """
+SELECT m.status, m.member_number, m.country, now(),
+  (SELECT row_to_json(r) FROM ({replay} WHERE p.idempotency_scope = %(scope)s::text
+                                      AND p.idempotency_key = %(key)s::text) r),
+  (SELECT row_to_json(r) FROM ({replay} WHERE p.external_id = %(external_id)s::text) r),
+  (SELECT COALESCE(sum(p.rule_points), 0) FROM {s}.purchases_purchase p
+    WHERE p.member_id = %(member)s AND p.occurred_at >= %(day_start)s
+      AND p.occurred_at < %(day_end)s),
+  EXISTS (SELECT 1 FROM {s}.purchases_purchase p WHERE p.member_id = %(member)s),
+  (SELECT l.code FROM public.tiers_membertier t
+     JOIN public.tiers_tierlevel l ON l.id = t.level_id WHERE t.member_id = %(member)s),
+  ARRAY(SELECT g.name FROM {s}.earning_segmentmember sm
+          JOIN {s}.earning_segment g ON g.id = sm.segment_id WHERE sm.member_id = %(member)s),
+  (SELECT ARRAY[v.id, v.number] FROM {s}.earning_rulesetversion v
+    WHERE v.published_at IS NOT NULL AND v.effective_from <= %(at)s
+    ORDER BY v.effective_from DESC LIMIT 1),
+  (SELECT json_agg(c ORDER BY c.starts_at, c.id) FROM (
+     SELECT id, kind, params, starts_at, ends_at, tiers, segments, name, budget_points
+       FROM {s}.earning_campaign
+      WHERE is_active AND starts_at <= %(at)s AND ends_at > %(at)s) c),
+  (SELECT id FROM {s}.stores_store WHERE code = %(store)s::text),
+  (SELECT row_to_json(e) FROM (
+     SELECT mode, months, inactivity_months, reminder_days, inactivity_only_countries
+       FROM public.expiry_expirypolicy ORDER BY id LIMIT 1) e),
+  EXISTS (SELECT 1 FROM public.tiers_tierlevel)
+FROM (SELECT 1) AS one LEFT JOIN public.members_member m ON m.id = %(member)s
+"""
+
+# The lock's second key is an int4: ids past 2^31 share keys (more waiting, never less).
+_MEMBER_LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(hashtext(%(schema)s), (%(member)s %% 2147483647)::int)"
+)
+
+_REPLAY_SQL = """SELECT p.id, p.external_id, p.points_awarded, p.rule_points,
+       p.campaign_points, p.breakdown, p.request_hash, v.number AS rule_version
+  FROM {s}.purchases_purchase p
+  LEFT JOIN {s}.earning_rulesetversion v ON v.id = p.rule_version_id"""
+
+_INSERT_SQL = """
+WITH purchase AS (
+  INSERT INTO {s}.purchases_purchase
+    (external_id, member_id, channel, store_id, occurred_at, currency, total, tax, tip,
+     paid_with_points, rule_version_id, rule_points, campaign_points, points_awarded,
+     points_reversed, breakdown, ledger_transaction_id, idempotency_scope, idempotency_key,
+     request_hash, created_at)
+  VALUES (%(external_id)s, %(member)s, %(channel)s, %(store)s::bigint, %(occurred_at)s,
+          %(currency)s, %(total)s, %(tax)s, %(tip)s, %(paid_with_points)s, %(version)s::bigint,
+          %(rule_points)s, %(campaign_points)s, %(points)s, 0, %(breakdown)s::jsonb,
+          %(ledger_transaction)s::bigint, %(scope)s::text, %(key)s::text, %(hash)s, now())
+  RETURNING id
+), lines AS (
+  INSERT INTO {s}.purchases_purchaseline
+    (purchase_id, line_number, sku, category, quantity, unit_price, discount,
+     returned_quantity)
+  SELECT purchase.id, line.number, line.sku, line.category, line.quantity, line.unit_price,
+         line.discount, 0
+    FROM purchase,
+         unnest(%(skus)s::text[], %(categories)s::text[], %(quantities)s::int[],
+                %(unit_prices)s::bigint[], %(discounts)s::bigint[])
+           WITH ORDINALITY AS line(sku, category, quantity, unit_price, discount, number)
+)
+SELECT id FROM purchase
+"""
+
+
+def _sql(template: str, schema: str) -> str:
+    """A statement naming the partner's schema: it runs on the driver connection,
+    where django-tenants' search_path may not be set yet."""
+    return template.format(s=f'"{schema}"', replay=_REPLAY_SQL.format(s=f'"{schema}"'))
+
+
+def _day_bounds(receipt: Receipt, partner: Any) -> tuple[datetime, datetime]:
+    """The partner's local day of the purchase (the daily cap counts per day there)."""
     zone = ZoneInfo(partner.time_zone or "UTC")
     local_day = receipt.occurred_at.astimezone(zone).date()
-    day_start = datetime(local_day.year, local_day.month, local_day.day, tzinfo=zone)
-    today = Purchase.objects.filter(
-        member_id=receipt.member_id,
-        occurred_at__gte=day_start,
-        occurred_at__lt=day_start + timedelta(days=1),
-    ).aggregate(points=Sum("rule_points"))["points"]
-    return engine.EarnContext(
-        occurred_at=receipt.occurred_at,
-        tier=tier_code_of(receipt.member_id),
-        segments=member_segments(receipt.member_id),
-        is_first_purchase=not Purchase.objects.filter(member_id=receipt.member_id).exists(),
-        points_earned_today=int(today or 0),
+    start = datetime(local_day.year, local_day.month, local_day.day, tzinfo=zone)
+    return start, start + timedelta(days=1)
+
+
+def _snapshot(receipt: Receipt, partner: Any, idempotency: IdempotencyKey | None) -> _Snapshot:
+    day_start, day_end = _day_bounds(receipt, partner)
+    row = driver_sql.prepared(
+        _sql(_SNAPSHOT_SQL, current_schema()),
+        {
+            "member": Int8(receipt.member_id),
+            "scope": idempotency.scope if idempotency else None,
+            "key": idempotency.key if idempotency else None,
+            "external_id": receipt.external_id,
+            "day_start": day_start,
+            "day_end": day_end,
+            "at": receipt.occurred_at,
+            "store": receipt.store_code,
+        },
+    )
+    assert row is not None
+    campaigns = tuple(
+        engine.Campaign(
+            c["id"],
+            c["kind"],
+            c["params"],
+            datetime.fromisoformat(c["starts_at"]),
+            datetime.fromisoformat(c["ends_at"]),
+            frozenset(c["tiers"]),
+            frozenset(c["segments"]),
+            c["name"],
+        )
+        for c in _json(row[11]) or ()
+    )
+    budgeted = frozenset(c["id"] for c in _json(row[11]) or () if c["budget_points"] is not None)
+    return _Snapshot(
+        member_status=row[0],
+        member_number=row[1] or "",
+        country=row[2] or "",
+        db_now=row[3],
+        by_key=_json(row[4]),
+        by_external_id=_json(row[5]),
+        points_today=int(row[6]),
+        has_purchases=bool(row[7]),
+        tier=row[8],
+        segments=frozenset(row[9]),
+        version=(int(row[10][0]), int(row[10][1])) if row[10] else None,
+        campaigns=campaigns,
+        budgeted=budgeted,
+        store_id=row[12],
+        expiry=_json(row[13]),
+        tiers_defined=bool(row[14]),
     )
 
 
-def _price(receipt: Receipt, partner: Any) -> tuple[Any, engine.Breakdown]:
-    version = version_in_force(receipt.occurred_at)
-    if version is None:
+def _json(value: Any) -> Any:
+    # Django's psycopg set-up hands json to driver cursors as text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _check_member(snapshot: _Snapshot, member_id: int) -> None:
+    if snapshot.member_status is None:
+        raise UnknownMember(f"no member with id {member_id}")
+    if snapshot.member_status != MemberStatus.ACTIVE:
+        raise MemberNotActive(f"member {member_id} is {snapshot.member_status}")
+
+
+def _breakdown_of(receipt: Receipt, snapshot: _Snapshot) -> engine.Breakdown:
+    if snapshot.version is None:
         raise NoRulesInForce("no earn rules were in force when this purchase happened")
-    breakdown = engine.points_for_purchase(
+    return engine.points_for_purchase(
         receipt.basket(),
-        engine_rules(version),
-        campaigns_running(receipt.occurred_at),
-        _context(receipt, partner),
+        published_rules(snapshot.version[0]),
+        list(snapshot.campaigns),
+        engine.EarnContext(
+            occurred_at=receipt.occurred_at,
+            tier=snapshot.tier,
+            segments=snapshot.segments,
+            is_first_purchase=not snapshot.has_purchases,
+            points_earned_today=snapshot.points_today,
+        ),
     )
-    return version, breakdown
 
 
 def purchase_preview(receipt: Receipt, *, now: datetime | None = None) -> engine.Breakdown:
     """The points this basket would earn now, posting nothing."""
     _validate_receipt(receipt, now or timezone.now())
-    _member(receipt.member_id)
-    _, breakdown = _price(receipt, _partner())
-    return breakdown
-
-
-def _result_of(purchase: Purchase, *, replayed: bool) -> PurchaseResult:
-    return PurchaseResult(
-        purchase_id=purchase.pk,
-        external_id=purchase.external_id,
-        points=purchase.points_awarded,
-        rule_points=purchase.rule_points,
-        campaign_points=purchase.campaign_points,
-        balance_after=purchase.breakdown.get("balance_after"),
-        rule_version=purchase.rule_version.number if purchase.rule_version else None,
-        breakdown=purchase.breakdown,
-        replayed=replayed,
-    )
+    snapshot = _snapshot(receipt, _partner(), None)
+    _check_member(snapshot, receipt.member_id)
+    return _breakdown_of(receipt, snapshot)
 
 
 def _replay(
-    idempotency: IdempotencyKey | None, receipt: Receipt, digest: str
+    snapshot: _Snapshot, idempotency: IdempotencyKey | None, receipt: Receipt, digest: str
 ) -> PurchaseResult | None:
-    existing = None
-    if idempotency is not None:
-        existing = (
-            Purchase.objects.select_related("rule_version")
-            .filter(idempotency_scope=idempotency.scope, idempotency_key=idempotency.key)
-            .first()
+    """The stored result when this receipt was recorded before; an error when its
+    key or its external id was used for something else."""
+    existing = snapshot.by_key if idempotency is not None else None
+    if existing is not None and existing["request_hash"] != digest:
+        assert idempotency is not None
+        raise IdempotencyKeyReused(
+            f"idempotency key {idempotency.key!r} was used for a different purchase"
         )
-        if existing is not None and existing.request_hash != digest:
-            raise IdempotencyKeyReused(
-                f"idempotency key {idempotency.key!r} was used for a different purchase"
-            )
     if existing is None:
-        existing = (
-            Purchase.objects.select_related("rule_version")
-            .filter(external_id=receipt.external_id)
-            .first()
-        )
-        if existing is not None and existing.request_hash != digest:
+        existing = snapshot.by_external_id
+        if existing is not None and existing["request_hash"] != digest:
             raise DuplicateReceipt(
                 f"receipt {receipt.external_id} was recorded already, with other content"
             )
-    return _result_of(existing, replayed=True) if existing is not None else None
+    if existing is None:
+        return None
+    breakdown = _json(existing["breakdown"])
+    return PurchaseResult(
+        purchase_id=existing["id"],
+        external_id=existing["external_id"],
+        points=existing["points_awarded"],
+        rule_points=existing["rule_points"],
+        campaign_points=existing["campaign_points"],
+        balance_after=breakdown.get("balance_after"),
+        rule_version=existing["rule_version"],
+        breakdown=breakdown,
+        replayed=True,
+    )
 
 
-def _take_campaign_budget(campaign_points: dict[int, int]) -> dict[int, int]:
+def _take_campaign_budget(
+    campaign_points: dict[int, int], budgeted: frozenset[int]
+) -> dict[int, int]:
     """Grant each campaign what it wants, clipped to its remaining budget.
 
     A budgeted campaign's counter is a hot row that every purchase getting its
@@ -264,11 +399,6 @@ def _take_campaign_budget(campaign_points: dict[int, int]) -> dict[int, int]:
     breakdowns).
     """
     granted: dict[int, int] = {}
-    budgeted = set(
-        Campaign.objects.filter(pk__in=campaign_points, budget_points__isnull=False).values_list(
-            "pk", flat=True
-        )
-    )
     for campaign_id in sorted(campaign_points):
         wanted = campaign_points[campaign_id]
         if campaign_id not in budgeted:
@@ -286,6 +416,27 @@ def _take_campaign_budget(campaign_points: dict[int, int]) -> dict[int, int]:
     return granted
 
 
+def _details(breakdown: engine.Breakdown, granted: dict[int, int], points: int) -> dict[str, Any]:
+    details = breakdown.as_dict()
+    details["campaign_points"] = {str(key): value for key, value in granted.items()}
+    details["total"] = points
+    # The engine's lines say what each campaign wanted; explain what its budget
+    # cut, so the contributions still add up to the points awarded.
+    for campaign_id, wanted in breakdown.campaign_points.items():
+        given = granted.get(campaign_id, 0)
+        if given < wanted:
+            details["contributions"].append(
+                {
+                    "source": "campaign",
+                    "id": campaign_id,
+                    "kind": "budget_cap",
+                    "description": f"campaign budget: {given} of {wanted} granted",
+                    "points": str(given - wanted),
+                }
+            )
+    return details
+
+
 def purchase_record(
     receipt: Receipt,
     *,
@@ -293,85 +444,45 @@ def purchase_record(
     now: datetime | None = None,
 ) -> PurchaseResult:
     """Record a receipt and post its points. Replaying the same receipt (same
-    idempotency key, or same external id) returns the original result."""
+    idempotency key, or same external id) returns the original result.
+
+    Four round trips in one transaction: the member's lock, the snapshot of
+    everything pricing needs, the ledger earn, and the receipt with its lines.
+    """
     now = now or timezone.now()
     _validate_receipt(receipt, now)
     digest = receipt.request_hash()
-    replay = _replay(idempotency, receipt, digest)
-    if replay is not None:
-        return replay
     partner = _partner()
-    if partner.status != "active":
-        raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
-    member = _member(receipt.member_id)
-    store = None
-    if receipt.store_code:
-        store = Store.objects.filter(code=receipt.store_code).first()
-        if store is None:
-            raise InvalidReceipt(f"unknown store {receipt.store_code!r}", field="store")
+    schema = current_schema()
     try:
         with transaction.atomic():
-            # Serialise one member's purchases at this partner: the daily cap and
-            # the first-purchase bonus read the member's earlier purchases.
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(current_schema()), %s)",
-                    [receipt.member_id],
-                )
-            version, breakdown = _price(receipt, partner)
-            purchase = Purchase.objects.create(
-                external_id=receipt.external_id,
-                member_id=receipt.member_id,
-                channel=receipt.channel,
-                store=store,
-                occurred_at=receipt.occurred_at,
-                currency=receipt.currency,
-                total=receipt.total,
-                tax=receipt.tax,
-                tip=receipt.tip,
-                paid_with_points=receipt.paid_with_points,
-                rule_version=version,
-                rule_points=breakdown.rule_points,
-                idempotency_scope=idempotency.scope if idempotency else None,
-                idempotency_key=idempotency.key if idempotency else None,
-                request_hash=digest,
+            # Serialise one member's purchases at this partner: the daily cap, the
+            # first-purchase bonus and the replay check read the member's earlier
+            # purchases (the snapshot is read after the lock is granted).
+            driver_sql.prepared(
+                _MEMBER_LOCK_SQL, {"schema": schema, "member": Int8(receipt.member_id)}
             )
-            PurchaseLine.objects.bulk_create(
-                PurchaseLine(
-                    purchase=purchase,
-                    line_number=number,
-                    sku=line.sku,
-                    category=line.category,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    discount=line.discount,
-                )
-                for number, line in enumerate(receipt.lines, start=1)
-            )
+            snapshot = _snapshot(receipt, partner, idempotency)
+            replay = _replay(snapshot, idempotency, receipt, digest)
+            if replay is not None:
+                return replay
+            if partner.status != "active":
+                raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
+            _check_member(snapshot, receipt.member_id)
+            if receipt.store_code and snapshot.store_id is None:
+                raise InvalidReceipt(f"unknown store {receipt.store_code!r}", field="store")
+            breakdown = _breakdown_of(receipt, snapshot)
             # Hot rows last: campaign budgets, then the ledger, then commit.
-            granted = _take_campaign_budget(breakdown.campaign_points)
+            granted = _take_campaign_budget(breakdown.campaign_points, snapshot.budgeted)
             points = breakdown.rule_points + sum(granted.values())
-            details = breakdown.as_dict()
-            details["campaign_points"] = {str(key): value for key, value in granted.items()}
-            details["total"] = points
-            # The engine's lines say what each campaign wanted; explain what its
-            # budget cut, so the contributions still add up to the points awarded.
-            for campaign_id, wanted in breakdown.campaign_points.items():
-                given = granted.get(campaign_id, 0)
-                if given < wanted:
-                    details["contributions"].append(
-                        {
-                            "source": "campaign",
-                            "id": campaign_id,
-                            "kind": "budget_cap",
-                            "description": f"campaign budget: {given} of {wanted} granted",
-                            "points": str(given - wanted),
-                        }
-                    )
+            details = _details(breakdown, granted, points)
+            posting = None
             if points > 0:
                 posting = ledger.earn(
                     member_id=receipt.member_id,
-                    expires_at=lot_expiry_for(receipt.member_id, timezone.now()),
+                    expires_at=lot_expiry_under(
+                        expiry_policy_from(snapshot.expiry), snapshot.country, snapshot.db_now
+                    ),
                     partner_id=partner.pk,
                     points=points,
                     idempotency=IdempotencyKey(
@@ -379,38 +490,67 @@ def purchase_record(
                     ),
                     external_ref=receipt.external_id,
                     memo="purchase",
+                    savepoint=False,
                 )
                 details["balance_after"] = posting.balance_after
-                purchase.ledger_transaction_id = posting.transaction_id
                 webhooks.emit(partner.pk, "points_earned", {
-                    "external_id": receipt.external_id, "member_number": member.member_number,
+                    "external_id": receipt.external_id, "member_number": snapshot.member_number,
                     "points": points, "balance_after": posting.balance_after,
                 })  # fmt: skip
-            purchase.campaign_points = sum(granted.values())
-            purchase.points_awarded = points
-            purchase.breakdown = details
-            purchase.save(
-                update_fields=[
-                    "ledger_transaction_id", "campaign_points", "points_awarded", "breakdown"
-                ]
-            )  # fmt: skip
+            row = driver_sql.prepared(
+                _sql(_INSERT_SQL, schema),
+                {
+                    "external_id": receipt.external_id,
+                    "member": Int8(receipt.member_id),
+                    "channel": receipt.channel,
+                    "store": snapshot.store_id,
+                    "occurred_at": receipt.occurred_at,
+                    "currency": receipt.currency,
+                    "total": Int8(receipt.total),
+                    "tax": Int8(receipt.tax),
+                    "tip": Int8(receipt.tip),
+                    "paid_with_points": Int8(receipt.paid_with_points),
+                    "version": snapshot.version[0] if snapshot.version else None,
+                    "rule_points": Int8(breakdown.rule_points),
+                    "campaign_points": Int8(sum(granted.values())),
+                    "points": Int8(points),
+                    "breakdown": json.dumps(details, separators=(",", ":")),
+                    "ledger_transaction": posting.transaction_id if posting else None,
+                    "scope": idempotency.scope if idempotency else None,
+                    "key": idempotency.key if idempotency else None,
+                    "hash": digest,
+                    "skus": [line.sku for line in receipt.lines],
+                    "categories": [line.category for line in receipt.lines],
+                    "quantities": [line.quantity for line in receipt.lines],
+                    "unit_prices": [line.unit_price for line in receipt.lines],
+                    "discounts": [line.discount for line in receipt.lines],
+                },
+            )
+            assert row is not None
     except IntegrityError:
-        # A concurrent twin of this receipt won the race: answer with its result.
-        replay = _replay(idempotency, receipt, digest)
+        # A twin of this receipt (same external id or key, without the member
+        # lock: another member number) won the race: answer with its result.
+        replay = _replay(_snapshot(receipt, partner, idempotency), idempotency, receipt, digest)
         if replay is not None:
             return replay
         raise
-    if points > 0 and purchase.ledger_transaction_id is not None:
+    if posting is not None and snapshot.tiers_defined:
         # Upgrades happen at once, right after the points land (own transaction:
-        # the purchase stands even if the tier check fails; the next one catches up).
-        # The earn carries the database's now() from its transaction's start, later
-        # than ``now`` (taken when the request arrived): evaluate at the later of the
-        # two, or the points just earned fall outside the qualifying window.
-        posted_at = LedgerTransaction.objects.values_list("created_at", flat=True).get(
-            pk=purchase.ledger_transaction_id
-        )
-        tier_evaluate(member_id=receipt.member_id, now=max(now, posted_at))
-    return _result_of(purchase, replayed=False)
+        # the purchase stands even if the tier check fails; the next one catches
+        # up). The earn carries the database's now() from its transaction, later
+        # than ``now`` (taken when the request arrived): evaluate at the later of
+        # the two, or the points just earned fall outside the qualifying window.
+        tier_evaluate(member_id=receipt.member_id, now=max(now, snapshot.db_now))
+    return PurchaseResult(
+        purchase_id=int(row[0]),
+        external_id=receipt.external_id,
+        points=points,
+        rule_points=breakdown.rule_points,
+        campaign_points=sum(granted.values()),
+        balance_after=details.get("balance_after"),
+        rule_version=snapshot.version[1] if snapshot.version else None,
+        breakdown=details,
+    )
 
 
 # --- returns -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -85,6 +86,52 @@ class Results:
     errors: list[str] = field(default_factory=list)
     ok: int = 0  # every recorded purchase, warm-up included
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds in the measured window
+
+
+# --- where the CPU goes (Linux /proc; the server and PostgreSQL on this machine) ------
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # gone, or not Linux
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _database_backends(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (the server's
+    persistent connections), when PostgreSQL runs on this machine."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def _cpu_snapshot(server_pid: int, backends: list[int]) -> dict[str, float]:
+    server = [server_pid, *_children(server_pid)]
+    times = os.times()
+    return {
+        "server (gunicorn workers)": sum(_process_cpu_seconds(pid) for pid in server),
+        "PostgreSQL backends": sum(_process_cpu_seconds(pid) for pid in backends),
+        "load generator (16 client threads)": times.user + times.system,
+    }
 
 
 @dataclass
@@ -153,9 +200,13 @@ def _stop_server(server: Server) -> None:
             server.process.wait(timeout=10)
 
 
-def _run_clients(port: int, key: str, members: list[str], run: str) -> tuple[Results, float]:
+def _run_clients(
+    server: Server, database_url: str, key: str, members: list[str], run: str
+) -> tuple[Results, float]:
     """CLIENTS threads post purchases until the deadline; returns what they saw and
-    the measured seconds (latencies of the warm-up are not kept)."""
+    the measured seconds (latencies of the warm-up are not kept), with the CPU
+    time the server, its database backends and the clients used meanwhile."""
+    port = server.port
     results = Results()
     barrier = threading.Barrier(CLIENTS + 1)
     clock: dict[str, float] = {}
@@ -227,6 +278,12 @@ def _run_clients(port: int, key: str, members: list[str], run: str) -> tuple[Res
     clock["start"] = now + WARM_UP_SECONDS
     clock["end"] = clock["start"] + SECONDS
     barrier.wait()
+    time.sleep(max(0.0, clock["start"] - time.perf_counter()))
+    backends = _database_backends(database_url)
+    before = _cpu_snapshot(server.process.pid, backends)
+    time.sleep(max(0.0, clock["end"] - time.perf_counter()))
+    after = _cpu_snapshot(server.process.pid, backends)
+    results.cpu = {name: after[name] - before[name] for name in after}
     for thread in threads:
         thread.join()
     return results, SECONDS
@@ -303,9 +360,10 @@ def test_record_purchase_over_http_next_to_pgbench(live_db: Any, partner_a: Part
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-api-") as log_dir:
-        server = _start_server(database_url_of(connection.settings_dict), Path(log_dir))
+        database_url = database_url_of(connection.settings_dict)
+        server = _start_server(database_url, Path(log_dir))
         try:
-            results, seconds = _run_clients(server.port, key, members, run)
+            results, seconds = _run_clients(server, database_url, key, members, run)
         finally:
             _stop_server(server)
             log = server.log_text()
@@ -354,3 +412,13 @@ def test_record_purchase_over_http_next_to_pgbench(live_db: Any, partner_a: Part
     print(f"baseline: {baseline.note}")
     for row in rows:
         print(f"{row[0]:<26} | {row[1]:>10} | {row[2]:>14} | {row[3]:>8} | {row[4]:>4}")
+    measured = len(results.latencies)
+    total = sum(results.cpu.values())
+    print(f"where the CPU goes ({measured:,} purchases in the measured {seconds:.0f} s):")
+    for name, cpu in results.cpu.items():
+        print(f"  {name:<36} {cpu * 1000 / measured:6.2f} ms per purchase")
+    print(
+        f"  {'all three':<36} {total * 1000 / measured:6.2f} ms per purchase -> about "
+        f"{(os.cpu_count() or 1) * measured / total:,.0f} purchases/s if {os.cpu_count()} "
+        "CPUs did nothing else"
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from coalition.ledger.models import TransactionKind
 from coalition.members.errors import UnknownMember
 
 
@@ -28,6 +29,7 @@ class HistoryItem:
     points: int  # signed: what it did to the wallet
     partner_id: int | None
     partner_name: str | None
+    partner_slug: str | None
     memo: str
     external_ref: str
     created_at: datetime
@@ -37,6 +39,12 @@ class HistoryItem:
 class HistoryPage:
     items: list[HistoryItem]
     next_before: int | None  # pass as ``before`` for the next (older) page
+
+
+@dataclass(frozen=True)
+class LotPage:
+    lots: list[LotView]
+    next_after: int | None  # a lot id: pass as ``after`` for the next page
 
 
 def balance(member_id: int) -> int:
@@ -85,6 +93,33 @@ def account_balance(account_id: int) -> int:
     return int(snapshot or 0) + int(since)
 
 
+def account_balances(account_ids: list[int]) -> dict[int, int]:
+    """``account_balance`` of many accounts in one statement (statements that
+    list accounts must not read them one by one)."""
+    if not account_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.id,
+                   CASE WHEN a.kind = 'wallet' THEN a.balance
+                        ELSE coalesce(s.balance, 0) + coalesce((
+                             SELECT sum(e.amount) FROM public.ledger_entry e
+                              WHERE e.account_id = a.id
+                                AND e.transaction_id > coalesce(s.as_of_transaction_id, 0)), 0)
+                   END
+              FROM public.ledger_account a
+              LEFT JOIN LATERAL (
+                  SELECT as_of_transaction_id, balance FROM public.ledger_accountsnapshot
+                   WHERE account_id = a.id ORDER BY as_of_transaction_id DESC LIMIT 1
+              ) s ON true
+             WHERE a.id = ANY(%s::bigint[])
+            """,
+            [list(account_ids)],
+        )
+        return {int(account_id): int(value) for account_id, value in cursor.fetchall()}
+
+
 def lots(member_id: int, *, include_spent: bool = False) -> list[LotView]:
     """The member's lots, in the order they will be spent (soonest expiry first)."""
     condition = "" if include_spent else "AND l.remaining > 0"
@@ -101,24 +136,82 @@ def lots(member_id: int, *, include_spent: bool = False) -> list[LotView]:
         return [LotView(*row) for row in cursor.fetchall()]
 
 
-def history(member_id: int, *, before: int | None = None, limit: int = 50) -> HistoryPage:
-    """The member's wallet movements, newest first, keyset-paginated by the ledger
-    sequence: stable while new transactions arrive."""
+def lots_page(member_id: int, *, after: int | None = None, limit: int = 20) -> LotPage:
+    """One page of the member's unspent lots in spending order (soonest expiry
+    first, undated last), keyset-paginated: ``after`` is the last lot id of the
+    previous page, whose (expiry, earned, id) the next page starts beyond. A lot's
+    dates never change, so pages stay stable while points are spent."""
     limit = max(1, min(limit, 200))
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT t.id, t.kind, e.amount, t.partner_id, p.name, t.memo, t.external_ref,
+            SELECT l.id, l.issuer_id, p.name, l.earned_at, l.expires_at, l.points, l.remaining
+              FROM public.ledger_lot l JOIN public.partners_partner p ON p.id = l.issuer_id
+             WHERE l.member_id = %(member)s AND l.remaining > 0
+               AND (%(after)s::bigint IS NULL
+                    OR (coalesce(l.expires_at, 'infinity'::timestamptz), l.earned_at, l.id) > (
+                        SELECT coalesce(c.expires_at, 'infinity'::timestamptz), c.earned_at, c.id
+                          FROM public.ledger_lot c
+                         WHERE c.id = %(after)s::bigint AND c.member_id = %(member)s))
+             ORDER BY l.expires_at ASC NULLS LAST, l.earned_at, l.id
+             LIMIT %(limit)s
+            """,
+            {"member": member_id, "after": after, "limit": limit + 1},
+        )
+        rows = cursor.fetchall()
+    page = [LotView(*row) for row in rows[:limit]]
+    return LotPage(page, page[-1].lot_id if len(rows) > limit else None)
+
+
+def history(
+    member_id: int,
+    *,
+    before: int | None = None,
+    limit: int = 50,
+    kind: str | None = None,
+    partner_slug: str | None = None,
+    occurred_after: datetime | None = None,
+    occurred_before: datetime | None = None,
+) -> HistoryPage:
+    """The member's wallet movements, newest first, keyset-paginated by the ledger
+    sequence: stable while new transactions arrive.
+
+    Optional filters, all in the same one statement: the transaction ``kind``,
+    the partner it happened at (by slug; an unknown slug matches nothing) and a
+    half-open time window, ``occurred_after <= created_at < occurred_before``, so
+    consecutive windows neither overlap nor miss anything.
+    """
+    limit = max(1, min(limit, 200))
+    if kind is not None and kind not in TransactionKind.values:
+        raise ValueError(f"unknown transaction kind {kind!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.id, t.kind, e.amount, t.partner_id, p.name, p.slug, t.memo, t.external_ref,
                    t.created_at
               FROM public.ledger_account a
               JOIN public.ledger_entry e ON e.account_id = a.id
               JOIN public.ledger_transaction t ON t.id = e.transaction_id
               LEFT JOIN public.partners_partner p ON p.id = t.partner_id
-             WHERE a.member_id = %s AND a.kind = 'wallet' AND e.transaction_id < %s
+             WHERE a.member_id = %(member)s AND a.kind = 'wallet'
+               AND e.transaction_id < %(before)s
+               AND (%(kind)s::text IS NULL OR t.kind = %(kind)s::text)
+               AND (%(partner)s::text IS NULL OR t.partner_id = (
+                       SELECT id FROM public.partners_partner WHERE slug = %(partner)s::text))
+               AND (%(after)s::timestamptz IS NULL OR t.created_at >= %(after)s::timestamptz)
+               AND (%(until)s::timestamptz IS NULL OR t.created_at < %(until)s::timestamptz)
              ORDER BY e.transaction_id DESC
-             LIMIT %s
+             LIMIT %(limit)s
             """,
-            [member_id, before or 2**62, limit + 1],
+            {
+                "member": member_id,
+                "before": before or 2**62,
+                "kind": kind,
+                "partner": partner_slug,
+                "after": occurred_after,
+                "until": occurred_before,
+                "limit": limit + 1,
+            },
         )
         rows = cursor.fetchall()
     items = [HistoryItem(*row) for row in rows[:limit]]

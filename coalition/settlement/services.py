@@ -49,7 +49,7 @@ from coalition.settlement.models import (
     Statement,
     StatementLine,
 )
-from loyalty_graphql import webhooks
+from coalition.webhooks import services as webhooks
 from loyalty_platform.errors import DomainError
 from tenants.partners.currencies import is_known_currency
 from tenants.partners.models import Partner
@@ -639,13 +639,52 @@ class LiabilityReport:
     breakage_rate: Decimal  # expired / (expired + redeemed), from history
 
 
+def _terms_in_force(now: datetime, partner_id: int | None = None) -> dict[int, SettlementTerms]:
+    """Each partner's terms in force at ``now`` (one partner's, when given)."""
+    terms_rows = SettlementTerms.objects.filter(effective_from__lte=now)
+    if partner_id is not None:
+        terms_rows = terms_rows.filter(partner_id=partner_id)
+    current: dict[int, SettlementTerms] = {}
+    for terms in terms_rows.order_by("effective_from"):
+        current[terms.partner_id] = terms
+    return current
+
+
+def _liability_line(issuer_id: int, points: int, terms: SettlementTerms | None) -> LiabilityLine:
+    """Outstanding points valued at the issuer's current issuance price (no
+    value without terms: nothing says what the points are worth)."""
+    return LiabilityLine(
+        issuer_id,
+        points,
+        terms.currency if terms else None,
+        money(points, terms.issuance_price) if terms else None,
+    )
+
+
+def issuer_liability(*, partner_id: int, now: datetime | None = None) -> LiabilityLine:
+    """The share of the coalition's liability one partner issued: its points still
+    in members' wallets (unspent, unexpired lots), valued like ``liability_report``
+    values that partner's line."""
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(sum(remaining), 0) FROM public.ledger_lot
+             WHERE remaining > 0 AND issuer_id = %s
+            """,
+            [partner_id],
+        )
+        (points,) = cursor.fetchone()
+    return _liability_line(
+        partner_id, int(points), _terms_in_force(now, partner_id).get(partner_id)
+    )
+
+
 def liability_report(*, now: datetime | None = None) -> LiabilityReport:
     """Deferred revenue: points outstanding per issuer and their value, expired
     points, and the breakage rate estimated from what happened to points so far."""
     now = now or timezone.now()
-    current: dict[int, SettlementTerms] = {}
-    for terms in SettlementTerms.objects.filter(effective_from__lte=now).order_by("effective_from"):
-        current[terms.partner_id] = terms
+    current = _terms_in_force(now)
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -672,17 +711,10 @@ def liability_report(*, now: datetime | None = None) -> LiabilityReport:
     # voided and expired holds redeem nothing
     redeemed = int(moved.get("burn", 0)) + int(moved.get("burn_reversal", 0))
     redeemed += int(moved.get("hold", 0)) + int(moved.get("capture", 0))
-    lines = []
-    for issuer_id, points in outstanding:
-        issuer_terms = current.get(issuer_id)
-        lines.append(
-            LiabilityLine(
-                issuer_id,
-                int(points),
-                issuer_terms.currency if issuer_terms else None,
-                money(int(points), issuer_terms.issuance_price) if issuer_terms else None,
-            )
-        )
+    lines = [
+        _liability_line(issuer_id, int(points), current.get(issuer_id))
+        for issuer_id, points in outstanding
+    ]
     resolved = expired + redeemed
     rate = (
         (Decimal(expired) / Decimal(resolved)).quantize(Decimal("0.0001"))

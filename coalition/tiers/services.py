@@ -24,7 +24,7 @@ from coalition.tiers.models import (
     TierLevel,
     TierPolicy,
 )
-from loyalty_graphql import webhooks
+from coalition.webhooks import services as webhooks
 from loyalty_platform import driver_sql
 
 ROLLING_PERIOD = timedelta(days=365)

@@ -8,6 +8,7 @@ from typing import Any
 import graphene
 
 from coalition.catalogue.selectors import catalogue_page
+from coalition.charity.selectors import charity_statements
 from coalition.charity.services import donation_make
 from coalition.members.models import Member
 from coalition.settlement import services as settlement
@@ -66,6 +67,25 @@ class PeriodView(graphene.ObjectType):
     coalition_margin = graphene.List(graphene.NonNull(Money), required=True)
 
 
+class CharityMonthView(graphene.ObjectType):
+    month = graphene.Date(required=True, description="The month's first day.")
+    donations = graphene.Int(required=True)
+    points = graphene.BigInt(required=True)
+
+
+class CharityStatementView(graphene.ObjectType):
+    charity = graphene.String(required=True, description="The charity's slug.")
+    name = graphene.String(required=True)
+    active = graphene.Boolean(required=True)
+    months = graphene.List(
+        graphene.NonNull(CharityMonthView), required=True, description="Newest first."
+    )
+    total_points = graphene.BigInt(required=True, description="Donated since the start.")
+    ledger_balance = graphene.BigInt(
+        required=True, description="What the charity's account holds: equals totalPoints."
+    )
+
+
 def period_view(period: SettlementPeriod) -> PeriodView:
     return PeriodView(
         number=period.number,
@@ -98,6 +118,12 @@ class CoalitionOperations(graphene.ObjectType):
     )
     liability = graphene.Field(LiabilityView, required=True)
     periods = graphene.List(graphene.NonNull(PeriodView), required=True, last=graphene.Int())
+    charity_statements = graphene.List(
+        graphene.NonNull(CharityStatementView),
+        required=True,
+        charity=graphene.String(description="A charity's slug; every charity without it."),
+        last=graphene.Int(description="How many months, newest first (12 by default)."),
+    )
 
     @staticmethod
     def resolve_partners(root: Any, info: Any) -> Any:
@@ -182,6 +208,30 @@ class CoalitionOperations(graphene.ObjectType):
         _require(info, OPERATOR, "operator")
         rows = SettlementPeriod.objects.order_by("-number")[: min(last or 12, 100)]
         return [period_view(period) for period in rows]
+
+    @staticmethod
+    def resolve_charity_statements(
+        root: Any, info: Any, charity: str | None = None, last: int | None = None
+    ) -> list[CharityStatementView]:
+        _require(info, OPERATOR, "operator")
+        return [
+            CharityStatementView(
+                charity=statement.charity.slug,
+                name=statement.charity.name,
+                active=statement.charity.is_active,
+                months=[
+                    CharityMonthView(
+                        month=line.month.date(), donations=line.donations, points=line.points
+                    )
+                    for line in statement.lines
+                ],
+                total_points=statement.total_points,
+                ledger_balance=statement.ledger_balance,
+            )
+            for statement in charity_statements(
+                charity_slug=charity, months=last if last is not None else 12
+            )
+        ]
 
 
 class TransferPoints(LoyaltyMutation):

@@ -22,6 +22,8 @@ DOMAIN_MODULES = (
     "coalition.transfers.services",
     "coalition.settlement.services",
     "coalition.settlement.stripe_gateway",
+    "coalition.webhooks.selectors",
+    "coalition.webhooks.services",
     "tenants.partners.errors",
     "tenants.earning.engine",
     "tenants.earning.services",

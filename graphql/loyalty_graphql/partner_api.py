@@ -197,6 +197,15 @@ class StatementView(graphene.ObjectType):
     lines = graphene.List(graphene.NonNull(StatementLineView), required=True)
 
 
+class PartnerLiability(graphene.ObjectType):
+    outstanding_points = graphene.BigInt(
+        required=True, description="Points this partner issued that members still hold."
+    )
+    value = graphene.Field(
+        Money, description="At the partner's current issuance price; null without terms."
+    )
+
+
 # --- queries ----------------------------------------------------------------------------
 
 
@@ -207,6 +216,9 @@ class PartnerOperations(graphene.ObjectType):
     voucher = graphene.Field(VoucherView, code=graphene.String(required=True))
     statements = graphene.List(graphene.NonNull(StatementView), required=True, last=graphene.Int())
     live_position = graphene.Field(StatementView, required=True)
+    liability = graphene.Field(
+        PartnerLiability, required=True, description="This partner's share of the liability."
+    )
 
     @staticmethod
     def resolve_member(root: Any, info: Any, lookup: Any) -> Member | None:
@@ -292,6 +304,18 @@ class PartnerOperations(graphene.ObjectType):
                 )
                 for line in draft.lines
             ],
+        )
+
+    @staticmethod
+    def resolve_liability(root: Any, info: Any) -> PartnerLiability:
+        principal = require(info, "settlement")
+        assert principal.partner_id is not None
+        line = settlement.issuer_liability(partner_id=principal.partner_id)
+        return PartnerLiability(
+            outstanding_points=line.outstanding_points,
+            value=money(line.value, line.currency)
+            if line.value is not None and line.currency
+            else None,
         )
 
 

@@ -13,6 +13,7 @@ from graphene_django import DjangoObjectType
 
 from loyalty_graphql.coalition_api import CoalitionMutations, CoalitionOperations
 from loyalty_graphql.partner_api import PartnerMutations, PartnerOperations
+from loyalty_graphql.webhook_api import WebhookMutations, WebhookOperations
 from loyalty_platform.schemas import current_tenant
 from tenants.partners.models import Partner
 from tenants.stores.models import Store
@@ -38,7 +39,7 @@ class CoalitionQuery(CoalitionOperations):
     pass
 
 
-class PartnerQuery(PartnerOperations):
+class PartnerQuery(WebhookOperations, PartnerOperations):
     partner = graphene.Field(PartnerType, required=True, description="The partner of this host.")
     stores = graphene.List(graphene.NonNull(StoreType), required=True)
 
@@ -55,7 +56,7 @@ class CoalitionMutation(CoalitionMutations):
     pass
 
 
-class PartnerMutation(PartnerMutations):
+class PartnerMutation(WebhookMutations, PartnerMutations):
     pass
 
 

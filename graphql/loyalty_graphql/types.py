@@ -5,12 +5,14 @@ Float. Lists that can grow are Relay-style connections with a capped page size."
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import graphene
 
 from coalition.ledger import selectors as ledger_selectors
+from coalition.ledger.models import TransactionKind
 from coalition.members.models import Member
 from coalition.tiers.services import tier_code_of
 from loyalty_graphql.limits import page_size
@@ -37,6 +39,16 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise ValueError("invalid cursor") from None
 
 
+def page_info(edges: list[Any], has_next_page: bool, after: str | None) -> graphene.relay.PageInfo:
+    """A forward-paginated connection's page info, from its edges."""
+    return graphene.relay.PageInfo(
+        has_next_page=has_next_page,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
 class Money(graphene.ObjectType):
     amount = graphene.String(required=True, description="Decimal, in major units.")
     currency = graphene.String(required=True)
@@ -50,11 +62,26 @@ class Lot(graphene.ObjectType):
     remaining = graphene.BigInt(required=True)
 
 
+class LotConnection(graphene.relay.Connection):
+    class Meta:
+        node = Lot
+
+
+LedgerTransactionKind = graphene.Enum(
+    "LedgerTransactionKind",
+    [(kind.upper(), kind) for kind in TransactionKind.values],
+    description="Kinds of ledger transactions (``HistoryItem.kind`` is their lower-case value).",
+)
+
+
 class HistoryItem(graphene.ObjectType):
     transaction_id = graphene.BigInt(required=True)
     kind = graphene.String(required=True)
     points = graphene.BigInt(required=True, description="What it did to the wallet.")
-    partner = graphene.String()
+    partner = graphene.String(description="The partner's name.")
+    partner_slug = graphene.String(
+        description="The partner's slug, as the history filter takes it."
+    )
     memo = graphene.String(required=True)
     external_ref = graphene.String(required=True)
     created_at = graphene.DateTime(required=True)
@@ -72,9 +99,22 @@ class MemberView(graphene.ObjectType):
     status = graphene.String(required=True)
     balance = graphene.BigInt(required=True)
     tier = graphene.String()
-    lots = graphene.List(graphene.NonNull(Lot), required=True)
+    lots = graphene.Field(
+        LotConnection,
+        required=True,
+        first=graphene.Int(),
+        after=graphene.String(),
+        description="Unspent lots in the order they will be spent (soonest expiry first).",
+    )
     history = graphene.Field(
-        HistoryConnection, required=True, first=graphene.Int(), after=graphene.String()
+        HistoryConnection,
+        required=True,
+        first=graphene.Int(),
+        after=graphene.String(),
+        kind=LedgerTransactionKind(),
+        partner=graphene.String(description="A partner's slug: only what happened there."),
+        occurred_after=graphene.DateTime(description="From this instant on (inclusive)."),
+        occurred_before=graphene.DateTime(description="Before this instant (exclusive)."),
     )
 
     @staticmethod
@@ -90,24 +130,43 @@ class MemberView(graphene.ObjectType):
         return tier_code_of(member.pk)
 
     @staticmethod
-    def resolve_lots(member: Member, info: Any) -> list[dict[str, Any]]:
-        return [
-            {
-                "issuer": lot.issuer_name,
-                "earned_at": lot.earned_at,
-                "expires_at": lot.expires_at,
-                "points": lot.points,
-                "remaining": lot.remaining,
-            }
-            for lot in ledger_selectors.lots(member.pk)
+    def resolve_lots(
+        member: Member, info: Any, first: int | None = None, after: str | None = None
+    ) -> LotConnection:
+        page = ledger_selectors.lots_page(
+            member.pk, after=decode_cursor(after), limit=page_size(first)
+        )
+        edges = [
+            LotConnection.Edge(
+                node=Lot(
+                    issuer=lot.issuer_name,
+                    earned_at=lot.earned_at,
+                    expires_at=lot.expires_at,
+                    points=lot.points,
+                    remaining=lot.remaining,
+                ),
+                cursor=encode_cursor(lot.lot_id),
+            )
+            for lot in page.lots
         ]
+        return LotConnection(
+            edges=edges, page_info=page_info(edges, page.next_after is not None, after)
+        )
 
     @staticmethod
     def resolve_history(
-        member: Member, info: Any, first: int | None = None, after: str | None = None
-    ) -> HistoryConnection:
+        member: Member, info: Any, first: int | None = None, after: str | None = None,
+        kind: Any = None, partner: str | None = None, occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
+    ) -> HistoryConnection:  # fmt: skip
         page = ledger_selectors.history(
-            member.pk, before=decode_cursor(after), limit=page_size(first)
+            member.pk,
+            before=decode_cursor(after),
+            limit=page_size(first),
+            kind=kind.value if kind is not None else None,
+            partner_slug=partner,
+            occurred_after=occurred_after,
+            occurred_before=occurred_before,
         )
         edges = [
             HistoryConnection.Edge(
@@ -116,6 +175,7 @@ class MemberView(graphene.ObjectType):
                     kind=item.kind,
                     points=item.points,
                     partner=item.partner_name,
+                    partner_slug=item.partner_slug,
                     memo=item.memo,
                     external_ref=item.external_ref,
                     created_at=item.created_at,
@@ -125,11 +185,5 @@ class MemberView(graphene.ObjectType):
             for item in page.items
         ]
         return HistoryConnection(
-            edges=edges,
-            page_info=graphene.relay.PageInfo(
-                has_next_page=page.next_before is not None,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            edges=edges, page_info=page_info(edges, page.next_before is not None, after)
         )

@@ -96,6 +96,7 @@ SHARED_APPS = [
     "coalition.transfers",
     "coalition.expiry",
     "coalition.settlement",
+    "coalition.webhooks",
 ]
 TENANT_APPS = [
     "tenants.stores",
@@ -220,6 +221,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "settlement-close-periods": {"task": "settlement.close_due_periods", "schedule": 300.0},
     "settlement-reconcile": {"task": "settlement.reconcile", "schedule": 3600.0},
     "ledger-snapshot-accounts": {"task": "ledger.snapshot_accounts", "schedule": 600.0},
+    # Re-enqueues lost webhook deliveries; without a broker it also makes the retries.
+    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
 }
 
 # --- e-mail ---------------------------------------------------------------------

@@ -34,7 +34,7 @@ from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import MemberStatus
 from coalition.tiers.services import tier_evaluate
-from loyalty_graphql import webhooks
+from coalition.webhooks import services as webhooks
 from loyalty_platform import driver_sql
 from loyalty_platform.errors import DomainError
 from loyalty_platform.schemas import current_schema, current_tenant

@@ -31,7 +31,7 @@ from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
-from loyalty_graphql import webhooks
+from coalition.webhooks import services as webhooks
 from loyalty_platform.errors import DomainError
 from loyalty_platform.schemas import current_tenant
 from tenants.rewards.models import (

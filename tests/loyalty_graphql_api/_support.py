@@ -29,13 +29,15 @@ from coalition.ledger import services as ledger
 from coalition.ledger.models import Transaction
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
-from coalition.settlement.models import SettlementPeriod, SettlementTerms
+from coalition.settlement.models import SettlementPeriod, SettlementTerms, Statement
 from coalition.settlement.services import period_close
 from coalition.transfers import services as transfers
 from coalition.transfers.models import HouseholdMembership, TransferCap, TransferRecord
+from coalition.webhooks.models import WebhookDelivery, WebhookEndpoint
 from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_platform.schemas import use_public_schema
 from tenants.earning import services as earning
+from tenants.earning.models import BehaviourAward, Referral
 from tenants.partners.models import Partner
 from tenants.purchases import services as purchases
 from tenants.purchases.models import Purchase, PurchaseReturn
@@ -353,6 +355,11 @@ def books(*partners: Partner) -> dict[str, Any]:
         "donations": Donation.objects.count(),
         "household members": HouseholdMembership.objects.count(),
         "periods": sorted(SettlementPeriod.objects.values_list("number", "status")),
+        "statements": sorted(
+            Statement.objects.values_list("pk", "payment_status", "stripe_object_id")
+        ),
+        "webhook endpoints": sorted(WebhookEndpoint.objects.values_list("pk", "is_active")),
+        "webhook deliveries": WebhookDelivery.objects.count(),
     }
     for partner in partners:
         with in_partner(partner):
@@ -365,6 +372,8 @@ def books(*partners: Partner) -> dict[str, Any]:
                 PointsPayment.objects.values_list("pk", "status")
             )
             state[f"{partner.slug} stock"] = sorted(Reward.objects.values_list("code", "stock"))
+            state[f"{partner.slug} behaviour awards"] = BehaviourAward.objects.count()
+            state[f"{partner.slug} referrals"] = Referral.objects.count()
     use_public_schema()
     return state
 
@@ -379,7 +388,7 @@ PAYMENT = "payment { paymentId points amount { amount currency } status balanceA
 VOUCHER = "voucher { code reward points status expiresAt }"
 
 MEMBER_QUERY = """query($lookup: MemberLookup!) { member(lookup: $lookup) {
-  id memberNumber email status balance tier lots { issuer points remaining }
+  id memberNumber email status balance tier lots { edges { node { issuer points remaining } } }
   history(first: 10) { edges { node { kind points partner externalRef } } } } }"""
 PREVIEW_QUERY = """query($receipt: ReceiptInput!) { purchasePreview(receipt: $receipt) {
   points rulePoints campaignPoints contributions { source kind points } } }"""
@@ -419,8 +428,43 @@ VOID_PAYMENT = f"""mutation($key: String!, $payment: ID!) {{
 ISSUE_TOKEN = f"""mutation($key: String!, $member: String!) {{
   issueMemberToken(idempotencyKey: $key, memberNumber: $member) {{ token {ERRORS} }} }}"""
 
+PARTNER_LIABILITY_QUERY = "{ liability { outstandingPoints value { amount currency } } }"
+MEMBER_HISTORY_QUERY = """query($number: String!, $first: Int, $after: String,
+    $kind: LedgerTransactionKind, $partner: String, $occurredAfter: DateTime,
+    $occurredBefore: DateTime) {
+  memberHistory: member(lookup: {memberNumber: $number}) {
+    history(first: $first, after: $after, kind: $kind, partner: $partner,
+            occurredAfter: $occurredAfter, occurredBefore: $occurredBefore) {
+      edges { cursor node { transactionId kind points partner partnerSlug createdAt } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+MEMBER_LOTS_QUERY = """query($number: String!, $first: Int, $after: String) {
+  memberLots: member(lookup: {memberNumber: $number}) {
+    lots(first: $first, after: $after) {
+      edges { cursor node { issuer earnedAt expiresAt points remaining } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+WEBHOOK_ENDPOINTS_QUERY = "{ webhookEndpoints { id url events active createdAt } }"
+WEBHOOK_DELIVERIES_QUERY = """query($first: Int, $after: String) {
+  webhookDeliveries(first: $first, after: $after) {
+    edges { cursor node { id endpointId url event status attempts lastStatusCode lastError
+                          nextAttemptAt createdAt deliveredAt payload } }
+    pageInfo { hasNextPage hasPreviousPage endCursor } } }"""
+CREATE_WEBHOOK = f"""mutation($key: String!, $url: String!, $events: [WebhookEvent!]!) {{
+  createWebhookEndpoint(idempotencyKey: $key, url: $url, events: $events) {{
+    endpoint {{ id url events active createdAt }} signingSecret {ERRORS} }} }}"""
+DISABLE_WEBHOOK = f"""mutation($key: String!, $id: ID!) {{
+  disableWebhookEndpoint(idempotencyKey: $key, id: $id) {{
+    endpoint {{ id url events active }} {ERRORS} }} }}"""
+AWARD_BEHAVIOUR = f"""mutation($key: String!, $member: String!, $event: String!, $ref: String) {{
+  awardBehaviour(idempotencyKey: $key, memberNumber: $member, event: $event, reference: $ref) {{
+    points {ERRORS} }} }}"""
+RECORD_REFERRAL = f"""mutation($key: String!, $referrer: String!, $referee: String!) {{
+  recordReferral(idempotencyKey: $key, referrerNumber: $referrer, refereeNumber: $referee) {{
+    accepted reason referrerPoints refereePoints {ERRORS} }} }}"""
+CANCEL_VOUCHER = f"""mutation($key: String!, $code: String!) {{
+  cancelVoucher(idempotencyKey: $key, code: $code) {{ {VOUCHER} {ERRORS} }} }}"""
+
 PARTNERS_QUERY = "{ partners { slug name defaultCurrency status } }"
-ME_QUERY = """{ me { memberNumber email balance lots { issuer points }
+ME_QUERY = """{ me { memberNumber email balance lots { edges { node { issuer points } } }
   history(first: 5) { edges { node { kind points } } } } }"""
 CATALOGUE_QUERY = """query($first: Int, $after: String, $partner: String, $search: String,
                           $maxPoints: BigInt) {
@@ -439,6 +483,16 @@ POOL_TO_HOUSEHOLD = f"""mutation($key: String!, $points: BigInt!) {{
   poolToHousehold(idempotencyKey: $key, points: $points) {{ points {ERRORS} }} }}"""
 DONATE_POINTS = f"""mutation($key: String!, $charity: String!, $points: BigInt!) {{
   donatePoints(idempotencyKey: $key, charity: $charity, points: $points) {{ points {ERRORS} }} }}"""
+ME_HISTORY_QUERY = """query($kind: LedgerTransactionKind, $partner: String, $first: Int) {
+  meHistory: me {
+    lots(first: $first) { edges { node { issuer remaining } } pageInfo { hasNextPage } }
+    history(first: $first, kind: $kind, partner: $partner) {
+      edges { node { kind points partner partnerSlug } } pageInfo { hasNextPage } } } }"""
+CHARITY_STATEMENTS_QUERY = """query($charity: String, $last: Int) {
+  charityStatements(charity: $charity, last: $last) { charity name active totalPoints
+    ledgerBalance months { month donations points } } }"""
+PAY_OUT_PERIOD = f"""mutation($key: String!, $number: Int!) {{
+  payOutPeriod(idempotencyKey: $key, number: $number) {{ paid {ERRORS} }} }}"""
 CLOSE_PERIOD = f"""mutation($key: String!) {{
   closePeriod(idempotencyKey: $key) {{
     period {{ number status startWatermark endWatermark coalitionMargin {{ amount currency }} }}

@@ -68,7 +68,8 @@ def test_me_is_the_member_of_the_token(db: None, partner_a: Partner, partner_b: 
     # then: one wallet across brands
     assert (me["memberNumber"], me["email"], me["balance"]) == (member.member_number,
                                                                 member.email, 42)  # fmt: skip
-    assert sorted((lot["issuer"], lot["points"]) for lot in me["lots"]) == sorted(
+    lots = [edge["node"] for edge in me["lots"]["edges"]]
+    assert sorted((lot["issuer"], lot["points"]) for lot in lots) == sorted(
         [(partner_a.name, 30), (partner_b.name, 12)]
     )
     assert [e["node"]["points"] for e in me["history"]["edges"]] == [12, 30]

@@ -41,7 +41,8 @@ def test_member_is_found_by_number_email_or_card_with_balance_lots_and_history(
         assert found["memberNumber"] == member.member_number
         assert found["id"] == str(member.pk)
         assert found["balance"] == 120
-        assert found["lots"] == [{"issuer": partner_a.name, "points": 120, "remaining": 120}]
+        lots = [edge["node"] for edge in found["lots"]["edges"]]
+        assert lots == [{"issuer": partner_a.name, "points": 120, "remaining": 120}]
         edges = found["history"]["edges"]
         assert [e["node"]["kind"] for e in edges] == ["earn"]
         assert edges[0]["node"]["points"] == 120

@@ -6,30 +6,43 @@ before anything runs; an anonymous caller and the own key missing the scope get
 a typed PERMISSION_DENIED (in the payload of a mutation, as a GraphQL error with
 ``extensions.code`` for a query). Coalition host: member operations take a member
 token, operator operations an operator key, and any partner key is a 403.
-Whatever is refused, nothing changes (``books``).
+Whatever is refused, nothing changes (``books``). The matrix names every root
+field of both schemas: a new operation cannot ship without its row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from graphql import FieldNode, OperationDefinitionNode, parse
 
+from coalition.webhooks import services as webhooks
+from loyalty_graphql.schema import coalition_schema, partner_schema
+from loyalty_platform.schemas import use_public_schema
+from tenants.earning.models import BehaviourRule
 from tenants.partners.models import Partner
+from tests.coalition.settlement.settlement_kit import running_stripe_fake
 from tests.loyalty_graphql_api import _support as s
+from tests.testkit import in_partner
 
 Variables = Callable[[Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Operation:
-    name: str
+    name: str  # the root field, or the alias the document gives it
     document: str
     scope: str | None  # None: open to anyone who reaches the host
     mutation: bool
     variables: Variables
+    # Set-up the operation needs beyond the world, before the books are counted;
+    # what it returns is added to the variables.
+    prepare: Variables | None = None
+    stripe: bool = False  # the allowed call talks to Stripe (the local fake)
 
     def __str__(self) -> str:
         return self.name
@@ -37,6 +50,32 @@ class Operation:
 
 def _none(_world: Any) -> dict[str, Any]:
     return {}
+
+
+def _behaviour_rule(world: s.PartnerWorld) -> dict[str, Any]:
+    with in_partner(world.partner):
+        BehaviourRule.objects.create(event="review", points=25, max_awards=5, period="lifetime")
+    use_public_schema()
+    return {}
+
+
+def _referral_rule_and_referee(world: s.PartnerWorld) -> dict[str, Any]:
+    with in_partner(world.partner):
+        BehaviourRule.objects.create(event="referral", points=100, referee_points=50, max_awards=5)
+    use_public_schema()
+    return {"referee": s.enrol("referee").member_number}
+
+
+def _endpoint_with_a_delivery(world: s.PartnerWorld) -> dict[str, Any]:
+    endpoint, _ = webhooks.webhook_endpoint_create(
+        partner=world.partner, url="https://app.example.com/hooks", events=["points_earned"]
+    )
+    webhooks.emit(world.partner.pk, "points_earned", {"points": 5})  # never sent: no commit
+    return {"id": str(endpoint.pk)}
+
+
+def _closed_period(_world: s.CoalitionWorld) -> dict[str, Any]:
+    return {"number": s.close_everything_before().number}
 
 
 PARTNER_OPERATIONS = (
@@ -70,6 +109,30 @@ PARTNER_OPERATIONS = (
               lambda w: {"key": "m1", "payment": str(w.payment_id)}),
     Operation("issueMemberToken", s.ISSUE_TOKEN, "members", True,
               lambda w: {"key": "m1", "member": w.member.member_number}),
+    Operation("awardBehaviour", s.AWARD_BEHAVIOUR, "earn", True,
+              lambda w: {"key": "m1", "member": w.member.member_number, "event": "review",
+                         "ref": "review-1"},
+              prepare=_behaviour_rule),
+    Operation("recordReferral", s.RECORD_REFERRAL, "earn", True,
+              lambda w: {"key": "m1", "referrer": w.member.member_number},
+              prepare=_referral_rule_and_referee),
+    Operation("cancelVoucher", s.CANCEL_VOUCHER, "redeem", True,
+              lambda w: {"key": "m1", "code": w.voucher_code}),
+    Operation("liability", s.PARTNER_LIABILITY_QUERY, "settlement", False, _none),
+    Operation("memberHistory", s.MEMBER_HISTORY_QUERY, "read", False,
+              lambda w: {"number": w.member.member_number, "kind": "EARN", "partner": "alpha",
+                         "occurredAfter": "2000-01-01T00:00:00+00:00"}),
+    Operation("memberLots", s.MEMBER_LOTS_QUERY, "read", False,
+              lambda w: {"number": w.member.member_number, "first": 5}),
+    Operation("webhookEndpoints", s.WEBHOOK_ENDPOINTS_QUERY, "settlement", False, _none,
+              prepare=_endpoint_with_a_delivery),
+    Operation("webhookDeliveries", s.WEBHOOK_DELIVERIES_QUERY, "settlement", False,
+              lambda w: {"first": 5}, prepare=_endpoint_with_a_delivery),
+    Operation("createWebhookEndpoint", s.CREATE_WEBHOOK, "settlement", True,
+              lambda w: {"key": "m1", "url": "https://app.example.com/hooks",
+                         "events": ["POINTS_EARNED", "TIER_CHANGED"]}),
+    Operation("disableWebhookEndpoint", s.DISABLE_WEBHOOK, "settlement", True,
+              lambda w: {"key": "m1"}, prepare=_endpoint_with_a_delivery),
 )  # fmt: skip
 
 MEMBER_ONLY, OPERATOR_ONLY = "member", "operator"
@@ -86,6 +149,12 @@ COALITION_OPERATIONS = (
     Operation("donatePoints", s.DONATE_POINTS, MEMBER_ONLY, True,
               lambda w: {"key": "m1", "charity": w.charity, "points": 10}),
     Operation("closePeriod", s.CLOSE_PERIOD, OPERATOR_ONLY, True, lambda w: {"key": "m1"}),
+    Operation("meHistory", s.ME_HISTORY_QUERY, MEMBER_ONLY, False,
+              lambda w: {"kind": "EARN", "partner": "alpha", "first": 5}),
+    Operation("charityStatements", s.CHARITY_STATEMENTS_QUERY, OPERATOR_ONLY, False,
+              lambda w: {"charity": w.charity, "last": 6}),
+    Operation("payOutPeriod", s.PAY_OUT_PERIOD, OPERATOR_ONLY, True, lambda w: {"key": "m1"},
+              prepare=_closed_period, stripe=True),
 )  # fmt: skip
 
 
@@ -123,13 +192,14 @@ def test_partner_host_permission_matrix(
     # given: alpha ready for every operation, and the caller's credential
     s.cover_every_partner_with_terms()  # the live position values every open event
     world = s.partner_world(partner_a)
+    variables = {**operation.variables(world), **(operation.prepare or _none)(world)}
     token = s.caller_token(
         caller, own=partner_a, other=partner_b, scope=operation.scope, member=world.member
     )
     before = s.books(partner_a, partner_b)
 
     # when: the caller calls the operation on alpha's host
-    reply = s.gql(s.HOST_A, operation.document, operation.variables(world), token)
+    reply = s.gql(s.HOST_A, operation.document, variables, token)
 
     # then: only the own key with the scope (or anyone, for open operations) acts
     if caller in {s.OTHER_PARTNER, s.MEMBER_TOKEN, s.OPERATOR}:
@@ -150,11 +220,13 @@ def test_coalition_host_permission_matrix(
 ) -> None:
     # given: members, a household and a charity; the caller's credential
     world = s.coalition_world(partner_a)
+    variables = {**operation.variables(world), **(operation.prepare or _none)(world)}
     token = s.caller_token(caller, own=partner_a, other=partner_b, scope=None, member=world.member)
     before = s.books(partner_a, partner_b)
 
-    # when: the caller calls the operation on the coalition host
-    reply = s.gql(s.PUBLIC_HOST, operation.document, operation.variables(world), token)
+    # when: the caller calls the operation on the coalition host (Stripe is the fake)
+    with running_stripe_fake() if operation.stripe else nullcontext():
+        reply = s.gql(s.PUBLIC_HOST, operation.document, variables, token)
 
     # then: partner keys never act here; members and the operator only on their own
     allowed = {None: {s.MEMBER_TOKEN, s.OPERATOR, s.ANONYMOUS},
@@ -176,3 +248,26 @@ def test_an_operator_key_always_carries_the_operator_scope(db: None) -> None:
 
     with pytest.raises(InvalidScopes):
         api_key_create(name="no scope", scopes=["read"], partner=None)
+
+
+def _root_fields(operations: tuple[Operation, ...]) -> set[str]:
+    fields = set()
+    for operation in operations:
+        for definition in parse(operation.document).definitions:
+            assert isinstance(definition, OperationDefinitionNode)
+            for selection in definition.selection_set.selections:
+                assert isinstance(selection, FieldNode)
+                fields.add(selection.name.value)  # the field, not its alias
+    return fields
+
+
+def test_the_matrix_covers_every_operation_of_both_schemas() -> None:
+    # given / when: the root fields of each schema and those the matrix calls
+    def operations_of(schema: Any) -> set[str]:
+        graphql_schema = schema.graphql_schema
+        roots = (graphql_schema.query_type, graphql_schema.mutation_type)
+        return {name for root in roots if root is not None for name in root.fields}
+
+    # then: a new operation cannot ship without its row in the matrix
+    assert operations_of(partner_schema) == _root_fields(PARTNER_OPERATIONS)
+    assert operations_of(coalition_schema) == _root_fields(COALITION_OPERATIONS)

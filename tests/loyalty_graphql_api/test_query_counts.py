@@ -1,10 +1,11 @@
 """Query counts: a member's history and the coalition catalogue cost the same
 number of SQL statements for 5 items as for 50 (no query per row).
 
-The ledger's reads (``coalition.ledger.selectors``: balance, lots, history) go
-through Django's cursor, so ``CaptureQueriesContext`` sees them; only the
-ledger's writes use the raw driver cursor. The history resolver is also checked
-to call the ledger's history selector exactly once per member.
+Statements on the driver connection (``loyalty_platform.driver_sql``: the hot
+paths) are logged where Django logs its own, so ``CaptureQueriesContext`` counts
+every statement of a request. The history resolver is also checked to call the
+ledger's history selector exactly once per member. recordPurchase costs the same
+statements for a one-line receipt as for a fifty-line one.
 """
 
 from __future__ import annotations
@@ -92,3 +93,70 @@ def test_catalogue_costs_the_same_queries_for_5_and_50_rewards(
     assert [len(page["edges"]) for page in pages] == [5, 50]
     assert {edge["node"]["partner"] for edge in pages[1]["edges"]} == {"alpha", "beta"}
     assert counts[0] == counts[1] <= CATALOGUE_STATEMENTS
+
+
+# recordPurchase, the hottest write: domain, key, member number; then in one
+# transaction the member's lock, the pricing snapshot, the ledger earn, the webhook
+# deliveries (none here: one INSERT ... SELECT finds no subscriber), the receipt
+# with all its lines (one statement). Inside the test's transaction the purchase's
+# own transaction is a SAVEPOINT ... RELEASE pair, and Django's cursor for the
+# SAVEPOINT first sets the search path (in production: an implicit BEGIN and a
+# COMMIT, neither logged, and no SET). No tier levels: no tier check after it.
+PURCHASE_STATEMENTS = 11
+
+
+def _purchase_statements(key: str, member: Member, lines: int) -> tuple[int, list[str]]:
+    basket = s.receipt(member.member_number, "EUR", [(1, 100 + n) for n in range(lines)])
+    with CaptureQueriesContext(connection) as captured:
+        reply = s.gql(s.HOST_A, s.RECORD_PURCHASE, {"key": s.unique("k"), "receipt": basket}, key)
+    assert reply.payload("recordPurchase")["errors"] == []
+    return len(captured.captured_queries), [q["sql"] for q in captured.captured_queries]
+
+
+def test_record_purchase_costs_the_same_statements_for_1_and_50_lines(
+    db: None, partner_a: Partner
+) -> None:
+    # given: alpha's rules, one member who has bought before, a key used before
+    s.publish_rules(partner_a)
+    member = s.enrol("counts")
+    key = s.partner_key(partner_a, ["earn"])
+    _purchase_statements(key, member, 1)
+
+    # when: a one-line receipt and a fifty-line receipt are recorded
+    one, one_sql = _purchase_statements(key, member, 1)
+    fifty, _ = _purchase_statements(key, member, 50)
+
+    # then: the same few statements, however long the receipt
+    assert one == fifty == PURCHASE_STATEMENTS, "\n".join(sql[:90] for sql in one_sql)
+
+
+def test_filtered_history_and_lots_cost_the_same_queries_for_5_and_50_items(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: members with 10 and 100 earns from two partners (5 and 50 of them alpha's)
+    few = _member_with_history((partner_a, partner_b), 10)
+    many = _member_with_history((partner_a, partner_b), 100)
+    key = s.partner_key(partner_a, ["read"])
+    since = s.transaction_start().isoformat()
+    filters = {"kind": "EARN", "partner": "alpha", "occurredAfter": since, "first": 50}
+    s.gql(s.HOST_A, s.MEMBER_HISTORY_QUERY, {"number": few.member_number, **filters}, key)
+
+    # when: alpha's app reads both filtered histories and both members' lots, counting
+    counts: dict[str, list[int]] = {"history": [], "lots": []}
+    sizes: dict[str, list[int]] = {"history": [], "lots": []}
+    for member in (few, many):
+        for name, document, variables, field in (
+            ("history", s.MEMBER_HISTORY_QUERY, filters, "memberHistory"),
+            ("lots", s.MEMBER_LOTS_QUERY, {"first": 50}, "memberLots"),
+        ):
+            with CaptureQueriesContext(connection) as captured:
+                reply = s.gql(
+                    s.HOST_A, document, {"number": member.member_number, **variables}, key
+                )
+            counts[name].append(len(captured.captured_queries))
+            sizes[name].append(len(reply.payload(field)[name]["edges"]))
+
+    # then: the items the filters and page sizes allow, for the same statements
+    assert sizes == {"history": [5, 50], "lots": [10, 50]}
+    assert counts["history"][0] == counts["history"][1] <= HISTORY_STATEMENTS
+    assert counts["lots"][0] == counts["lots"][1] <= HISTORY_STATEMENTS

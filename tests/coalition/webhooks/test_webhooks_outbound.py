@@ -1,17 +1,19 @@
-"""Outbound webhooks: partner apps receive signed events for points earned and
-redeemed, tier changes and closed statements; failures are retried with backoff
-and every attempt is in the delivery log.
+"""Outbound webhooks (coalition.webhooks): partner apps receive signed events for
+points earned and redeemed, tier changes and closed statements; failures are
+retried with backoff, every attempt is in the delivery log, and the sweep
+recovers deliveries whose worker or task was lost.
 
 A real HTTP receiver runs in a thread on 127.0.0.1 and checks each request's
 signature with the endpoint's secret, as a partner's server would. Celery runs
-eagerly here: events sent on commit are delivered at once, and a retry runs at
-once too (the countdown it asked for is recorded, never slept).
+eagerly here (no broker): events sent on commit are delivered at once, a failed
+attempt waits for the sweep, and the passing of time is the sweep's ``now``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.db import transaction
+from celery.exceptions import Retry
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from coalition.ledger import services as ledger
@@ -29,9 +33,11 @@ from coalition.members.services import member_enrol
 from coalition.settlement import services as settlement
 from coalition.settlement.models import SettlementTerms, Statement
 from coalition.tiers.models import TierLevel
-from loyalty_graphql import webhooks
-from loyalty_graphql.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from loyalty_graphql.tasks import deliver_webhook
+from coalition.webhooks import services as webhooks
+from coalition.webhooks import tasks
+from coalition.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from coalition.webhooks.tasks import deliver_webhook
+from loyalty_platform.inprocess_beat import InProcessBeat
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
 from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
@@ -62,6 +68,7 @@ class Receiver:
     script: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0  # seconds each answer takes
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/{name}"
@@ -75,7 +82,9 @@ class Receiver:
         ok = webhooks.verify_signature(secret, headers.get("X-Loyalty-Signature", ""), body)
         with self.lock:
             self.received.append(Received(path, headers, body, ok))
-            return self.script.pop(0) if self.script else 200
+            status = self.script.pop(0) if self.script else 200
+        time.sleep(self.delay)
+        return status
 
 
 @pytest.fixture
@@ -352,47 +361,96 @@ def test_unsubscribed_events_inactive_endpoints_and_other_partners_get_nothing(
 # --- retries and the delivery log ----------------------------------------------------------
 
 
-@pytest.fixture
-def countdowns(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The countdowns the task asked Celery to wait before each retry."""
-    asked: list[int] = []
-    original = deliver_webhook.retry
-
-    def recording_retry(*args: Any, **kwargs: Any) -> Any:
-        asked.append(kwargs["countdown"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(deliver_webhook, "retry", recording_retry)
-    return asked
+def _later(seconds: float) -> datetime:
+    return timezone.now() + timedelta(seconds=seconds)
 
 
-def test_a_failing_receiver_is_retried_with_backoff_until_it_succeeds(
-    db: None,
-    partner_a: Partner,
-    receiver: Receiver,
-    countdowns: list[int],
-    django_capture_on_commit_callbacks: Any,
+def test_in_process_a_failed_attempt_waits_for_the_sweep_instead_of_retrying_at_once(
+    db: None, partner_a: Partner, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given a receiver that fails twice (500, then 503), then accepts
     endpoint = _endpoint(receiver, partner_a, "flaky", ["points_earned"])
     receiver.script = [500, 503]
 
-    # when an event is emitted and delivered (eager: the retries run at once)
+    # when an event is emitted and its transaction commits (Celery in-process)
     with django_capture_on_commit_callbacks(execute=True):
         [delivery_id] = webhooks.emit(partner_a.pk, "points_earned", {"points": 7})
 
-    # then it arrived on the third attempt, after 2 s and 4 s of backoff
+    # then one attempt was made and the next is due in 2 s: nothing retried at once
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+    assert delivery.next_attempt_at is not None
+    assert timedelta(seconds=1) < delivery.next_attempt_at - timezone.now() <= timedelta(seconds=2)
+    assert len(receiver.at("flaky")) == 1
+    # and a sweep before it is due leaves it waiting
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.deliveries_sweep(margin=timedelta(0)) == []
+    assert len(receiver.at("flaky")) == 1
+
+    # when sweeps run once each backoff (2 s, then 4 s) has passed
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.deliveries_sweep(margin=timedelta(0), now=_later(3)) == [delivery_id]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 2, 503)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.deliveries_sweep(margin=timedelta(0), now=_later(5)) == [delivery_id]
+
+    # then it arrived on the third attempt: same id and body, each freshly signed
+    delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert (delivery.attempts, delivery.last_status_code, delivery.last_error) == (3, 200, "")
-    assert countdowns == [2, 4]
+    assert delivery.next_attempt_at is None
     received = receiver.at("flaky")
     assert len(received) == 3
-    # the same delivery each time: same id and body, each attempt freshly signed
     assert {r.headers["X-Loyalty-Delivery"] for r in received} == {str(delivery_id)}
     assert len({r.body for r in received}) == 1
     assert all(r.signature_ok for r in received)
     assert _deliveries(endpoint) == [delivery]
+
+
+def test_the_in_process_beat_runs_the_sweep_that_makes_due_retries(
+    db: None, partner_a: Partner, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a delivery whose first attempt failed and whose retry is due
+    _endpoint(receiver, partner_a, "flaky", ["points_earned"])
+    receiver.script = [500]
+    with django_capture_on_commit_callbacks(execute=True):
+        [delivery_id] = webhooks.emit(partner_a.pk, "points_earned", {"points": 7})
+    WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=_later(-1))
+
+    # when the in-process beat (no broker) runs the configured webhook sweep
+    beat = InProcessBeat({"sweep": settings.CELERY_BEAT_SCHEDULE["webhooks-sweep"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        beat.run_due(now=beat.next_run["sweep"])
+
+    # then the retry was made at once: without a broker the sweep takes no margin
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.attempts) == ("succeeded", 2)
+    assert len(receiver.at("flaky")) == 2
+
+
+def test_with_a_broker_the_task_retries_after_the_backoff_carrying_its_attempt_count(
+    db: None, partner_a: Partner, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a pending delivery (not committed: no task ran) to a failing receiver
+    _endpoint(receiver, partner_a, "flaky", ["points_earned"])
+    receiver.script = [500]
+    [delivery_id] = webhooks.emit(partner_a.pk, "points_earned", {"points": 7})
+    asked: list[dict[str, Any]] = []
+
+    def recording_retry(**kwargs: Any) -> Retry:
+        asked.append(kwargs)
+        return Retry()
+
+    monkeypatch.setattr(deliver_webhook, "retry", recording_retry)
+
+    # when a worker runs the task (a direct call is not eager) and the attempt fails
+    with pytest.raises(Retry):
+        deliver_webhook(delivery_id, 0)
+
+    # then Celery is asked to run it again in 2 s, expecting one attempt made
+    assert asked == [{"args": (delivery_id, 1), "countdown": 2}]
+    assert WebhookDelivery.objects.get(pk=delivery_id).attempts == 1
 
 
 def test_each_attempt_is_recorded_with_the_next_attempt_time(
@@ -402,23 +460,25 @@ def test_each_attempt_is_recorded_with_the_next_attempt_time(
     _endpoint(receiver, partner_a, "flaky", ["points_earned"])
     receiver.script = [500, 502]
     [delivery_id] = webhooks.emit(partner_a.pk, "points_earned", {"points": 7})
+    row = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, row.created_at)
 
     # when attempts are made one at a time, the log shows each
     first = webhooks.deliver(delivery_id)
-    row = WebhookDelivery.objects.get(pk=delivery_id)
-    assert first == webhooks.AttemptResult("pending", 2)
+    row.refresh_from_db()
+    assert first == webhooks.AttemptResult("pending", 2, 1)
     assert (row.attempts, row.last_status_code, row.last_error) == (1, 500, "HTTP 500")
     assert row.next_attempt_at is not None
     assert timedelta(seconds=1) < row.next_attempt_at - timezone.now() <= timedelta(seconds=2)
 
     second = webhooks.deliver(delivery_id)
     row.refresh_from_db()
-    assert second == webhooks.AttemptResult("pending", 4)
+    assert second == webhooks.AttemptResult("pending", 4, 2)
     assert (row.attempts, row.last_status_code) == (2, 502)
 
     third = webhooks.deliver(delivery_id)
     row.refresh_from_db()
-    assert third == webhooks.AttemptResult("succeeded", None)
+    assert third == webhooks.AttemptResult("succeeded", None, 3)
     assert (row.attempts, row.status, row.next_attempt_at) == (3, "succeeded", None)
 
     # and a finished delivery is never sent again (a repeated task is harmless)
@@ -427,11 +487,7 @@ def test_each_attempt_is_recorded_with_the_next_attempt_time(
 
 
 def test_gives_up_after_the_last_attempt(
-    db: None,
-    partner_a: Partner,
-    receiver: Receiver,
-    countdowns: list[int],
-    django_capture_on_commit_callbacks: Any,
+    db: None, partner_a: Partner, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given a receiver that always fails, and one that is not listening at all
     _endpoint(receiver, partner_a, "down", ["points_earned"])
@@ -439,11 +495,19 @@ def test_gives_up_after_the_last_attempt(
     closed, _ = webhooks.webhook_endpoint_create(
         partner=partner_a, url=f"http://127.0.0.1:{free_port()}/hook", events=["points_earned"]
     )
-
     with django_capture_on_commit_callbacks(execute=True):
         delivery_ids = webhooks.emit(partner_a.pk, "points_earned", {"points": 1})
 
-    # then both were tried MAX_ATTEMPTS times with growing backoff, then failed
+    # when sweeps run just before and just after each backoff (2, 4, 8, 16, 32 s)
+    for wait in (2, 4, 8, 16, 32):
+        with django_capture_on_commit_callbacks(execute=True):
+            early = webhooks.deliveries_sweep(margin=timedelta(0), now=_later(wait - 1))
+            due = webhooks.deliveries_sweep(margin=timedelta(0), now=_later(wait + 1))
+        assert (early, due) == ([], sorted(delivery_ids))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.deliveries_sweep(margin=timedelta(0), now=_later(3600)) == []
+
+    # then both were tried MAX_ATTEMPTS times, then failed
     failing = {d.endpoint_id: d for d in WebhookDelivery.objects.filter(pk__in=delivery_ids)}
     assert len(failing) == 2
     for delivery in failing.values():
@@ -456,7 +520,6 @@ def test_gives_up_after_the_last_attempt(
     assert refused.last_status_code is None
     assert "refused" in refused.last_error.lower()
     assert [d.last_status_code for d in failing.values() if d.endpoint_id != closed.pk] == [500]
-    assert countdowns == [2, 4, 8, 16, 32] * 2
 
 
 def test_a_redirect_is_a_failure_and_is_not_followed(
@@ -486,6 +549,138 @@ def test_an_endpoint_deactivated_after_the_event_is_not_sent_it(
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error == "the endpoint was deactivated"
     assert receiver.received == []
+
+
+# --- the sweep: deliveries whose task or worker was lost ---------------------------------
+
+
+def test_the_sweep_delivers_an_overdue_delivery_once_and_leaves_one_not_yet_due(
+    db: None, partner_a: Partner, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given two deliveries whose tasks were lost (their commit callbacks never ran):
+    # one overdue by more than the sweep's margin, one not due for ten minutes
+    _endpoint(receiver, partner_a, "till", ["points_earned"])
+    with django_capture_on_commit_callbacks(execute=False) as lost:
+        [overdue] = webhooks.emit(partner_a.pk, "points_earned", {"points": 1})
+    with django_capture_on_commit_callbacks(execute=False):
+        [future] = webhooks.emit(partner_a.pk, "points_earned", {"points": 2})
+    WebhookDelivery.objects.filter(pk=overdue).update(next_attempt_at=_later(-600))
+    not_before = _later(600)
+    WebhookDelivery.objects.filter(pk=future).update(next_attempt_at=not_before)
+
+    # when the sweep runs twice in a row (with a broker's five-minute margin)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = webhooks.deliveries_sweep()
+        second = webhooks.deliveries_sweep()
+
+    # then the overdue one was taken once and delivered; the other was left alone
+    assert (first, second) == ([overdue], [])
+    assert [r.json["data"] for r in receiver.at("till")] == [{"points": 1}]
+    assert WebhookDelivery.objects.get(pk=overdue).status == DeliveryStatus.SUCCEEDED
+    waiting = WebhookDelivery.objects.get(pk=future)
+    assert (waiting.status, waiting.attempts, waiting.next_attempt_at) == (
+        "pending", 0, not_before,
+    )  # fmt: skip
+
+    # and should the lost task turn up after all, it sends nothing more: its claim
+    # (expecting no attempt made yet) finds the delivery done
+    [late_task] = lost
+    late_task()
+    assert len(receiver.at("till")) == 1
+
+
+def test_the_sweep_task_takes_what_is_due_and_a_stale_task_claims_nothing(
+    db: None, partner_a: Partner, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a delivery whose first attempt failed, with its retry due
+    _endpoint(receiver, partner_a, "till", ["points_earned"])
+    receiver.script = [500]
+    [delivery_id] = webhooks.emit(partner_a.pk, "points_earned", {"points": 1})
+    assert webhooks.deliver(delivery_id, attempts=0).status == "pending"
+    WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=_later(-1))
+
+    # when a copy of the first attempt's task runs again, it claims nothing
+    assert deliver_webhook.apply(args=[delivery_id, 0]).get() == "pending"
+    assert len(receiver.at("till")) == 1
+
+    # when the periodic task runs twice (no broker here: no margin)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.sweep.apply().get() == 1
+        assert tasks.sweep.apply().get() == 0
+
+    # then the retry was made once
+    assert len(receiver.at("till")) == 2
+    row = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (row.status, row.attempts) == ("succeeded", 2)
+
+
+def test_a_delivery_whose_worker_died_mid_attempt_is_tried_again_and_the_attempt_counts(
+    db: None, partner_a: Partner, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given deliveries claimed by attempts whose worker died: one on its first
+    # attempt and one on its last (leases long over), one whose lease still runs
+    _endpoint(receiver, partner_a, "till", ["points_earned"])
+    [first, last, running] = [
+        webhooks.emit(partner_a.pk, "points_earned", {"points": points})[0] for points in (1, 2, 3)
+    ]
+    sending = WebhookDelivery.objects.filter(pk__in=[first, last])
+    sending.update(status=DeliveryStatus.SENDING, attempts=1, next_attempt_at=_later(-600))
+    WebhookDelivery.objects.filter(pk=last).update(attempts=webhooks.MAX_ATTEMPTS)
+    WebhookDelivery.objects.filter(pk=running).update(
+        status=DeliveryStatus.SENDING, attempts=1, next_attempt_at=_later(30)
+    )
+
+    # when the sweep runs
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.deliveries_sweep() == [first]
+
+    # then the first is sent again, as its second attempt
+    row = WebhookDelivery.objects.get(pk=first)
+    assert (row.status, row.attempts) == ("succeeded", 2)
+    assert [r.json["data"] for r in receiver.at("till")] == [{"points": 1}]
+    # the one out of attempts failed without being sent, saying why
+    row = WebhookDelivery.objects.get(pk=last)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 6, None)
+    assert "interrupted" in row.last_error
+    # and the running attempt was left to finish
+    assert WebhookDelivery.objects.get(pk=running).status == DeliveryStatus.SENDING
+
+
+def test_two_workers_given_one_delivery_send_it_once(
+    live_db: None, partner_a: Partner, receiver: Receiver
+) -> None:
+    # given a committed pending delivery and a slow receiver
+    endpoint = _endpoint(receiver, partner_a, "slow", ["points_earned"])
+    receiver.delay = 0.5
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="points_earned", payload={"points": 1},
+        next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    results: list[webhooks.AttemptResult] = []
+    start = threading.Barrier(2)
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(webhooks.deliver(delivery.pk, attempts=0))
+        finally:
+            connection.close()
+
+    try:
+        # when two workers attempt it at the same moment
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+        # then one claimed and sent it; the other found it claimed and sent nothing
+        assert sorted(result.status for result in results) == ["sending", "succeeded"]
+        assert len(receiver.at("slow")) == 1
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("succeeded", 1)
+    finally:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
 
 
 # --- endpoints and signatures -----------------------------------------------------------

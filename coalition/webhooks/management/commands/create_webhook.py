@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty_graphql.models import WEBHOOK_EVENTS
-from loyalty_graphql.webhooks import InvalidWebhookEndpoint, webhook_endpoint_create
+from coalition.webhooks.models import WEBHOOK_EVENTS
+from coalition.webhooks.services import InvalidWebhookEndpoint, webhook_endpoint_create
 from tenants.partners.models import Partner
 
 

@@ -1,0 +1,45 @@
+"""Outbound webhook jobs: one delivery attempt, and the sweep for lost deliveries.
+
+A delivery is at least once (receivers deduplicate on its id) and a finished one
+is never sent again, so the attempt acknowledges late. Retries wait
+``services.backoff(attempts)`` seconds; the delivery row, not Celery, counts the
+attempts and stops at MAX_ATTEMPTS, and each retry carries the count it expects,
+so a duplicate of it claims nothing. Without a broker (tasks run in-process) a
+failed attempt is not retried here: the sweep picks it up once it is due.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from coalition.webhooks import services
+from loyalty_platform.celery import app
+
+
+@app.task(
+    bind=True,
+    name="webhooks.deliver",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    ignore_result=True,
+)
+def deliver_webhook(self: Any, delivery_id: int, attempts: int | None = None) -> Any:
+    # ``attempts`` is None in messages queued before it existed: claim whatever is pending.
+    result = services.deliver(delivery_id, attempts=attempts)
+    if result.retry_in is None:
+        return result.status
+    if self.request.is_eager:
+        # In-process, a retry would run at once, without the wait: the failed attempt
+        # is recorded with its next_attempt_at and the sweep sends it when it is due.
+        return result.status
+    raise self.retry(args=(delivery_id, result.attempts), countdown=result.retry_in)
+
+
+@app.task(name="webhooks.sweep", ignore_result=True)
+def sweep() -> int:
+    """Re-enqueue deliveries lost by a crashed worker or broker. In-process (no
+    broker) it also makes every retry, so it takes whatever is due, no margin."""
+    margin = timedelta(0) if app.conf.task_always_eager else services.SWEEP_MARGIN
+    return len(services.deliveries_sweep(margin=margin))

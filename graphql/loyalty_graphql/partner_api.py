@@ -70,20 +70,14 @@ def _member_by_number(number: str) -> Member:
     return member
 
 
-def _member_id_by_number(number: str) -> int:
-    member_id = member_selectors.member_id_by_number(number)
-    if member_id is None:
-        raise UnknownMember(f"no member with number {number!r}", field="member_number")
-    return member_id
-
-
 def receipt_from(data: Any) -> purchases.Receipt:
     if len(data.lines) > 500:
         raise ValueError("a receipt has at most 500 lines")
     occurred_at: datetime = data.occurred_at
     return purchases.Receipt(
         external_id=data.external_id,
-        member_id=_member_id_by_number(data.member_number),
+        member_id=None,
+        member_number=data.member_number,
         occurred_at=occurred_at,
         currency=data.currency.upper(),
         lines=tuple(

@@ -17,14 +17,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from psycopg import pq
 
 
 class _LoggedCursor:
     """A driver cursor that records its statements where Django records its own."""
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, db: Any) -> None:
         self._cursor = cursor
+        self._db = db
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
@@ -34,7 +36,7 @@ class _LoggedCursor:
         try:
             return self._cursor.execute(sql, params, **options)
         finally:
-            connection.queries_log.append(
+            self._db.queries_log.append(
                 {"sql": f"[driver] {sql}", "time": f"{time.monotonic() - started:.3f}"}
             )
 
@@ -43,13 +45,22 @@ class _LoggedCursor:
 def driver_cursor(*, server_binding: bool = False) -> Iterator[Any]:
     """A cursor on the driver connection. With ``server_binding``, parameters are
     bound by the server, which lets a hot statement be prepared (``prepared``)."""
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        driver = connection.connection
+    # The connection proxy costs a thread-local lookup per attribute: take the
+    # wrapper once (this runs several times per request).
+    db: Any = connections[DEFAULT_DB_ALIAS]
+    if not db.health_check_done:
+        # As Django's own cursors: a persistent connection is checked (SELECT 1)
+        # once per request before its first statement, and replaced if dead.
+        db.close_if_health_check_failed()
+    if db.connection is None:
+        db.ensure_connection()
+    if db.needs_rollback:
+        db.validate_no_broken_transaction()
+    with db.wrap_database_errors:
+        driver = db.connection
         cursor = psycopg.Cursor(driver) if server_binding else driver.cursor()
         try:
-            yield _LoggedCursor(cursor) if connection.queries_logged else cursor
+            yield _LoggedCursor(cursor, db) if db.queries_logged else cursor
         finally:
             cursor.close()
 
@@ -83,15 +94,15 @@ def prepared_all(sql: str, params: dict[str, Any] | Sequence[Any]) -> list[tuple
     parameters bound by the server (arrays travel in binary). Prepared statements
     live in the database session, which is why deployments pool connections per
     session (see ARCHITECTURE.md, PgBouncer)."""
-    connection.ensure_connection()
-    driver = connection.connection
-    if driver.prepare_threshold is None:
-        driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
     with driver_cursor(server_binding=True) as cursor:
+        driver = cursor.connection
+        if driver.prepare_threshold is None:
+            driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
         cursor.execute(sql, params, prepare=True)
-        if cursor.description is None:
-            return []
-        return [tuple(row) for row in cursor.fetchall()]
+        result = cursor.pgresult
+        if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+            return []  # a statement without rows (``description`` would build columns)
+        return cursor.fetchall()
 
 
 def prepared(sql: str, params: dict[str, Any] | Sequence[Any]) -> tuple[Any, ...] | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -33,6 +33,8 @@ from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import MemberStatus
+from coalition.members.numbers import is_valid_member_number
+from coalition.members.selectors import member_id_by_number
 from coalition.tiers.services import tier_evaluate
 from coalition.webhooks import services as webhooks
 from loyalty_platform import driver_sql
@@ -92,8 +94,12 @@ class ReceiptLine:
 
 @dataclass(frozen=True)
 class Receipt:
+    """A till's receipt. The member is given by id, or by member number (partner
+    apps know the number from the card; the purchase resolves it in the same
+    statement that takes the member's lock)."""
+
     external_id: str
-    member_id: int
+    member_id: int | None
     occurred_at: datetime
     currency: str
     lines: tuple[ReceiptLine, ...]
@@ -103,6 +109,7 @@ class Receipt:
     paid_with_points: int = 0
     channel: str = Channel.POS
     store_code: str | None = None
+    member_number: str = ""
 
     def basket(self) -> engine.Basket:
         return engine.Basket(
@@ -120,7 +127,11 @@ class Receipt:
         )
 
     def request_hash(self) -> str:
+        """What a replay must match: the receipt with its member resolved to an id
+        (a retry may name the member by id or by number)."""
+        assert self.member_id is not None, "resolve the member first"
         payload = asdict(self)
+        del payload["member_number"]
         payload["occurred_at"] = self.occurred_at.isoformat()
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -215,10 +226,12 @@ SELECT m.status, m.member_number, m.country, now(),
 FROM (SELECT 1) AS one LEFT JOIN public.members_member m ON m.id = %(member)s
 """
 
-# The lock's second key is an int4: ids past 2^31 share keys (more waiting, never less).
-_MEMBER_LOCK_SQL = (
-    "SELECT pg_advisory_xact_lock(hashtext(%(schema)s), (%(member)s %% 2147483647)::int)"
-)
+# The member's lock, by id or by number (returning the id; no row, no member).
+# Its second key is an int4: ids past 2^31 share keys (more waiting, never less).
+_MEMBER_LOCK_SQL = """
+SELECT m.id, pg_advisory_xact_lock(hashtext(%(schema)s), (m.id %% 2147483647)::int)
+  FROM public.members_member m WHERE m.{column} = %(member)s
+"""
 
 _REPLAY_SQL = """SELECT p.id, p.external_id, p.points_awarded, p.rule_points,
        p.campaign_points, p.breakdown, p.request_hash, v.number AS rule_version
@@ -266,12 +279,14 @@ def _day_bounds(receipt: Receipt, partner: Any) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _snapshot(receipt: Receipt, partner: Any, idempotency: IdempotencyKey | None) -> _Snapshot:
+def _snapshot(
+    receipt: Receipt, member_id: int, partner: Any, idempotency: IdempotencyKey | None
+) -> _Snapshot:
     day_start, day_end = _day_bounds(receipt, partner)
     row = driver_sql.prepared(
         _sql(_SNAPSHOT_SQL, current_schema()),
         {
-            "member": Int8(receipt.member_id),
+            "member": Int8(member_id),
             "scope": idempotency.scope if idempotency else None,
             "key": idempotency.key if idempotency else None,
             "external_id": receipt.external_id,
@@ -345,12 +360,42 @@ def _breakdown_of(receipt: Receipt, snapshot: _Snapshot) -> engine.Breakdown:
     )
 
 
+def _member_by_number(number: str) -> int:
+    member_id = member_id_by_number(number)
+    if member_id is None:
+        raise UnknownMember(f"no member with number {number!r}", field="member_number")
+    return member_id
+
+
 def purchase_preview(receipt: Receipt, *, now: datetime | None = None) -> engine.Breakdown:
     """The points this basket would earn now, posting nothing."""
     _validate_receipt(receipt, now or timezone.now())
-    snapshot = _snapshot(receipt, _partner(), None)
-    _check_member(snapshot, receipt.member_id)
+    member_id = receipt.member_id
+    if member_id is None:
+        member_id = _member_by_number(receipt.member_number)
+    snapshot = _snapshot(receipt, member_id, _partner(), None)
+    _check_member(snapshot, member_id)
     return _breakdown_of(receipt, snapshot)
+
+
+def _lock_member(schema: str, receipt: Receipt) -> int:
+    """Take the member's purchase lock at this partner; the member's id."""
+    number = receipt.member_number.strip()
+    unknown = UnknownMember(f"no member with number {number!r}", field="member_number")
+    member: Any
+    if receipt.member_id is not None:
+        column, member = "id", Int8(receipt.member_id)
+        unknown = UnknownMember(f"no member with id {receipt.member_id}")
+    elif is_valid_member_number(number):
+        column, member = "member_number", number
+    else:
+        raise unknown
+    row = driver_sql.prepared(
+        _MEMBER_LOCK_SQL.format(column=column), {"schema": schema, "member": member}
+    )
+    if row is None:
+        raise unknown
+    return int(row[0])
 
 
 def _replay(
@@ -451,24 +496,24 @@ def purchase_record(
     """
     now = now or timezone.now()
     _validate_receipt(receipt, now)
-    digest = receipt.request_hash()
     partner = _partner()
     schema = current_schema()
+    member_id: int | None = None
     try:
         with transaction.atomic():
             # Serialise one member's purchases at this partner: the daily cap, the
             # first-purchase bonus and the replay check read the member's earlier
             # purchases (the snapshot is read after the lock is granted).
-            driver_sql.prepared(
-                _MEMBER_LOCK_SQL, {"schema": schema, "member": Int8(receipt.member_id)}
-            )
-            snapshot = _snapshot(receipt, partner, idempotency)
+            member_id = _lock_member(schema, receipt)
+            receipt = replace(receipt, member_id=member_id, member_number="")
+            digest = receipt.request_hash()
+            snapshot = _snapshot(receipt, member_id, partner, idempotency)
             replay = _replay(snapshot, idempotency, receipt, digest)
             if replay is not None:
                 return replay
             if partner.status != "active":
                 raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
-            _check_member(snapshot, receipt.member_id)
+            _check_member(snapshot, member_id)
             if receipt.store_code and snapshot.store_id is None:
                 raise InvalidReceipt(f"unknown store {receipt.store_code!r}", field="store")
             breakdown = _breakdown_of(receipt, snapshot)
@@ -479,7 +524,7 @@ def purchase_record(
             posting = None
             if points > 0:
                 posting = ledger.earn(
-                    member_id=receipt.member_id,
+                    member_id=member_id,
                     expires_at=lot_expiry_under(
                         expiry_policy_from(snapshot.expiry), snapshot.country, snapshot.db_now
                     ),
@@ -501,7 +546,7 @@ def purchase_record(
                 _sql(_INSERT_SQL, schema),
                 {
                     "external_id": receipt.external_id,
-                    "member": Int8(receipt.member_id),
+                    "member": Int8(member_id),
                     "channel": receipt.channel,
                     "store": snapshot.store_id,
                     "occurred_at": receipt.occurred_at,
@@ -530,7 +575,11 @@ def purchase_record(
     except IntegrityError:
         # A twin of this receipt (same external id or key, without the member
         # lock: another member number) won the race: answer with its result.
-        replay = _replay(_snapshot(receipt, partner, idempotency), idempotency, receipt, digest)
+        if member_id is None:  # the lock statement itself failed
+            raise
+        receipt = replace(receipt, member_id=member_id, member_number="")
+        snapshot = _snapshot(receipt, member_id, partner, idempotency)
+        replay = _replay(snapshot, idempotency, receipt, receipt.request_hash())
         if replay is not None:
             return replay
         raise
@@ -540,7 +589,7 @@ def purchase_record(
         # up). The earn carries the database's now() from its transaction, later
         # than ``now`` (taken when the request arrived): evaluate at the later of
         # the two, or the points just earned fall outside the qualifying window.
-        tier_evaluate(member_id=receipt.member_id, now=max(now, snapshot.db_now))
+        tier_evaluate(member_id=member_id, now=max(now, snapshot.db_now))
     return PurchaseResult(
         purchase_id=int(row[0]),
         external_id=receipt.external_id,

@@ -95,14 +95,15 @@ def test_catalogue_costs_the_same_queries_for_5_and_50_rewards(
     assert counts[0] == counts[1] <= CATALOGUE_STATEMENTS
 
 
-# recordPurchase, the hottest write: domain, key, member number; then in one
-# transaction the member's lock, the pricing snapshot, the ledger earn, the webhook
-# deliveries (none here: one INSERT ... SELECT finds no subscriber), the receipt
-# with all its lines (one statement). Inside the test's transaction the purchase's
-# own transaction is a SAVEPOINT ... RELEASE pair, and Django's cursor for the
-# SAVEPOINT first sets the search path (in production: an implicit BEGIN and a
-# COMMIT, neither logged, and no SET). No tier levels: no tier check after it.
-PURCHASE_STATEMENTS = 11
+# recordPurchase, the hottest write: host and key; then in one transaction the
+# member's lock (found by number in the same statement), the pricing snapshot, the
+# ledger earn, the webhook deliveries (none here: one INSERT ... SELECT finds no
+# subscriber) and the receipt with all its lines (one statement). Inside the
+# test's transaction the purchase's own transaction is a SAVEPOINT ... RELEASE
+# pair, and Django's cursor for the SAVEPOINT first sets the search path (in
+# production: an implicit BEGIN and a COMMIT, neither logged, and no SET). No
+# tier levels: no tier check after the commit.
+PURCHASE_STATEMENTS = 10
 
 
 def _purchase_statements(key: str, member: Member, lines: int) -> tuple[int, list[str]]:

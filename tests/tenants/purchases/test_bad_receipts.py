@@ -16,6 +16,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.verification import verify
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
+from coalition.members.numbers import member_number_from_sequence
 from coalition.members.services import member_set_status
 from loyalty_platform.errors import DomainError
 from tenants.earning import services as earning
@@ -84,6 +85,15 @@ BAD_RECEIPTS: dict[str, tuple[BadReceipt, type[DomainError]]] = {
         InvalidReceipt,
     ),
     "unknown-member": (lambda r, m, now: replace(r, member_id=m.pk + 10**9), UnknownMember),
+    "unknown-member-number": (
+        # a well-formed number (valid check digit) that nobody holds
+        lambda r, m, now: replace(r, member_id=None, member_number=_unused_number(m)),
+        UnknownMember,
+    ),
+    "malformed-member-number": (
+        lambda r, m, now: replace(r, member_id=None, member_number="not-a-number"),
+        UnknownMember,
+    ),
     "unknown-store": (lambda r, m, now: replace(r, store_code="NOWHERE-1"), InvalidReceipt),
     "no-rules-in-force-then": (
         lambda r, m, now: replace(r, occurred_at=datetime(2001, 1, 1, tzinfo=UTC)),
@@ -140,6 +150,35 @@ def test_bad_receipt_is_refused_and_posts_nothing(
         assert not Purchase.objects.filter(external_id=bad.external_id).exists()
         # and the good receipt still goes through
         assert purchase_record(good, now=now).points == 20 + 50
+
+
+def _unused_number(member: Member) -> str:
+    for candidate in range(900_000_000, 900_001_000):
+        number = member_number_from_sequence(candidate)
+        if not Member.objects.filter(member_number=number).exists():
+            return number
+    raise AssertionError("no unused member number")
+
+
+def test_a_receipt_names_its_member_by_number_or_by_id_alike(db: None, partner_a: Partner) -> None:
+    # given: rules in force and a member
+    now = timezone.now()
+    member = new_member()
+    with in_partner(partner_a):
+        publish([("base_rate", {"rates": {"EUR": "1"}})], effective_from=now, now=now)
+        by_number = replace(
+            receipt(member.pk, now, LINE), member_id=None, member_number=member.member_number
+        )
+        # when: the till records it by member number, then retries it by id
+        first = purchase_record(by_number, now=now)
+        retry = purchase_record(replace(by_number, member_id=member.pk, member_number=""), now=now)
+        # then: the points went to that member, and the retry replays the purchase
+        assert first.points == 20
+        assert not first.replayed
+        assert retry.replayed
+        assert retry.purchase_id == first.purchase_id
+        assert Purchase.objects.get(external_id=by_number.external_id).member_id == member.pk
+        assert ledger_selectors.balance(member.pk) == 20
 
 
 def test_blocked_member_cannot_earn(db: None, partner_a: Partner) -> None:

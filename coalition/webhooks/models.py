@@ -19,7 +19,8 @@ WEBHOOK_EVENTS = ("points_earned", "points_redeemed", "tier_changed", "statement
 class WebhookEndpoint(models.Model):
     """A partner app's URL that receives the events it subscribed to, signed with
     ``secret``. Unlike an API key the secret is stored (the HMAC needs it); it is
-    shown to the partner once, when the endpoint is created."""
+    shown to the partner when the endpoint is created, and again only to a retry
+    of that request with its idempotency key."""
 
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
     url = models.URLField(max_length=500)
@@ -27,10 +28,23 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(default=list)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The registration's idempotency key: a retry with it answers this endpoint
+    # (and its secret) instead of registering a second one.
+    idempotency_scope = models.CharField(max_length=80, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=120, null=True, blank=True)
+    # With a database default: a web node still on the previous release inserts
+    # endpoints without it during a rolling deploy.
+    request_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "loyalty_graphql_webhookendpoint"
         ordering: ClassVar = ["id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["idempotency_scope", "idempotency_key"],
+                name="webhook_endpoint_idempotency",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.url} ({', '.join(self.events)})"

@@ -58,10 +58,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from coalition.ledger.errors import IdempotencyKeyReused
+from coalition.ledger.idempotency import IdempotencyKey, request_hash
 from coalition.webhooks.models import (
     WEBHOOK_EVENTS,
     DeliveryStatus,
@@ -99,21 +101,63 @@ class InvalidWebhookEndpoint(DomainError):
 
 
 def webhook_endpoint_create(
-    *, partner: Any, url: str, events: list[str] | tuple[str, ...]
+    *,
+    partner: Any,
+    url: str,
+    events: list[str] | tuple[str, ...],
+    idempotency: IdempotencyKey | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """Register a partner's endpoint; returns the row and its signing secret,
-    which the partner is shown once (it stays stored: signing needs it)."""
+    which the partner is shown when it registers (it stays stored: signing needs it).
+
+    With an idempotency key, a retry of the same registration returns the endpoint
+    it registered, as it is now, and its secret; the key with another URL or other
+    events is ``IdempotencyKeyReused``. The key is unique in the database, so two
+    twins racing register one endpoint and both answer it."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise InvalidWebhookEndpoint("a webhook URL is http:// or https:// with a host")
     unknown = set(events) - set(EVENTS)
     if unknown or not events:
         raise InvalidWebhookEndpoint(f"events must be some of {', '.join(EVENTS)}", field="events")
-    secret = "whsec_" + secrets.token_urlsafe(32)
-    endpoint = WebhookEndpoint.objects.create(
-        partner=partner, url=url, secret=secret, events=sorted(set(events))
+    subscribed = sorted(set(events))
+    digest = request_hash(
+        "webhook_endpoint_create", {"partner": partner.pk, "url": url, "events": subscribed}
     )
+    if idempotency is not None and (existing := _registered_with(idempotency, digest)):
+        return existing, existing.secret
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    try:
+        # A savepoint: losing the race on the key must not break the caller's transaction.
+        with transaction.atomic():
+            endpoint = WebhookEndpoint.objects.create(
+                partner=partner,
+                url=url,
+                secret=secret,
+                events=subscribed,
+                idempotency_scope=idempotency.scope if idempotency else None,
+                idempotency_key=idempotency.key if idempotency else None,
+                request_hash=digest,
+            )
+    except IntegrityError:
+        # A twin with the same key committed first: answer what it registered.
+        if idempotency is not None and (existing := _registered_with(idempotency, digest)):
+            return existing, existing.secret
+        raise
     return endpoint, secret
+
+
+def _registered_with(idempotency: IdempotencyKey, digest: str) -> WebhookEndpoint | None:
+    """The endpoint registered with this key, if any; the key with another request
+    is refused."""
+    endpoint = WebhookEndpoint.objects.filter(
+        idempotency_scope=idempotency.scope, idempotency_key=idempotency.key
+    ).first()
+    if endpoint is not None and endpoint.request_hash != digest:
+        raise IdempotencyKeyReused(
+            f"idempotency key {idempotency.key!r} was used to register another endpoint"
+        )
+    return endpoint
 
 
 def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:

@@ -134,7 +134,8 @@ class WebhookOperations(graphene.ObjectType):
 
 class CreateWebhookEndpoint(LoyaltyMutation):
     """Register an endpoint for some events. The answer carries the endpoint's
-    signing secret: keep it, it is never shown again."""
+    signing secret: keep it, only a retry with the same idempotency key and
+    arguments answers it (and the same endpoint) again."""
 
     class Arguments:
         idempotency_key = graphene.String(required=True)
@@ -153,6 +154,7 @@ class CreateWebhookEndpoint(LoyaltyMutation):
             partner=current_tenant(),
             url=args["url"],
             events=[event.value for event in args["events"]],
+            idempotency=cls.idempotency(principal, args["idempotency_key"]),
         )
         return {"endpoint": endpoint_view(endpoint), "signing_secret": secret}
 

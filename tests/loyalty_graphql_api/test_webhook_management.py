@@ -83,12 +83,6 @@ def test_an_unknown_event_is_refused_by_the_schema(db: None, partner_a: Partner)
     assert any("WebhookEvent" in message for message in reply.messages), reply.messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="coalition.webhooks has no idempotency for endpoints yet: WebhookEndpoint "
-    "needs (idempotency_scope, idempotency_key, request_hash) and webhook_endpoint_create "
-    "an `idempotency` argument (see the report of issue 7)",
-)
 def test_create_webhook_endpoint_twice_with_one_key_registers_one_endpoint(
     db: None, partner_a: Partner
 ) -> None:
@@ -102,6 +96,70 @@ def test_create_webhook_endpoint_twice_with_one_key_registers_one_endpoint(
     # then: the same endpoint, not a second one sending every event twice
     assert again["endpoint"]["id"] == first["endpoint"]["id"]
     assert WebhookEndpoint.objects.filter(partner=partner_a).count() == 1
+
+
+def test_create_webhook_endpoint_retried_answers_the_same_endpoint_and_signing_secret(
+    db: None, partner_a: Partner
+) -> None:
+    # given: an endpoint registered with key "again"
+    key = s.partner_key(partner_a, ["settlement"])
+    first = _create(key, "again", events=["TIER_CHANGED", "POINTS_EARNED"]).payload(
+        "createWebhookEndpoint"
+    )
+    assert first["errors"] == [], first
+    before = s.books(partner_a)
+
+    # when: the app retries, naming the events in another order and one twice
+    again = _create(key, "again", events=["POINTS_EARNED", "TIER_CHANGED", "POINTS_EARNED"])
+
+    # then: the very same answer, with the secret the endpoint's bodies are signed with
+    assert again.payload("createWebhookEndpoint") == first
+    row = WebhookEndpoint.objects.get(pk=int(first["endpoint"]["id"]))
+    assert first["signingSecret"] == row.secret
+    # and: the retry wrote nothing
+    assert s.books(partner_a) == before
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"url": "https://other.example.com/hooks"}, {"events": ["POINTS_EARNED", "TIER_CHANGED"]}],
+    ids=["another url", "other events"],
+)
+def test_create_webhook_endpoint_key_reused_with_other_arguments_is_refused(
+    db: None, partner_a: Partner, variables: dict[str, Any]
+) -> None:
+    # given: an endpoint registered with key "same"
+    key = s.partner_key(partner_a, ["settlement"])
+    done = _create(key, "same").payload("createWebhookEndpoint")
+    assert done["errors"] == [], done
+    before = s.books(partner_a)
+
+    # when: the key comes back with another registration
+    payload = _create(key, "same", **variables).payload("createWebhookEndpoint")
+
+    # then: a typed error on the key, no endpoint and no secret, and nothing written
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        ("IDEMPOTENCY_KEY_REUSED", "idempotency_key")
+    ]
+    assert (payload["endpoint"], payload["signingSecret"]) == (None, None)
+    assert s.books(partner_a) == before
+
+
+def test_partners_registering_with_the_same_key_do_not_collide(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given / when: alpha and beta each register an endpoint with key "k1"
+    created = [
+        s.gql(host, s.CREATE_WEBHOOK, {"key": "k1", "url": URL, "events": ["POINTS_EARNED"]},
+              s.partner_key(partner, ["settlement"])).payload("createWebhookEndpoint")
+        for host, partner in ((s.HOST_A, partner_a), (s.HOST_B, partner_b))
+    ]  # fmt: skip
+
+    # then: two endpoints, one each, with their own secrets
+    assert [payload["errors"] for payload in created] == [[], []]
+    rows = [WebhookEndpoint.objects.get(pk=int(p["endpoint"]["id"])) for p in created]
+    assert [row.partner_id for row in rows] == [partner_a.pk, partner_b.pk]
+    assert created[0]["signingSecret"] != created[1]["signingSecret"]
 
 
 # --- disableWebhookEndpoint -------------------------------------------------------------------

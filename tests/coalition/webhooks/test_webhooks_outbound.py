@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from coalition.ledger import services as ledger
+from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from coalition.settlement import services as settlement
@@ -702,6 +704,84 @@ def test_an_endpoint_secret_is_generated_and_stored_for_signing(
         partner=partner_a, url="https://till.example.com/hooks", events=["points_earned"]
     )
     assert other_secret != secret
+
+
+def test_two_registrations_racing_with_one_key_register_one_endpoint(
+    live_db: None, partner_a: Partner
+) -> None:
+    # given: a registration that has inserted its endpoint but not committed yet, and
+    # its twin (same key, same request) whose insert waits on it
+    key = IdempotencyKey(f"partner:race-{uuid.uuid4().hex[:8]}", "hook-1")
+    url = f"https://race-{uuid.uuid4().hex[:8]}.example.com/hooks"
+    inserted, release = threading.Event(), threading.Event()
+    twin_pid: list[int] = []
+    answers: dict[str, tuple[WebhookEndpoint, str]] = {}
+    failures: list[BaseException] = []
+
+    def register() -> tuple[WebhookEndpoint, str]:
+        return webhooks.webhook_endpoint_create(
+            partner=partner_a, url=url, events=["points_earned"], idempotency=key
+        )
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                answers["first"] = register()
+                inserted.set()
+                assert release.wait(timeout=30)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            inserted.set()
+            connection.close()
+
+    def twin() -> None:
+        try:
+            assert inserted.wait(timeout=30)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                twin_pid.append(cursor.fetchone()[0])
+            answers["twin"] = register()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=twin)]
+    try:
+        for thread in threads:
+            thread.start()
+        # when: the twin is blocked on the first one's row, and the first one commits
+        assert _waits_on_a_lock(twin_pid), "the twin never reached the insert"
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+        # then: both answer the one endpoint registered, with its secret
+        assert failures == []
+        (endpoint, secret), (twins, twin_secret) = answers["first"], answers["twin"]
+        assert twins.pk == endpoint.pk
+        assert twin_secret == secret == WebhookEndpoint.objects.get(pk=endpoint.pk).secret
+        assert WebhookEndpoint.objects.filter(url=url).count() == 1
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        WebhookEndpoint.objects.filter(url=url).delete()
+
+
+def _waits_on_a_lock(pids: list[int], timeout: float = 10.0) -> bool:
+    """Whether the backend whose pid lands in ``pids`` is soon waiting on a lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pids:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", pids)
+                row = cursor.fetchone()
+            if row is not None and row[0] == "Lock":
+                return True
+        time.sleep(0.02)
+    return False
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ else:
     # socket folder is only known once it runs, so this is a placeholder that
     # still lets tools such as mypy import settings.
     _database = {"NAME": embedded_db.DATABASE_NAME, "USER": "postgres", "HOST": "", "PORT": ""}
-_database["ENGINE"] = "django_tenants.postgresql_backend"
+_database["ENGINE"] = "loyalty_platform.db_backend"
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
 _database["CONN_HEALTH_CHECKS"] = True
 _database.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)

@@ -206,6 +206,17 @@ _EMIT_STATEMENTS = {
 }
 
 
+def subscribed_sql(event_type: str, partner_parameter: str) -> str:
+    """A boolean SQL expression: has the partner bound as ``%(partner_parameter)s``
+    an active endpoint for the event? For a hot path that reads it along with its
+    own data and calls ``emit`` only when someone listens (a statement saved)."""
+    if event_type not in EVENTS or not partner_parameter.isidentifier():
+        raise ValueError(f"unknown webhook event {event_type!r}")
+    # the event is one of EVENTS, the parameter an identifier: nothing to inject
+    subscribers = f"{_ENDPOINTS} WHERE is_active AND events @> '[\"{event_type}\"]'::jsonb"
+    return f"EXISTS (SELECT 1 FROM {subscribers} AND partner_id = %({partner_parameter})s)"  # noqa: S608
+
+
 def partners_subscribed(event_type: str) -> set[int]:
     """Partners with an active endpoint for this event (one query)."""
     return set(

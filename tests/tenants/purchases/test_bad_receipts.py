@@ -3,8 +3,10 @@ stores a breakdown that explains its points rule by rule."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -326,3 +328,19 @@ def test_stored_breakdown_explains_a_campaign_clipped_by_its_budget(
     assert sum(Decimal(c["points"]) for c in lines) == stored.points_awarded
     report = verify()
     assert report.ok, report.problems
+
+
+def test_request_hash_is_the_text_it_always_was() -> None:
+    # given: receipts with every optional field set and unset
+    plain = Receipt("R-1", 7, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "EUR", (LINE,), 2000)
+    full = replace(plain, tax=10, tip=5, paid_with_points=100, channel="online",
+                   store_code="S1", lines=(LINE, ReceiptLine("B", "toys", 1, 15, discount=5)),
+                   total=2025)  # fmt: skip
+    for receipt_ in (plain, full):
+        # when: hashed the way stored purchases were hashed (all fields, as a dict)
+        payload = asdict(receipt_)
+        del payload["member_number"]
+        payload["occurred_at"] = receipt_.occurred_at.isoformat()
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        # then: the same digest, so retries of purchases stored before still replay
+        assert receipt_.request_hash() == hashlib.sha256(text.encode()).hexdigest()

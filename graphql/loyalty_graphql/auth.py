@@ -22,6 +22,7 @@ from django.utils import timezone
 from loyalty_graphql.models import SCOPES, ApiKey
 from loyalty_platform import driver_sql
 from loyalty_platform.errors import DomainError
+from tenants.partners import selectors as partner_selectors
 
 MEMBER_TOKEN_SALT = "loyalty.member-token"  # noqa: S105 - a salt, not a secret
 MEMBER_TOKEN_TTL = timedelta(hours=12)
@@ -105,17 +106,58 @@ def _member_from_token(token: str) -> Principal:
     return Principal("member", member_id=int(value), scopes=frozenset({"read", "redeem"}))
 
 
-def _from_api_key(token: str) -> Principal:
+_KEY_COLUMNS = "k.id, k.partner_id, k.key_hash, k.scopes::text, k.revoked_at, k.last_used_at"
+_KEY_BY_PREFIX_SQL = (
+    "SELECT k.id, k.partner_id, k.key_hash, k.scopes::text, k.revoked_at, k.last_used_at"
+    " FROM public.loyalty_graphql_apikey k WHERE k.prefix = %s"
+)
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    """An API key's row (None: no such key), read with the request's partner."""
+
+    prefix: str
+    row: tuple[Any, ...] | None
+
+
+def api_key_prefix(authorization: str) -> str | None:
+    """The public prefix of ``Bearer lk_<prefix>_<secret>``, if that is the header."""
+    scheme, _, token = authorization.partition(" ")
+    parts = token.strip().split("_", 2)
+    if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != "lk":
+        return None
+    return parts[1]
+
+
+def partner_and_key_by_host(hostname: str, authorization: str) -> tuple[Any, KeyLookup | None]:
+    """The partner behind the host and, when the request carries an API key, the
+    key's row: one statement for both (every partner API call needs the two)."""
+    prefix = api_key_prefix(authorization)
+    if prefix is None:
+        return partner_selectors.partner_by_host(hostname), None
+    sql = partner_selectors.partner_by_host_sql(
+        more=f", {_KEY_COLUMNS}",
+        join=" LEFT JOIN public.loyalty_graphql_apikey k ON k.prefix = %(prefix)s",
+    )
+    row = driver_sql.prepared(sql, {"host": hostname, "prefix": prefix})
+    if row is None:
+        return None, None
+    key = row[len(partner_selectors.PARTNER_COLUMNS) :]
+    return partner_selectors.partner_from_row(row), KeyLookup(
+        prefix, key if key[0] is not None else None
+    )
+
+
+def _from_api_key(token: str, lookup: KeyLookup | None) -> Principal:
     try:
         _, prefix, secret = token.split("_", 2)
     except ValueError:
         raise AuthenticationFailed("malformed API key") from None
-    # Every API call authenticates: one statement on the driver connection.
-    row = driver_sql.prepared(
-        "SELECT id, partner_id, key_hash, scopes::text, revoked_at, last_used_at"
-        " FROM public.loyalty_graphql_apikey WHERE prefix = %s",
-        [prefix],
-    )
+    if lookup is not None and lookup.prefix == prefix:
+        row = lookup.row  # read along with the partner by the host middleware
+    else:
+        row = driver_sql.prepared(_KEY_BY_PREFIX_SQL, [prefix])
     if row is None or not hmac.compare_digest(row[2], _hash(secret)):
         raise AuthenticationFailed("unknown API key")
     key_id, partner_id, _, scopes, revoked_at, last_used_at = row
@@ -141,5 +183,5 @@ def authenticate(request: HttpRequest) -> Principal:
     if token.startswith("mt_"):
         return _member_from_token(token)
     if token.startswith("lk_"):
-        return _from_api_key(token)
+        return _from_api_key(token, getattr(request, "api_key_lookup", None))
     raise AuthenticationFailed("unknown credential type")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from loyalty_platform import driver_sql
@@ -16,25 +18,28 @@ def partner_by_slug(slug: str) -> Partner | None:
     return Partner.objects.filter(slug=slug).first()
 
 
-_BY_HOST_SQL: str | None = None
+# The partner behind a host name: the first statement of every partner request, so
+# it runs on the driver connection (see driver_sql). Callers may join more to it
+# (the API joins the caller's key: one statement for both).
+PARTNER_COLUMNS = [field.attname for field in Partner._meta.concrete_fields]
+PARTNER_BY_HOST_SQL = (
+    "SELECT {columns}{more} FROM public.partners_partner p"
+    " JOIN public.partners_domain d ON d.tenant_id = p.id{join} WHERE d.domain = %(host)s"
+)
+_PARTNER_SELECT = ", ".join(f'p."{field.column}"' for field in Partner._meta.concrete_fields)
 
 
-def _by_host_sql() -> str:
-    global _BY_HOST_SQL
-    if _BY_HOST_SQL is None:
-        columns = ", ".join(f'p."{field.column}"' for field in Partner._meta.concrete_fields)
-        _BY_HOST_SQL = (
-            f"SELECT {columns} FROM public.partners_partner p"  # noqa: S608 - model columns
-            " JOIN public.partners_domain d ON d.tenant_id = p.id WHERE d.domain = %s"
-        )
-    return _BY_HOST_SQL
+def partner_by_host_sql(*, more: str = "", join: str = "") -> str:
+    """The statement, with extra columns after the partner's and an extra join."""
+    return PARTNER_BY_HOST_SQL.format(columns=_PARTNER_SELECT, more=more, join=join)
+
+
+def partner_from_row(row: tuple[Any, ...]) -> Partner:
+    return Partner.from_db("default", PARTNER_COLUMNS, list(row[: len(PARTNER_COLUMNS)]))
 
 
 def partner_by_host(hostname: str) -> Partner | None:
-    """The partner whose site answers on ``hostname``: every partner request's
-    first statement, so it runs on the driver connection (see driver_sql)."""
-    row = driver_sql.prepared(_by_host_sql(), [hostname])
-    if row is None:
-        return None
-    names = [field.attname for field in Partner._meta.concrete_fields]
-    return Partner.from_db("default", names, list(row))
+    """The partner whose site answers on ``hostname`` (read fresh each time, so a
+    suspension applies to the very next request)."""
+    row = driver_sql.prepared(partner_by_host_sql(), {"host": hostname})
+    return partner_from_row(row) if row is not None else None

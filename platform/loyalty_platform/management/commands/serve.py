@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from argparse import ArgumentParser
@@ -10,6 +11,14 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from loyalty_platform import preflight
+
+
+def _freeze_loaded_objects(worker: Any) -> None:
+    """Once a worker has loaded the application, move everything allocated so far
+    (modules, the GraphQL schemas, settings) out of the collector's reach: full
+    collections then scan only what requests allocate, which keeps them from
+    pausing all of the worker's threads for tens of milliseconds."""
+    gc.freeze()
 
 
 def serve_forever(*, bind: str, workers: int, threads: int) -> None:
@@ -25,6 +34,7 @@ def serve_forever(*, bind: str, workers: int, threads: int) -> None:
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("timeout", 60)
             self.cfg.set("proc_name", "loyalty")
+            self.cfg.set("post_worker_init", _freeze_loaded_objects)
 
         def load(self) -> Any:
             from loyalty_platform.wsgi import application

@@ -52,6 +52,7 @@ from coalition.settlement.models import (
 from coalition.webhooks import services as webhooks
 from loyalty_platform.errors import DomainError
 from tenants.partners.currencies import is_known_currency
+from tenants.partners.currencies import money as money_view
 from tenants.partners.models import Partner
 
 
@@ -595,7 +596,7 @@ def _persist_statements(period: SettlementPeriod, drafts: dict[int, DraftStateme
         partner_id, net, currency = statement.partner_id, statement.net_amount, statement.currency
         webhooks.emit(partner_id, "statement_closed", {
             "period": period.number, "statement_id": statement.pk,
-            "net": webhooks.money(net, currency), "payment_status": statement.payment_status,
+            "net": money_view(net, currency), "payment_status": statement.payment_status,
         })  # fmt: skip
 
 

@@ -52,7 +52,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,7 +71,6 @@ from coalition.webhooks.models import (
 )
 from loyalty_platform import driver_sql
 from loyalty_platform.errors import DomainError
-from tenants.partners.currencies import MINOR_UNITS
 
 logger = logging.getLogger(__name__)
 
@@ -260,13 +258,6 @@ def _enqueue(deliveries: list[tuple[int, int]]) -> None:
 
     for delivery_id, attempts in deliveries:
         deliver_webhook.delay(delivery_id, attempts)
-
-
-def money(amount_minor: int, currency: str) -> dict[str, str]:
-    """Money in a payload as in the API: a decimal string in major units."""
-    exponent = MINOR_UNITS.get(currency, 2)
-    value = Decimal(amount_minor).scaleb(-exponent)
-    return {"amount": f"{value:.{exponent}f}", "currency": currency}
 
 
 # --- signing ----------------------------------------------------------------------------

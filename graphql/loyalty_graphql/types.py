@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import graphene
@@ -16,13 +15,6 @@ from coalition.ledger.models import TransactionKind
 from coalition.members.models import Member
 from coalition.tiers.services import tier_code_of
 from loyalty_graphql.limits import page_size
-from tenants.partners.currencies import MINOR_UNITS
-
-
-def money(amount_minor: int, currency: str) -> dict[str, str]:
-    exponent = MINOR_UNITS.get(currency, 2)
-    value = Decimal(amount_minor).scaleb(-exponent)
-    return {"amount": f"{value:.{exponent}f}", "currency": currency}
 
 
 def encode_cursor(value: int) -> str:

@@ -6,6 +6,8 @@ units make a major one (2 for EUR, 0 for JPY, 3 for KWD).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 MINOR_UNITS: dict[str, int] = {
     "AED": 2, "ARS": 2, "AUD": 2, "BGN": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2,
     "CLP": 0, "CNY": 2, "COP": 2, "CZK": 2, "DKK": 2, "EGP": 2, "EUR": 2, "GBP": 2,
@@ -20,3 +22,11 @@ CURRENCY_CHOICES = [(code, code) for code in sorted(MINOR_UNITS)]
 
 def is_known_currency(code: str) -> bool:
     return code in MINOR_UNITS
+
+
+def money(amount_minor: int, currency: str) -> dict[str, str]:
+    """Money as the API and webhook payloads show it: a decimal string in major
+    units (never a float) and the currency."""
+    exponent = MINOR_UNITS.get(currency, 2)
+    value = Decimal(amount_minor).scaleb(-exponent)
+    return {"amount": f"{value:.{exponent}f}", "currency": currency}

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from coalition.ledger import services as ledger
 from coalition.settlement import services as settlement
-from loyalty_graphql.types import money
+from tenants.partners.currencies import money
 from tenants.partners.models import Partner
 from tests.loyalty_graphql_api import _support as s
 

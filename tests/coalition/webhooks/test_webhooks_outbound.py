@@ -41,6 +41,7 @@ from coalition.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEn
 from coalition.webhooks.tasks import deliver_webhook
 from loyalty_platform.inprocess_beat import InProcessBeat
 from tenants.earning import services as earning
+from tenants.partners.currencies import money
 from tenants.partners.models import Partner
 from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
 from tenants.rewards import services as rewards
@@ -328,7 +329,7 @@ def test_statement_closed_per_partner_statement(
     assert request.json["data"] == {
         "period": period.number,
         "statement_id": statement.pk,
-        "net": webhooks.money(statement.net_amount, statement.currency),
+        "net": money(statement.net_amount, statement.currency),
         "payment_status": statement.payment_status,
     }
     assert Statement.objects.filter(period=period, partner=partner_b).exists()

@@ -12,6 +12,12 @@ database on the same PostgreSQL server in the same run: what the server does wit
 the simplest write transactions, for scale. With the embedded server (no
 DATABASE_URL) the baseline is skipped.
 
+Two workloads (BENCH_API_PROFILE): ``simple`` (default), a one-line receipt at a
+partner with one base rate; ``demo``, the demo grocer's launch set-up: five-line
+receipts (one line in an excluded category), base rate, category multiplier and
+exclusions, a running double-points campaign, and the demo's four tier levels,
+so every purchase also evaluates the member's tier (and upgrades some).
+
 Workers and threads: WEB_CONCURRENCY / WEB_THREADS when set (like `loyalty
 serve`), else the best setting found on the 2-core reference machine; database
 connections persist (DATABASE_CONN_MAX_AGE, 60 s unless set). Prints a
@@ -34,6 +40,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +51,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from coalition.members.services import member_enrol
+from coalition.tiers.models import TierLevel
 from loyalty_graphql.auth import api_key_create
 from tenants.earning import services as earning
 from tenants.earning.selectors import version_in_force
@@ -72,6 +80,17 @@ DEFAULT_CONN_MAX_AGE = 60
 TARGET_RATE = 250.0  # purchases per second
 TARGET_P99_MS = 100.0
 HOST = "alpha.localhost"
+PROFILE = os.environ.get("BENCH_API_PROFILE", "simple")
+DEMO_RULES: list[tuple[str, dict[str, Any]]] = [
+    ("base_rate", {"rates": {"EUR": "1"}}),
+    ("category_multiplier", {"category": "fresh", "multiplier": "2"}),
+    ("exclude_categories", {"categories": ["gift_cards", "tobacco"]}),
+]
+DEMO_TIERS = (("blue", "Blue", 0), ("silver", "Silver", 2000), ("gold", "Gold", 5000),
+              ("platinum", "Platinum", 15000))  # fmt: skip
+# (sku, category, quantity, unit price) of the demo receipts
+DEMO_LINES = (("APPLES", "fresh", 6, 45), ("RICE", "pantry", 2, 189), ("MILK", "dairy", 3, 99),
+              ("CROISSANT", "bakery", 2, 125), ("CIGS", "tobacco", 1, 900))  # fmt: skip
 
 PURCHASE = (
     "mutation($key: String!, $receipt: ReceiptInput!) {"
@@ -225,7 +244,7 @@ def _run_clients(
         n = 0
         while time.perf_counter() < clock["end"] and len(errors) < 5:
             external_id = f"{run}-{number}-{n}"
-            body = json.dumps(
+            body = _demo_body(external_id, members[number]) if PROFILE == "demo" else json.dumps(
                 {
                     "query": PURCHASE,
                     "variables": {
@@ -289,6 +308,41 @@ def _run_clients(
     return results, SECONDS
 
 
+def _demo_body(external_id: str, member_number: str) -> str:
+    lines = [
+        {"sku": sku, "category": category, "quantity": quantity, "unitPrice": price}
+        for sku, category, quantity, price in DEMO_LINES
+    ]
+    total = sum(quantity * price for _, _, quantity, price in DEMO_LINES)
+    receipt = {"externalId": external_id, "memberNumber": member_number,
+               "occurredAt": timezone.now().isoformat(), "currency": "EUR", "total": total,
+               "lines": lines}  # fmt: skip
+    return json.dumps({"query": PURCHASE, "variables": {"key": external_id, "receipt": receipt}})
+
+
+def _set_up_profile(partner: Partner, now: Any) -> None:
+    """The partner's rules (and for ``demo`` its campaign and the tier levels)."""
+    if PROFILE not in {"simple", "demo"}:
+        pytest.fail(f"BENCH_API_PROFILE must be simple or demo, not {PROFILE!r}")
+    rules = DEMO_RULES if PROFILE == "demo" else [("base_rate", {"rates": {"EUR": "1"}})]
+    with tenant_context(partner):
+        if version_in_force(now) is None:
+            version = earning.ruleset_draft_create(description=f"bench api {PROFILE}")
+            for kind, params in rules:
+                earning.rule_add(version=version, kind=kind, params=params)
+            earning.ruleset_publish(version=version, effective_from=now, now=now)
+        if PROFILE == "demo":
+            earning.campaign_create(
+                name="Double points fortnight", kind="multiplier", params={"multiplier": "2"},
+                starts_at=now, ends_at=now + timedelta(days=14),
+            )  # fmt: skip
+    if PROFILE == "demo":
+        for rank, (code, name, threshold) in enumerate(DEMO_TIERS):
+            TierLevel.objects.get_or_create(
+                code=code, defaults={"name": name, "rank": rank, "threshold_points": threshold}
+            )
+
+
 @dataclass(frozen=True)
 class Baseline:
     tps: float | None
@@ -347,11 +401,7 @@ def test_record_purchase_over_http_next_to_pgbench(live_db: Any, partner_a: Part
     assert_on_test_database()
     run = uuid.uuid4().hex[:8]
     now = timezone.now()
-    with tenant_context(partner_a):
-        if version_in_force(now) is None:
-            version = earning.ruleset_draft_create(description="bench api")
-            earning.rule_add(version=version, kind="base_rate", params={"rates": {"EUR": "1"}})
-            earning.ruleset_publish(version=version, effective_from=now, now=now)
+    _set_up_profile(partner_a, now)
     _, key = api_key_create(name=f"bench {run}", scopes=["earn"], partner=partner_a)
     members = [
         member_enrol(email=f"bench-api-{run}-{i}@example.com").member_number for i in range(CLIENTS)
@@ -401,7 +451,7 @@ def test_record_purchase_over_http_next_to_pgbench(live_db: Any, partner_a: Part
     ]  # fmt: skip
     print()
     print(
-        f"API benchmark: recordPurchase over HTTP, `loyalty serve` (gunicorn, "
+        f"API benchmark ({PROFILE} workload): recordPurchase over HTTP, `loyalty serve` (gunicorn, "
         f"{server.workers} workers x {server.threads} threads, DATABASE_CONN_MAX_AGE="
         f"{server.conn_max_age}), {CLIENTS} keep-alive clients, {seconds:.0f} s after "
         f"{WARM_UP_SECONDS:.0f} s warm-up; PostgreSQL {version_text}"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from coalition.members.models import Member
 from coalition.tiers.models import (
@@ -149,6 +150,67 @@ def tier_evaluate(*, member_id: int, now: datetime | None = None) -> MemberTier 
                 now,
             )
         return current
+
+
+# What an upgrade check needs, in one statement: the levels, the policy, the
+# member's current rank, and their qualifying points under both policies (one pass
+# over their earns; the caller picks the policy's window).
+_UPGRADE_CHECK_SQL = """
+SELECT levels.thresholds, levels.ranks, policy.qualification, current_level.rank,
+       q.rolling, q.calendar
+  FROM (SELECT array_agg(threshold_points ORDER BY rank) AS thresholds,
+               array_agg(rank ORDER BY rank) AS ranks
+          FROM public.tiers_tierlevel) AS levels
+  LEFT JOIN LATERAL (SELECT qualification FROM public.tiers_tierpolicy
+                      ORDER BY id LIMIT 1) AS policy ON true
+  LEFT JOIN LATERAL (SELECT l.rank FROM public.tiers_membertier mt
+                       JOIN public.tiers_tierlevel l ON l.id = mt.level_id
+                      WHERE mt.member_id = %(member)s) AS current_level ON true
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(e.amount) FILTER (WHERE t.created_at >= %(rolling)s), 0) AS rolling,
+              coalesce(sum(e.amount) FILTER (WHERE t.created_at >= %(calendar)s), 0) AS calendar
+         FROM public.ledger_account a
+         JOIN public.ledger_entry e ON e.account_id = a.id
+         JOIN public.ledger_transaction t ON t.id = e.transaction_id
+        WHERE a.member_id = %(member)s AND a.kind = 'wallet'
+          AND t.kind IN ('earn', 'earn_reversal')
+          AND t.created_at >= least(%(rolling)s, %(calendar)s) AND t.created_at < %(end)s
+       ) AS q
+"""
+
+
+def tier_upgrade_if_due(*, member_id: int, now: datetime) -> None:
+    """After points land: upgrade the member if they now qualify for a higher level
+    (or give them their first level). Most earns change nothing, so this first
+    looks in one statement, without a transaction or a lock, and only then runs
+    ``tier_evaluate`` (which decides under the member's tier row lock)."""
+    end = now + timedelta(microseconds=1)
+    rolling, _ = qualification_window(
+        TierPolicy(qualification=QualificationPeriod.ROLLING_12_MONTHS), now
+    )
+    calendar, _ = qualification_window(
+        TierPolicy(qualification=QualificationPeriod.CALENDAR_YEAR), now
+    )
+    row = driver_sql.prepared(
+        _UPGRADE_CHECK_SQL,
+        {"member": Int8(member_id), "rolling": rolling, "calendar": calendar, "end": end},
+    )
+    assert row is not None
+    thresholds, ranks, qualification, current_rank, rolling_points, calendar_points = row
+    if not thresholds:
+        return  # no levels
+    qualification = qualification or TierPolicy().qualification
+    points = (
+        calendar_points if qualification == QualificationPeriod.CALENDAR_YEAR else rolling_points
+    )
+    # as tier_evaluate: the highest level reached, or the entry level
+    reached = [
+        rank for rank, threshold in zip(ranks, thresholds, strict=True) if threshold <= points
+    ]
+    target_rank = reached[-1] if reached else ranks[0]
+    if current_rank is not None and target_rank <= current_rank:
+        return
+    tier_evaluate(member_id=member_id, now=now)
 
 
 def tiers_review(*, now: datetime | None = None) -> int:

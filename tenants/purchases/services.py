@@ -36,7 +36,7 @@ from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import MemberStatus
 from coalition.members.numbers import is_valid_member_number
 from coalition.members.selectors import member_id_by_number
-from coalition.tiers.services import tier_evaluate
+from coalition.tiers.services import tier_upgrade_if_due
 from coalition.webhooks import services as webhooks
 from loyalty_platform import driver_sql
 from loyalty_platform.errors import DomainError
@@ -621,7 +621,7 @@ def purchase_record(
         # up). The earn carries the database's now() from its transaction, later
         # than ``now`` (taken when the request arrived): evaluate at the later of
         # the two, or the points just earned fall outside the qualifying window.
-        tier_evaluate(member_id=member_id, now=max(now, snapshot.db_now))
+        tier_upgrade_if_due(member_id=member_id, now=max(now, snapshot.db_now))
     return PurchaseResult(
         purchase_id=int(row[0]),
         external_id=receipt.external_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -19,6 +20,7 @@ from coalition.ledger import services as ledger
 from coalition.ledger.models import Transaction
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
+from coalition.tiers import services as tier_services
 from coalition.tiers.models import (
     MemberTier,
     QualificationPeriod,
@@ -31,6 +33,7 @@ from coalition.tiers.services import (
     tier_code_of,
     tier_evaluate,
     tier_status,
+    tier_upgrade_if_due,
     tiers_review,
 )
 from tenants.earning import services as earning
@@ -80,6 +83,31 @@ def _db_now() -> datetime:
 
 
 # --- upgrades ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "qualification", [QualificationPeriod.ROLLING_12_MONTHS, QualificationPeriod.CALENDAR_YEAR]
+)
+def test_the_upgrade_check_after_an_earn_locks_only_when_something_changes(
+    levels: dict[str, TierLevel], partner_a: Partner, qualification: str
+) -> None:
+    # given a member without a tier, under either policy
+    _policy(qualification)
+    member = _member()
+    # when points land and the check runs: the entry level is given at once
+    _earn(member, partner_a, 500)
+    tier_upgrade_if_due(member_id=member.pk, now=_db_now())
+    assert tier_code_of(member.pk) == "blue"
+    # and an earn that stays below silver looks, but evaluates (locks) nothing
+    _earn(member, partner_a, 499)
+    with mock.patch.object(tier_services, "tier_evaluate") as evaluate:
+        tier_upgrade_if_due(member_id=member.pk, now=_db_now())
+    evaluate.assert_not_called()
+    # and the earn that crosses silver upgrades at once
+    _earn(member, partner_a, 1)
+    tier_upgrade_if_due(member_id=member.pk, now=_db_now())
+    assert tier_code_of(member.pk) == "silver"
+    assert _changes(member) == [(None, "blue", 500), ("blue", "silver", 1000)]
 
 
 def test_earn_crossing_a_threshold_upgrades_at_once(

@@ -105,6 +105,30 @@ def prepared_all(sql: str, params: dict[str, Any] | Sequence[Any]) -> list[tuple
         return cursor.fetchall()
 
 
+def prepared_pipeline(
+    statements: Sequence[tuple[str, dict[str, Any] | Sequence[Any]]],
+) -> list[list[tuple[Any, ...]]]:
+    """Several prepared statements sent together and answered together (psycopg's
+    pipeline mode): one round trip instead of one each, and in a transaction
+    not yet begun its BEGIN travels with them. PostgreSQL still runs them one
+    after the other, each with its own snapshot. Their rows, in order."""
+    with driver_cursor(server_binding=True) as first:
+        driver = first.connection
+        if driver.prepare_threshold is None:
+            driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+        with driver.pipeline():
+            db = connections[DEFAULT_DB_ALIAS]
+            more = [psycopg.Cursor(driver) for _ in range(len(statements) - 1)]
+            cursors = [first] + [_LoggedCursor(c, db) if db.queries_logged else c for c in more]
+            try:
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql, params, prepare=True)
+                return [cursor.fetchall() for cursor in cursors]
+            finally:
+                for cursor in more:
+                    cursor.close()
+
+
 def prepared(sql: str, params: dict[str, Any] | Sequence[Any]) -> tuple[Any, ...] | None:
     rows = prepared_all(sql, params)
     return rows[0] if rows else None

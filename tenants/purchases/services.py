@@ -227,13 +227,13 @@ SELECT m.status, m.member_number, m.country, now(),
                                       AND p.idempotency_key = %(key)s::text) r),
   (SELECT row_to_json(r) FROM ({replay} WHERE p.external_id = %(external_id)s::text) r),
   (SELECT COALESCE(sum(p.rule_points), 0) FROM {s}.purchases_purchase p
-    WHERE p.member_id = %(member)s AND p.occurred_at >= %(day_start)s
+    WHERE p.member_id = m.id AND p.occurred_at >= %(day_start)s
       AND p.occurred_at < %(day_end)s),
-  EXISTS (SELECT 1 FROM {s}.purchases_purchase p WHERE p.member_id = %(member)s),
+  EXISTS (SELECT 1 FROM {s}.purchases_purchase p WHERE p.member_id = m.id),
   (SELECT l.code FROM public.tiers_membertier t
-     JOIN public.tiers_tierlevel l ON l.id = t.level_id WHERE t.member_id = %(member)s),
+     JOIN public.tiers_tierlevel l ON l.id = t.level_id WHERE t.member_id = m.id),
   ARRAY(SELECT g.name FROM {s}.earning_segmentmember sm
-          JOIN {s}.earning_segment g ON g.id = sm.segment_id WHERE sm.member_id = %(member)s),
+          JOIN {s}.earning_segment g ON g.id = sm.segment_id WHERE sm.member_id = m.id),
   (SELECT ARRAY[v.id, v.number] FROM {s}.earning_rulesetversion v
     WHERE v.published_at IS NOT NULL AND v.effective_from <= %(at)s
     ORDER BY v.effective_from DESC LIMIT 1),
@@ -247,7 +247,7 @@ SELECT m.status, m.member_number, m.country, now(),
        FROM public.expiry_expirypolicy ORDER BY id LIMIT 1) e),
   EXISTS (SELECT 1 FROM public.tiers_tierlevel),
   {earned_subscribers}
-FROM (SELECT 1) AS one LEFT JOIN public.members_member m ON m.id = %(member)s
+FROM (SELECT 1) AS one LEFT JOIN public.members_member m ON m.{column} = %(member)s
 """
 
 # The member's lock, by id or by number (returning the id; no row, no member).
@@ -290,13 +290,14 @@ SELECT id FROM purchase
 
 
 @lru_cache(maxsize=1024)
-def _sql(template: str, schema: str) -> str:
+def _sql(template: str, schema: str, column: str = "id") -> str:
     """A statement naming the partner's schema: it runs on the driver connection,
     where django-tenants' search_path may not be set yet."""
     return template.format(
         s=f'"{schema}"',
         replay=_REPLAY_SQL.format(s=f'"{schema}"'),
         earned_subscribers=webhooks.subscribed_sql("points_earned", "partner"),
+        column=column,
     )
 
 
@@ -311,11 +312,26 @@ def _day_bounds(receipt: Receipt, partner: Any) -> tuple[datetime, datetime]:
 def _snapshot(
     receipt: Receipt, member_id: int, partner: Any, idempotency: IdempotencyKey | None
 ) -> _Snapshot:
-    day_start, day_end = _day_bounds(receipt, partner)
     row = driver_sql.prepared(
-        _sql(_SNAPSHOT_SQL, current_schema()),
+        *_snapshot_statement(receipt, ("id", Int8(member_id)), partner, idempotency)
+    )
+    assert row is not None
+    return _snapshot_of(row)
+
+
+def _snapshot_statement(
+    receipt: Receipt,
+    member: tuple[str, Any],
+    partner: Any,
+    idempotency: IdempotencyKey | None,
+) -> tuple[str, dict[str, Any]]:
+    """The snapshot's statement, the member given by ("id" or "member_number", value)."""
+    day_start, day_end = _day_bounds(receipt, partner)
+    column, value = member
+    return (
+        _sql(_SNAPSHOT_SQL, current_schema(), column),
         {
-            "member": Int8(member_id),
+            "member": value,
             "scope": idempotency.scope if idempotency else None,
             "key": idempotency.key if idempotency else None,
             "external_id": receipt.external_id,
@@ -326,7 +342,9 @@ def _snapshot(
             "partner": Int8(partner.pk),
         },
     )
-    assert row is not None
+
+
+def _snapshot_of(row: tuple[Any, ...]) -> _Snapshot:
     campaigns = tuple(
         engine.Campaign(
             c["id"],
@@ -409,24 +427,32 @@ def purchase_preview(receipt: Receipt, *, now: datetime | None = None) -> engine
     return _breakdown_of(receipt, snapshot)
 
 
-def _lock_member(schema: str, receipt: Receipt) -> int:
-    """Take the member's purchase lock at this partner; the member's id."""
+def _lock_and_snapshot(
+    schema: str, receipt: Receipt, partner: Any, idempotency: IdempotencyKey | None
+) -> tuple[int, _Snapshot]:
+    """Take the member's purchase lock at this partner, then read the snapshot:
+    sent together (one round trip, the transaction's BEGIN included); PostgreSQL
+    runs them in order, so the snapshot's statement starts once the lock is held
+    and sees every purchase committed before. The member's id and the snapshot."""
     number = receipt.member_number.strip()
     unknown = UnknownMember(f"no member with number {number!r}", field="member_number")
-    member: Any
+    member: tuple[str, Any]
     if receipt.member_id is not None:
-        column, member = "id", Int8(receipt.member_id)
+        member = ("id", Int8(receipt.member_id))
         unknown = UnknownMember(f"no member with id {receipt.member_id}")
     elif is_valid_member_number(number):
-        column, member = "member_number", number
+        member = ("member_number", number)
     else:
         raise unknown
-    row = driver_sql.prepared(
-        _MEMBER_LOCK_SQL.format(column=column), {"schema": schema, "member": member}
+    locked, read = driver_sql.prepared_pipeline(
+        [
+            (_MEMBER_LOCK_SQL.format(column=member[0]), {"schema": schema, "member": member[1]}),
+            _snapshot_statement(receipt, member, partner, idempotency),
+        ]
     )
-    if row is None:
+    if not locked:
         raise unknown
-    return int(row[0])
+    return int(locked[0][0]), _snapshot_of(read[0])
 
 
 def _replay(
@@ -535,10 +561,9 @@ def purchase_record(
             # Serialise one member's purchases at this partner: the daily cap, the
             # first-purchase bonus and the replay check read the member's earlier
             # purchases (the snapshot is read after the lock is granted).
-            member_id = _lock_member(schema, receipt)
+            member_id, snapshot = _lock_and_snapshot(schema, receipt, partner, idempotency)
             receipt = replace(receipt, member_id=member_id, member_number="")
             digest = receipt.request_hash()
-            snapshot = _snapshot(receipt, member_id, partner, idempotency)
             replay = _replay(snapshot, idempotency, receipt, digest)
             if replay is not None:
                 return replay

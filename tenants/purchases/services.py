@@ -35,7 +35,6 @@ from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import MemberStatus
 from coalition.members.numbers import is_valid_member_number
-from coalition.members.selectors import member_id_by_number
 from coalition.tiers.services import tier_upgrade_if_due
 from coalition.webhooks import services as webhooks
 from loyalty_platform import driver_sql
@@ -385,11 +384,10 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _check_member(snapshot: _Snapshot, member_id: int) -> None:
-    if snapshot.member_status is None:
-        raise UnknownMember(f"no member with id {member_id}")
+def _check_member(snapshot: _Snapshot, member: Any) -> None:
+    """The member the snapshot found (by id or number) may earn."""
     if snapshot.member_status != MemberStatus.ACTIVE:
-        raise MemberNotActive(f"member {member_id} is {snapshot.member_status}")
+        raise MemberNotActive(f"member {member} is {snapshot.member_status}")
 
 
 def _breakdown_of(receipt: Receipt, snapshot: _Snapshot) -> engine.Breakdown:
@@ -409,21 +407,30 @@ def _breakdown_of(receipt: Receipt, snapshot: _Snapshot) -> engine.Breakdown:
     )
 
 
-def _member_by_number(number: str) -> int:
-    member_id = member_id_by_number(number)
-    if member_id is None:
-        raise UnknownMember(f"no member with number {number!r}", field="member_number")
-    return member_id
+def _member_key(receipt: Receipt) -> tuple[tuple[str, Any], UnknownMember]:
+    """How the statements find the receipt's member (by id, or by number), and
+    the error to raise when nobody is found that way."""
+    if receipt.member_id is not None:
+        return ("id", Int8(receipt.member_id)), UnknownMember(
+            f"no member with id {receipt.member_id}"
+        )
+    number = receipt.member_number.strip()
+    unknown = UnknownMember(f"no member with number {number!r}", field="member_number")
+    if not is_valid_member_number(number):
+        raise unknown
+    return ("member_number", number), unknown
 
 
 def purchase_preview(receipt: Receipt, *, now: datetime | None = None) -> engine.Breakdown:
     """The points this basket would earn now, posting nothing."""
     _validate_receipt(receipt, now or timezone.now())
-    member_id = receipt.member_id
-    if member_id is None:
-        member_id = _member_by_number(receipt.member_number)
-    snapshot = _snapshot(receipt, member_id, _partner(), None)
-    _check_member(snapshot, member_id)
+    member, unknown = _member_key(receipt)
+    row = driver_sql.prepared(*_snapshot_statement(receipt, member, _partner(), None))
+    assert row is not None
+    snapshot = _snapshot_of(row)
+    if snapshot.member_status is None:
+        raise unknown
+    _check_member(snapshot, member[1])
     return _breakdown_of(receipt, snapshot)
 
 
@@ -434,16 +441,7 @@ def _lock_and_snapshot(
     sent together (one round trip, the transaction's BEGIN included); PostgreSQL
     runs them in order, so the snapshot's statement starts once the lock is held
     and sees every purchase committed before. The member's id and the snapshot."""
-    number = receipt.member_number.strip()
-    unknown = UnknownMember(f"no member with number {number!r}", field="member_number")
-    member: tuple[str, Any]
-    if receipt.member_id is not None:
-        member = ("id", Int8(receipt.member_id))
-        unknown = UnknownMember(f"no member with id {receipt.member_id}")
-    elif is_valid_member_number(number):
-        member = ("member_number", number)
-    else:
-        raise unknown
+    member, unknown = _member_key(receipt)
     locked, read = driver_sql.prepared_pipeline(
         [
             (_MEMBER_LOCK_SQL.format(column=member[0]), {"schema": schema, "member": member[1]}),

@@ -455,16 +455,16 @@ def _restore_plan(consumed: list[tuple[int, int]], points: int) -> list[tuple[in
 
 # --- earn -------------------------------------------------------------------------
 
-_lot_sequence: str | None = None
+_sequences: dict[str, str] = {}
 
 
-def _lot_id_sequence() -> str:
-    global _lot_sequence
-    if _lot_sequence is None:
-        row = _fetchone("SELECT pg_get_serial_sequence('public.ledger_lot', 'id')")
+def _id_sequence(table: str) -> str:
+    """The sequence behind a ledger table's id (looked up once per process)."""
+    if table not in _sequences:
+        row = _fetchone("SELECT pg_get_serial_sequence(%s, 'id')", [f"public.{table}"])
         assert row is not None
-        _lot_sequence = str(row[0])
-    return _lot_sequence
+        _sequences[table] = str(row[0])
+    return _sequences[table]
 
 
 EARN_SQL = """
@@ -560,7 +560,7 @@ def earn(
         "scope": idempotency.scope if idempotency else None,
         "key": idempotency.key if idempotency else None,
         "hash": digest,
-        "lot_seq": _lot_id_sequence(),
+        "lot_seq": _id_sequence("ledger_lot"),
     }
     posting = _earn_statement(params, points, idempotency, digest, savepoint=savepoint)
     if posting is None:
@@ -640,18 +640,6 @@ class EarnRequest:
     expires_at: datetime | None = None
     external_ref: str = ""
     memo: str = ""
-
-
-_transaction_sequence: str | None = None
-
-
-def _transaction_id_sequence() -> str:
-    global _transaction_sequence
-    if _transaction_sequence is None:
-        row = _fetchone("SELECT pg_get_serial_sequence('public.ledger_transaction', 'id')")
-        assert row is not None
-        _transaction_sequence = str(row[0])
-    return _transaction_sequence
 
 
 # One statement for the whole batch: headers, entries, lots and the wallet updates
@@ -787,8 +775,8 @@ def _post_earn_batch(
             "key": [item.idempotency.key if item.idempotency else None for item in batch],
             "hash": [digests[i] for i in todo],
             "after": after,
-            "tx_seq": _transaction_id_sequence(),
-            "lot_seq": _lot_id_sequence(),
+            "tx_seq": _id_sequence("ledger_transaction"),
+            "lot_seq": _id_sequence("ledger_lot"),
         },
     )
     for ordinal, tx_id, lot_id in rows:

@@ -10,21 +10,11 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 
+from coalition.charity.errors import CharityNotActive, UnknownCharity
 from coalition.charity.models import Charity, Donation
 from coalition.ledger import services as ledger
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.models import Account, AccountKind
-from loyalty_platform.errors import DomainError
-
-
-class UnknownCharity(DomainError):
-    code = "unknown_charity"
-    field = "charity"
-
-
-class CharityNotActive(DomainError):
-    code = "charity_not_active"
-    field = "charity"
+from loyalty_kernel.idempotency import IdempotencyKey
 
 
 def charity_create(*, slug: str, name: str, registration_number: str = "") -> Charity:

@@ -5,7 +5,10 @@ Member problems (unknown, blocked) reuse ``coalition.members.errors``.
 
 from __future__ import annotations
 
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
+from loyalty_kernel.idempotency import IdempotencyKeyReused
+
+__all__ = ["IdempotencyKeyReused"]  # re-exported: the ledger raises the kernel's one class
 
 
 class LedgerError(DomainError):
@@ -20,13 +23,6 @@ class AmountNotPositive(LedgerError):
 class InsufficientPoints(LedgerError):
     code = "insufficient_points"
     field = "points"
-
-
-class IdempotencyKeyReused(LedgerError):
-    """The same (scope, key) came with a different request: nothing was posted."""
-
-    code = "idempotency_key_reused"
-    field = "idempotency_key"
 
 
 class UnknownPartner(LedgerError):

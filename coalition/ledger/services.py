@@ -43,10 +43,10 @@ from coalition.ledger.errors import (
     UnknownTransaction,
     WrongPartner,
 )
-from coalition.ledger.idempotency import IdempotencyKey, request_hash
 from coalition.ledger.models import AccountKind, HoldStatus, TransactionKind
 from coalition.members.errors import MemberNotActive, UnknownMember
-from loyalty_platform import driver_sql
+from loyalty_kernel import driver_sql
+from loyalty_kernel.idempotency import IdempotencyKey, request_hash
 
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ class _Wallet:
 
 # --- small SQL helpers ----------------------------------------------------------
 # Every statement in this module names its schema (``public.``): it runs on the
-# driver connection (see loyalty_platform.driver_sql).
+# driver connection (see loyalty_kernel.driver_sql).
 
 _cursor = driver_sql.driver_cursor
 _fetchall = driver_sql.fetchall

@@ -3,25 +3,26 @@ acknowledge late (a worker killed mid-task leaves the message to be redone)."""
 
 from __future__ import annotations
 
+from celery import shared_task
+
 from coalition.ledger import chain, services, snapshots
-from loyalty_platform.celery import app
 
 
-@app.task(name="ledger.seal_chain", acks_late=True)
+@shared_task(name="ledger.seal_chain", acks_late=True)
 def seal_chain() -> int:
     return chain.seal_all()
 
 
-@app.task(name="ledger.expire_holds", acks_late=True)
+@shared_task(name="ledger.expire_holds", acks_late=True)
 def expire_holds() -> int:
     return services.holds_expire()
 
 
-@app.task(name="ledger.expire_lots", acks_late=True)
+@shared_task(name="ledger.expire_lots", acks_late=True)
 def expire_lots() -> int:
     return services.lots_expire()
 
 
-@app.task(name="ledger.snapshot_accounts", acks_late=True)
+@shared_task(name="ledger.snapshot_accounts", acks_late=True)
 def snapshot_accounts() -> int:
     return snapshots.snapshot_derived_accounts()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
 
 
 class MemberError(DomainError):
@@ -10,7 +10,7 @@ class MemberError(DomainError):
 
 
 class InvalidMemberData(MemberError):
-    code = "invalid"
+    code = "invalid_member_data"
 
 
 class EmailAlreadyEnrolled(MemberError):
@@ -36,8 +36,3 @@ class UnknownMember(MemberError):
 class MemberNotActive(MemberError):
     code = "member_not_active"
     field = "member"
-
-
-class EnrolmentKeyReused(MemberError):
-    code = "idempotency_key_reused"
-    field = "idempotency_key"

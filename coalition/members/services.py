@@ -10,12 +10,10 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from coalition.ledger.idempotency import IdempotencyKey, request_hash
 from coalition.ledger.models import Account, AccountKind
 from coalition.members.errors import (
     CardAlreadyUsed,
     EmailAlreadyEnrolled,
-    EnrolmentKeyReused,
     InvalidMemberData,
     MemberNotActive,
     PhoneAlreadyUsed,
@@ -23,6 +21,7 @@ from coalition.members.errors import (
 )
 from coalition.members.models import Member, MemberCard, MemberStatus
 from coalition.members.numbers import member_number_from_sequence
+from loyalty_kernel.idempotency import IdempotencyKey, IdempotencyKeyReused, request_hash
 
 
 def normalise_email(email: str) -> str:
@@ -105,7 +104,7 @@ def _enrolment_replay(idempotency: IdempotencyKey, digest: str) -> Member | None
     if member is None:
         return None
     if member.enrol_request_hash != digest:
-        raise EnrolmentKeyReused(
+        raise IdempotencyKeyReused(
             f"idempotency key {idempotency.key!r} was used to enrol someone else"
         )
     return member

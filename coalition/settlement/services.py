@@ -37,8 +37,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.selectors import safe_watermark
+from coalition.settlement.errors import (  # noqa: F401
+    InvalidTerms,
+    MixedCurrencies,
+    PeriodNotDue,
+    SettlementError,
+    TermsMissing,
+)
 from coalition.settlement.models import (
     LineKind,
     NettedTransfer,
@@ -50,36 +56,11 @@ from coalition.settlement.models import (
     StatementLine,
 )
 from coalition.webhooks import services as webhooks
-from loyalty_platform.errors import DomainError
-from tenants.partners.currencies import is_known_currency
-from tenants.partners.currencies import money as money_view
+from loyalty_kernel import jobs
+from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_kernel.money import is_known_currency
+from loyalty_kernel.money import money as money_view
 from tenants.partners.models import Partner
-
-
-class SettlementError(DomainError):
-    code = "settlement_error"
-
-
-class TermsMissing(SettlementError):
-    code = "terms_missing"
-    field = "terms"
-
-
-class InvalidTerms(SettlementError):
-    code = "invalid_terms"
-    field = "terms"
-
-
-class PeriodNotDue(SettlementError):
-    code = "period_not_due"
-    field = "period"
-
-
-class MixedCurrencies(SettlementError):
-    """A statement has one currency: a partner's terms cannot change it."""
-
-    code = "mixed_currencies"
-    field = "currency"
 
 
 def money(points: int | Decimal, rate: Decimal) -> int:
@@ -521,7 +502,7 @@ def period_close(
         SettlementPeriod.objects.create(
             number=locked.number + 1, start_watermark=locked.end_watermark
         )
-        transaction.on_commit(lambda: _enqueue_payouts(locked.pk))
+        jobs.after_commit(_enqueue_payouts, locked.pk)
     return locked
 
 

@@ -17,20 +17,11 @@ import stripe
 from django.conf import settings
 from django.db import transaction
 
+from coalition.settlement.errors import PartnerNotOnboarded, StripeNotConfigured
 from coalition.settlement.models import PaymentStatus, Statement
-from loyalty_platform.errors import DomainError
 from tenants.partners.models import Partner
 
 logger = logging.getLogger(__name__)
-
-
-class StripeNotConfigured(DomainError):
-    code = "stripe_not_configured"
-
-
-class PartnerNotOnboarded(DomainError):
-    code = "partner_not_onboarded"
-    field = "partner"
 
 
 def client() -> stripe.StripeClient:

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from coalition.settlement.models import PaymentStatus, Statement, StripeEvent, StripeEventStatus
+from loyalty_kernel import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     try:
         with transaction.atomic():
             stored = StripeEvent.objects.create(event_id=event.id, type=event.type, payload=payload)
-            transaction.on_commit(lambda: _enqueue(stored.event_id))
+            jobs.after_commit(_enqueue, stored.event_id)
     except IntegrityError:
         return JsonResponse({"received": True, "duplicate": True})
     return JsonResponse({"received": True})

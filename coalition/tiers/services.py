@@ -26,7 +26,7 @@ from coalition.tiers.models import (
     TierPolicy,
 )
 from coalition.webhooks import services as webhooks
-from loyalty_platform import driver_sql
+from loyalty_kernel import driver_sql
 
 ROLLING_PERIOD = timedelta(days=365)
 

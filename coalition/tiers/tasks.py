@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from celery import shared_task
+
 from coalition.tiers import services
-from loyalty_platform.celery import app
 
 
-@app.task(name="tiers.review", acks_late=True)
+@shared_task(name="tiers.review", acks_late=True)
 def review() -> int:
     return services.tiers_review()

@@ -13,10 +13,16 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from coalition.ledger import services as ledger
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import UnknownMember
 from coalition.members.models import Member
 from coalition.tiers.services import tier_code_of
+from coalition.transfers.errors import (
+    AlreadyInHousehold,
+    HouseholdError,
+    HouseholdFull,
+    NotInHousehold,
+    TransferCapExceeded,
+)
 from coalition.transfers.models import (
     Household,
     HouseholdMembership,
@@ -24,32 +30,10 @@ from coalition.transfers.models import (
     TransferKind,
     TransferRecord,
 )
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.idempotency import IdempotencyKey
 
 MAX_HOUSEHOLD_MEMBERS = 6
 TRANSFER_LOCK_NAMESPACE = 7_310_002
-
-
-class TransferCapExceeded(DomainError):
-    code = "transfer_cap_exceeded"
-    field = "points"
-
-
-class HouseholdError(DomainError):
-    code = "household_error"
-    field = "household"
-
-
-class NotInHousehold(HouseholdError):
-    code = "not_in_household"
-
-
-class AlreadyInHousehold(HouseholdError):
-    code = "already_in_household"
-
-
-class HouseholdFull(HouseholdError):
-    code = "household_full"
 
 
 def yearly_cap(kind: str, tier_code: str | None) -> int | None:

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from coalition.webhooks.errors import UnknownWebhookEndpoint
 from coalition.webhooks.models import WebhookDelivery, WebhookEndpoint
-from loyalty_platform.errors import DomainError
 
 MAX_ENDPOINTS = 100  # far more than any partner registers; a bound on the list
-
-
-class UnknownWebhookEndpoint(DomainError):
-    code = "not_found"
-    field = "id"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ but is never imported by it.
 
 Emitting. Services call ``emit`` inside their own transaction. It is on the hot
 purchase path, so it is one raw ``INSERT ... SELECT`` (prepared, on the driver
-connection: ``loyalty_platform.driver_sql``) that writes a delivery row for every
+connection: ``loyalty_kernel.driver_sql``) that writes a delivery row for every
 subscribed endpoint and returns their ids: with nobody subscribed that one
 statement is all it costs. A rolled-back event leaves no row and sends
 nothing; the ``webhooks.deliver`` task is enqueued when the transaction commits.
@@ -52,7 +52,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,15 +61,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from coalition.ledger.errors import IdempotencyKeyReused
-from coalition.ledger.idempotency import IdempotencyKey, request_hash
+from coalition.webhooks.errors import InvalidWebhookEndpoint
 from coalition.webhooks.models import (
     WEBHOOK_EVENTS,
     DeliveryStatus,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from loyalty_platform import driver_sql
-from loyalty_platform.errors import DomainError
+from loyalty_kernel import driver_sql, jobs
+from loyalty_kernel.idempotency import IdempotencyKey, request_hash
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +87,6 @@ LEASE = timedelta(seconds=60)
 # enqueued a second time.
 SWEEP_MARGIN = timedelta(minutes=5)
 SWEEP_BATCH = 500
-
-
-class InvalidWebhookEndpoint(DomainError):
-    code = "invalid"
-    field = "url"
 
 
 # --- endpoints ------------------------------------------------------------------------
@@ -249,7 +243,7 @@ def emit(
     if delivery_ids:
         # robust: the event's own work has committed; a broker that is down must not
         # turn it into an error. The deliveries stay pending, and the sweep finds them.
-        transaction.on_commit(partial(_enqueue, [(pk, 0) for pk in delivery_ids]), robust=True)
+        jobs.after_commit(_enqueue, [(pk, 0) for pk in delivery_ids])
     return delivery_ids
 
 
@@ -471,5 +465,5 @@ def deliveries_sweep(
         if len(due) < len(rows):
             logger.warning("webhook sweep: %d deliveries failed mid-attempt", len(rows) - len(due))
         if due:
-            transaction.on_commit(partial(_enqueue, due), robust=True)
+            jobs.after_commit(_enqueue, due)
     return [pk for pk, _ in due]

@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app, shared_task
+
 from coalition.webhooks import services
-from loyalty_platform.celery import app
 
 
-@app.task(
+@shared_task(
     bind=True,
     name="webhooks.deliver",
     acks_late=True,
@@ -37,9 +38,9 @@ def deliver_webhook(self: Any, delivery_id: int, attempts: int | None = None) ->
     raise self.retry(args=(delivery_id, result.attempts), countdown=result.retry_in)
 
 
-@app.task(name="webhooks.sweep", ignore_result=True)
+@shared_task(name="webhooks.sweep", ignore_result=True)
 def sweep() -> int:
     """Re-enqueue deliveries lost by a crashed worker or broker. In-process (no
     broker) it also makes every retry, so it takes whatever is due, no margin."""
-    margin = timedelta(0) if app.conf.task_always_eager else services.SWEEP_MARGIN
+    margin = timedelta(0) if current_app.conf.task_always_eager else services.SWEEP_MARGIN
     return len(services.deliveries_sweep(margin=margin))

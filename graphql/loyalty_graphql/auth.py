@@ -19,23 +19,14 @@ from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone
 
+from loyalty_graphql.errors import AuthenticationFailed, InvalidScopes
 from loyalty_graphql.models import SCOPES, ApiKey
-from loyalty_platform import driver_sql
-from loyalty_platform.errors import DomainError
+from loyalty_kernel import driver_sql
 from tenants.partners import selectors as partner_selectors
 
 MEMBER_TOKEN_SALT = "loyalty.member-token"  # noqa: S105 - a salt, not a secret
 MEMBER_TOKEN_TTL = timedelta(hours=12)
 LAST_USED_EVERY = timedelta(minutes=1)  # a key is a hot row: record use sparingly
-
-
-class AuthenticationFailed(DomainError):
-    code = "unauthenticated"
-
-
-class InvalidScopes(DomainError):
-    code = "invalid"
-    field = "scopes"
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 import graphene
 from django.db import DataError
 
-from coalition.ledger.idempotency import IdempotencyKey
 from loyalty_graphql.auth import Principal
 from loyalty_graphql.errors import Error, api_error, error_of
 from loyalty_graphql.middleware import UNSTORABLE
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
+from loyalty_kernel.idempotency import IdempotencyKey
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from loyalty_graphql.base import LoyaltyMutation, permission_problem, principal_
 from loyalty_graphql.limits import page_size
 from loyalty_graphql.partner_api import _member_by_number
 from loyalty_graphql.types import MemberView, Money, decode_cursor, encode_cursor
-from tenants.partners.currencies import money
+from loyalty_kernel.money import money
 from tenants.partners.models import Partner
 from tenants.partners.selectors import partners_active
 

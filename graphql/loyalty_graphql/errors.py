@@ -7,47 +7,33 @@ committed schema file.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import graphene
 
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError, error_classes
 
-# Modules whose typed errors reach the API (imported so their classes exist).
-DOMAIN_MODULES = (
-    "coalition.ledger.errors",
-    "coalition.members.errors",
-    "coalition.charity.services",
-    "coalition.transfers.services",
-    "coalition.settlement.services",
-    "coalition.settlement.stripe_gateway",
-    "coalition.webhooks.selectors",
-    "coalition.webhooks.services",
-    "tenants.partners.errors",
-    "tenants.earning.engine",
-    "tenants.earning.services",
-    "tenants.purchases.services",
-    "tenants.rewards.services",
-    "loyalty_graphql.auth",
-)
+
+class AuthenticationFailed(DomainError):
+    code = "unauthenticated"
+
+
+class InvalidScopes(DomainError):
+    code = "invalid_scopes"
+    field = "scopes"
+
+
 API_CODES = ("permission_denied", "rate_limited", "not_found", "invalid_input")
 
 
-def _all_subclasses(cls: type) -> list[type]:
-    found: list[type] = []
-    subclasses: list[type] = cls.__subclasses__()
-    for sub in subclasses:
-        found.append(sub)
-        found.extend(_all_subclasses(sub))
-    return found
-
-
 def error_codes() -> list[str]:
-    for module in DOMAIN_MODULES:
-        importlib.import_module(module)
-    codes = {getattr(cls, "code", "error") for cls in _all_subclasses(DomainError)}
-    return sorted(codes | set(API_CODES) | {DomainError.code})
+    """Every domain error's code (each installed app's ``errors`` module, found by
+    the kernel's registry) plus the API's own codes, sorted."""
+    from django.apps import apps
+
+    packages = [config.name for config in apps.get_app_configs()] + ["loyalty_graphql"]
+    codes = set(error_classes(packages)) | set(API_CODES)
+    return sorted(codes)
 
 
 ErrorCode = graphene.Enum("ErrorCode", [(code.upper(), code) for code in error_codes()])

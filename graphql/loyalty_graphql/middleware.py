@@ -10,7 +10,7 @@ from typing import Any
 from django.db import DataError
 from graphql import GraphQLError
 
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from coalition.settlement import services as settlement
 from loyalty_graphql.auth import Principal
 from loyalty_graphql.base import LoyaltyMutation, permission_problem, principal_of
 from loyalty_graphql.types import MemberView, Money
-from loyalty_platform.schemas import current_tenant
-from tenants.partners.currencies import money
+from loyalty_kernel.money import money
+from loyalty_kernel.tenancy import current_tenant
 from tenants.purchases import services as purchases
 from tenants.rewards import services as rewards
 from tenants.rewards.models import Reward

@@ -14,7 +14,7 @@ from graphene_django import DjangoObjectType
 from loyalty_graphql.coalition_api import CoalitionMutations, CoalitionOperations
 from loyalty_graphql.partner_api import PartnerMutations, PartnerOperations
 from loyalty_graphql.webhook_api import WebhookMutations, WebhookOperations
-from loyalty_platform.schemas import current_tenant
+from loyalty_kernel.tenancy import current_tenant
 from tenants.partners.models import Partner
 from tenants.stores.models import Store
 

@@ -38,7 +38,7 @@ from graphql import (
 
 from loyalty_graphql.auth import AuthenticationFailed, Principal, authenticate
 from loyalty_graphql.limits import limits_in_force, validation_rules
-from loyalty_platform.schemas import current_tenant
+from loyalty_kernel.tenancy import current_tenant
 
 
 def http_error(status: int, code: str, message: str) -> JsonResponse:

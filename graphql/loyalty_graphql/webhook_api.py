@@ -24,7 +24,7 @@ from loyalty_graphql.base import LoyaltyMutation
 from loyalty_graphql.limits import page_size
 from loyalty_graphql.partner_api import require
 from loyalty_graphql.types import decode_cursor, encode_cursor, page_info
-from loyalty_platform.schemas import current_tenant
+from loyalty_kernel.tenancy import current_tenant
 
 WEBHOOK_SCOPE = "settlement"
 

@@ -69,6 +69,7 @@ def run_tests(args: list[str]) -> int:
             ("ruff check", [python, "-m", "ruff", "check", "."]),
             ("ruff format", [python, "-m", "ruff", "format", "--check", "."]),
             ("mypy", [python, "-m", "mypy"]),
+            ("layers", [str(Path(python).parent / "lint-imports"), "--no-cache"]),
             (
                 "migrations",
                 [python, "-m", "loyalty_platform.cli", "makemigrations", "--check", "--dry-run"],

@@ -20,7 +20,6 @@ from django_tenants.utils import tenant_context
 from coalition.charity.models import Charity
 from coalition.charity.services import charity_create, donation_make
 from coalition.ledger import services as ledger
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.services import member_enrol
 from coalition.settlement import services as settlement
 from coalition.settlement import stripe_gateway
@@ -28,6 +27,7 @@ from coalition.settlement.models import SettlementPeriod, SettlementTerms
 from coalition.tiers.models import TierLevel
 from coalition.transfers import services as transfers
 from coalition.transfers.models import Household, TransferCap
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.earning import services as earning
 from tenants.earning.models import BehaviourRule, RuleSetVersion
 from tenants.partners.models import Partner

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.utils import OperationalError
 
+from loyalty_kernel.tenancy import use_public_schema
 from loyalty_platform import embedded_db
-from loyalty_platform.schemas import use_public_schema
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 

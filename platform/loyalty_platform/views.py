@@ -8,7 +8,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from loyalty_platform.schemas import current_schema
+from loyalty_kernel.tenancy import current_schema
 from tenants.partners.selectors import partners_active
 from tenants.stores.models import Store
 

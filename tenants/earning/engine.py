@@ -33,8 +33,8 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from loyalty_platform.errors import DomainError
-from tenants.partners.currencies import MINOR_UNITS
+from loyalty_kernel.money import MINOR_UNITS
+from tenants.earning.errors import EarningError, InvalidBasket, InvalidRule, UnsupportedCurrency  # noqa: F401
 
 ROUNDING_MODES = {
     "floor": ROUND_FLOOR,
@@ -65,24 +65,6 @@ CAMPAIGN_KINDS = (
     "category_multiplier",  # {"category": "fresh", "multiplier": "3"}  extra on that category
     "first_purchase_bonus",  # {"points": 500}
 )
-
-
-class EarningError(DomainError):
-    code = "earning_error"
-
-
-class InvalidBasket(EarningError):
-    code = "invalid_basket"
-
-
-class UnsupportedCurrency(EarningError):
-    code = "unsupported_currency"
-    field = "currency"
-
-
-class InvalidRule(EarningError):
-    code = "invalid_rule"
-    field = "rule"
 
 
 @dataclass(frozen=True)

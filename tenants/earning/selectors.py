@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from loyalty_platform.schemas import current_schema
+from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine
 from tenants.earning.models import Campaign, EarnRule, RuleSetVersion, SegmentMember
 

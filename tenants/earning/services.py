@@ -14,13 +14,19 @@ from django.utils import timezone
 
 from coalition.expiry.services import lot_expiry_for
 from coalition.ledger import services as ledger
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
 from coalition.tiers.services import tier_evaluate
-from loyalty_platform.errors import DomainError
-from loyalty_platform.schemas import current_tenant
+from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_kernel.tenancy import current_tenant
 from tenants.earning import engine
+from tenants.earning.errors import (
+    AwardLimitReached,
+    BehaviourNotConfigured,
+    InvalidEffectiveDate,
+    NotBirthday,
+    VersionNotDraft,
+)
 from tenants.earning.models import (
     BehaviourAward,
     BehaviourEvent,
@@ -33,32 +39,6 @@ from tenants.earning.models import (
     Segment,
     SegmentMember,
 )
-
-
-class VersionNotDraft(DomainError):
-    code = "version_published"
-    field = "version"
-
-
-class InvalidEffectiveDate(DomainError):
-    code = "invalid_effective_from"
-    field = "effective_from"
-
-
-class BehaviourNotConfigured(DomainError):
-    code = "behaviour_not_configured"
-    field = "event"
-
-
-class AwardLimitReached(DomainError):
-    code = "award_limit_reached"
-    field = "event"
-
-
-class NotBirthday(DomainError):
-    code = "not_birthday"
-    field = "event"
-
 
 # --- rule versions -------------------------------------------------------------
 

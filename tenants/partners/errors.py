@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
 
 
 class PartnerError(DomainError):
@@ -10,7 +10,7 @@ class PartnerError(DomainError):
 
 
 class InvalidPartnerData(PartnerError):
-    code = "invalid"
+    code = "invalid_partner_data"
 
 
 class PartnerSlugTaken(PartnerError):
@@ -26,10 +26,6 @@ class DomainTaken(PartnerError):
 class InvalidStatusTransition(PartnerError):
     code = "invalid_status_transition"
     field = "status"
-
-
-class PartnerNotFound(PartnerError):
-    code = "not_found"
 
 
 class PartnerDeletionRefused(PartnerError):

@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
-from tenants.partners.currencies import CURRENCY_CHOICES
+from loyalty_kernel.money import CURRENCY_CHOICES
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from loyalty_platform import driver_sql
+from loyalty_kernel import driver_sql
 from tenants.partners.models import Partner, PartnerStatus
 
 

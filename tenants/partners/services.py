@@ -21,8 +21,8 @@ from django_tenants.models import TenantMixin
 from django_tenants.signals import post_schema_sync
 from django_tenants.utils import schema_exists
 
-from loyalty_platform.schemas import use_public_schema
-from tenants.partners.currencies import is_known_currency
+from loyalty_kernel.money import is_known_currency
+from loyalty_kernel.tenancy import use_public_schema
 from tenants.partners.errors import (
     DomainTaken,
     InvalidPartnerData,

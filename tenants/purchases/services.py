@@ -31,18 +31,25 @@ from psycopg.types.numeric import Int8
 from coalition.expiry.services import expiry_policy_from, lot_expiry_under
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import MemberStatus
 from coalition.members.numbers import is_valid_member_number
 from coalition.tiers.services import tier_upgrade_if_due
 from coalition.webhooks import services as webhooks
-from loyalty_platform import driver_sql
-from loyalty_platform.errors import DomainError
-from loyalty_platform.schemas import current_schema, current_tenant
+from loyalty_kernel import driver_sql
+from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_kernel.tenancy import current_schema, current_tenant
 from tenants.earning import engine
 from tenants.earning.models import Campaign
 from tenants.earning.selectors import engine_rules, published_rules
+from tenants.purchases.errors import (
+    DuplicateReceipt,
+    InvalidReceipt,
+    InvalidReturn,
+    NoRulesInForce,
+    PurchaseError,
+    UnknownPurchase,
+)
 from tenants.purchases.models import (
     Channel,
     PointsShortfall,
@@ -53,34 +60,6 @@ from tenants.purchases.models import (
 )
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-class PurchaseError(DomainError):
-    code = "purchase_error"
-
-
-class InvalidReceipt(PurchaseError):
-    code = "invalid_receipt"
-
-
-class NoRulesInForce(PurchaseError):
-    code = "no_rules_in_force"
-    field = "occurred_at"
-
-
-class DuplicateReceipt(PurchaseError):
-    code = "duplicate_receipt"
-    field = "external_id"
-
-
-class UnknownPurchase(PurchaseError):
-    code = "unknown_purchase"
-    field = "purchase"
-
-
-class InvalidReturn(PurchaseError):
-    code = "invalid_return"
-    field = "lines"
 
 
 @dataclass(frozen=True)

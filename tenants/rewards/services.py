@@ -28,12 +28,27 @@ from django.utils import timezone
 from coalition.catalogue.models import CatalogueEntry
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
 from coalition.webhooks import services as webhooks
-from loyalty_platform.errors import DomainError
-from loyalty_platform.schemas import current_tenant
+from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_kernel.tenancy import current_tenant
+from tenants.rewards.errors import (
+    InvalidAmount,
+    InvalidReward,
+    MemberLimitReached,
+    PaymentsNotConfigured,
+    PointsBelowMinimum,
+    RewardError,
+    RewardOutOfStock,
+    RewardUnavailable,
+    UnknownPayment,
+    UnknownReward,
+    UnknownVoucher,
+    VoucherAlreadyUsed,
+    VoucherCancelled,
+    VoucherExpired,
+)
 from tenants.rewards.models import (
     PointsPayment,
     PointsPaymentSettings,
@@ -46,73 +61,6 @@ from tenants.rewards.models import (
 # Crockford's base32: no I, L, O, U, so codes read aloud or typed survive.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_BODY_LENGTH = 12  # 60 random bits
-
-
-class RewardError(DomainError):
-    code = "reward_error"
-
-
-class UnknownReward(RewardError):
-    code = "unknown_reward"
-    field = "reward"
-
-
-class RewardUnavailable(RewardError):
-    code = "reward_unavailable"
-    field = "reward"
-
-
-class RewardOutOfStock(RewardError):
-    code = "out_of_stock"
-    field = "reward"
-
-
-class MemberLimitReached(RewardError):
-    code = "member_limit_reached"
-    field = "reward"
-
-
-class InvalidReward(RewardError):
-    code = "invalid"
-
-
-class UnknownVoucher(RewardError):
-    code = "unknown_voucher"
-    field = "code"
-
-
-class VoucherAlreadyUsed(RewardError):
-    code = "voucher_already_used"
-    field = "code"
-
-
-class VoucherExpired(RewardError):
-    code = "voucher_expired"
-    field = "code"
-
-
-class VoucherCancelled(RewardError):
-    code = "voucher_cancelled"
-    field = "code"
-
-
-class PaymentsNotConfigured(RewardError):
-    code = "points_payments_not_configured"
-
-
-class PointsBelowMinimum(RewardError):
-    code = "points_below_minimum"
-    field = "points"
-
-
-class UnknownPayment(RewardError):
-    code = "unknown_payment"
-    field = "payment"
-
-
-class InvalidAmount(RewardError):
-    code = "invalid_amount"
-    field = "amount"
 
 
 # --- voucher codes ------------------------------------------------------------------

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import zoneinfo
 
-from loyalty_platform.errors import DomainError
+from tenants.stores.errors import InvalidStoreData
 from tenants.stores.models import Store, StoreChannel
-
-
-class InvalidStoreData(DomainError):
-    code = "invalid"
 
 
 def store_create(

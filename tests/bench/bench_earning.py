@@ -27,8 +27,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from coalition.ledger import services as ledger
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.services import member_enrol
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.earning import engine
 from tenants.earning import services as earning
 from tenants.earning.selectors import campaigns_running, engine_rules, version_in_force

@@ -35,8 +35,8 @@ import psycopg
 from django.db import connection
 
 from coalition.ledger import selectors, services
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.services import EarnRequest
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 from tests.testkit import assert_on_test_database, database_url_of
 from tests.testkit.concurrency import books_report, bulk_members

@@ -35,7 +35,7 @@ from coalition.transfers import services as transfers
 from coalition.transfers.models import HouseholdMembership, TransferCap, TransferRecord
 from coalition.webhooks.models import WebhookDelivery, WebhookEndpoint
 from loyalty_graphql.auth import api_key_create, member_token_issue
-from loyalty_platform.schemas import use_public_schema
+from loyalty_kernel.tenancy import use_public_schema
 from tenants.earning import services as earning
 from tenants.earning.models import BehaviourAward, Referral
 from tenants.partners.models import Partner

@@ -13,7 +13,7 @@ import pytest
 
 from coalition.members.models import Member
 from loyalty_graphql.auth import member_token_issue
-from loyalty_platform.schemas import use_public_schema
+from loyalty_kernel.tenancy import use_public_schema
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
 from tenants.rewards import services as rewards

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from coalition.ledger import services as ledger
 from coalition.settlement import services as settlement
-from tenants.partners.currencies import money
+from loyalty_kernel.money import money
 from tenants.partners.models import Partner
 from tests.loyalty_graphql_api import _support as s
 

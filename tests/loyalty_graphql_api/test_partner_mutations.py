@@ -14,7 +14,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.models import Hold, Transaction
 from coalition.members.models import Member
 from coalition.members.services import member_enrol, member_erase, member_set_status
-from loyalty_platform.schemas import use_public_schema
+from loyalty_kernel.tenancy import use_public_schema
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
 from tenants.rewards import services as rewards
@@ -59,8 +59,9 @@ def test_enrol_member_with_only_an_email(db: None, partner_a: Partner) -> None:
 
 @pytest.mark.parametrize(
     ("case", "code"),
-    [("bad email", "INVALID"), ("bad phone", "INVALID"), ("email taken", "EMAIL_TAKEN"),
-     ("phone taken", "PHONE_TAKEN"), ("key too long", "LEDGER_ERROR")],
+    [("bad email", "INVALID_MEMBER_DATA"), ("bad phone", "INVALID_MEMBER_DATA"),
+     ("email taken", "EMAIL_TAKEN"), ("phone taken", "PHONE_TAKEN"),
+     ("key too long", "INVALID_IDEMPOTENCY_KEY")],
 )  # fmt: skip
 def test_enrol_member_typed_errors(db: None, partner_a: Partner, case: str, code: str) -> None:
     # given: an existing member with an e-mail and a phone

@@ -12,7 +12,7 @@ from django.utils import timezone
 from coalition.ledger import services as ledger
 from coalition.members.services import member_add_card, member_set_status
 from coalition.settlement import services as settlement
-from loyalty_platform.schemas import use_public_schema
+from loyalty_kernel.tenancy import use_public_schema
 from tenants.partners.models import Partner
 from tenants.rewards import services as rewards
 from tenants.rewards.models import Voucher

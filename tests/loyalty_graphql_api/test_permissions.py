@@ -22,7 +22,7 @@ from graphql import FieldNode, OperationDefinitionNode, parse
 
 from coalition.webhooks import services as webhooks
 from loyalty_graphql.schema import coalition_schema, partner_schema
-from loyalty_platform.schemas import use_public_schema
+from loyalty_kernel.tenancy import use_public_schema
 from tenants.earning.models import BehaviourRule
 from tenants.partners.models import Partner
 from tests.coalition.settlement.settlement_kit import running_stripe_fake

@@ -1,7 +1,7 @@
 """Query counts: a member's history and the coalition catalogue cost the same
 number of SQL statements for 5 items as for 50 (no query per row).
 
-Statements on the driver connection (``loyalty_platform.driver_sql``: the hot
+Statements on the driver connection (``loyalty_kernel.driver_sql``: the hot
 paths) are logged where Django logs its own, so ``CaptureQueriesContext`` counts
 every statement of a request. The history resolver is also checked to call the
 ledger's history selector exactly once per member. recordPurchase costs the same

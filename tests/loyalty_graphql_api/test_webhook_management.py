@@ -72,7 +72,8 @@ def test_create_webhook_endpoint_typed_errors(
 
     # then: a typed error on that input, no endpoint, no secret
     payload = reply.payload("createWebhookEndpoint")
-    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", field)]
+    codes = [(e["code"], e["field"]) for e in payload["errors"]]
+    assert codes == [("INVALID_WEBHOOK_ENDPOINT", field)]
     assert (payload["endpoint"], payload["signingSecret"]) == (None, None)
     assert not WebhookEndpoint.objects.filter(partner=partner_a).exists()
 
@@ -198,11 +199,11 @@ def test_disable_webhook_endpoint_typed_errors(
         return [(e["code"], e["field"]) for e in payload["errors"]]
 
     # when / then: beta's endpoint is not found from alpha's host, and stays active
-    assert disable(str(betas.pk)) == [("NOT_FOUND", "id")]
+    assert disable(str(betas.pk)) == [("UNKNOWN_WEBHOOK_ENDPOINT", "id")]
     betas.refresh_from_db()
     assert betas.is_active
     # and: neither is one that does not exist, and an id that is not a number is bad input
-    assert disable(str(betas.pk + 10_000)) == [("NOT_FOUND", "id")]
+    assert disable(str(betas.pk + 10_000)) == [("UNKNOWN_WEBHOOK_ENDPOINT", "id")]
     assert disable("x1") == [("INVALID_INPUT", None)]
 
 

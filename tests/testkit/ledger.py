@@ -1,5 +1,5 @@
 """Ledger test helpers: snapshots of the books ("nothing changed") and the
-invariants of ARCHITECTURE.md checked with plain SQL, independent of the service
+invariants of docs/architecture.md checked with plain SQL, independent of the service
 code and of ``coalition.ledger.verification``. (Thread and whole-journal helpers
 for concurrency tests live in ``tests.testkit.concurrency``.)"""
 

@@ -26,10 +26,10 @@ from django.db import connection
 
 from coalition.ledger import chain, selectors, services
 from coalition.ledger.errors import HoldAlreadyResolved, IdempotencyKeyReused, InsufficientPoints
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.services import Posting
 from coalition.ledger.verification import verify
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_onboard
 from tests.testkit import assert_on_test_database

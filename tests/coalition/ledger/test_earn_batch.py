@@ -20,11 +20,11 @@ from coalition.ledger.errors import (
     PartnerNotActive,
     UnknownPartner,
 )
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.services import EarnRequest, Posting
 from coalition.ledger.verification import verify
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.services import member_set_status
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 from tests.testkit import assert_on_test_database
 from tests.testkit.concurrency import books_report, run_threads, unique_member, wallet_state

@@ -36,11 +36,11 @@ from coalition.ledger.errors import (
     UnknownTransaction,
     WrongPartner,
 )
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.services import Posting
 from coalition.ledger.verification import verify
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.services import member_enrol, member_erase, member_set_status
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_change_status
 from tests.testkit import assert_on_test_database

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from coalition.ledger import chain, selectors, services
 from coalition.ledger.errors import IdempotencyKeyReused, InsufficientPoints
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.verification import verify
 from coalition.members.services import member_enrol
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 
 

@@ -55,10 +55,10 @@ from coalition.ledger.errors import (
     TransferToSelf,
     WrongPartner,
 )
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.services import Posting
 from coalition.members.errors import MemberNotActive
 from coalition.members.services import member_enrol, member_set_status
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_change_status
 from tests.testkit.ledger import (

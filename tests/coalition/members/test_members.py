@@ -8,12 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from coalition.ledger import selectors, services
-from coalition.ledger.idempotency import IdempotencyKey, request_hash
 from coalition.ledger.verification import verify
 from coalition.members.errors import (
     CardAlreadyUsed,
     EmailAlreadyEnrolled,
-    EnrolmentKeyReused,
     InvalidMemberData,
     MemberNotActive,
     PhoneAlreadyUsed,
@@ -27,6 +25,7 @@ from coalition.members.services import (
     member_erase,
     member_set_status,
 )
+from loyalty_kernel.idempotency import IdempotencyKey, IdempotencyKeyReused, request_hash
 from tenants.partners.models import Partner
 from tests.testkit.ledger import fetchall, scalar
 
@@ -114,9 +113,9 @@ def test_enrolment_is_idempotent() -> None:
     assert member_enrol(email="EVE@example.com", idempotency=key) == first
     assert Member.objects.count() == count
     # when the key comes with someone else's data, then it is refused
-    with pytest.raises(EnrolmentKeyReused):
+    with pytest.raises(IdempotencyKeyReused):
         member_enrol(email="frank@example.com", idempotency=key)
-    with pytest.raises(EnrolmentKeyReused):
+    with pytest.raises(IdempotencyKeyReused):
         member_enrol(email="eve@example.com", phone="+15551234567", idempotency=key)
     assert Member.objects.count() == count
     # while the same key from another partner is another request

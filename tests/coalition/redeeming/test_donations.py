@@ -21,11 +21,11 @@ from coalition.charity.services import (
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import AmountNotPositive, InsufficientPoints
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.models import Transaction
 from coalition.ledger.verification import verify
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 
 

@@ -14,7 +14,6 @@ from django.utils import timezone
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import InsufficientPoints, TransferToSelf
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.models import Lot, Transaction
 from coalition.ledger.verification import verify
 from coalition.members.errors import MemberNotActive
@@ -24,6 +23,7 @@ from coalition.tiers.models import MemberTier, TierLevel
 from coalition.tiers.services import tier_code_of
 from coalition.transfers import services as transfers
 from coalition.transfers.models import TransferCap, TransferRecord
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 
 

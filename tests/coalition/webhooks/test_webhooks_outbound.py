@@ -29,7 +29,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from coalition.ledger import services as ledger
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from coalition.settlement import services as settlement
@@ -39,9 +38,10 @@ from coalition.webhooks import services as webhooks
 from coalition.webhooks import tasks
 from coalition.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from coalition.webhooks.tasks import deliver_webhook
+from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_kernel.money import money
 from loyalty_platform.inprocess_beat import InProcessBeat
 from tenants.earning import services as earning
-from tenants.partners.currencies import money
 from tenants.partners.models import Partner
 from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
 from tenants.rewards import services as rewards

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.errors import IdempotencyKeyReused
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.verification import verify
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.earning import engine
 from tenants.earning import services as earning
 from tenants.earning.models import EarnRule, RuleSetVersion

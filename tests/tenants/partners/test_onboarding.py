@@ -421,8 +421,8 @@ def test_create_partner_command_prints_the_schema_and_host() -> None:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        (["--currency", "ABC"], "invalid (default_currency)"),
-        (["--currency", "EUR", "--time-zone", "Nowhere/Town"], "invalid (time_zone)"),
+        (["--currency", "ABC"], "invalid_partner_data (default_currency)"),
+        (["--currency", "EUR", "--time-zone", "Nowhere/Town"], "invalid_partner_data (time_zone)"),
         (["--currency", "EUR", "--domain", "beta.localhost"], "domain_taken (domain)"),
     ],
 )

@@ -20,7 +20,7 @@ from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
 from coalition.members.numbers import member_number_from_sequence
 from coalition.members.services import member_set_status
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
 from tenants.earning import services as earning
 from tenants.earning.engine import InvalidBasket, UnsupportedCurrency
 from tenants.earning.models import Campaign, EarnRule

@@ -8,11 +8,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from coalition.ledger import selectors as ledger_selectors
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.verification import verify
 from coalition.members.services import member_enrol
 from coalition.tiers.models import TierLevel
 from coalition.tiers.services import tier_status
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
 from tenants.purchases.services import (

@@ -14,10 +14,10 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.ledger.chain import seal_all
 from coalition.ledger.errors import IdempotencyKeyReused
-from coalition.ledger.idempotency import IdempotencyKey
 from coalition.ledger.models import Transaction
 from coalition.ledger.verification import verify
-from loyalty_platform.errors import DomainError
+from loyalty_kernel.errors import DomainError
+from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
 from tenants.purchases.models import (

@@ -54,7 +54,7 @@ def test_bad_store_data_gives_a_typed_error_naming_the_field(
             store_create(**{"code": "NEW", "name": "Second", **fields})
         # then the error names the field, and no store was added
         assert raised.value.field == field
-        assert raised.value.code == "invalid"
+        assert raised.value.code == "invalid_store"
         assert list(Store.objects.values_list("code", flat=True)) == ["DUP"]
 
 

@@ -93,7 +93,7 @@ def prepared_all(sql: str, params: dict[str, Any] | Sequence[Any]) -> list[tuple
     once per connection; planning often costs more than executing), its
     parameters bound by the server (arrays travel in binary). Prepared statements
     live in the database session, which is why deployments pool connections per
-    session (see ARCHITECTURE.md, PgBouncer)."""
+    session (see docs/adr/0006-driver-sql-and-pgbouncer-session-mode.md)."""
     with driver_cursor(server_binding=True) as cursor:
         driver = cursor.connection
         if driver.prepare_threshold is None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from coalition.settlement.stripe_fake import FakeStripeServer
-from tests.coalition.settlement.settlement_kit import running_stripe_fake
+from tests.testkit.settlement import running_stripe_fake
 
 
 @pytest.fixture

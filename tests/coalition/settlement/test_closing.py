@@ -19,7 +19,7 @@ from coalition.settlement.models import (
     Statement,
 )
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import (
+from tests.testkit.settlement import (
     AFTER_EXPIRY,
     EXPIRES_AT,
     close_everything_before,

@@ -24,7 +24,7 @@ from coalition.settlement import services as settlement
 from coalition.settlement.models import PaymentStatus, SettlementPeriod, SettlementTerms, Statement
 from coalition.settlement.services import money
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import (
+from tests.testkit.settlement import (
     AFTER_EXPIRY,
     EXPIRES_AT,
     assert_netting_settles,

@@ -12,7 +12,7 @@ from coalition.ledger import services as ledger
 from coalition.settlement import services as settlement
 from coalition.settlement.services import Obligation, net_obligations
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import (
+from tests.testkit.settlement import (
     assert_netting_settles,
     close_everything_before,
     known_terms,

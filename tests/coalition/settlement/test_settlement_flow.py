@@ -16,7 +16,7 @@ from coalition.settlement import stripe_gateway, webhooks
 from coalition.settlement.models import PaymentStatus, StripeEvent
 from coalition.settlement.stripe_fake import FakeStripeServer, signature_header
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import close_everything_before, known_terms
+from tests.testkit.settlement import close_everything_before, known_terms
 
 WEBHOOK_SECRET = "whsec_test_secret"
 

@@ -17,7 +17,8 @@ from coalition.settlement import stripe_gateway
 from coalition.settlement.models import PaymentStatus, Statement
 from coalition.settlement.stripe_fake import FakeStripeServer
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import (
+from tests.testkit import PROJECT_ROOT, assert_on_test_database, database_url_of, subprocess_env
+from tests.testkit.settlement import (
     API_KEY,
     NEUTRAL_FROM,
     close_everything_before,
@@ -27,7 +28,6 @@ from tests.coalition.settlement.settlement_kit import (
     running_stripe_fake,
     statement_of,
 )
-from tests.testkit import PROJECT_ROOT, assert_on_test_database, database_url_of, subprocess_env
 
 KILLED = 137
 

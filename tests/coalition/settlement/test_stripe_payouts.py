@@ -11,7 +11,7 @@ from coalition.settlement import stripe_gateway
 from coalition.settlement.models import PaymentStatus, Statement
 from coalition.settlement.stripe_fake import FakeStripeServer
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import (
+from tests.testkit.settlement import (
     close_everything_before,
     known_terms,
     new_member,

@@ -17,14 +17,14 @@ from coalition.ledger import services as ledger
 from coalition.ledger.services import EarnRequest
 from coalition.settlement import services as settlement
 from coalition.settlement.models import LineKind, SettlementPeriod, StatementLine
-from tests.coalition.settlement.settlement_kit import (
+from tests.testkit import assert_on_test_database
+from tests.testkit.concurrency import run_threads, unique_member
+from tests.testkit.settlement import (
     NEUTRAL_FROM,
     close_everything_before,
     known_terms,
     onboard_partner,
 )
-from tests.testkit import assert_on_test_database
-from tests.testkit.concurrency import run_threads, unique_member
 
 WRITERS = 8
 SECONDS = 2.0

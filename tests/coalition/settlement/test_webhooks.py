@@ -17,7 +17,7 @@ from django.test import Client, override_settings
 from coalition.settlement import webhooks
 from coalition.settlement.models import PaymentStatus, Statement, StripeEvent, StripeEventStatus
 from coalition.settlement.stripe_fake import FakeStripeServer, signature_header
-from tests.coalition.settlement.settlement_kit import WEBHOOK_SECRET, paid_period
+from tests.testkit.settlement import WEBHOOK_SECRET, paid_period
 
 Capture = Callable[..., Any]  # pytest-django's django_capture_on_commit_callbacks
 

@@ -21,7 +21,7 @@ from coalition.ledger.models import TransactionKind
 from coalition.settlement import services as settlement
 from coalition.settlement.models import LineKind, PaymentStatus, SettlementPeriod, StatementLine
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import (
+from tests.testkit.settlement import (
     AFTER_EXPIRY,
     EXPIRES_AT,
     close_everything_before,

@@ -22,9 +22,9 @@ from tenants.partners.models import Partner
 from tenants.partners.services import partner_onboard
 from tenants.purchases.models import Purchase
 from tenants.purchases.services import PurchaseResult, ReceiptLine, purchase_record
-from tests.tenants.earning.kit import new_member, publish, receipt
 from tests.testkit import assert_on_test_database, in_partner
 from tests.testkit.concurrency import books_report, run_threads, wallet_state
+from tests.testkit.earning import new_member, publish, receipt
 
 RACERS = 16
 

@@ -23,8 +23,8 @@ from tenants.earning.models import (
     ReferralStatus,
 )
 from tenants.partners.models import Partner
-from tests.tenants.earning.kit import earned_by, max_transaction_id, new_member
 from tests.testkit import in_partner
+from tests.testkit.earning import earned_by, max_transaction_id, new_member
 
 REFERRER_POINTS, REFEREE_POINTS, REFERRER_CAP = 100, 50, 2
 

@@ -23,7 +23,8 @@ from tenants.purchases.services import (
     purchase_preview,
     purchase_record,
 )
-from tests.tenants.earning.kit import (
+from tests.testkit import in_partner
+from tests.testkit.earning import (
     max_transaction_id,
     new_member,
     publish,
@@ -31,7 +32,6 @@ from tests.tenants.earning.kit import (
     transactions_of,
     uid,
 )
-from tests.testkit import in_partner
 
 RATE_1 = [("base_rate", {"rates": {"EUR": "1"}})]
 RATE_3 = [("base_rate", {"rates": {"EUR": "3"}})]

@@ -34,8 +34,8 @@ from tenants.purchases.services import (
     purchase_record,
 )
 from tenants.stores.services import store_create
-from tests.tenants.earning.kit import max_transaction_id, new_member, publish, receipt, uid
 from tests.testkit import in_partner
+from tests.testkit.earning import max_transaction_id, new_member, publish, receipt, uid
 
 LINE = ReceiptLine("A", "food", 2, 1000)
 

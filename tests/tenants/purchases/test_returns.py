@@ -33,14 +33,14 @@ from tenants.purchases.services import (
     purchase_record,
     purchase_return,
 )
-from tests.tenants.earning.kit import (
+from tests.testkit import in_partner
+from tests.testkit.earning import (
     max_transaction_id,
     new_member,
     publish,
     receipt,
     uid,
 )
-from tests.testkit import in_partner
 
 
 def assert_books_ok() -> None:

@@ -17,7 +17,7 @@ from loyalty_kernel.tenancy import use_public_schema
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
 from tenants.rewards import services as rewards
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 from tests.testkit import in_partner
 
 

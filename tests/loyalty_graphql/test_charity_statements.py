@@ -17,7 +17,7 @@ from coalition.charity.services import charity_create, donation_make
 from coalition.ledger import selectors as ledger_selectors
 from coalition.members.models import Member
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 
 def _donate(member: Member, charity: str, points: int, at: datetime | None = None) -> None:

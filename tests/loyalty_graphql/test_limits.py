@@ -18,7 +18,7 @@ from django.test import override_settings
 from loyalty_graphql.auth import MEMBER_TOKEN_SALT, api_key_create, api_key_revoke
 from loyalty_graphql.auth import member_token_issue as issue
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 # Depth as graphene counts it: root fields are at 0, so ``kind`` is at depth 4.
 DEEP = "{ me { history(first: 1) { edges { node { kind } } } } }"

@@ -1,5 +1,5 @@
 """Helpers for the earning, purchase and return tests (call inside a partner's
-schema where noted). Import as ``tests.tenants.earning.kit``."""
+schema where noted). Import as ``tests.testkit.earning``."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from loyalty_graphql import views
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 PAGE = "{ catalogue(first: 10) { edges { node { code name pointsPrice } } } }"
 

@@ -13,7 +13,7 @@ from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from loyalty_graphql.auth import member_token_issue
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 
 def _history(key: str, member: Member, **variables: Any) -> s.Reply:

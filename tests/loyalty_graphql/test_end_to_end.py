@@ -20,7 +20,7 @@ from coalition.ledger.verification import verify
 from coalition.settlement import services as settlement
 from coalition.settlement.models import Statement
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 PRICES = {  # (issuance price, reimbursement rate), minor units per point
     "alpha": (Decimal("1.0"), Decimal("0.8")),

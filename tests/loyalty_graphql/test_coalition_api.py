@@ -19,7 +19,7 @@ from coalition.settlement.models import SettlementPeriod, Statement
 from coalition.transfers.models import TransferCap, TransferRecord
 from loyalty_graphql.auth import member_token_issue
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 
 def _refused_for_member(

@@ -25,9 +25,9 @@ from loyalty_graphql.schema import coalition_schema, partner_schema
 from loyalty_kernel.tenancy import use_public_schema
 from tenants.earning.models import BehaviourRule
 from tenants.partners.models import Partner
-from tests.coalition.settlement.settlement_kit import running_stripe_fake
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 from tests.testkit import in_partner
+from tests.testkit.settlement import running_stripe_fake
 
 Variables = Callable[[Any], dict[str, Any]]
 

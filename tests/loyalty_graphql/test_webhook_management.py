@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from coalition.webhooks import services as webhooks
 from coalition.webhooks.models import WebhookEndpoint
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 URL = "https://app.example.com/hooks"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tenants.earning.models import BehaviourRule
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 from tests.testkit import in_partner
 
 AWARD = """mutation($key: String!, $member: String!, $event: String!, $ref: String) {

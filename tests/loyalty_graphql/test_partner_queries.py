@@ -17,7 +17,7 @@ from tenants.partners.models import Partner
 from tenants.rewards import services as rewards
 from tenants.rewards.models import Voucher
 from tenants.stores.services import store_create
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 from tests.testkit import in_partner
 
 # --- member ------------------------------------------------------------------------------

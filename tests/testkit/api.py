@@ -1,4 +1,4 @@
-"""Helpers for the GraphQL API tests (import as ``tests.loyalty_graphql_api._support``).
+"""Helpers for the GraphQL API tests (import as ``tests.testkit.api``).
 
 Everything a test needs to talk to the API over HTTP the way a client would
 (``gql``), the callers of the permission matrix (``Callers``), partner and

@@ -12,7 +12,7 @@ from coalition.ledger import services as ledger
 from coalition.settlement import services as settlement
 from loyalty_kernel.money import money
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 
 def _liability(partner: Partner, key: str) -> dict[str, object]:

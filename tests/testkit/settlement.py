@@ -1,4 +1,4 @@
-"""Helpers for the settlement tests (import as ``tests.coalition.settlement.settlement_kit``).
+"""Helpers for the settlement tests (import as ``tests.testkit.settlement``).
 
 Settlement periods are global (public schema) and the test database keeps the
 committed events of ``live_db`` tests, so every close also sweeps up events of

@@ -19,7 +19,7 @@ from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
 from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPayment, PointsPaymentSettings, Voucher
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 from tests.testkit import in_partner
 
 

@@ -20,7 +20,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from tenants.partners.models import Partner
-from tests.loyalty_graphql_api import _support as s
+from tests.testkit import api as s
 
 HISTORY = """query($number: String!) { member(lookup: {memberNumber: $number}) {
   memberNumber balance

@@ -103,3 +103,40 @@ def partner_b(django_db_setup: Any, django_db_blocker: Any) -> Partner:
 @pytest.fixture
 def public_client() -> Client:
     return host_client("localhost")
+
+
+# --- browser tests ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    """A live server of the test database at http://localhost:PORT (partner hosts are
+    SLUG.localhost:PORT, which Chromium resolves to this machine)."""
+    from tests.testkit.live_server import start_live_server, stop_live_server
+
+    with django_db_blocker.unblock():
+        thread, url = start_live_server()
+    try:
+        yield url
+    finally:
+        stop_live_server(thread)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    from tests.testkit.browser import start_browser
+
+    playwright, browser = start_browser()
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()
+
+
+@pytest.fixture
+def browser_page(chromium: Any, live_server_url: str, live_db: None) -> Iterator[Any]:
+    """A fresh browser page (desktop size, no outside requests) on the live server."""
+    from tests.testkit.browser import open_page
+
+    yield from open_page(chromium, live_server_url)

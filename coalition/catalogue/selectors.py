@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from coalition.catalogue.models import CatalogueEntry
+from tenants.partners.models import PartnerStatus
 
 MAX_PAGE = 100
 
@@ -30,7 +31,7 @@ def catalogue_available(
 ) -> QuerySet[CatalogueEntry]:
     now = now or timezone.now()
     entries = CatalogueEntry.objects.filter(
-        is_active=True, in_stock=True, partner__status="active"
+        is_active=True, in_stock=True, partner__status=PartnerStatus.ACTIVE
     ).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
     entries = entries.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
     if max_points is not None:

@@ -45,8 +45,12 @@ from coalition.ledger.errors import (
 )
 from coalition.ledger.models import AccountKind, HoldStatus, TransactionKind
 from coalition.members.errors import MemberNotActive, UnknownMember
+from coalition.members.models import MemberStatus
+from coalition.members.selectors import member_active_sql
 from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey, request_hash
+from tenants.partners.models import PartnerStatus
+from tenants.partners.selectors import partner_active_sql
 
 T = TypeVar("T")
 
@@ -187,7 +191,7 @@ def _require_active_partner(partner_id: int) -> None:
     row = _fetchone("SELECT status FROM public.partners_partner WHERE id = %s", [partner_id])
     if row is None:
         raise UnknownPartner(f"no partner with id {partner_id}")
-    if row[0] != "active":
+    if row[0] != PartnerStatus.ACTIVE:
         raise PartnerNotActive(f"partner {partner_id} is {row[0]}, not active")
 
 
@@ -208,7 +212,7 @@ def _lock_wallets(member_ids: Iterable[int], *, require_active: bool) -> dict[in
     for member_id in ids:
         if member_id not in wallets:
             raise UnknownMember(f"no member with id {member_id}")
-        if require_active and wallets[member_id].status != "active":
+        if require_active and wallets[member_id].status != MemberStatus.ACTIVE:
             raise MemberNotActive(f"member {member_id} is {wallets[member_id].status}")
     return wallets
 
@@ -224,7 +228,7 @@ def _diagnose_earn_refusal(member_id: int, partner_id: int) -> None:
     )
     if row is None or row[1] is None:
         raise UnknownMember(f"no member with id {member_id}")
-    if row[0] != "active":
+    if row[0] != MemberStatus.ACTIVE:
         raise MemberNotActive(f"member {member_id} is {row[0]}")
     _require_active_partner(partner_id)
 
@@ -467,14 +471,14 @@ def _id_sequence(table: str) -> str:
     return _sequences[table]
 
 
-EARN_SQL = """
+EARN_SQL = f"""
 WITH wallet AS (
     UPDATE public.ledger_account AS a SET balance = a.balance + %(points)s::bigint
       FROM public.members_member AS m, public.partners_partner AS p,
            public.ledger_account AS issuance
      WHERE a.member_id = %(member)s::bigint AND a.kind = 'wallet'
-       AND m.id = a.member_id AND m.status = 'active'
-       AND p.id = %(partner)s::bigint AND p.status = 'active'
+       AND m.id = a.member_id AND {member_active_sql("m")}
+       AND p.id = %(partner)s::bigint AND {partner_active_sql("p")}
        AND issuance.kind = 'issuance' AND issuance.partner_id = p.id
        AND NOT EXISTS (
            SELECT 1 FROM public.ledger_transaction AS known
@@ -506,7 +510,7 @@ WITH wallet AS (
       FROM header, lot_id
 )
 SELECT header.id, wallet.balance, lot_id.id FROM header, wallet, lot_id
-"""
+"""  # noqa: S608 - identifiers and placeholders only, values are parameters
 
 
 def _earn_payload(
@@ -705,7 +709,7 @@ def _issuance_accounts(partner_ids: Sequence[int]) -> dict[int, int]:
         if partner_id not in rows:
             raise UnknownPartner(f"no partner with id {partner_id}")
         status = rows[partner_id][0]
-        if status != "active":
+        if status != PartnerStatus.ACTIVE:
             raise PartnerNotActive(f"partner {partner_id} is {status}, not active")
     return {partner_id: int(row[1]) for partner_id, row in rows.items()}
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from coalition.members.models import Member
+from coalition.members.models import Member, MemberStatus
 from coalition.members.numbers import is_valid_member_number
+
+
+def member_active_sql(alias: str) -> str:
+    """SQL: the member row ``alias`` is active (may earn, spend and receive). The
+    SQL side of ``Member.is_active``, for statements that read members."""
+    return f"{alias}.status = '{MemberStatus.ACTIVE}'"
 
 
 def member_by_email(email: str) -> Member | None:

@@ -10,6 +10,12 @@ from loyalty_kernel import driver_sql
 from tenants.partners.models import Partner, PartnerStatus
 
 
+def partner_active_sql(alias: str) -> str:
+    """SQL: the partner row ``alias`` is active (may issue and honour points). The
+    SQL side of ``Partner.is_active``, for statements that read partners."""
+    return f"{alias}.status = '{PartnerStatus.ACTIVE}'"
+
+
 def partners_active() -> QuerySet[Partner]:
     return Partner.objects.filter(status=PartnerStatus.ACTIVE).order_by("name")
 

@@ -197,7 +197,7 @@ def reward_redeem(
                 raise IdempotencyKeyReused("that idempotency key redeemed something else")
             return existing
     partner = _partner()
-    if partner.status != "active":
+    if not partner.is_active:
         raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
     member = _active_member(member_id)
     try:

@@ -12,18 +12,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from psycopg.types.numeric import Int8
 
 from coalition.members.models import Member
+from coalition.tiers.errors import TierError
 from coalition.tiers.models import (
     MemberTier,
     QualificationPeriod,
     TierChange,
     TierLevel,
     TierPolicy,
+)
+from coalition.tiers.selectors import (
+    level_for,
+    levels_from,
+    levels_sql,
+    member_tier_code_sql,
+    qualifying_points,
+    qualifying_points_sql,
+    tier_policy,
+    tier_policy_from,
+    tier_policy_sql,
 )
 from coalition.webhooks import services as webhooks
 from loyalty_kernel import driver_sql
@@ -38,11 +51,6 @@ class TierStatus:
     qualifying_points: int
     review_at: datetime | None
     grace_until: datetime | None
-
-
-def tier_policy() -> TierPolicy:
-    policy = TierPolicy.objects.order_by("id").first()
-    return policy if policy is not None else TierPolicy()
 
 
 def qualification_window(policy: TierPolicy, end: datetime) -> tuple[datetime, datetime]:
@@ -61,37 +69,9 @@ def next_review(policy: TierPolicy, after: datetime) -> datetime:
     return after + ROLLING_PERIOD
 
 
-def qualifying_points(member_id: int, start: datetime, end: datetime) -> int:
-    """Points earned in [start, end): earns minus their reversals, at all partners."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT coalesce(sum(e.amount), 0)
-              FROM public.ledger_account a
-              JOIN public.ledger_entry e ON e.account_id = a.id
-              JOIN public.ledger_transaction t ON t.id = e.transaction_id
-             WHERE a.member_id = %s AND a.kind = 'wallet'
-               AND t.kind IN ('earn', 'earn_reversal')
-               AND t.created_at >= %s AND t.created_at < %s
-            """,
-            [member_id, start, end],
-        )
-        (points,) = cursor.fetchone()
-    return int(points)
-
-
 def _levels() -> list[TierLevel]:
-    # Read after every purchase that earns: one statement on the driver connection.
-    names = ["id", "code", "name", "rank", "threshold_points"]
-    rows = driver_sql.fetchall(
-        "SELECT id, code, name, rank, threshold_points FROM public.tiers_tierlevel ORDER BY rank"
-    )
-    return [TierLevel.from_db("default", names, list(row)) for row in rows]
-
-
-def _level_for(levels: list[TierLevel], points: int) -> TierLevel | None:
-    reached = [level for level in levels if level.threshold_points <= points]
-    return reached[-1] if reached else None
+    row = driver_sql.fetchone(f"SELECT {levels_sql()}")
+    return levels_from(row[0] if row else None)
 
 
 def _record(
@@ -124,7 +104,9 @@ def tier_evaluate(*, member_id: int, now: datetime | None = None) -> MemberTier 
         current = MemberTier.objects.select_for_update().filter(member_id=member_id).first()
         start, _ = qualification_window(policy, now)
         points = qualifying_points(member_id, start, now + timedelta(microseconds=1))
-        target = _level_for(levels, points) or levels[0]
+        target = _upgrade_to(levels, points, current.level if current else None)
+        if target is None:
+            return current
         if current is None:
             current = MemberTier.objects.create(
                 member_id=member_id,
@@ -134,83 +116,64 @@ def tier_evaluate(*, member_id: int, now: datetime | None = None) -> MemberTier 
             )
             _record(member_id, None, target, f"joined at {target.name}", points, now)
             return current
-        if target.rank > current.level.rank:
-            old = current.level
-            current.level = target
-            current.achieved_at = now
-            current.review_at = next_review(policy, now)
-            current.grace_until = None
-            current.save()
-            _record(
-                member_id,
-                old,
-                target,
-                f"upgraded: {points} points earned since {start.date()}",
-                points,
-                now,
-            )
+        old = current.level
+        current.level = target
+        current.achieved_at = now
+        current.review_at = next_review(policy, now)
+        current.grace_until = None
+        current.save()
+        _record(
+            member_id, old, target, f"upgraded: {points} points earned since {start.date()}",
+            points, now,
+        )  # fmt: skip
         return current
 
 
+def _upgrade_to(
+    levels: list[TierLevel], points: int, current: TierLevel | None
+) -> TierLevel | None:
+    """The level a member moves up to at once, None if they stay: the highest level
+    their qualifying points reach (at least the entry level) when it is above the
+    level they hold. Both the check after an earn and ``tier_evaluate`` decide here."""
+    target = level_for(levels, points) or levels[0]
+    return target if current is None or target.rank > current.rank else None
+
+
 # What an upgrade check needs, in one statement: the levels, the policy, the
-# member's current rank, and their qualifying points under both policies (one pass
-# over their earns; the caller picks the policy's window).
-_UPGRADE_CHECK_SQL = """
-SELECT levels.thresholds, levels.ranks, policy.qualification, current_level.rank,
-       q.rolling, q.calendar
-  FROM (SELECT array_agg(threshold_points ORDER BY rank) AS thresholds,
-               array_agg(rank ORDER BY rank) AS ranks
-          FROM public.tiers_tierlevel) AS levels
-  LEFT JOIN LATERAL (SELECT qualification FROM public.tiers_tierpolicy
-                      ORDER BY id LIMIT 1) AS policy ON true
-  LEFT JOIN LATERAL (SELECT l.rank FROM public.tiers_membertier mt
-                       JOIN public.tiers_tierlevel l ON l.id = mt.level_id
-                      WHERE mt.member_id = %(member)s) AS current_level ON true
- CROSS JOIN LATERAL (
-       SELECT coalesce(sum(e.amount) FILTER (WHERE t.created_at >= %(rolling)s), 0) AS rolling,
-              coalesce(sum(e.amount) FILTER (WHERE t.created_at >= %(calendar)s), 0) AS calendar
-         FROM public.ledger_account a
-         JOIN public.ledger_entry e ON e.account_id = a.id
-         JOIN public.ledger_transaction t ON t.id = e.transaction_id
-        WHERE a.member_id = %(member)s AND a.kind = 'wallet'
-          AND t.kind IN ('earn', 'earn_reversal')
-          AND t.created_at >= least(%(rolling)s, %(calendar)s) AND t.created_at < %(end)s
-       ) AS q
-"""
+# member's current level, and their qualifying points under every policy's window
+# (the caller picks the policy's). The same expressions as every other tier read.
+_WINDOWS = tuple(QualificationPeriod.values)
+_UPGRADE_CHECK_SQL = "SELECT {levels}, {policy}, {current}, {points}".format(
+    levels=levels_sql(),
+    policy=tier_policy_sql(),
+    current=member_tier_code_sql(member="%(member)s"),
+    points=", ".join(
+        qualifying_points_sql(member="%(member)s", start=f"%(start_{index})s", end="%(end)s")
+        for index in range(len(_WINDOWS))
+    ),
+)
 
 
 def tier_upgrade_if_due(*, member_id: int, now: datetime) -> None:
     """After points land: upgrade the member if they now qualify for a higher level
     (or give them their first level). Most earns change nothing, so this first
     looks in one statement, without a transaction or a lock, and only then runs
-    ``tier_evaluate`` (which decides under the member's tier row lock)."""
-    end = now + timedelta(microseconds=1)
-    rolling, _ = qualification_window(
-        TierPolicy(qualification=QualificationPeriod.ROLLING_12_MONTHS), now
-    )
-    calendar, _ = qualification_window(
-        TierPolicy(qualification=QualificationPeriod.CALENDAR_YEAR), now
-    )
-    row = driver_sql.prepared(
-        _UPGRADE_CHECK_SQL,
-        {"member": Int8(member_id), "rolling": rolling, "calendar": calendar, "end": end},
-    )
-    assert row is not None
-    thresholds, ranks, qualification, current_rank, rolling_points, calendar_points = row
-    if not thresholds:
+    ``tier_evaluate`` (which decides the same way under the member's tier row lock)."""
+    params: dict[str, Any] = {"member": Int8(member_id), "end": now + timedelta(microseconds=1)}
+    for index, qualification in enumerate(_WINDOWS):
+        window = qualification_window(TierPolicy(qualification=qualification), now)
+        params[f"start_{index}"] = window[0]
+    row = driver_sql.prepared(_UPGRADE_CHECK_SQL, params)
+    if row is None:
+        raise TierError("the upgrade check returned no row")
+    levels = levels_from(row[0])
+    if not levels:
         return  # no levels
-    qualification = qualification or TierPolicy().qualification
-    points = (
-        calendar_points if qualification == QualificationPeriod.CALENDAR_YEAR else rolling_points
-    )
-    # as tier_evaluate: the highest level reached, or the entry level
-    reached = [
-        rank for rank, threshold in zip(ranks, thresholds, strict=True) if threshold <= points
-    ]
-    target_rank = reached[-1] if reached else ranks[0]
-    if current_rank is not None and target_rank <= current_rank:
-        return
-    tier_evaluate(member_id=member_id, now=now)
+    policy = tier_policy_from(row[1])
+    points = int(row[3 + _WINDOWS.index(policy.qualification)])
+    current = next((level for level in levels if level.code == row[2]), None)
+    if _upgrade_to(levels, points, current) is not None:
+        tier_evaluate(member_id=member_id, now=now)
 
 
 def tiers_review(*, now: datetime | None = None) -> int:
@@ -241,7 +204,7 @@ def tiers_review(*, now: datetime | None = None) -> int:
                 else:
                     start, end = qualification_window(policy, now)
                 points = qualifying_points(member_id, start, end)
-                target = _level_for(levels, points) or levels[0]
+                target = level_for(levels, points) or levels[0]
                 if target.rank < tier.level.rank:
                     old = tier.level
                     tier.level = target
@@ -262,7 +225,7 @@ def tiers_review(*, now: datetime | None = None) -> int:
                 continue
             start, end = qualification_window(policy, tier.review_at)
             points = qualifying_points(member_id, start, end)
-            target = _level_for(levels, points) or levels[0]
+            target = level_for(levels, points) or levels[0]
             if target.rank >= tier.level.rank:
                 tier.review_at = next_review(policy, tier.review_at)  # renewed
             else:
@@ -279,10 +242,3 @@ def tier_status(member_id: int, now: datetime | None = None) -> TierStatus:
     if tier is None:
         return TierStatus(None, None, points, None, None)
     return TierStatus(tier.level.code, tier.level.name, points, tier.review_at, tier.grace_until)
-
-
-def tier_code_of(member_id: int) -> str | None:
-    level = (
-        MemberTier.objects.filter(member_id=member_id).values_list("level__code", flat=True).first()
-    )
-    return level

@@ -15,7 +15,7 @@ from django.utils import timezone
 from coalition.ledger import services as ledger
 from coalition.members.errors import UnknownMember
 from coalition.members.models import Member
-from coalition.tiers.services import tier_code_of
+from coalition.tiers.selectors import tier_code_of
 from coalition.transfers.errors import (
     AlreadyInHousehold,
     HouseholdError,

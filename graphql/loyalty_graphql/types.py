@@ -13,7 +13,7 @@ import graphene
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.models import TransactionKind
 from coalition.members.models import Member
-from coalition.tiers.services import tier_code_of
+from coalition.tiers.selectors import tier_code_of
 from loyalty_graphql.limits import page_size
 
 

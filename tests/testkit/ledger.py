@@ -192,3 +192,40 @@ def derived_movements(member_ids: Iterable[int], *, since_transaction: int) -> d
         if int(amount) != 0:
             moved[kind if partner is None else f"{kind}:{partner}"] = int(amount)
     return moved
+
+
+def post_journal_at(
+    *, member_id: int, partner_id: int, amount: int, at: Any, kind: str | None = None
+) -> int:
+    """Journal rows of an earn (``amount`` > 0) or an earn reversal (< 0) stamped
+    ``at``: the header and its two entries (wallet and the partner's issuance
+    account), nothing else (no lot, the wallet's stored balance untouched). For
+    tests of what reads the journal by time (tier qualification), inside a test
+    transaction that rolls back: the services always stamp ``now()``."""
+    from coalition.ledger.services import partner_accounts_ensure
+
+    partner_accounts_ensure(partner_id)
+    kind = kind or ("earn" if amount > 0 else "earn_reversal")
+    return int(
+        scalar(
+            """
+            WITH header AS (
+                INSERT INTO public.ledger_transaction
+                    (kind, partner_id, member_id, points, external_ref, memo, request_hash,
+                     result, created_at)
+                VALUES (%(kind)s, %(partner)s, %(member)s, abs(%(amount)s), '', 'backdated',
+                        '', '{}'::jsonb, %(at)s)
+                RETURNING id
+            ), entries AS (
+                INSERT INTO public.ledger_entry (transaction_id, account_id, amount)
+                SELECT header.id, a.id,
+                       CASE WHEN a.kind = 'wallet' THEN %(amount)s ELSE -%(amount)s END
+                  FROM header, public.ledger_account a
+                 WHERE (a.kind = 'wallet' AND a.member_id = %(member)s)
+                    OR (a.kind = 'issuance' AND a.partner_id = %(partner)s)
+            )
+            SELECT id FROM header
+            """,
+            {"kind": kind, "partner": partner_id, "member": member_id, "amount": amount, "at": at},
+        )
+    )

@@ -28,9 +28,8 @@ from coalition.tiers.models import (
     TierLevel,
     TierPolicy,
 )
+from coalition.tiers.selectors import qualifying_points, tier_code_of
 from coalition.tiers.services import (
-    qualifying_points,
-    tier_code_of,
     tier_evaluate,
     tier_status,
     tier_upgrade_if_due,

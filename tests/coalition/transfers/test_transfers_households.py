@@ -20,7 +20,7 @@ from coalition.members.errors import MemberNotActive
 from coalition.members.models import Member
 from coalition.members.services import member_enrol, member_set_status
 from coalition.tiers.models import MemberTier, TierLevel
-from coalition.tiers.services import tier_code_of
+from coalition.tiers.selectors import tier_code_of
 from coalition.transfers import services as transfers
 from coalition.transfers.models import TransferCap, TransferRecord
 from loyalty_kernel.idempotency import IdempotencyKey

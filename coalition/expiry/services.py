@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -25,17 +24,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from coalition.expiry.models import ExpiryMode, ExpiryPolicy, ExpiryReminder, ReminderStatus
+from coalition.expiry.selectors import expiry_policy
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
+from coalition.members.selectors import member_active_sql
 
 logger = logging.getLogger(__name__)
 
 ACTIVITY_KINDS = ("earn", "burn", "capture", "transfer", "donation")
-
-
-def expiry_policy() -> ExpiryPolicy:
-    policy = ExpiryPolicy.objects.order_by("id").first()
-    return policy if policy is not None else ExpiryPolicy()
 
 
 def _inactivity_applies(policy: ExpiryPolicy, country: str) -> bool:
@@ -56,11 +52,6 @@ def lot_expiry_under(policy: ExpiryPolicy, country: str, earned_at: datetime) ->
     if _inactivity_applies(policy, country):
         return None
     return earned_at + relativedelta(months=policy.months)
-
-
-def expiry_policy_from(values: dict[str, Any] | None) -> ExpiryPolicy:
-    """The policy from its row's columns (None: no row, the defaults apply)."""
-    return ExpiryPolicy(**values) if values else ExpiryPolicy()
 
 
 def inactive_members(policy: ExpiryPolicy, now: datetime, limit: int = 1000) -> list[int]:
@@ -109,13 +100,13 @@ def points_expire(*, now: datetime | None = None) -> int:
 def _expiring_soon(now: datetime, days: int) -> dict[tuple[int, date], int]:
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT l.member_id, (l.expires_at AT TIME ZONE 'UTC')::date, sum(l.remaining)
               FROM public.ledger_lot l JOIN public.members_member m ON m.id = l.member_id
              WHERE l.remaining > 0 AND l.expires_at > %s AND l.expires_at <= %s
-               AND m.status = 'active'
+               AND {member_active_sql("m")}
              GROUP BY 1, 2
-            """,
+            """,  # noqa: S608 - identifiers and placeholders only, values are parameters
             [now, now + timedelta(days=days)],
         )
         grouped: dict[tuple[int, date], int] = defaultdict(int)

@@ -287,6 +287,14 @@ def _highest(rules: Sequence[Rule], key: str, value: str) -> Rule | None:
     return max(matching, key=lambda rule: Decimal(str(rule.params["multiplier"])), default=None)
 
 
+def excluded_categories(rules: Iterable[Rule]) -> frozenset[str]:
+    """The categories that earn nothing under these rules (stage 1): what pricing
+    skips, and what a return of those lines therefore takes nothing back for."""
+    return frozenset(
+        c for r in _of_kind(rules, "exclude_categories") for c in r.params["categories"]
+    )
+
+
 def points_for_purchase(
     basket: Basket,
     rules: Sequence[Rule],
@@ -310,7 +318,7 @@ def points_for_purchase(
     rate = Decimal(str(base_rule.params["rates"][basket.currency]))
 
     # 1. eligibility
-    excluded = {c for r in _of_kind(rules, "exclude_categories") for c in r.params["categories"]}
+    excluded = excluded_categories(rules)
     eligible_lines = [line for line in basket.lines if line.category not in excluded]
     eligible_money = sum(line.net for line in eligible_lines)
     extras: list[tuple[str, int]] = []

@@ -1,21 +1,58 @@
-"""Reads of a partner's earning set-up (inside the partner's schema)."""
+"""Reads of a partner's earning set-up (inside the partner's schema).
+
+Earning owns the SQL that reads its tables. Each rule of "what is in force" is
+one scalar SQL expression (``*_sql``), read by the purchase's pricing snapshot
+(``tenants.earning.pricing``) next to everything else a purchase needs, and by
+the selector of the same name here, which runs the same expression alone. The
+expression and its parser are the only definition: there is no ORM copy.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
+from loyalty_kernel import driver_sql
 from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine
-from tenants.earning.models import Campaign, EarnRule, RuleSetVersion, SegmentMember
+from tenants.earning.models import EarnRule, RuleSetVersion
+
+
+def schema_sql(schema: str) -> str:
+    """A partner schema's name as SQL: the hot statements run on the driver
+    connection, where django-tenants' search_path may not be set yet, so they
+    name the schema."""
+    return f'"{schema}"'
+
+
+# --- the rule version in force --------------------------------------------------------
+
+
+def version_in_force_sql(s: str, *, at: str = "at") -> str:
+    """``ARRAY[id, number]`` of the published version in force at the instant bound
+    as ``%(at)s`` (the latest effective one not after it), NULL if none. ``s`` is
+    the schema as SQL (``schema_sql``). Published versions never share an instant
+    (a unique constraint), so the order is total."""
+    return f"""(SELECT ARRAY[v.id, v.number] FROM {s}.earning_rulesetversion v
+    WHERE v.published_at IS NOT NULL AND v.effective_from <= %({at})s
+    ORDER BY v.effective_from DESC LIMIT 1)"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+
+
+def version_from(value: Any) -> tuple[int, int] | None:
+    """(id, number) from ``version_in_force_sql``'s value."""
+    return (int(value[0]), int(value[1])) if value else None
 
 
 def version_in_force(at: datetime) -> RuleSetVersion | None:
-    return (
-        RuleSetVersion.objects.filter(published_at__isnull=False, effective_from__lte=at)
-        .order_by("-effective_from")
-        .first()
+    row = driver_sql.fetchone(
+        f"SELECT {version_in_force_sql(schema_sql(current_schema()))}", {"at": at}
     )
+    version = version_from(row[0] if row else None)
+    return RuleSetVersion.objects.get(pk=version[0]) if version else None
 
+
+# --- rules --------------------------------------------------------------------------
 
 # A published version never changes, so its rules are cached per process, keyed
 # by schema and version id (version ids repeat across partner schemas).
@@ -44,23 +81,63 @@ def _rules_of(version_id: int) -> list[engine.Rule]:
     ]
 
 
-def campaigns_running(at: datetime) -> list[engine.Campaign]:
-    return [
+# --- campaigns ----------------------------------------------------------------------
+
+
+def campaigns_running_sql(s: str, *, at: str = "at") -> str:
+    """A JSON array of the campaigns running at ``%(at)s`` (active, started, not
+    ended; in start order), NULL if none."""
+    return f"""(SELECT json_agg(c ORDER BY c.starts_at, c.id) FROM (
+     SELECT id, kind, params, starts_at, ends_at, tiers, segments, name, budget_points
+       FROM {s}.earning_campaign
+      WHERE is_active AND starts_at <= %({at})s AND ends_at > %({at})s) c)"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+
+
+def _json(value: Any) -> Any:
+    # Django's psycopg set-up hands json to driver cursors as text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def campaigns_from(value: Any) -> tuple[tuple[engine.Campaign, ...], frozenset[int]]:
+    """The campaigns of ``campaigns_running_sql``'s value, and which of them have a
+    budget."""
+    rows = _json(value) or ()
+    campaigns = tuple(
         engine.Campaign(
-            c.pk,
-            c.kind,
-            c.params,
-            c.starts_at,
-            c.ends_at,
-            frozenset(c.tiers),
-            frozenset(c.segments),
-            c.name,
+            c["id"],
+            c["kind"],
+            c["params"],
+            datetime.fromisoformat(c["starts_at"]),
+            datetime.fromisoformat(c["ends_at"]),
+            frozenset(c["tiers"]),
+            frozenset(c["segments"]),
+            c["name"],
         )
-        for c in Campaign.objects.filter(is_active=True, starts_at__lte=at, ends_at__gt=at)
-    ]
+        for c in rows
+    )
+    return campaigns, frozenset(c["id"] for c in rows if c["budget_points"] is not None)
+
+
+def campaigns_running(at: datetime) -> list[engine.Campaign]:
+    row = driver_sql.fetchone(
+        f"SELECT {campaigns_running_sql(schema_sql(current_schema()))}", {"at": at}
+    )
+    return list(campaigns_from(row[0] if row else None)[0])
+
+
+# --- segments -----------------------------------------------------------------------
+
+
+def member_segments_sql(s: str, *, member: str) -> str:
+    """The names of the segments the member ``member`` (an SQL expression for
+    their id) belongs to, as a text array."""
+    return f"""ARRAY(SELECT g.name FROM {s}.earning_segmentmember sm
+          JOIN {s}.earning_segment g ON g.id = sm.segment_id WHERE sm.member_id = {member})"""  # noqa: S608 - identifiers and placeholders only, values are parameters
 
 
 def member_segments(member_id: int) -> frozenset[str]:
-    return frozenset(
-        SegmentMember.objects.filter(member_id=member_id).values_list("segment__name", flat=True)
+    row = driver_sql.fetchone(
+        f"SELECT {member_segments_sql(schema_sql(current_schema()), member='%(member)s')}",
+        {"member": member_id},
     )
+    return frozenset(row[0] if row else ())

@@ -16,13 +16,9 @@ from tenants.earning import engine
 from tenants.earning import services as earning
 from tenants.earning.models import EarnRule, RuleSetVersion
 from tenants.partners.models import Partner
+from tenants.purchases.errors import DuplicateReceipt
 from tenants.purchases.models import Purchase
-from tenants.purchases.services import (
-    DuplicateReceipt,
-    ReceiptLine,
-    purchase_preview,
-    purchase_record,
-)
+from tenants.purchases.services import ReceiptLine, purchase_preview, purchase_record
 from tests.testkit import in_partner
 from tests.testkit.earning import (
     max_transaction_id,

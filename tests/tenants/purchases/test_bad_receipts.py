@@ -25,14 +25,9 @@ from tenants.earning import services as earning
 from tenants.earning.engine import InvalidBasket, UnsupportedCurrency
 from tenants.earning.models import Campaign, EarnRule
 from tenants.partners.models import Partner
+from tenants.purchases.errors import InvalidReceipt, NoRulesInForce
 from tenants.purchases.models import Purchase, PurchaseLine
-from tenants.purchases.services import (
-    InvalidReceipt,
-    NoRulesInForce,
-    Receipt,
-    ReceiptLine,
-    purchase_record,
-)
+from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
 from tenants.stores.services import store_create
 from tests.testkit import in_partner
 from tests.testkit.earning import max_transaction_id, new_member, publish, receipt, uid

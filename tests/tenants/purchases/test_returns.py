@@ -20,19 +20,14 @@ from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
+from tenants.purchases.errors import InvalidReturn, UnknownPurchase
 from tenants.purchases.models import (
     PointsShortfall,
     Purchase,
     PurchaseLine,
     PurchaseReturn,
 )
-from tenants.purchases.services import (
-    InvalidReturn,
-    ReceiptLine,
-    UnknownPurchase,
-    purchase_record,
-    purchase_return,
-)
+from tenants.purchases.services import ReceiptLine, purchase_record, purchase_return
 from tests.testkit import in_partner
 from tests.testkit.earning import (
     max_transaction_id,

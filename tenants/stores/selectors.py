@@ -1,0 +1,10 @@
+"""Reads of a partner's stores: the SQL that reads the store table."""
+
+from __future__ import annotations
+
+
+def store_id_sql(s: str, *, code: str) -> str:
+    """The id of the store with the code ``code`` (an SQL expression), NULL if the
+    partner has none; ``s`` is the partner schema as SQL. A purchase names its
+    store by code and is refused when the code is unknown."""
+    return f"(SELECT id FROM {s}.stores_store WHERE code = {code})"  # noqa: S608 - identifiers and placeholders only, values are parameters

@@ -52,6 +52,10 @@ class Member(models.Model):
                 name="member_number_format",
             ),
         ]
+        indexes: ClassVar = [
+            # Enrolments per partner and day, for the console dashboard.
+            models.Index(fields=["enrolled_by", "enrolled_at"], name="member_enrolled_by_at"),
+        ]
 
     def __str__(self) -> str:
         return self.member_number

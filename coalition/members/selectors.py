@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from coalition.members.models import Member, MemberStatus
 from coalition.members.numbers import is_valid_member_number
 
@@ -25,3 +27,10 @@ def member_by_number(number: str) -> Member | None:
 
 def member_by_card(card_number: str) -> Member | None:
     return Member.objects.filter(cards__card_number=card_number.strip()).first()
+
+
+def members_enrolled_count(*, partner_id: int, since: datetime, until: datetime) -> int:
+    """Members a partner enrolled in [since, until)."""
+    return Member.objects.filter(
+        enrolled_by_id=partner_id, enrolled_at__gte=since, enrolled_at__lt=until
+    ).count()

@@ -97,6 +97,10 @@ SHARED_APPS = [
     "coalition.expiry",
     "coalition.settlement",
     "coalition.webhooks",
+    "coalition.audit",
+    "coalition.analytics",
+    "tenants.staff",
+    "loyalty_web",
 ]
 TENANT_APPS = [
     "tenants.stores",
@@ -123,6 +127,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -140,6 +145,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "loyalty_web.design.context.site",
             ],
         },
     },
@@ -153,6 +159,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR.parent / "loyalty_web" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -166,6 +174,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Session cookies are host-only (no SESSION_COOKIE_DOMAIN): a session opened on a
+# partner's host is never sent to another host, and the console also checks that
+# the session was opened for this partner.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+LOYALTY_STAFF_SESSION_SECONDS = env_int("LOYALTY_STAFF_SESSION_SECONDS", 8 * 3600)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
@@ -223,6 +237,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "ledger-snapshot-accounts": {"task": "ledger.snapshot_accounts", "schedule": 600.0},
     # Re-enqueues lost webhook deliveries; without a broker it also makes the retries.
     "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
+    # Folds new journal transactions into the dashboards' daily rollups.
+    "analytics-advance-rollups": {"task": "analytics.advance_rollups", "schedule": 15.0},
 }
 
 # --- e-mail ---------------------------------------------------------------------

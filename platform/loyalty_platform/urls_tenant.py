@@ -1,7 +1,7 @@
-"""URLs of a partner's host: merchant console and the partner API."""
+"""URLs of a partner's host: the partner API, and the merchant console at the root."""
 
 from django.conf import settings
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
 from loyalty_graphql.middleware import TypedErrorMiddleware
@@ -10,7 +10,6 @@ from loyalty_graphql.views import LoyaltyGraphQLView
 from loyalty_platform import views
 
 urlpatterns = [
-    path("", views.partner_console_home, name="console-home"),
     path(
         "graphql",
         csrf_exempt(
@@ -23,4 +22,5 @@ urlpatterns = [
         name="graphql",
     ),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("loyalty_web.console.urls")),
 ]

@@ -1,5 +1,5 @@
 """Pages of the public site (coalition home, member portal) and the partner site
-(merchant console home), plus a health check for load balancers."""
+plus a health check for load balancers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.shortcuts import render
 
 from loyalty_kernel.tenancy import current_schema
 from tenants.partners.selectors import partners_active
-from tenants.stores.models import Store
 
 
 def coalition_home(request: HttpRequest) -> HttpResponse:
@@ -27,19 +26,6 @@ def member_portal(request: HttpRequest) -> HttpResponse:
         request,
         "loyalty_platform/member_portal.html",
         {"coalition_name": settings.LOYALTY_COALITION_NAME, "partners": partners_active()},
-    )
-
-
-def partner_console_home(request: HttpRequest) -> HttpResponse:
-    partner = request.tenant  # type: ignore[attr-defined]
-    return render(
-        request,
-        "loyalty_platform/console_home.html",
-        {
-            "coalition_name": settings.LOYALTY_COALITION_NAME,
-            "partner": partner,
-            "stores": Store.objects.all(),
-        },
     )
 
 

@@ -1,0 +1,18 @@
+"""Reading the audit log, newest first, a page at a time (keyset on id)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from coalition.audit.models import AuditEntry
+
+
+def audit_entries(
+    *, partner_id: int | None, action_prefix: str = "", before_id: int | None = None
+) -> QuerySet[AuditEntry]:
+    entries = AuditEntry.objects.filter(partner_id=partner_id)
+    if action_prefix:
+        entries = entries.filter(action__startswith=action_prefix)
+    if before_id is not None:
+        entries = entries.filter(pk__lt=before_id)
+    return entries.order_by("-pk")

@@ -1,0 +1,67 @@
+"""Who may open a console page: a user signed in on THIS partner's host, whose role
+at this partner has the page's capability (the rule lives in ``tenants.staff``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+
+from loyalty_web.design.pages import secure_headers
+from tenants.staff.selectors import staff_can, staff_role
+
+SESSION_PARTNER = "staff_partner_id"
+
+
+def signed_in_partner(request: HttpRequest) -> int | None:
+    partner_id = request.session.get(SESSION_PARTNER)
+    return int(partner_id) if partner_id is not None else None
+
+
+def staff_page(
+    capability: str,
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            partner = request.tenant  # type: ignore[attr-defined]
+            user = request.user
+            if not user.is_authenticated or signed_in_partner(request) != partner.pk:
+                login = "/login/?" + urlencode({"next": request.get_full_path()})
+                return secure_headers(HttpResponseRedirect(login))
+            role = staff_role(user=user, partner_id=partner.pk)
+            if not staff_can(role, capability):
+                return secure_headers(
+                    render(
+                        request,
+                        "loyalty_web/console/denied.html",
+                        {"partner": partner, "role": role, "nav": nav_for(role)},
+                        status=403,
+                    )
+                )
+            request.staff_role = role  # type: ignore[attr-defined]
+            return secure_headers(view(request, *args, **kwargs))
+
+        return wrapped
+
+    return decorate
+
+
+NAV = (
+    ("dashboard", "/", "Dashboard", "view_dashboard"),
+    ("staff", "/staff/", "Staff", "manage_staff"),
+    ("audit", "/audit/", "Audit log", "read_audit"),
+)
+
+
+def nav_for(role: str | None) -> list[dict[str, str]]:
+    return [
+        {"key": key, "url": url, "label": label}
+        for key, url, label, capability in NAV
+        if staff_can(role, capability)
+    ]

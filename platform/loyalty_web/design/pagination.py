@@ -1,0 +1,48 @@
+"""Keyset pagination: pages follow a (sort key, id) cursor in the query string, so
+a page costs the same at the millionth row as at the first, and a link to a
+page keeps working while new rows arrive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.http import QueryDict
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+    first_page: bool
+
+    def next_query(self, query: QueryDict) -> str | None:
+        """The query string of the next page, keeping the filters."""
+        if self.next_cursor is None:
+            return None
+        params = query.copy()
+        params["after"] = self.next_cursor
+        return params.urlencode()
+
+    def first_query(self, query: QueryDict) -> str:
+        params = query.copy()
+        params.pop("after", None)
+        return params.urlencode()
+
+
+def cursor_of(query: QueryDict) -> int | None:
+    """The ``after`` cursor (an id), or None for the first page; junk is the first page."""
+    raw = query.get("after", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def keyset_page(rows: Any, *, size: int, id_of: Any = None) -> Page[Any]:
+    """``rows`` is a queryset (or list) already filtered to ids below the cursor and
+    ordered newest first; one extra row tells whether a next page exists."""
+    id_of = id_of or (lambda row: row.pk)
+    fetched = list(rows[: size + 1])
+    items = fetched[:size]
+    more = len(fetched) > size
+    return Page(items=items, next_cursor=str(id_of(items[-1])) if more else None, first_page=True)

@@ -1,0 +1,34 @@
+"""Typed errors of the staff app: each has a code unique across the platform."""
+
+from __future__ import annotations
+
+from loyalty_kernel.errors import DomainError
+
+
+class InvalidStaffData(DomainError):
+    code = "invalid_staff_data"
+
+
+class StaffAlreadyMember(DomainError):
+    code = "staff_already_member"
+    field = "email"
+
+
+class InvitationInvalid(DomainError):
+    """Unknown, already used, revoked or expired: the link cannot be used."""
+
+    code = "invitation_invalid"
+
+
+class LoginFailed(DomainError):
+    code = "login_failed"
+
+
+class LoginLockedOut(DomainError):
+    code = "login_locked_out"
+
+
+class LastOwner(DomainError):
+    """A partner always keeps at least one owner."""
+
+    code = "last_owner"

@@ -1,0 +1,74 @@
+"""Staff memberships, invitations and log-in attempts (public schema)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Manager"
+    CASHIER = "cashier", "Cashier"
+    ANALYST = "analyst", "Analyst"
+
+
+class StaffMembership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_memberships"
+    )
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="staff_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "partner"], name="staff_one_role_per_partner"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="staff_role_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) at {self.partner_id}"
+
+
+class StaffInvitation(models.Model):
+    """A single-use, expiring invitation; only the token's SHA-256 is stored."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="staff_invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "email"])]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} as {self.role}"
+
+
+class LoginAttempt(models.Model):
+    """Failed log-ins per partner and address, for throttling and lock-out."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "email", "at"])]
+
+    def __str__(self) -> str:
+        return f"failed log-in of {self.email} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,155 @@
+"""Every console page per role: owner, manager, cashier, analyst, another partner's
+staff and anonymous. A denied request changes nothing, and a session opened on one
+partner's host is useless on another's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from django.test import Client
+
+from coalition.audit.models import AuditEntry
+from loyalty_web.console.access import SESSION_PARTNER
+from tenants.partners.models import Partner
+from tenants.staff import services as staff
+from tenants.staff.models import StaffInvitation, StaffMembership
+from tests.testkit import host_client
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("owner", "manager", "cashier", "analyst", "other_partner", "anonymous")
+
+
+def _login_as(partner: Partner, role: str, other: Partner) -> tuple[Client, Any]:
+    client = host_client(f"{partner.slug}.localhost")
+    if role == "anonymous":
+        return client, None
+    where = other if role == "other_partner" else partner
+    membership = staff.staff_member_create(
+        partner_id=where.pk,
+        email=f"{role}-{uuid4().hex[:8]}@example.com",
+        password="correct horse battery 9",
+        role="owner" if role == "other_partner" else role,
+    )
+    client.force_login(membership.user)
+    session = client.session
+    # An owner signed in on the other partner's host: the session names that partner.
+    session[SESSION_PARTNER] = where.pk
+    session.save()
+    return client, membership.user
+
+
+def _state() -> tuple[int, int, int]:
+    return (
+        StaffInvitation.objects.count(),
+        StaffMembership.objects.count(),
+        AuditEntry.objects.count(),
+    )
+
+
+def _target(partner: Partner) -> StaffMembership:
+    return staff.staff_member_create(
+        partner_id=partner.pk,
+        email=f"target-{uuid4().hex[:8]}@example.com",
+        password="correct horse battery 9",
+        role="cashier",
+    )
+
+
+Setup = Callable[[Partner], str]
+Request = Callable[[Client, str], Any]
+
+
+def _nothing(partner: Partner) -> str:
+    return ""
+
+
+def _target_user(partner: Partner) -> str:
+    return str(_target(partner).user_id)
+
+
+def _invitation(partner: Partner) -> str:
+    invitation, _token = staff.staff_invite(
+        partner_id=partner.pk,
+        email=f"w-{uuid4().hex[:6]}@example.com",
+        role="cashier",
+        acting_user=None,
+    )
+    return str(invitation.pk)
+
+
+def _new_address(partner: Partner) -> str:
+    return f"new-{uuid4().hex[:6]}@example.com"
+
+
+ALL_STAFF = {"owner", "manager", "cashier", "analyst"}
+PAGES: dict[str, tuple[Setup, Request, set[str]]] = {
+    # name: (set-up returning an argument, the request, roles allowed)
+    "dashboard": (_nothing, lambda c, a: c.get("/"), ALL_STAFF),
+    "staff list": (_nothing, lambda c, a: c.get("/staff/"), {"owner"}),
+    "invite": (_new_address, lambda c, a: c.post("/staff/", {"email": a, "role": "cashier"}),
+               {"owner"}),
+    "change role": (_target_user, lambda c, a: c.post(f"/staff/{a}/role/", {"role": "analyst"}),
+                    {"owner"}),
+    "remove (confirm page)": (_target_user, lambda c, a: c.get(f"/staff/{a}/remove/"), {"owner"}),
+    "remove": (_target_user, lambda c, a: c.post(f"/staff/{a}/remove/"), {"owner"}),
+    "withdraw invitation": (
+        _invitation, lambda c, a: c.post(f"/staff/invitations/{a}/withdraw/"), {"owner"}
+    ),
+    "audit log": (_nothing, lambda c, a: c.get("/audit/"), {"owner", "manager"}),
+    "audit log CSV": (_nothing, lambda c, a: c.get("/audit/?format=csv"), {"owner", "manager"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", list(PAGES))
+def test_each_page_answers_each_role(
+    partner_a: Partner, partner_b: Partner, page: str, role: str
+) -> None:
+    setup, request, allowed = PAGES[page]
+    # given someone in this role and whatever the page acts on
+    client, _user = _login_as(partner_a, role, partner_b)
+    argument = setup(partner_a)
+    before = _state()
+    # when they open the page or press its button
+    response = request(client, argument)
+    # then staff with the capability get it
+    if role in allowed:
+        assert response.status_code in (200, 302), (page, role, response.status_code)
+        if response.status_code == 302:
+            assert "/login/" not in response["Location"]
+        return
+    # and everyone else is refused, and nothing changed
+    if role in ("anonymous", "other_partner"):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/?next=")
+    else:
+        assert response.status_code == 403
+    assert _state() == before
+
+
+def test_a_session_from_another_partners_host_is_useless(
+    partner_a: Partner, partner_b: Partner
+) -> None:
+    # given an owner of alpha, signed in on alpha's host
+    client, _user = _login_as(partner_a, "owner", partner_b)
+    assert client.get("/").status_code == 200
+    # when the same session cookie is sent to beta's host
+    client.defaults["HTTP_HOST"] = f"{partner_b.slug}.localhost"
+    response = client.get("/staff/")
+    # then beta's console asks for a log-in
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_pages_carry_a_strict_content_security_policy(
+    partner_a: Partner, partner_b: Partner
+) -> None:
+    client, _user = _login_as(partner_a, "owner", partner_b)
+    for path in ("/", "/staff/", "/audit/", "/login/"):
+        policy = client.get(path)["Content-Security-Policy"]
+        assert "default-src 'self'" in policy
+        assert "script-src 'self'" in policy

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
 from coalition.settlement.webhooks import stripe_webhook
@@ -31,4 +31,5 @@ urlpatterns = [
     ),
     path("stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]

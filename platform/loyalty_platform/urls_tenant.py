@@ -22,5 +22,6 @@ urlpatterns = [
         name="graphql",
     ),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("loyalty_web.console.urls")),
 ]

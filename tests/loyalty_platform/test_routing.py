@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from loyalty_web.console.access import SESSION_PARTNER
 from tenants.partners.models import Partner, PartnerStatus
 from tenants.partners.services import partner_change_status, partner_onboard
+from tenants.staff.services import staff_member_create
 from tenants.stores.services import store_create
 from tests.testkit import host_client, in_partner
 
@@ -115,8 +118,20 @@ def test_partner_console_shows_its_own_name_and_stores_only(
         store_create(code="A-MAIN", name="Alpha Main Street", city="Madrid")
     with in_partner(partner_b):
         store_create(code="B-GATE", name="Beta Gate 12", city="London")
-    # when partner A's console is opened on its host
-    response = host_client("alpha.localhost").get("/")
+    # when partner A's staff open the stores page of the console on A's host
+    client = host_client("alpha.localhost")
+    assert client.get("/stores/")["Location"].startswith("/login/")  # signed out: log in first
+    owner = staff_member_create(
+        partner_id=partner_a.pk,
+        email=f"owner-{uuid4().hex[:8]}@example.com",
+        password="correct horse battery 9",
+        role="owner",
+    )
+    client.force_login(owner.user)
+    session = client.session
+    session[SESSION_PARTNER] = partner_a.pk
+    session.save()
+    response = client.get("/stores/")
     # then it shows partner A and its store, and nothing of partner B
     assert response.status_code == 200
     page = response.content.decode()

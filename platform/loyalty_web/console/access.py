@@ -54,6 +54,7 @@ def staff_page(
 
 NAV = (
     ("dashboard", "/", "Dashboard", "view_dashboard"),
+    ("stores", "/stores/", "Stores", "view_dashboard"),
     ("staff", "/staff/", "Staff", "manage_staff"),
     ("audit", "/audit/", "Audit log", "read_audit"),
 )

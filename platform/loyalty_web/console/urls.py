@@ -37,4 +37,5 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("audit/", views.audit_log, name="audit"),
+    path("stores/", views.store_list, name="stores"),
 ]

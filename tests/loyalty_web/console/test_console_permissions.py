@@ -89,6 +89,7 @@ ALL_STAFF = {"owner", "manager", "cashier", "analyst"}
 PAGES: dict[str, tuple[Setup, Request, set[str]]] = {
     # name: (set-up returning an argument, the request, roles allowed)
     "dashboard": (_nothing, lambda c, a: c.get("/"), ALL_STAFF),
+    "stores": (_nothing, lambda c, a: c.get("/stores/"), ALL_STAFF),
     "staff list": (_nothing, lambda c, a: c.get("/staff/"), {"owner"}),
     "invite": (_new_address, lambda c, a: c.post("/staff/", {"email": a, "role": "cashier"}),
                {"owner"}),

@@ -119,11 +119,14 @@ def live_server_url(django_db_setup: Any, django_db_blocker: Any) -> Iterator[st
     try:
         yield url
     finally:
-        stop_live_server(thread)
+        with django_db_blocker.unblock():
+            stop_live_server(thread)
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
+def chromium(live_server_url: str) -> Iterator[Any]:
+    # Depends on the server so that it closes first: its keep-alive connections
+    # would otherwise keep server threads (and their database sessions) alive.
     from tests.testkit.browser import start_browser
 
     playwright, browser = start_browser()

@@ -7,9 +7,11 @@ the server's threads have their own database connections.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.db import connection
 from django.test.testcases import LiveServerThread
 
 
@@ -24,4 +26,22 @@ def start_live_server() -> tuple[Any, str]:
 
 
 def stop_live_server(thread: Any) -> None:
+    """Stop serving, then wait for the request threads' database sessions to end
+    (the test database is dropped next, which PostgreSQL refuses while in use)."""
     thread.terminate()
+    with connection.cursor() as cursor:
+        for _ in range(50):
+            cursor.execute(OTHER_SESSIONS)
+            if not cursor.fetchone()[0]:
+                return
+            time.sleep(0.1)
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+OTHER_SESSIONS = (
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)

@@ -23,18 +23,28 @@ bonus, a category bonus, a first-purchase bonus) if it is running at the time of
 purchase and targets the member's tier or segment. Each campaign's points are
 rounded down and later clipped to its remaining budget by the service (under a
 lock), so the engine reports what each campaign *wants* to give.
+
+Attribution (``attribute_points``) then says which line earned which of the points
+awarded, so a return can take back exactly what its units earned: line rules
+belong to their line, receipt-level contributions are spread over the lines by
+their points, and a largest-remainder split makes the parts add up to the award.
+It lives here, making the module longer than 500 lines, because it must apply the
+very rule semantics the pricing applies (which multiplier wins, which bonus
+matches, what is excluded); two copies would drift apart.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from loyalty_kernel.money import MINOR_UNITS
-from tenants.earning.errors import EarningError, InvalidBasket, InvalidRule, UnsupportedCurrency  # noqa: F401
+from tenants.earning.errors import EarningError, InvalidBasket, InvalidRule, UnsupportedCurrency
 
 ROUNDING_MODES = {
     "floor": ROUND_FLOOR,
@@ -479,3 +489,154 @@ def _apply_campaigns(
                 )
             )  # fmt: skip
     return breakdown
+
+
+# --- attribution: which line earned which points ----------------------------------------
+
+
+@dataclass(frozen=True)
+class LineEarning:
+    """What one line earned by the line rules alone (exact, before any rounding)."""
+
+    base: Fraction  # base rate on the line's money share
+    points: Fraction  # base + its multiplier's extra + its per-unit bonuses
+
+
+@dataclass(frozen=True)
+class LineAttribution:
+    """The awarded points one line carries (``line`` counts from 1, receipt order).
+
+    Its units share them by a cumulative floor: the first ``k`` of ``quantity``
+    units returned carry ``points * k // quantity``. Any sequence of partial
+    returns of the line therefore adds up to its points exactly, never more, and
+    storing the line's points is enough to know every unit's part.
+    """
+
+    line: int
+    quantity: int
+    points: int
+
+    def points_of_first_units(self, units: int) -> int:
+        if not 0 <= units <= self.quantity:
+            raise EarningError(f"line {self.line}: {units} of {self.quantity} units")
+        return self.points * units // self.quantity
+
+    def as_dict(self) -> dict[str, int]:
+        return {"line": self.line, "quantity": self.quantity, "points": self.points}
+
+
+def line_earnings(basket: Basket, rules: Sequence[Rule]) -> tuple[LineEarning, ...]:
+    """Each line's points from the line rules (stages 1-5): its base points on the
+    part paid with money, the extra of the multiplier that applies to it, and the
+    per-unit bonuses of its SKU and category; zero for an excluded line. Exact
+    fractions: they are weights for the attribution, not awards. A currency with
+    no base rate gives every line a base of zero."""
+    unit = Fraction(10) ** MINOR_UNITS.get(basket.currency, 0)
+    rates = [r for r in _of_kind(rules, "base_rate") if basket.currency in r.params["rates"]]
+    rate = _fraction(rates[-1].params["rates"][basket.currency]) if rates else Fraction(0)
+    share = (
+        Fraction(basket.total - basket.paid_with_points, basket.total)
+        if basket.total
+        else Fraction(0)
+    )
+    excluded = {c for r in _of_kind(rules, "exclude_categories") for c in r.params["categories"]}
+    category_multipliers = _of_kind(rules, "category_multiplier")
+    sku_multipliers = _of_kind(rules, "sku_multiplier")
+    bonuses = _of_kind(rules, "sku_bonus") + _of_kind(rules, "category_bonus")
+    earnings = []
+    for line in basket.lines:
+        if line.category in excluded:
+            earnings.append(LineEarning(Fraction(0), Fraction(0)))
+            continue
+        base = Fraction(line.net) * share / unit * rate
+        points = base
+        multiplier_rule = _highest(sku_multipliers, "sku", line.sku) or _highest(
+            category_multipliers, "category", line.category
+        )
+        if multiplier_rule is not None:
+            points += base * (_fraction(multiplier_rule.params["multiplier"]) - 1)
+        for rule in bonuses:
+            key = "sku" if rule.kind == "sku_bonus" else "category"
+            if getattr(line, key) == rule.params[key]:
+                points += _fraction(rule.params["points_per_unit"]) * line.quantity
+        earnings.append(LineEarning(base, points))
+    return tuple(earnings)
+
+
+def attribute_points(
+    basket: Basket,
+    rules: Sequence[Rule],
+    campaigns: Sequence[Campaign],
+    *,
+    rule_points: int,
+    campaign_points: Mapping[int, int],
+) -> tuple[LineAttribution, ...]:
+    """Split the awarded points (``rule_points`` plus the campaign points each
+    campaign was *granted*) over the basket's lines.
+
+    Line rules belong to their line. Everything decided on the whole receipt (tax
+    and tip points, the tier multiplier, rounding, caps, bonus and multiplier
+    campaigns) is spread in proportion to the lines' points; a category campaign
+    over the lines of its category, in proportion to their base points (that is
+    how it was computed). Where nothing weighs (every line excluded, say), a
+    contribution is spread by the lines' money, and failing that by their units,
+    so every awarded point belongs to some unit. The exact shares are rounded by
+    largest remainder (ties to the earlier line): the parts add up exactly to the
+    award, and each line is within one point of its exact share.
+    """
+    if rule_points < 0 or any(points < 0 for points in campaign_points.values()):
+        raise EarningError("awarded points cannot be negative")
+    earnings = line_earnings(basket, rules)
+    by_points = [earning.points for earning in earnings]
+    fallbacks = (
+        [Fraction(line.net) for line in basket.lines],
+        [Fraction(line.quantity) for line in basket.lines],
+    )
+    categories = {
+        c.id: c.params.get("category") for c in campaigns if c.kind == "category_multiplier"
+    }
+    parts: list[tuple[int, list[Fraction]]] = [(rule_points, by_points)]
+    for campaign_id, points in sorted(campaign_points.items()):
+        category = categories.get(campaign_id)
+        if category is None:
+            parts.append((points, by_points))
+        else:
+            parts.append(
+                (
+                    points,
+                    [
+                        earning.base if line.category == category else Fraction(0)
+                        for line, earning in zip(basket.lines, earnings, strict=True)
+                    ],
+                )
+            )
+    exact = [Fraction(0)] * len(basket.lines)
+    for points, preferred in parts:
+        if not points:
+            continue
+        weights = next(w for w in (preferred, *fallbacks) if sum(w) > 0)
+        total_weight = sum(weights)
+        for index, weight in enumerate(weights):
+            exact[index] += points * weight / total_weight
+    awarded = rule_points + sum(campaign_points.values())
+    split = _largest_remainder(awarded, exact)
+    return tuple(
+        LineAttribution(number, line.quantity, points)
+        for number, (line, points) in enumerate(zip(basket.lines, split, strict=True), start=1)
+    )
+
+
+def _fraction(value: Any) -> Fraction:
+    # Parsed as the pricing above parses it (Decimal of its text), then exact.
+    return Fraction(Decimal(str(value)))
+
+
+def _largest_remainder(total: int, exact: Sequence[Fraction]) -> list[int]:
+    """Whole parts of ``exact`` (which sums to ``total``) that sum to ``total``:
+    every part rounded down, then one more to the largest remainders."""
+    parts = [math.floor(share) for share in exact]
+    left = total - sum(parts)
+    order = sorted(range(len(exact)), key=lambda index: (parts[index] - exact[index], index))
+    for index in order[:left]:
+        parts[index] += 1
+    return parts

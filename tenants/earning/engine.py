@@ -539,7 +539,7 @@ def line_earnings(basket: Basket, rules: Sequence[Rule]) -> tuple[LineEarning, .
         if basket.total
         else Fraction(0)
     )
-    excluded = {c for r in _of_kind(rules, "exclude_categories") for c in r.params["categories"]}
+    excluded = excluded_categories(rules)
     category_multipliers = _of_kind(rules, "category_multiplier")
     sku_multipliers = _of_kind(rules, "sku_multiplier")
     bonuses = _of_kind(rules, "sku_bonus") + _of_kind(rules, "category_bonus")

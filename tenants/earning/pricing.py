@@ -156,3 +156,24 @@ def price(
         list(snapshot.campaigns),
         snapshot.earn_context(occurred_at),
     )
+
+
+def attribute(
+    basket: engine.Basket,
+    snapshot: PricingSnapshot,
+    *,
+    rule_points: int,
+    campaign_points: dict[int, int],
+) -> tuple[engine.LineAttribution, ...]:
+    """What each line of the basket earned of the points awarded (the rule points
+    and the campaign points each campaign was granted after its budget), under
+    the snapshot's rule version and campaigns: what a return of its units takes
+    back."""
+    rules = published_rules(snapshot.version[0]) if snapshot.version else []
+    return engine.attribute_points(
+        basket,
+        rules,
+        snapshot.campaigns,
+        rule_points=rule_points,
+        campaign_points=campaign_points,
+    )

@@ -10,13 +10,14 @@ expression and its parser are the only definition: there is no ORM copy.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from loyalty_kernel import driver_sql
 from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine
-from tenants.earning.models import EarnRule, RuleSetVersion
+from tenants.earning.models import Campaign, EarnRule, RuleSetVersion
 
 
 def schema_sql(schema: str) -> str:
@@ -116,6 +117,18 @@ def campaigns_from(value: Any) -> tuple[tuple[engine.Campaign, ...], frozenset[i
         for c in rows
     )
     return campaigns, frozenset(c["id"] for c in rows if c["budget_points"] is not None)
+
+
+def campaigns_by_id(ids: Iterable[int]) -> list[engine.Campaign]:
+    """The campaigns with these ids, running or not (a return reads what the
+    campaigns its purchase was granted points by targeted)."""
+    return [
+        engine.Campaign(
+            c.pk, c.kind, c.params, c.starts_at, c.ends_at,
+            frozenset(c.tiers), frozenset(c.segments), c.name,
+        )
+        for c in Campaign.objects.filter(pk__in=list(ids)).order_by("id")
+    ]  # fmt: skip
 
 
 def campaigns_running(at: datetime) -> list[engine.Campaign]:

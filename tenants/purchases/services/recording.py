@@ -307,6 +307,13 @@ def purchase_record(
             )
             points = breakdown.rule_points + sum(granted.values())
             details = _details(breakdown, granted, points)
+            details["attribution"] = [
+                line.as_dict()
+                for line in pricing.attribute(
+                    receipt.basket(), snapshot, rule_points=breakdown.rule_points,
+                    campaign_points=granted,
+                )
+            ]  # fmt: skip
             posting = None
             if points > 0:
                 posting = ledger.earn(

@@ -1,11 +1,25 @@
 """Returns of a purchase's units, and the points they take back.
 
-A return reverses the returned part's points proportionally to its share of the
-purchase's earning value (lines in categories the engine excluded weigh
-nothing), computed cumulatively so repeated partial returns never drift by
-rounding and a full return reverses exactly what was awarded. Points the member
-already spent are not taken below zero: the ledger takes back what is left and
-the rest is recorded as a recoverable ``PointsShortfall`` for the partner.
+A return reverses the points the returned units earned. At recording, the engine
+attributes the awarded points to the lines (``engine.attribute_points``: line
+rules to their line, receipt-level points by the lines' points, whole points
+adding up exactly to the award) and the attribution is stored in the purchase's
+breakdown; the first ``k`` of a line's ``q`` units carry ``points * k // q``. A
+return reverses what all units returned so far carry, less what was reversed
+before, so repeated partial returns never drift, never exceed the award, and a
+full return reverses exactly what was awarded.
+
+Purchases recorded before attributions were stored are re-attributed at each
+return from what was stored (their lines, the published, immutable rule version
+they earned under, and the campaign points granted): the same split a purchase
+recorded today stores. Where earlier returns of such a purchase reversed more by
+the old money-share rule than the returned units carry, later returns reverse
+nothing until the units returned carry more; the last return lands exactly on the
+award.
+
+Points the member already spent are not taken below zero: the ledger takes back
+what is left and the rest is recorded as a recoverable ``PointsShortfall`` for
+the partner.
 """
 
 from __future__ import annotations
@@ -13,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
 
 from django.db import IntegrityError, transaction
 
@@ -21,7 +34,7 @@ from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused
 from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.earning import engine
-from tenants.earning.selectors import engine_rules
+from tenants.earning.selectors import campaigns_by_id, engine_rules
 from tenants.purchases.errors import InvalidReturn, UnknownPurchase
 from tenants.purchases.models import (
     PointsShortfall,
@@ -43,17 +56,55 @@ class ReturnResult:
     replayed: bool = field(default=False, compare=False)
 
 
-def _line_weights(purchase: Purchase, lines: list[PurchaseLine]) -> dict[int, Decimal]:
-    """Each line's share of what earned: its net amount, or 0 if its category was
-    excluded by the rule version the purchase earned under."""
-    excluded = (
-        engine.excluded_categories(engine_rules(purchase.rule_version))
-        if purchase.rule_version is not None
-        else frozenset()
+def _attribution(
+    purchase: Purchase, lines: list[PurchaseLine]
+) -> dict[int, engine.LineAttribution]:
+    """The awarded points each line carries (by line id): as stored when the
+    purchase was recorded, or, for a purchase recorded before attributions were
+    stored, re-attributed from what was stored then (its lines, the published
+    rule version it earned under, immutable, and the campaign points it was
+    granted): the same split a purchase recorded today stores."""
+    stored = purchase.breakdown.get("attribution")
+    if stored is not None:
+        points = {int(item["line"]): int(item["points"]) for item in stored}
+        return {
+            line.pk: engine.LineAttribution(
+                line.line_number, line.quantity, points.get(line.line_number, 0)
+            )
+            for line in lines
+        }
+    basket = engine.Basket(
+        currency=purchase.currency,
+        lines=tuple(
+            engine.BasketLine(
+                line.sku, line.category, line.quantity, line.unit_price, line.discount
+            )
+            for line in lines
+        ),
+        total=purchase.total,
+        tax=purchase.tax,
+        tip=purchase.tip,
+        paid_with_points=purchase.paid_with_points,
     )
-    return {
-        line.pk: Decimal(0) if line.category in excluded else Decimal(line.net) for line in lines
+    rules = engine_rules(purchase.rule_version) if purchase.rule_version is not None else []
+    granted = {
+        int(key): int(value)
+        for key, value in (purchase.breakdown.get("campaign_points") or {}).items()
+        if int(value) > 0
     }
+    rule_points = purchase.rule_points
+    if rule_points + sum(granted.values()) != purchase.points_awarded:
+        # A record whose parts do not add up to its award: spread the award as a
+        # whole, so a full return still lands exactly on it.
+        rule_points, granted = purchase.points_awarded, {}
+    attribution = engine.attribute_points(
+        basket,
+        rules,
+        campaigns_by_id(granted),
+        rule_points=rule_points,
+        campaign_points=granted,
+    )
+    return {line.pk: attributed for line, attributed in zip(lines, attribution, strict=True)}
 
 
 def purchase_return(
@@ -110,26 +161,23 @@ def purchase_return(
                         f"line {number}: {quantity} returned but only "
                         f"{line.quantity - line.returned_quantity} left to return"
                     )
-            weights = _line_weights(purchase, all_lines)
-            total_weight = sum(weights.values())
+            attribution = _attribution(purchase, all_lines)
             value = 0
             for number, quantity in lines.items():
                 line = by_number[number]
                 value += line.net * quantity // line.quantity
                 line.returned_quantity += quantity
-            returned_weight = sum(
-                weights[line.pk] * line.returned_quantity / line.quantity for line in all_lines
+            # Cumulative: what every unit returned so far carries, less what was
+            # reversed already (no drift; for a purchase recorded before
+            # attributions, whose earlier returns went by money share, the
+            # difference is caught up by the later returns).
+            target = sum(
+                attribution[line.pk].points_of_first_units(line.returned_quantity)
+                for line in all_lines
             )
-            fully_returned = all(line.returned_quantity == line.quantity for line in all_lines)
-            if fully_returned or total_weight == 0:
-                target = purchase.points_awarded if fully_returned else purchase.points_reversed
-            else:
-                target = int(
-                    (purchase.points_awarded * returned_weight / total_weight).to_integral_value(
-                        ROUND_FLOOR
-                    )
-                )
-            requested = max(0, target - purchase.points_reversed)
+            if all(line.returned_quantity == line.quantity for line in all_lines):
+                target = purchase.points_awarded
+            requested = max(0, min(target, purchase.points_awarded) - purchase.points_reversed)
             record = PurchaseReturn.objects.create(
                 purchase=purchase,
                 external_id=return_reference,

@@ -21,6 +21,7 @@ from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPayment, PointsPaymentSettings, Voucher
 from tests.testkit import api as s
 from tests.testkit import in_partner
+from tests.testkit.earning import publish
 
 
 def _refused(
@@ -179,6 +180,34 @@ def test_return_purchase_reverses_the_returned_share_of_points(
     # then: its share (15 of 100) is taken back, no shortfall
     assert reply.payload("returnPurchase") == {"pointsReversed": 15, "shortfall": 0, "errors": []}
     assert ledger_selectors.balance(member.pk) == 85
+
+
+def test_return_purchase_reverses_what_the_returned_item_earned(
+    db: None, partner_a: Partner
+) -> None:
+    # given: 10 EUR of fresh at x2 (20 points) and 10 EUR of dry (10 points)
+    now = timezone.now()
+    with in_partner(partner_a):
+        publish(
+            [("base_rate", {"rates": {"EUR": "1"}}),
+             ("category_multiplier", {"category": "fresh", "multiplier": "2"})],
+            effective_from=now, now=now,
+        )  # fmt: skip
+    use_public_schema()
+    member = s.enrol()
+    key = s.partner_key(partner_a, ["earn"])
+    basket = s.receipt(member.member_number, "EUR", [(1, 1000), (1, 1000)])
+    basket["lines"][0]["category"] = "fresh"
+    recorded = s.gql(s.HOST_A, s.RECORD_PURCHASE, {"key": "p1", "receipt": basket}, key)
+    assert recorded.payload("recordPurchase")["purchase"]["points"] == 30
+
+    # when: the fresh item comes back
+    reply = s.gql(s.HOST_A, s.RETURN_PURCHASE, {"key": "r1", "externalId": basket["externalId"],
+                  "lines": [{"lineNumber": 1, "quantity": 1}]}, key)  # fmt: skip
+
+    # then: the 20 points it earned are taken back (by money share it was 15)
+    assert reply.payload("returnPurchase") == {"pointsReversed": 20, "shortfall": 0, "errors": []}
+    assert ledger_selectors.balance(member.pk) == 10
 
 
 def test_return_of_points_already_spent_reports_a_shortfall(

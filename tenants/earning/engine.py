@@ -40,7 +40,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from fractions import Fraction
 from typing import Any
 
 from loyalty_kernel.money import MINOR_UNITS
@@ -495,14 +494,6 @@ def _apply_campaigns(
 
 
 @dataclass(frozen=True)
-class LineEarning:
-    """What one line earned by the line rules alone (exact, before any rounding)."""
-
-    base: Fraction  # base rate on the line's money share
-    points: Fraction  # base + its multiplier's extra + its per-unit bonuses
-
-
-@dataclass(frozen=True)
 class LineAttribution:
     """The awarded points one line carries (``line`` counts from 1, receipt order).
 
@@ -525,42 +516,55 @@ class LineAttribution:
         return {"line": self.line, "quantity": self.quantity, "points": self.points}
 
 
-def line_earnings(basket: Basket, rules: Sequence[Rule]) -> tuple[LineEarning, ...]:
-    """Each line's points from the line rules (stages 1-5): its base points on the
-    part paid with money, the extra of the multiplier that applies to it, and the
-    per-unit bonuses of its SKU and category; zero for an excluded line. Exact
-    fractions: they are weights for the attribution, not awards. A currency with
-    no base rate gives every line a base of zero."""
-    unit = Fraction(10) ** MINOR_UNITS.get(basket.currency, 0)
+def line_weights(basket: Basket, rules: Sequence[Rule]) -> tuple[list[int], list[int]]:
+    """Each line's base points (base rate on the part paid with money) and its
+    points from the line rules (stages 1-5: the base, the extra of the multiplier
+    that applies to it, the per-unit bonuses of its SKU and category; zero for an
+    excluded line), exactly, as whole numbers scaled by one common factor: they
+    are weights, not awards. Integers because this runs on every purchase and
+    fractions cost ten times more. A currency with no base rate weighs nothing."""
     rates = [r for r in _of_kind(rules, "base_rate") if basket.currency in r.params["rates"]]
-    rate = _fraction(rates[-1].params["rates"][basket.currency]) if rates else Fraction(0)
-    share = (
-        Fraction(basket.total - basket.paid_with_points, basket.total)
-        if basket.total
-        else Fraction(0)
-    )
+    rate_n, rate_d = _ratio(rates[-1].params["rates"][basket.currency]) if rates else (0, 1)
+    # base points of a line = net x paid_share x rate / unit = net x base_n / base_d
+    paid, total = basket.total - basket.paid_with_points, basket.total or 1
+    base_n = paid * rate_n
+    base_d = total * rate_d * 10 ** MINOR_UNITS.get(basket.currency, 0)
     excluded = excluded_categories(rules)
     category_multipliers = _of_kind(rules, "category_multiplier")
     sku_multipliers = _of_kind(rules, "sku_multiplier")
     bonuses = _of_kind(rules, "sku_bonus") + _of_kind(rules, "category_bonus")
-    earnings = []
+    # per line: (multiplier n, d), (bonus n, d); None for an excluded line
+    terms: list[tuple[tuple[int, int], tuple[int, int]] | None] = []
     for line in basket.lines:
         if line.category in excluded:
-            earnings.append(LineEarning(Fraction(0), Fraction(0)))
+            terms.append(None)
             continue
-        base = Fraction(line.net) * share / unit * rate
-        points = base
         multiplier_rule = _highest(sku_multipliers, "sku", line.sku) or _highest(
             category_multipliers, "category", line.category
         )
-        if multiplier_rule is not None:
-            points += base * (_fraction(multiplier_rule.params["multiplier"]) - 1)
+        multiplier = _ratio(multiplier_rule.params["multiplier"]) if multiplier_rule else (1, 1)
+        bonus_n, bonus_d = 0, 1
         for rule in bonuses:
             key = "sku" if rule.kind == "sku_bonus" else "category"
             if getattr(line, key) == rule.params[key]:
-                points += _fraction(rule.params["points_per_unit"]) * line.quantity
-        earnings.append(LineEarning(base, points))
-    return tuple(earnings)
+                per_unit_n, per_unit_d = _ratio(rule.params["points_per_unit"])
+                bonus_n = bonus_n * per_unit_d + per_unit_n * line.quantity * bonus_d
+                bonus_d *= per_unit_d
+        terms.append((multiplier, (bonus_n, bonus_d)))
+    # one factor that makes every line's base, multiplier and bonus whole
+    denominators = [m_d * b_d for (_, m_d), (_, b_d) in (t for t in terms if t is not None)]
+    scale = base_d * math.lcm(1, *denominators)
+    base, points = [], []
+    for line, term in zip(basket.lines, terms, strict=True):
+        if term is None:
+            base.append(0)
+            points.append(0)
+            continue
+        (m_n, m_d), (b_n, b_d) = term
+        line_base = line.net * base_n * (scale // base_d)
+        base.append(line_base)
+        points.append(line_base * m_n // m_d + b_n * (scale // b_d))
+    return base, points
 
 
 def attribute_points(
@@ -586,57 +590,55 @@ def attribute_points(
     """
     if rule_points < 0 or any(points < 0 for points in campaign_points.values()):
         raise EarningError("awarded points cannot be negative")
-    earnings = line_earnings(basket, rules)
-    by_points = [earning.points for earning in earnings]
-    fallbacks = (
-        [Fraction(line.net) for line in basket.lines],
-        [Fraction(line.quantity) for line in basket.lines],
-    )
+    base, by_points = line_weights(basket, rules)
+    fallbacks = ([line.net for line in basket.lines], [line.quantity for line in basket.lines])
     categories = {
         c.id: c.params.get("category") for c in campaigns if c.kind == "category_multiplier"
     }
-    parts: list[tuple[int, list[Fraction]]] = [(rule_points, by_points)]
+    parts: list[tuple[int, list[int]]] = [(rule_points, by_points)]
     for campaign_id, points in sorted(campaign_points.items()):
         category = categories.get(campaign_id)
         if category is None:
             parts.append((points, by_points))
         else:
-            parts.append(
-                (
-                    points,
-                    [
-                        earning.base if line.category == category else Fraction(0)
-                        for line, earning in zip(basket.lines, earnings, strict=True)
-                    ],
-                )
-            )
-    exact = [Fraction(0)] * len(basket.lines)
+            in_category = [
+                weight if line.category == category else 0
+                for line, weight in zip(basket.lines, base, strict=True)
+            ]
+            parts.append((points, in_category))
+    # Exact shares as numerators over one common denominator: points x weight /
+    # total weight, summed over the contributions.
+    spread = []
     for points, preferred in parts:
-        if not points:
-            continue
-        weights = next(w for w in (preferred, *fallbacks) if sum(w) > 0)
-        total_weight = sum(weights)
-        for index, weight in enumerate(weights):
-            exact[index] += points * weight / total_weight
+        if points:
+            weights = next(w for w in (preferred, *fallbacks) if sum(w) > 0)
+            spread.append((points, weights, sum(weights)))
+    denominator = math.lcm(*(total for _, _, total in spread), 1)
+    exact = [
+        sum(points * weights[index] * (denominator // total) for points, weights, total in spread)
+        for index in range(len(basket.lines))
+    ]
     awarded = rule_points + sum(campaign_points.values())
-    split = _largest_remainder(awarded, exact)
+    split = _largest_remainder(awarded, exact, denominator)
     return tuple(
         LineAttribution(number, line.quantity, points)
         for number, (line, points) in enumerate(zip(basket.lines, split, strict=True), start=1)
     )
 
 
-def _fraction(value: Any) -> Fraction:
+def _ratio(value: Any) -> tuple[int, int]:
     # Parsed as the pricing above parses it (Decimal of its text), then exact.
-    return Fraction(Decimal(str(value)))
+    return Decimal(str(value)).as_integer_ratio()
 
 
-def _largest_remainder(total: int, exact: Sequence[Fraction]) -> list[int]:
-    """Whole parts of ``exact`` (which sums to ``total``) that sum to ``total``:
-    every part rounded down, then one more to the largest remainders."""
-    parts = [math.floor(share) for share in exact]
+def _largest_remainder(total: int, numerators: Sequence[int], denominator: int) -> list[int]:
+    """Whole parts of ``numerators / denominator`` (which sum to ``total``) that sum
+    to ``total``: every part rounded down, then one more to the largest remainders."""
+    parts = [numerator // denominator for numerator in numerators]
     left = total - sum(parts)
-    order = sorted(range(len(exact)), key=lambda index: (parts[index] - exact[index], index))
+    order = sorted(
+        range(len(numerators)), key=lambda index: (-(numerators[index] % denominator), index)
+    )
     for index in order[:left]:
         parts[index] += 1
     return parts

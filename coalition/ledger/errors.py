@@ -83,3 +83,11 @@ class TransferToSelf(LedgerError):
 class WrongPartner(LedgerError):
     code = "wrong_partner"
     field = "partner"
+
+
+class LedgerInconsistent(LedgerError):
+    """The database did not return what the ledger's own rules guarantee (a hold
+    without its authorisation, a statement that always returns a row returning
+    none). Nothing was posted; ``loyalty verify-ledger`` names what is broken."""
+
+    code = "ledger_inconsistent"

@@ -20,7 +20,7 @@ from coalition.ledger.errors import (
     PartnerNotActive,
     UnknownPartner,
 )
-from coalition.ledger.services import EarnRequest, Posting
+from coalition.ledger.services import EarnRequest, Posting, bulk_earning
 from coalition.ledger.verification import verify
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.services import member_set_status
@@ -224,13 +224,13 @@ def test_a_key_taken_by_a_concurrent_earn_replays_its_result(
     key = _key("contested")
     posted, release = threading.Event(), threading.Event()
     fallbacks: list[int] = []
-    one_by_one = services._earn_one_by_one
+    one_by_one = bulk_earning._earn_one_by_one
 
     def counting(items: list[EarnRequest]) -> list[Posting]:
         fallbacks.append(len(items))
         return one_by_one(items)
 
-    monkeypatch.setattr(services, "_earn_one_by_one", counting)
+    monkeypatch.setattr(bulk_earning, "_earn_one_by_one", counting)
 
     def rival(_index: int) -> Posting:
         with transaction.atomic():

@@ -7,7 +7,6 @@ same balances, lots and holds for the members involved.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -300,14 +299,19 @@ def test_the_same_request_replays_without_posting_again(db: None, partner_a: Par
     # given a hold authorised with a key and no explicit expiry (the default one)
     ann = _member(100, partner_a)
     key = _key()
+    now = timezone.now()
     hold = services.hold_authorize(
-        member_id=ann, partner_id=partner_a.pk, points=30, idempotency=key
+        member_id=ann, partner_id=partner_a.pk, points=30, idempotency=key, now=now
     )
-    time.sleep(0.01)  # the default expiry would be a little later now
-    # when the caller retries it, then it gets the same posting and nothing is posted
+    # when the caller retries it a minute later (the default expiry would be a
+    # minute later too), then it gets the same posting and nothing is posted
     with nothing_changes(ann):
         replay = services.hold_authorize(
-            member_id=ann, partner_id=partner_a.pk, points=30, idempotency=key
+            member_id=ann,
+            partner_id=partner_a.pk,
+            points=30,
+            idempotency=key,
+            now=now + timedelta(minutes=1),
         )
     assert replay == hold
     assert replay.replayed
@@ -353,19 +357,19 @@ def test_a_hold_resolves_once(db: None, partner_a: Partner) -> None:
 
 
 def test_an_expired_hold_cannot_be_captured(db: None, partner_a: Partner) -> None:
-    # given a hold that expires in a moment
+    # given a hold that expires in a minute
     ann = _member(100, partner_a)
-    expires_at = timezone.now() + timedelta(milliseconds=300)
+    expires_at = timezone.now() + timedelta(minutes=1)
     hold = int(
         services.hold_authorize(
             member_id=ann, partner_id=partner_a.pk, points=40, expires_at=expires_at
         ).result["hold"]
     )
-    time.sleep(0.4)
+    later = expires_at + timedelta(seconds=1)
     # when it is captured after its expiry, then it is refused
-    _refused(HoldExpired, (ann,), lambda: services.hold_capture(hold_id=hold))
+    _refused(HoldExpired, (ann,), lambda: services.hold_capture(hold_id=hold, now=later))
     # and the sweeper gives the points back, once
-    assert services.holds_expire(now=timezone.now()) >= 1
+    assert services.holds_expire(now=later) >= 1
     assert selectors.balance(ann) == 100
     _refused(HoldAlreadyResolved, (ann,), lambda: services.hold_capture(hold_id=hold))
 

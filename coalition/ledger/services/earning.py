@@ -1,0 +1,222 @@
+"""Earning: a partner issues points to a member's wallet as a new lot.
+
+The hottest write path, so it is one prepared SQL statement (one round trip):
+the wallet update, the journal header, both entries and the lot, unless the
+idempotency key is known. Only when that statement posts nothing does Python
+work out why (a replay, an unknown or blocked member or partner, or a partner
+account a rollback removed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from psycopg.types.numeric import Int8
+
+from coalition.ledger.errors import InvalidExpiry, LedgerInconsistent
+from coalition.ledger.models import TransactionKind
+from coalition.ledger.services.accounts import (
+    forget_known_accounts,
+    partner_accounts_ensure,
+    require_active_partner,
+)
+from coalition.ledger.services.posting import (
+    Posting,
+    id_sequence,
+    is_idempotency_violation,
+    replay,
+    require_positive,
+)
+from coalition.ledger.services.retry import retrying
+from coalition.members.errors import MemberNotActive, UnknownMember
+from coalition.members.models import MemberStatus
+from coalition.members.selectors import member_active_sql
+from loyalty_kernel import driver_sql
+from loyalty_kernel.idempotency import IdempotencyKey, request_hash
+from tenants.partners.selectors import partner_active_sql
+
+EARN_SQL = f"""
+WITH wallet AS (
+    UPDATE public.ledger_account AS a SET balance = a.balance + %(points)s::bigint
+      FROM public.members_member AS m, public.partners_partner AS p,
+           public.ledger_account AS issuance
+     WHERE a.member_id = %(member)s::bigint AND a.kind = 'wallet'
+       AND m.id = a.member_id AND {member_active_sql("m")}
+       AND p.id = %(partner)s::bigint AND {partner_active_sql("p")}
+       AND issuance.kind = 'issuance' AND issuance.partner_id = p.id
+       AND NOT EXISTS (
+           SELECT 1 FROM public.ledger_transaction AS known
+            WHERE known.idempotency_scope = %(scope)s::text
+              AND known.idempotency_key = %(key)s::text
+       )
+    RETURNING a.id, a.balance, issuance.id AS issuance_id
+), lot_id AS (
+    SELECT nextval(%(lot_seq)s::text::regclass) AS id FROM wallet
+), header AS (
+    INSERT INTO public.ledger_transaction
+        (kind, partner_id, member_id, points, external_ref, memo, idempotency_scope,
+         idempotency_key, request_hash, result, created_at)
+    SELECT 'earn', %(partner)s::bigint, %(member)s::bigint, %(points)s::bigint,
+           %(ref)s::text, %(memo)s::text, %(scope)s::text, %(key)s::text, %(hash)s::text,
+           jsonb_build_object('balance_after', wallet.balance, 'lot', lot_id.id), now()
+      FROM wallet, lot_id
+    RETURNING id, created_at
+), entries AS (
+    INSERT INTO public.ledger_entry (transaction_id, account_id, amount)
+    SELECT header.id, wallet.id, %(points)s::bigint FROM header, wallet
+    UNION ALL
+    SELECT header.id, wallet.issuance_id, -%(points)s::bigint FROM header, wallet
+), lot AS (
+    INSERT INTO public.ledger_lot
+        (id, member_id, issuer_id, transaction_id, earned_at, expires_at, points, remaining)
+    SELECT lot_id.id, %(member)s::bigint, %(partner)s::bigint, header.id, header.created_at,
+           %(expires)s::timestamptz, %(points)s::bigint, %(points)s::bigint
+      FROM header, lot_id
+)
+SELECT header.id, wallet.balance, lot_id.id FROM header, wallet, lot_id
+"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+
+
+def earn_payload(
+    member_id: int, partner_id: int, points: int, expires_at: datetime | None, external_ref: str
+) -> dict[str, Any]:
+    """What an earn's request hash covers (``earn`` and ``earn_batch`` alike)."""
+    return {
+        "member": member_id,
+        "partner": partner_id,
+        "points": points,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "external_ref": external_ref,
+    }
+
+
+def require_valid_expiry(expires_at: datetime | None) -> None:
+    """A lot's expiry, if any, carries a time zone."""
+    if expires_at is not None and timezone.is_naive(expires_at):
+        raise InvalidExpiry("expires_at must carry a time zone")
+
+
+def earn(
+    *,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    idempotency: IdempotencyKey | None = None,
+    expires_at: datetime | None = None,
+    external_ref: str = "",
+    memo: str = "",
+    savepoint: bool = True,
+) -> Posting:
+    """Credit points issued by a partner to a member's wallet as a new lot.
+
+    One prepared SQL statement, one round trip: the wallet update, the journal
+    header, both entries and the lot, unless the idempotency key is known (then
+    the stored result is replayed). Outside a transaction the statement is its
+    own transaction (the deferred balance checks run at its end); inside one it
+    runs under a savepoint, unless the caller passes ``savepoint=False`` because
+    it answers a failure by rolling back its whole transaction anyway (two round
+    trips fewer; an idempotency clash then raises instead of replaying).
+    """
+    require_positive(points)
+    require_valid_expiry(expires_at)
+    partner_accounts_ensure(partner_id)
+    digest = request_hash(
+        "earn", earn_payload(member_id, partner_id, points, expires_at, external_ref)
+    )
+    params = {
+        "member": Int8(member_id),
+        "partner": Int8(partner_id),
+        "points": Int8(points),
+        "expires": expires_at,
+        "ref": external_ref,
+        "memo": memo,
+        "scope": idempotency.scope if idempotency else None,
+        "key": idempotency.key if idempotency else None,
+        "hash": digest,
+        "lot_seq": id_sequence("ledger_lot"),
+    }
+    posting = _earn_statement(params, points, idempotency, digest, savepoint=savepoint)
+    if posting is not None:
+        return posting
+    # Nothing posted: the key was used before, or the request is refused.
+    if idempotency is not None and (existing := replay(idempotency, digest)):
+        return existing
+    _diagnose_earn_refusal(member_id, partner_id)
+    # Member and partner are fine: the issuance account was missing (a
+    # rollback removed it after it was cached as known). Open it, retry.
+    forget_known_accounts()
+    partner_accounts_ensure(partner_id)
+    posting = _earn_statement(params, points, idempotency, digest, savepoint=savepoint)
+    if posting is None and idempotency is not None:
+        posting = replay(idempotency, digest)  # posted by a concurrent request
+    if posting is None:
+        # The member or partner changed status between the two statements:
+        # report it as such; anything else is a broken ledger.
+        _diagnose_earn_refusal(member_id, partner_id)
+        raise LedgerInconsistent(
+            f"earn for member {member_id} at partner {partner_id} posted nothing"
+        )
+    return posting
+
+
+def _diagnose_earn_refusal(member_id: int, partner_id: int) -> None:
+    row = driver_sql.fetchone(
+        """
+        SELECT m.status, a.id FROM public.members_member m
+          LEFT JOIN public.ledger_account a ON a.member_id = m.id AND a.kind = 'wallet'
+         WHERE m.id = %s
+        """,
+        [member_id],
+    )
+    if row is None or row[1] is None:
+        raise UnknownMember(f"no member with id {member_id}")
+    if row[0] != MemberStatus.ACTIVE:
+        raise MemberNotActive(f"member {member_id} is {row[0]}")
+    require_active_partner(partner_id)
+
+
+def _earn_statement(
+    params: dict[str, Any],
+    points: int,
+    idem: IdempotencyKey | None,
+    digest: str,
+    *,
+    savepoint: bool = True,
+) -> Posting | None:
+    """Run the earn statement: the new posting, the replay of a concurrent request
+    that took the key first, or None if nothing was posted."""
+    on_its_own = connection.get_autocommit() and not connection.in_atomic_block
+    if not on_its_own and not savepoint:
+        # A failure breaks the caller's transaction, which rolls back.
+        return _earn_posting(driver_sql.prepared(EARN_SQL, params), points)
+
+    def attempt() -> Posting | None:
+        try:
+            if on_its_own:
+                row = driver_sql.prepared(EARN_SQL, params)
+            else:
+                with transaction.atomic():
+                    row = driver_sql.prepared(EARN_SQL, params)
+        except IntegrityError as exc:
+            if idem is not None and is_idempotency_violation(exc):
+                existing = replay(idem, digest)
+                if existing is not None:
+                    return existing
+            raise
+        return _earn_posting(row, points)
+
+    return retrying(attempt, nested=not on_its_own)
+
+
+def _earn_posting(row: tuple[Any, ...] | None, points: int) -> Posting | None:
+    if row is None:
+        return None
+    return Posting(
+        int(row[0]),
+        TransactionKind.EARN,
+        points,
+        {"balance_after": int(row[1]), "lot": int(row[2])},
+    )

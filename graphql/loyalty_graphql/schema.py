@@ -1,7 +1,11 @@
-"""The two GraphQL schemas of the platform.
+"""The two GraphQL schemas of the platform, assembled from the domain packages.
 
 ``coalition_schema`` is served on the public host (members, the operator, the
 public partner list); ``partner_schema`` on each partner's host, for partner apps.
+Each domain package (``members``, ``purchases``, ``earning``, ``rewards``,
+``settlement``, ``webhooks``, ``charity``, ``transfers``, ``partners``) holds its
+types, queries and mutations; this module only mounts them. The root fields keep
+the order of the committed schema files, so a new field goes last.
 """
 
 from __future__ import annotations
@@ -9,55 +13,80 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
-from graphene_django import DjangoObjectType
 
-from loyalty_graphql.coalition_api import CoalitionMutations, CoalitionOperations
-from loyalty_graphql.partner_api import PartnerMutations, PartnerOperations
-from loyalty_graphql.webhook_api import WebhookMutations, WebhookOperations
-from loyalty_kernel.tenancy import current_tenant
-from tenants.partners.models import Partner
-from tenants.stores.models import Store
-
-
-class PartnerType(DjangoObjectType):
-    class Meta:
-        model = Partner
-        name = "Partner"
-        fields = ("name", "slug", "status", "default_currency", "time_zone")
-        convert_choices_to_enum = False
-
-
-class StoreType(DjangoObjectType):
-    class Meta:
-        model = Store
-        name = "Store"
-        fields = ("code", "name", "channel", "time_zone", "city", "is_active")
-        convert_choices_to_enum = False
-
-
-class CoalitionQuery(CoalitionOperations):
-    pass
+from loyalty_graphql.charity.mutations import DonatePoints
+from loyalty_graphql.charity.queries import CharityQueries
+from loyalty_graphql.earning.mutations import AwardBehaviour, RecordReferral
+from loyalty_graphql.members.mutations import EnrolMember, IssueMemberToken
+from loyalty_graphql.members.queries import CoalitionMemberQueries, PartnerMemberQueries
+from loyalty_graphql.partners.queries import PartnerHostQueries, PartnerListQueries
+from loyalty_graphql.purchases.mutations import RecordPurchase, ReturnPurchase
+from loyalty_graphql.purchases.queries import PurchaseQueries
+from loyalty_graphql.rewards.mutations import (
+    AuthorizePointsPayment,
+    CancelVoucher,
+    CapturePointsPayment,
+    ConsumeVoucher,
+    RedeemReward,
+    VoidPointsPayment,
+)
+from loyalty_graphql.rewards.queries import CatalogueQueries, PartnerRewardQueries
+from loyalty_graphql.settlement.mutations import ClosePeriod, PayOutPeriod
+from loyalty_graphql.settlement.queries import CoalitionSettlementQueries, PartnerSettlementQueries
+from loyalty_graphql.transfers.mutations import PoolToHousehold, TransferPoints
+from loyalty_graphql.webhooks.mutations import CreateWebhookEndpoint, DisableWebhookEndpoint
+from loyalty_graphql.webhooks.queries import WebhookQueries
 
 
-class PartnerQuery(WebhookOperations, PartnerOperations):
-    partner = graphene.Field(PartnerType, required=True, description="The partner of this host.")
-    stores = graphene.List(graphene.NonNull(StoreType), required=True)
-
-    @staticmethod
-    def resolve_partner(root: Any, info: Any) -> Any:
-        return current_tenant()
-
-    @staticmethod
-    def resolve_stores(root: Any, info: Any) -> Any:
-        return Store.objects.all()
+def root_type(name: str, *parts: type[graphene.ObjectType]) -> Any:
+    """An object type with the fields (and resolvers) of ``parts``, in that order.
+    Graphene collects fields from the last base class first, hence the reversal."""
+    return type(name, tuple(reversed(parts)), {})
 
 
-class CoalitionMutation(CoalitionMutations):
-    pass
+CoalitionQuery = root_type(
+    "CoalitionQuery",
+    PartnerListQueries,
+    CoalitionMemberQueries,
+    CatalogueQueries,
+    CoalitionSettlementQueries,
+    CharityQueries,
+)
+
+PartnerQuery = root_type(
+    "PartnerQuery",
+    PartnerMemberQueries,
+    PurchaseQueries,
+    PartnerRewardQueries,
+    PartnerSettlementQueries,
+    WebhookQueries,
+    PartnerHostQueries,
+)
 
 
-class PartnerMutation(WebhookMutations, PartnerMutations):
-    pass
+class CoalitionMutation(graphene.ObjectType):
+    pay_out_period = PayOutPeriod.Field()
+    transfer_points = TransferPoints.Field()
+    pool_to_household = PoolToHousehold.Field()
+    donate_points = DonatePoints.Field()
+    close_period = ClosePeriod.Field()
+
+
+class PartnerMutation(graphene.ObjectType):
+    award_behaviour = AwardBehaviour.Field()
+    record_referral = RecordReferral.Field()
+    cancel_voucher = CancelVoucher.Field()
+    issue_member_token = IssueMemberToken.Field()
+    enrol_member = EnrolMember.Field()
+    record_purchase = RecordPurchase.Field()
+    return_purchase = ReturnPurchase.Field()
+    redeem_reward = RedeemReward.Field()
+    consume_voucher = ConsumeVoucher.Field()
+    authorize_points_payment = AuthorizePointsPayment.Field()
+    capture_points_payment = CapturePointsPayment.Field()
+    void_points_payment = VoidPointsPayment.Field()
+    create_webhook_endpoint = CreateWebhookEndpoint.Field()
+    disable_webhook_endpoint = DisableWebhookEndpoint.Field()
 
 
 coalition_schema = graphene.Schema(query=CoalitionQuery, mutation=CoalitionMutation)

@@ -41,7 +41,7 @@ def test_a_query_deeper_than_the_limit_is_refused_before_it_runs(
     token = issue(s.enrol().pk)
     limit = override_settings(LOYALTY_GRAPHQL_MAX_DEPTH=3)
     # when: a query 4 deep
-    with limit, mock.patch("loyalty_graphql.types.ledger_selectors.history") as history:
+    with limit, mock.patch("loyalty_graphql.members.types.ledger_selectors.history") as history:
         reply = s.gql(s.PUBLIC_HOST, DEEP, None, token)
 
     # then: a validation error, and nothing was resolved

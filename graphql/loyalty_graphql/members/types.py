@@ -1,10 +1,8 @@
-"""Object types shared by both schemas. Points are BigInt (balances are 64-bit in
-the ledger); money is a decimal string in major units plus its currency, never a
-Float. Lists that can grow are Relay-style connections with a capped page size."""
+"""The member as both schemas show it: identity, balance, tier, unspent lots and
+the ledger history, the last two as connections."""
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -14,36 +12,8 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.models import TransactionKind
 from coalition.members.models import Member
 from coalition.tiers.selectors import tier_code_of
+from loyalty_graphql.core.types import decode_cursor, encode_cursor, page_info
 from loyalty_graphql.limits import page_size
-
-
-def encode_cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(f"c:{value}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        return int(text.removeprefix("c:"))
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("invalid cursor") from None
-
-
-def page_info(edges: list[Any], has_next_page: bool, after: str | None) -> graphene.relay.PageInfo:
-    """A forward-paginated connection's page info, from its edges."""
-    return graphene.relay.PageInfo(
-        has_next_page=has_next_page,
-        has_previous_page=after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
-
-
-class Money(graphene.ObjectType):
-    amount = graphene.String(required=True, description="Decimal, in major units.")
-    currency = graphene.String(required=True)
 
 
 class Lot(graphene.ObjectType):

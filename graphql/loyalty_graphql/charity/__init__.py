@@ -1,0 +1,1 @@
+"""Charity: members donate points; the operator reads each charity's statements."""

@@ -1,0 +1,1 @@
+"""Earning outside receipts: behavioural events and referrals."""

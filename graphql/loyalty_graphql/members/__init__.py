@@ -1,0 +1,1 @@
+"""Members: the member view (balance, tier, lots, history), lookups, enrolment, member tokens."""

@@ -1,0 +1,55 @@
+"""Enrolling members and issuing member tokens (partner apps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from coalition.members.errors import MemberNotActive
+from coalition.members.services import member_enrol
+from loyalty_graphql.auth import member_token_issue
+from loyalty_graphql.base import Call, LoyaltyMutation
+from loyalty_graphql.members.inputs import member_by_number
+from loyalty_graphql.members.types import MemberView
+
+
+class EnrolMember(LoyaltyMutation):
+    """Enrol a member with only an e-mail address (idempotent by key)."""
+
+    class Arguments:
+        email = graphene.String(required=True)
+        phone = graphene.String()
+        marketing_email_consent = graphene.Boolean()
+
+    member = graphene.Field(MemberView)
+    scope = "members"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        member = member_enrol(
+            email=args["email"],
+            phone=args.get("phone"),
+            enrolled_by_partner_id=call.principal.partner_id,
+            marketing_email_consent=bool(args.get("marketing_email_consent")),
+            idempotency=call.idempotency,
+        )
+        return {"member": member}
+
+
+class IssueMemberToken(LoyaltyMutation):
+    """A token for the member's own app on the coalition host, issued by a partner
+    app that has authenticated the member itself (valid 12 hours)."""
+
+    class Arguments:
+        member_number = graphene.String(required=True)
+
+    token = graphene.String()
+    scope = "members"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        member = member_by_number(args["member_number"])
+        if not member.is_active:
+            raise MemberNotActive(f"member {member.member_number} is {member.status}")
+        return {"token": member_token_issue(member.pk)}

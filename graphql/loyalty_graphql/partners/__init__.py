@@ -1,0 +1,1 @@
+"""Partners and their stores: the public partner list, a partner host's own partner and stores."""

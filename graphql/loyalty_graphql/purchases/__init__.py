@@ -1,0 +1,1 @@
+"""Purchases: receipts in, points out; previews and returns."""

@@ -1,0 +1,1 @@
+"""Rewards: the partner catalogue and the coalition catalogue, vouchers, points payments."""

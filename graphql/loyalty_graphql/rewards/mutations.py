@@ -1,0 +1,115 @@
+"""Redeeming rewards, using and cancelling vouchers, paying with points
+(authorise, capture, void), for partner apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from loyalty_graphql.base import Call, LoyaltyMutation
+from loyalty_graphql.members.inputs import member_by_number
+from loyalty_graphql.rewards.types import PaymentView, VoucherView, payment_view, voucher_view
+from tenants.rewards import services as rewards
+
+
+class RedeemReward(LoyaltyMutation):
+    class Arguments:
+        member_number = graphene.String(required=True)
+        reward_code = graphene.String(required=True)
+        channel = graphene.String()
+
+    voucher = graphene.Field(VoucherView)
+    scope = "redeem"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        voucher = rewards.reward_redeem(
+            member_id=member_by_number(args["member_number"]).pk,
+            reward_code=args["reward_code"],
+            channel=args.get("channel"),
+            idempotency=call.idempotency,
+        )
+        return {"voucher": voucher_view(voucher)}
+
+
+class ConsumeVoucher(LoyaltyMutation):
+    class Arguments:
+        code = graphene.String(required=True)
+
+    voucher = graphene.Field(VoucherView)
+    scope = "redeem"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        voucher = rewards.voucher_consume(code=args["code"], idempotency=call.idempotency)
+        return {"voucher": voucher_view(voucher)}
+
+
+class CancelVoucher(LoyaltyMutation):
+    """Cancel an unused voucher: its points go back to the member."""
+
+    class Arguments:
+        code = graphene.String(required=True)
+
+    voucher = graphene.Field(VoucherView)
+    scope = "redeem"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        return {"voucher": voucher_view(rewards.voucher_cancel(code=args["code"]))}
+
+
+class AuthorizePointsPayment(LoyaltyMutation):
+    """Reserve the points that pay ``amount`` (minor units) of a basket."""
+
+    class Arguments:
+        member_number = graphene.String(required=True)
+        amount = graphene.BigInt(required=True)
+        reference = graphene.String()
+
+    payment = graphene.Field(PaymentView)
+    scope = "redeem"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        view = rewards.points_payment_authorize(
+            member_id=member_by_number(args["member_number"]).pk,
+            amount=args["amount"],
+            reference=args.get("reference") or "",
+            idempotency=call.idempotency,
+        )
+        return {"payment": payment_view(view)}
+
+
+class CapturePointsPayment(LoyaltyMutation):
+    class Arguments:
+        payment_id = graphene.ID(required=True)
+        amount = graphene.BigInt()
+
+    payment = graphene.Field(PaymentView)
+    scope = "redeem"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        view = rewards.points_payment_capture(
+            payment_id=int(args["payment_id"]),
+            amount=args.get("amount"),
+            idempotency=call.idempotency,
+        )
+        return {"payment": payment_view(view)}
+
+
+class VoidPointsPayment(LoyaltyMutation):
+    class Arguments:
+        payment_id = graphene.ID(required=True)
+
+    payment = graphene.Field(PaymentView)
+    scope = "redeem"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        view = rewards.points_payment_void(
+            payment_id=int(args["payment_id"]), idempotency=call.idempotency
+        )
+        return {"payment": payment_view(view)}

@@ -1,0 +1,66 @@
+"""Rewards, vouchers and points payments, and the coalition-wide catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from loyalty_graphql.core.types import Money
+from loyalty_kernel.money import money
+from tenants.rewards import services as rewards
+
+
+class RewardView(graphene.ObjectType):
+    code = graphene.String(required=True)
+    name = graphene.String(required=True)
+    points_price = graphene.BigInt(required=True)
+    in_stock = graphene.Boolean(required=True)
+
+
+class VoucherView(graphene.ObjectType):
+    code = graphene.String(required=True)
+    reward = graphene.String(required=True)
+    points = graphene.BigInt(required=True)
+    status = graphene.String(required=True)
+    expires_at = graphene.DateTime(required=True)
+
+
+def voucher_view(voucher: Any) -> VoucherView:
+    return VoucherView(
+        code=voucher.code,
+        reward=voucher.reward.code,
+        points=voucher.points,
+        status=voucher.status,
+        expires_at=voucher.expires_at,
+    )
+
+
+class PaymentView(graphene.ObjectType):
+    payment_id = graphene.ID(required=True)
+    points = graphene.BigInt(required=True)
+    amount = graphene.Field(Money, required=True)
+    status = graphene.String(required=True)
+    balance_after = graphene.BigInt(required=True)
+
+
+def payment_view(view: rewards.PaymentView) -> PaymentView:
+    return PaymentView(
+        payment_id=str(view.payment_id),
+        points=view.points,
+        amount=money(view.amount, view.currency),
+        status=view.status,
+        balance_after=view.balance_after,
+    )
+
+
+class CatalogueItem(graphene.ObjectType):
+    partner = graphene.String(required=True)
+    code = graphene.String(required=True)
+    name = graphene.String(required=True)
+    points_price = graphene.BigInt(required=True)
+
+
+class CatalogueConnection(graphene.relay.Connection):
+    class Meta:
+        node = CatalogueItem

@@ -1,0 +1,2 @@
+"""Settlement: statements and the live position (partners); periods, liability
+and payouts (operator)."""

@@ -1,0 +1,1 @@
+"""Webhook endpoint management for partner apps."""

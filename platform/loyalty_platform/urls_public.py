@@ -8,7 +8,6 @@ from django.views.decorators.csrf import csrf_exempt
 from coalition.settlement.webhooks import stripe_webhook
 from loyalty_graphql.middleware import TypedErrorMiddleware
 from loyalty_graphql.schema import coalition_schema
-from loyalty_graphql.views import LoyaltyGraphQLView
 from loyalty_platform import views
 
 admin.site.site_header = f"{settings.LOYALTY_COALITION_NAME} operator"
@@ -21,7 +20,7 @@ urlpatterns = [
     path(
         "graphql",
         csrf_exempt(
-            LoyaltyGraphQLView.as_view(
+            views.GraphQLEndpoint.as_view(
                 graphiql=settings.LOYALTY_GRAPHIQL,
                 schema=coalition_schema,
                 middleware=[TypedErrorMiddleware()],

@@ -6,14 +6,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from loyalty_graphql.middleware import TypedErrorMiddleware
 from loyalty_graphql.schema import partner_schema
-from loyalty_graphql.views import LoyaltyGraphQLView
 from loyalty_platform import views
 
 urlpatterns = [
     path(
         "graphql",
         csrf_exempt(
-            LoyaltyGraphQLView.as_view(
+            views.GraphQLEndpoint.as_view(
                 graphiql=settings.LOYALTY_GRAPHIQL,
                 schema=partner_schema,
                 middleware=[TypedErrorMiddleware()],

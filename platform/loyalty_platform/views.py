@@ -1,5 +1,5 @@
-"""Pages of the public site (coalition home, member portal) and the partner site
-plus a health check for load balancers."""
+"""Pages of the public site (coalition home, member portal), the GraphQL endpoint
+with its GraphiQL page, and a health check for load balancers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from loyalty_graphql.views import LoyaltyGraphQLView
 from loyalty_kernel.tenancy import current_schema
 from tenants.partners.selectors import partners_active
+
+
+class GraphQLEndpoint(LoyaltyGraphQLView):
+    """The API view with our GraphiQL page: graphene-django's loads its scripts
+    from a CDN; ours serves the same files from static/vendor, so the page works
+    offline and behind proxies that block CDNs."""
+
+    graphiql_template = "loyalty_platform/graphiql.html"
 
 
 def coalition_home(request: HttpRequest) -> HttpResponse:

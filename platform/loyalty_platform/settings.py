@@ -166,9 +166,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
-# Serve app static files straight from the finders: no collectstatic step for
-# the demo; production may still run collectstatic for compressed copies.
+# Static files are served straight from the apps' static folders (the finders):
+# no collectstatic step. STATIC_ROOT only names where `loyalty collectstatic`
+# copies them, for a deployment that wants compressed copies; unset, WhiteNoise
+# has no folder to look in, and nothing to warn about.
+STATIC_ROOT = env_str("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -208,7 +210,9 @@ if CELERY_BROKER_URL and not redis_url_is_valid(CELERY_BROKER_URL):
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
-    CELERY_BROKER_URL = "memory://"
+    # Celery still takes a producer from its pool for an eager task; a memory URL
+    # without a host name makes kombu log a warning each time a process does so.
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_RESULT_BACKEND = (
     env_str(
         "CELERY_RESULT_BACKEND",

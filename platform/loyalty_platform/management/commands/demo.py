@@ -10,7 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from loyalty_platform.demo_seed import seed_demo_coalition
-from loyalty_platform.management.commands.serve import add_server_arguments, serve_forever
+from loyalty_platform.management.commands.serve import (
+    add_server_arguments,
+    check_bind,
+    serve_forever,
+)
 
 
 class Command(BaseCommand):
@@ -21,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="migrate and seed only")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        check_bind(options["bind"])  # before migrating and seeding: fail at once
         call_command("migrate_platform", verbosity=0)
         partners = seed_demo_coalition()
         port = options["bind"].rsplit(":", 1)[-1]

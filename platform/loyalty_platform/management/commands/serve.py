@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 import os
+import re
 import sys
 from argparse import ArgumentParser
 from typing import Any
@@ -11,6 +13,43 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from loyalty_platform import preflight
+
+HOST_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def bind_problem(bind: str) -> str | None:
+    """What is wrong with a --bind value, or None. HOST:PORT ([IPv6]:PORT too),
+    or gunicorn's unix:PATH. Checked before anything starts: gunicorn itself
+    takes a bare word as a host on port 8000 and fails later, less clearly."""
+    if bind.startswith("unix:"):
+        return None if bind[len("unix:") :] else "unix: needs a socket path"
+    host, colon, port = bind.rpartition(":")
+    if not colon:
+        return "no :PORT"
+    if not host:
+        return "no HOST before the port"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"{port!r} is not a port number (1-65535)"
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return f"{host} is not an IPv6 address"
+        return None
+    if len(host) > 253 or not all(HOST_LABEL.match(label) for label in host.split(".")):
+        return f"{host!r} is not a host name or IP address"
+    return None
+
+
+def check_bind(bind: str) -> None:
+    """Exit with status 2 and one line saying what to use when --bind is wrong."""
+    problem = bind_problem(bind)
+    if problem is not None:
+        sys.stderr.write(
+            f"loyalty: --bind {bind!r}: {problem}. Use HOST:PORT, for example "
+            "127.0.0.1:8000 (this machine only) or 0.0.0.0:8000 (every interface)\n"
+        )
+        raise SystemExit(2)
 
 
 def _freeze_loaded_objects(worker: Any) -> None:
@@ -61,6 +100,7 @@ class Command(BaseCommand):
         add_server_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        check_bind(options["bind"])
         blockers = preflight.server_blockers()
         if blockers:
             for blocker in blockers:
@@ -73,7 +113,7 @@ def add_server_arguments(parser: ArgumentParser) -> None:
     parser.add_argument(
         "--bind",
         default=os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}"),
-        help="address:port to listen on (env BIND or PORT; default 127.0.0.1:8000)",
+        help="HOST:PORT to listen on (env BIND or PORT; default 127.0.0.1:8000)",
     )
     parser.add_argument(
         "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")),

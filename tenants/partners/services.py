@@ -306,7 +306,10 @@ def partner_onboard(
         )
         if activate:
             partner = partner_change_status(
-                partner=partner, to_status=PartnerStatus.ACTIVE, reason="activated at onboarding"
+                partner=partner,
+                to_status=PartnerStatus.ACTIVE,
+                reason="activated at onboarding",
+                acting_user=acting_user,
             )
     return partner
 

@@ -172,10 +172,14 @@ class PartnerAdmin(admin.ModelAdmin):
                 form.add_service_error(error)
             else:
                 self.log_addition(request, partner, [{"added": {}}])
+                port = request.get_port()
+                address = partner.get_primary_domain().domain + (
+                    "" if port in {"80", "443"} else f":{port}"
+                )
                 self.message_user(
                     request,
                     f"{partner.name} is onboarded ({partner.get_status_display().lower()}), "
-                    f"at http://{partner.get_primary_domain().domain}/.",
+                    f"at {request.scheme}://{address}/.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(

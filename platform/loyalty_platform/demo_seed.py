@@ -81,6 +81,11 @@ DEMO_MEMBERS = (
     "eva.novak@example.com",
 )
 
+# The day the demo coalition "launched": the launch rules are in force from then
+# on, so receipts dated earlier than the day the demo was first run (the README's
+# examples are dated in November 2026) still earn points.
+DEMO_LAUNCH = datetime(2026, 1, 1, tzinfo=UTC)
+
 # Each partner's launch rules (one published version) and campaigns.
 DEMO_RULES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "freshmart": [
@@ -110,6 +115,8 @@ DEMO_TIERS = (("blue", "Blue", 0), ("silver", "Silver", 2000), ("gold", "Gold", 
               ("platinum", "Platinum", 15000))  # fmt: skip
 
 # (member index, partner, receipt lines as (sku, category, quantity, unit price)).
+# Ana (member 1000000016 on a fresh demo, the README's member) earns enough at
+# three brands to redeem and pay with points at FreshMart in the README's examples.
 DEMO_PURCHASES = (
     (0, "freshmart", (("APPLES", "fresh", 6, 45), ("RICE", "pantry", 2, 189))),
     (0, "fuelco", (("UNLEADED", "fuel", 40, 159),)),
@@ -118,6 +125,7 @@ DEMO_PURCHASES = (
     (2, "freshmart", (("SALMON", "fresh", 2, 1299), ("GIFT25", "gift_cards", 1, 2500))),
     (3, "fuelco", (("DIESEL", "fuel", 60, 149), ("CIGS", "tobacco", 1, 900))),
     (4, "freshmart", (("MILK", "dairy", 3, 99),)),
+    (0, "skyway", (("MAD-LHR", "flights", 1, 18900),)),  # appended: receipt ids stay stable
 )
 
 # (member index, partner slug, points): spent at another brand than they earned at.
@@ -134,7 +142,9 @@ def seed_demo_rules(partner: Partner) -> None:
     version = earning.ruleset_draft_create(description="launch rules")
     for kind, params in DEMO_RULES[partner.slug]:
         earning.rule_add(version=version, kind=kind, params=params)
-    earning.ruleset_publish(version=version, effective_from=now, now=now)
+    # Published as of the launch day: the seed tells the story of a coalition that
+    # has been running since then (a real publication cannot be backdated).
+    earning.ruleset_publish(version=version, effective_from=DEMO_LAUNCH, now=DEMO_LAUNCH)
     if partner.slug == "freshmart":
         earning.campaign_create(
             name="Double points fortnight",

@@ -30,7 +30,7 @@ ALIASES = {"migrate": "migrate_platform"}
 HELP_WORDS = {"help", "--help", "-h"}
 NO_DATABASE = HELP_WORDS | {"version", "--version"}
 # The packages whose management commands are this project's own (listed first).
-OWN_PACKAGES = ("loyalty_platform", "loyalty_graphql", "coalition.", "tenants.")
+OWN_PACKAGES = ("loyalty_platform", "loyalty_graphql", "loyalty_web", "coalition.", "tenants.")
 
 TEST_USAGE = """\
 usage: loyalty test [--no-lint] [PYTEST ARGS ...]

@@ -25,7 +25,7 @@ DOCS = [
     *sorted((PROJECT_ROOT / "docs").glob("*.md")),
     PROJECT_ROOT / "CONTRIBUTING.md",
 ]
-OWN_COMMAND_APPS = ("loyalty_platform", "loyalty_graphql", "coalition.", "tenants.")
+OWN_COMMAND_APPS = ("loyalty_platform", "loyalty_graphql", "loyalty_web", "coalition.", "tenants.")
 
 
 def _section(title: str) -> str:

@@ -21,6 +21,7 @@ from coalition.members.errors import (
 )
 from coalition.members.models import Member, MemberCard, MemberStatus
 from coalition.members.numbers import member_number_from_sequence
+from coalition.members.signals import member_erased
 from loyalty_kernel.idempotency import IdempotencyKey, IdempotencyKeyReused, request_hash
 
 
@@ -190,4 +191,5 @@ def member_erase(*, member_id: int, acting_user: Any = None) -> Member:
         member.enrol_request_hash = ""
         member.save()
         member.cards.all().delete()
+        member_erased.send(sender=Member, member_id=member.pk)
     return member

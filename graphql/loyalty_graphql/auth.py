@@ -87,6 +87,18 @@ def member_token_issue(member_id: int) -> str:
     return "mt_" + signing.TimestampSigner(salt=MEMBER_TOKEN_SALT).sign(str(member_id))
 
 
+def member_token_signed_value(token: str) -> str:
+    """What a member token signs ("<member id>:<timestamp>"): a stored answer
+    keeps this, never the token, and gets the same token back from it."""
+    return token[3:].rpartition(":")[0]
+
+
+def member_token_from_signed_value(value: str) -> str:
+    """The token ``member_token_issue`` gave for this signed value, identical:
+    a timestamped signature is the plain signature of "<value>:<timestamp>"."""
+    return "mt_" + signing.Signer(salt=MEMBER_TOKEN_SALT).sign(value)
+
+
 def _member_from_token(token: str) -> Principal:
     try:
         value = signing.TimestampSigner(salt=MEMBER_TOKEN_SALT).unsign(

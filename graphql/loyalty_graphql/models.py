@@ -1,5 +1,6 @@
-"""API credentials: partner and operator keys (public schema). Outbound webhooks
-are a domain of their own, in ``coalition.webhooks``.
+"""API credentials: partner and operator keys, and the mutations' stored answers
+for idempotency keys (public schema). Outbound webhooks are a domain of their
+own, in ``coalition.webhooks``.
 
 Only a SHA-256 hash of a key is stored; the key itself is shown once, when it is
 created. A key is looked up by its public prefix and compared in constant time.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
+from django.db.models.functions import Now
 
 SCOPES = ("read", "members", "earn", "redeem", "settlement", "operator")
 
@@ -36,3 +38,24 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class StoredAnswer(models.Model):
+    """The answer a mutation gave for a caller's idempotency key, replayed for
+    the same key and input (``loyalty_graphql.answers``)."""
+
+    scope = models.CharField(max_length=80)  # who chose the key: "partner:12", "member:7"
+    key = models.CharField(max_length=120)
+    operation = models.CharField(max_length=64)  # the mutation's field name
+    request_hash = models.CharField(max_length=64)
+    # Null only while the transaction that claimed the key is answering.
+    answer = models.JSONField(null=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["scope", "key"], name="stored_answer_scope_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.scope} {self.key}"

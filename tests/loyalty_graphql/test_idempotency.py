@@ -1,156 +1,375 @@
-"""Idempotency over HTTP: every mutation repeated with the same ``idempotencyKey``
-and the same arguments answers the same and posts once; the same key with other
-arguments is IDEMPOTENCY_KEY_REUSED and posts nothing; keys belong to their
-caller, so two partners (or two members) using "k1" never collide."""
+"""Idempotency over HTTP, for every mutation of both schemas.
+
+The matrix is generated from the schemas: each mutation field of the partner
+and the coalition schema is a case, and a mutation without a row in ``CASES``
+fails, so a new mutation cannot ship without proving that:
+
+- the same key and input answer the original answer again, whole payload
+  compared, even after a later operation changed what it showed (points spent,
+  the voucher used, the payment captured, the endpoint disabled, the next period
+  closed), and the replay changes nothing;
+- the same key with other input (or, for a mutation without input, for another
+  mutation) answers IDEMPOTENCY_KEY_REUSED and changes nothing.
+
+Keys belong to their caller, so two partners (or two members) using "k1" never
+collide; and twins racing with one key act once.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import pytest
+from django_tenants.utils import tenant_context
 
+from coalition.ledger import selectors as ledger_selectors
+from coalition.ledger import services as ledger
 from coalition.members.models import Member
-from loyalty_graphql.auth import member_token_issue
+from coalition.members.services import member_erase
+from coalition.settlement.services import period_close
+from coalition.webhooks import services as webhooks
+from coalition.webhooks.models import WebhookEndpoint
+from loyalty_graphql.auth import api_key_create, member_token_issue
+from loyalty_graphql.models import StoredAnswer
+from loyalty_graphql.schema import coalition_schema, partner_schema
 from loyalty_kernel.tenancy import use_public_schema
+from tenants.earning.models import BehaviourAward, BehaviourRule
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
 from tenants.rewards import services as rewards
 from tests.testkit import api as s
 from tests.testkit import in_partner
+from tests.testkit.concurrency import run_threads, unique_member
+from tests.testkit.settlement import running_stripe_fake
+
+Variables = dict[str, Any]
+
+
+@dataclass
+class World:
+    """Everything a case needs: the partner world (alpha), the coalition world,
+    and the callers' credentials."""
+
+    partner: s.PartnerWorld
+    coalition: s.CoalitionWorld
+    partner_key: str
+    member_token: str
+    operator_key: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _world(partner: Partner) -> World:
+    partner_world = s.partner_world(partner)
+    coalition_world = s.coalition_world(partner)
+    return World(
+        partner=partner_world,
+        coalition=coalition_world,
+        partner_key=s.partner_key(partner),
+        member_token=member_token_issue(coalition_world.member.pk),
+        operator_key=s.operator_key(),
+    )
+
+
+def _earn(world: World, _answer: Any) -> None:
+    """The default later operation: both worlds' members earn, which changes every
+    balance an answer showed."""
+    for member in (world.partner.member, world.coalition.member):
+        ledger.earn(member_id=member.pk, partner_id=world.partner.partner.pk, points=7)
 
 
 @dataclass(frozen=True)
 class Case:
-    """One mutation: where and as whom it is called, its first arguments and the
-    same key's other arguments."""
-
-    name: str
-    host: str
-    token: str
     document: str
-    first: dict[str, Any]
-    other: dict[str, Any]
+    caller: str  # "partner", "member" or "operator"
+    first: Callable[[World], Variables]
+    other: Callable[[World], Variables]
+    # After the first answer, change what it showed; gets the first payload.
+    later: Callable[[World, Any], None] = _earn
+    # Another mutation the same key is refused for (a mutation without input).
+    other_mutation: tuple[str, str] | None = None
+    prepare: Callable[[World], None] | None = None
+    stripe: bool = False
 
 
-Setup = Callable[[Partner], Case]
+# --- set-ups and later operations -------------------------------------------------------
 
 
-def _partner_case(name: str, document: str, first: Any, other: Any) -> Setup:
-    def setup(partner: Partner) -> Case:
-        world = s.partner_world(partner)
-        return Case(name, s.HOST_A, s.partner_key(partner), document,
-                    {"key": "same", **first(world)}, {"key": "same", **other(world)})  # fmt: skip
-
-    return setup
-
-
-def _second_payment(world: s.PartnerWorld) -> str:
-    with in_partner(world.partner):
-        view = rewards.points_payment_authorize(member_id=world.member.pk, amount=5)
+def _rules(world: World) -> None:
+    with in_partner(world.partner.partner):
+        BehaviourRule.objects.create(event="review", points=25, max_awards=5, period="lifetime")
+        BehaviourRule.objects.create(event="referral", points=100, referee_points=50, max_awards=5)
     use_public_schema()
-    return str(view.payment_id)
+    world.extra["referees"] = [s.enrol("referee").member_number for _ in range(2)]
 
 
-def _member_case(name: str, document: str, first: Any, other: Any) -> Setup:
-    def setup(partner: Partner) -> Case:
-        world = s.coalition_world(partner)
-        return Case(name, s.PUBLIC_HOST, member_token_issue(world.member.pk), document,
-                    {"key": "same", **first(world)}, {"key": "same", **other(world)})  # fmt: skip
+def _second_voucher(world: World) -> None:
+    with in_partner(world.partner.partner):
+        voucher = rewards.reward_redeem(
+            member_id=world.partner.member.pk, reward_code=world.partner.reward_code
+        )
+    use_public_schema()
+    world.extra["voucher"] = voucher.code
 
-    return setup
+
+def _second_payment(world: World) -> None:
+    with in_partner(world.partner.partner):
+        view = rewards.points_payment_authorize(member_id=world.partner.member.pk, amount=5)
+    use_public_schema()
+    world.extra["payment"] = str(view.payment_id)
 
 
-def _email(_world: Any) -> dict[str, Any]:
+def _two_endpoints(world: World) -> None:
+    world.extra["endpoints"] = [
+        str(webhooks.webhook_endpoint_create(
+            partner=world.partner.partner, url=f"https://app.example.com/hooks/{n}",
+            events=["points_earned"],
+        )[0].pk)
+        for n in range(2)
+    ]  # fmt: skip
+
+
+def _two_closed_periods(world: World) -> None:
+    world.extra["periods"] = [s.close_everything_before().number, period_close().number]
+
+
+def _earn_for_enrolled(world: World, answer: Any) -> None:
+    member = Member.objects.get(member_number=answer["member"]["memberNumber"])
+    ledger.earn(member_id=member.pk, partner_id=world.partner.partner.pk, points=40)
+
+
+def _consume_redeemed(world: World, answer: Any) -> None:
+    with in_partner(world.partner.partner):
+        rewards.voucher_consume(code=answer["voucher"]["code"])
+    use_public_schema()
+
+
+def _capture_authorized(world: World, answer: Any) -> None:
+    with in_partner(world.partner.partner):
+        rewards.points_payment_capture(payment_id=int(answer["payment"]["paymentId"]))
+    use_public_schema()
+
+
+def _disable_created(world: World, answer: Any) -> None:
+    endpoint = WebhookEndpoint.objects.get(pk=int(answer["endpoint"]["id"]))
+    webhooks.webhook_endpoint_deactivate(endpoint=endpoint)
+
+
+def _close_the_next_period(world: World, _answer: Any) -> None:
+    period_close()
+
+
+def _email(_world: World) -> Variables:
     return {"email": f"{s.unique('idem')}@example.com"}
 
 
-CASES: dict[str, Setup] = {
-    "enrolMember": _partner_case("enrolMember", s.ENROL, _email, _email),
-    "recordPurchase": _partner_case(
-        "recordPurchase", s.RECORD_PURCHASE,
-        lambda w: {"receipt": s.receipt(w.member.member_number, "EUR", external_id="R-1")},
-        lambda w: {"receipt": s.receipt(w.member.member_number, "EUR", external_id="R-2")},
+def _member(world: World) -> str:
+    return world.partner.member.member_number
+
+
+PARTNER_CASES: dict[str, Case] = {
+    "awardBehaviour": Case(
+        s.AWARD_BEHAVIOUR, "partner", prepare=_rules,
+        first=lambda w: {"member": _member(w), "event": "review"},
+        other=lambda w: {"member": _member(w), "event": "review", "ref": "review-2"},
     ),
-    "returnPurchase": _partner_case(
-        "returnPurchase", s.RETURN_PURCHASE,
-        lambda w: {"externalId": w.purchase_id, "lines": [{"lineNumber": 1, "quantity": 1}]},
-        lambda w: {"externalId": w.purchase_id, "lines": [{"lineNumber": 1, "quantity": 2}]},
+    "recordReferral": Case(
+        s.RECORD_REFERRAL, "partner", prepare=_rules,
+        first=lambda w: {"referrer": _member(w), "referee": w.extra["referees"][0]},
+        other=lambda w: {"referrer": _member(w), "referee": w.extra["referees"][1]},
     ),
-    "redeemReward": _partner_case(
-        "redeemReward", s.REDEEM_REWARD,
-        lambda w: {"member": w.member.member_number, "reward": w.reward_code},
-        lambda w: {"member": w.member.member_number, "reward": s.reward(w.partner, 11)},
+    "cancelVoucher": Case(
+        s.CANCEL_VOUCHER, "partner", prepare=_second_voucher,
+        first=lambda w: {"code": w.partner.voucher_code},
+        other=lambda w: {"code": w.extra["voucher"]},
     ),
-    "authorizePointsPayment": _partner_case(
-        "authorizePointsPayment", s.AUTHORIZE_PAYMENT,
-        lambda w: {"member": w.member.member_number, "amount": 40},
-        lambda w: {"member": w.member.member_number, "amount": 41},
+    "issueMemberToken": Case(
+        s.ISSUE_TOKEN, "partner",
+        first=lambda w: {"member": _member(w)},
+        other=lambda w: {"member": w.coalition.member.member_number},
     ),
-    "capturePointsPayment": _partner_case(
-        "capturePointsPayment", s.CAPTURE_PAYMENT,
-        lambda w: {"payment": str(w.payment_id)},
-        lambda w: {"payment": str(w.payment_id), "amount": 10},
+    "enrolMember": Case(
+        s.ENROL, "partner", first=_email, other=_email, later=_earn_for_enrolled
     ),
-    "voidPointsPayment": _partner_case(
-        "voidPointsPayment", s.VOID_PAYMENT,
-        lambda w: {"payment": str(w.payment_id)},
-        lambda w: {"payment": _second_payment(w)},
+    "recordPurchase": Case(
+        s.RECORD_PURCHASE, "partner",
+        first=lambda w: {"receipt": s.receipt(_member(w), "EUR", external_id="R-1")},
+        other=lambda w: {"receipt": s.receipt(_member(w), "EUR", external_id="R-2")},
     ),
-    "transferPoints": _member_case(
-        "transferPoints", s.TRANSFER_POINTS,
-        lambda w: {"to": w.friend.member_number, "points": 100},
-        lambda w: {"to": w.friend.member_number, "points": 101},
+    "returnPurchase": Case(
+        s.RETURN_PURCHASE, "partner",
+        first=lambda w: {"externalId": w.partner.purchase_id,
+                         "lines": [{"lineNumber": 1, "quantity": 1}]},
+        other=lambda w: {"externalId": w.partner.purchase_id,
+                         "lines": [{"lineNumber": 1, "quantity": 2}]},
     ),
-    "poolToHousehold": _member_case(
-        "poolToHousehold", s.POOL_TO_HOUSEHOLD,
-        lambda w: {"points": 100}, lambda w: {"points": 99},
+    "redeemReward": Case(
+        s.REDEEM_REWARD, "partner", later=_consume_redeemed,
+        first=lambda w: {"member": _member(w), "reward": w.partner.reward_code},
+        other=lambda w: {"member": _member(w), "reward": w.partner.reward_code,
+                         "channel": "app"},
     ),
-    "donatePoints": _member_case(
-        "donatePoints", s.DONATE_POINTS,
-        lambda w: {"charity": w.charity, "points": 100},
-        lambda w: {"charity": w.charity, "points": 50},
+    "consumeVoucher": Case(
+        s.CONSUME_VOUCHER, "partner", prepare=_second_voucher,
+        first=lambda w: {"code": w.partner.voucher_code},
+        other=lambda w: {"code": w.extra["voucher"]},
+    ),
+    "authorizePointsPayment": Case(
+        s.AUTHORIZE_PAYMENT, "partner", later=_capture_authorized,
+        first=lambda w: {"member": _member(w), "amount": 40},
+        other=lambda w: {"member": _member(w), "amount": 41},
+    ),
+    "capturePointsPayment": Case(
+        s.CAPTURE_PAYMENT, "partner",
+        first=lambda w: {"payment": str(w.partner.payment_id)},
+        other=lambda w: {"payment": str(w.partner.payment_id), "amount": 10},
+    ),
+    "voidPointsPayment": Case(
+        s.VOID_PAYMENT, "partner", prepare=_second_payment,
+        first=lambda w: {"payment": str(w.partner.payment_id)},
+        other=lambda w: {"payment": w.extra["payment"]},
+    ),
+    "createWebhookEndpoint": Case(
+        s.CREATE_WEBHOOK, "partner", later=_disable_created,
+        first=lambda w: {"url": "https://app.example.com/a", "events": ["POINTS_EARNED"]},
+        other=lambda w: {"url": "https://app.example.com/b", "events": ["POINTS_EARNED"]},
+    ),
+    "disableWebhookEndpoint": Case(
+        s.DISABLE_WEBHOOK, "partner", prepare=_two_endpoints,
+        first=lambda w: {"id": w.extra["endpoints"][0]},
+        other=lambda w: {"id": w.extra["endpoints"][1]},
     ),
 }  # fmt: skip
 
+COALITION_CASES: dict[str, Case] = {
+    "transferPoints": Case(
+        s.TRANSFER_POINTS, "member",
+        first=lambda w: {"to": w.coalition.friend.member_number, "points": 100},
+        other=lambda w: {"to": w.coalition.friend.member_number, "points": 101},
+    ),
+    "poolToHousehold": Case(
+        s.POOL_TO_HOUSEHOLD, "member",
+        first=lambda w: {"points": 100}, other=lambda w: {"points": 99},
+    ),
+    "donatePoints": Case(
+        s.DONATE_POINTS, "member",
+        first=lambda w: {"charity": w.coalition.charity, "points": 100},
+        other=lambda w: {"charity": w.coalition.charity, "points": 50},
+    ),
+    "closePeriod": Case(
+        s.CLOSE_PERIOD, "operator", later=_close_the_next_period,
+        first=lambda w: {}, other=lambda w: {"number": w.extra["periods"][0]},
+        other_mutation=("payOutPeriod", s.PAY_OUT_PERIOD), prepare=_two_closed_periods,
+    ),
+    "payOutPeriod": Case(
+        s.PAY_OUT_PERIOD, "operator", prepare=_two_closed_periods, stripe=True,
+        first=lambda w: {"number": w.extra["periods"][0]},
+        other=lambda w: {"number": w.extra["periods"][1]},
+    ),
+}  # fmt: skip
 
-@pytest.mark.parametrize("operation", list(CASES))
-def test_the_same_key_and_arguments_answer_the_same_and_post_once(
-    db: None, partner_a: Partner, operation: str
-) -> None:
-    # given: a mutation ready to run
-    case = CASES[operation](partner_a)
-    before = s.books(partner_a)
-
-    # when: it is sent twice with the same key (a client retrying after a timeout)
-    first = s.gql(case.host, case.document, case.first, case.token).payload(case.name)
-    after_first = s.books(partner_a)
-    second = s.gql(case.host, case.document, case.first, case.token).payload(case.name)
-
-    # then: it worked, the answers are identical, and the retry wrote nothing
-    assert first["errors"] == [], first
-    assert second == first
-    assert after_first != before
-    assert s.books(partner_a) == after_first
+MATRIX = [
+    (host, name)
+    for host, schema in ((s.HOST_A, partner_schema), (s.PUBLIC_HOST, coalition_schema))
+    for name in schema.graphql_schema.mutation_type.fields
+]
 
 
-@pytest.mark.parametrize("operation", list(CASES))
-def test_the_same_key_with_other_arguments_is_refused_and_posts_nothing(
-    db: None, partner_a: Partner, operation: str
+def _case(host: str, name: str) -> Case:
+    cases = PARTNER_CASES if host == s.HOST_A else COALITION_CASES
+    if name not in cases:
+        pytest.fail(f"mutation {name} has no case in the idempotency matrix: add one")
+    return cases[name]
+
+
+def _token(world: World, case: Case) -> str:
+    return {"partner": world.partner_key, "member": world.member_token,
+            "operator": world.operator_key}[case.caller]  # fmt: skip
+
+
+def test_the_matrix_has_a_case_for_every_mutation_and_no_other() -> None:
+    # given / when: the mutation fields of both schemas
+    partner = set(partner_schema.graphql_schema.mutation_type.fields)
+    coalition = set(coalition_schema.graphql_schema.mutation_type.fields)
+
+    # then: the case tables name exactly those
+    assert set(PARTNER_CASES) == partner
+    assert set(COALITION_CASES) == coalition
+
+
+@pytest.mark.parametrize(("host", "name"), MATRIX)
+def test_the_same_key_and_input_replay_the_original_answer_after_later_changes(
+    db: None, partner_a: Partner, host: str, name: str
 ) -> None:
     # given: a mutation done once with key "same"
-    case = CASES[operation](partner_a)
-    done = s.gql(case.host, case.document, case.first, case.token).payload(case.name)
-    assert done["errors"] == [], done
-    before = s.books(partner_a)
+    case = _case(host, name)
+    world = _world(partner_a)
+    if case.prepare:
+        case.prepare(world)
+    variables, token = {"key": "same", **case.first(world)}, _token(world, case)
+    with running_stripe_fake() if case.stripe else nullcontext():
+        first = s.gql(host, case.document, variables, token).payload(name)
+        assert first["errors"] == [], first
 
-    # when: the key comes back with different arguments
-    reply = s.gql(case.host, case.document, case.other, case.token)
+        # when: later operations change what it showed, then the client retries
+        case.later(world, first)
+        before = s.books(partner_a)
+        replay = s.gql(host, case.document, variables, token).payload(name)
 
-    # then: a typed error, and nothing posted or written
-    assert reply.codes(case.name) == ["IDEMPOTENCY_KEY_REUSED"]
+    # then: the original answer, whole, and the retry changed nothing
+    assert replay == first
     assert s.books(partner_a) == before
+
+
+@pytest.mark.parametrize(("host", "name"), MATRIX)
+def test_the_same_key_with_other_input_is_refused_and_changes_nothing(
+    db: None, partner_a: Partner, host: str, name: str
+) -> None:
+    # given: a mutation done once with key "same"
+    case = _case(host, name)
+    world = _world(partner_a)
+    if case.prepare:
+        case.prepare(world)
+    token = _token(world, case)
+    with running_stripe_fake() if case.stripe else nullcontext():
+        done = s.gql(host, case.document, {"key": "same", **case.first(world)}, token)
+        assert done.payload(name)["errors"] == [], done.body
+        before = s.books(partner_a)
+
+        # when: the key comes back with other input (or for another mutation)
+        other_name, document = case.other_mutation or (name, case.document)
+        reply = s.gql(host, document, {"key": "same", **case.other(world)}, token)
+
+    # then: a typed error, nothing else answered, and nothing written
+    assert reply.codes(other_name) == ["IDEMPOTENCY_KEY_REUSED"]
+    payload = reply.payload(other_name)
+    assert all(value is None for key, value in payload.items() if key != "errors"), payload
+    assert s.books(partner_a) == before
+
+
+def test_a_transfer_replayed_after_spending_answers_the_balance_it_left(
+    db: None, partner_a: Partner
+) -> None:
+    # given: a member with 1000 points who gave 100 away with key "t1"
+    world = s.coalition_world(partner_a)
+    token = member_token_issue(world.member.pk)
+    variables = {"key": "t1", "to": world.friend.member_number, "points": 100}
+    first = s.gql(s.PUBLIC_HOST, s.TRANSFER_POINTS, variables, token).payload("transferPoints")
+
+    # when: the member spends 300 more, then the transfer request is retried
+    ledger.burn(member_id=world.member.pk, partner_id=partner_a.pk, points=300)
+    replay = s.gql(s.PUBLIC_HOST, s.TRANSFER_POINTS, variables, token).payload("transferPoints")
+
+    # then: the balance the transfer left, not today's; the points moved once
+    assert first == replay == {"balanceAfter": 900, "errors": []}
+    assert ledger_selectors.balance(world.member.pk) == 600
+    assert ledger_selectors.balance(world.friend.pk) == 100
 
 
 def test_partners_using_the_same_key_do_not_collide(
@@ -167,13 +386,13 @@ def test_partners_using_the_same_key_do_not_collide(
         for host, key, email in ((s.HOST_A, key_a, emails[0]), (s.HOST_B, key_b, emails[1]))
     ]
     bought = [
-        s.gql(world.host, s.RECORD_PURCHASE, {"key": "k1", "receipt": s.receipt(
+        s.gql(world.host, s.RECORD_PURCHASE, {"key": "k2", "receipt": s.receipt(
             world.member.member_number, world.partner.default_currency)}, key
         ).payload("recordPurchase")
         for world, key in ((alpha, key_a), (beta, key_b))
     ]  # fmt: skip
     paid = [
-        s.gql(world.host, s.AUTHORIZE_PAYMENT, {"key": "k1", "member":
+        s.gql(world.host, s.AUTHORIZE_PAYMENT, {"key": "k3", "member":
               world.member.member_number, "amount": 7}, key).payload("authorizePointsPayment")
         for world, key in ((alpha, key_a), (beta, key_b))
     ]  # fmt: skip
@@ -205,74 +424,111 @@ def test_members_using_the_same_key_do_not_collide(db: None, partner_a: Partner)
 
     # then: two transfers, not a replay and not a refusal
     assert replies == [{"balanceAfter": 900, "errors": []}, {"balanceAfter": 470, "errors": []}]
-    from coalition.ledger.selectors import balance
-
-    assert balance(world.friend.pk) == 130
+    assert ledger_selectors.balance(world.friend.pk) == 130
 
 
-def test_the_same_key_for_another_operation_of_the_same_caller_is_refused(
-    db: None, partner_a: Partner
-) -> None:
-    # given: a payment authorised with key "k1"
-    world = s.partner_world(partner_a)
+def test_a_failed_request_keeps_nothing_and_its_retry_acts(db: None, partner_a: Partner) -> None:
+    # given: a member with too few points for a 1,000-point payment
+    world = s.partner_world(partner_a, points=300)
     key = s.partner_key(partner_a)
-    authorized = s.gql(s.HOST_A, s.AUTHORIZE_PAYMENT, {"key": "k1", "member":
-                       world.member.member_number, "amount": 9}, key)  # fmt: skip
-    payment = authorized.payload("authorizePointsPayment")["payment"]["paymentId"]
+    variables = {"key": "p1", "member": world.member.member_number, "amount": 1000}
+    refused = s.gql(s.HOST_A, s.AUTHORIZE_PAYMENT, variables, key)
+    assert refused.codes("authorizePointsPayment") == ["INSUFFICIENT_POINTS"]
+
+    # when: the member earns enough and the till retries with the same key
+    ledger.earn(member_id=world.member.pk, partner_id=partner_a.pk, points=2000)
+    retried = s.gql(s.HOST_A, s.AUTHORIZE_PAYMENT, variables, key)
+
+    # then: the retry acted (a refusal is not an answer to replay)
+    payment = retried.payload("authorizePointsPayment")
+    assert payment["errors"] == [], payment
+    assert payment["payment"]["status"] == "authorized"
+
+
+def test_an_empty_key_is_refused(db: None, partner_a: Partner) -> None:
+    # given: a member
+    member = s.enrol()
     before = s.books(partner_a)
 
-    # when: the client captures it reusing "k1"
-    reply = s.gql(s.HOST_A, s.CAPTURE_PAYMENT, {"key": "k1", "payment": payment}, key)
+    # when: a partner app sends an empty idempotency key
+    reply = s.gql(s.HOST_A, s.ISSUE_TOKEN, {"key": "", "member": member.member_number},
+                  s.partner_key(partner_a))  # fmt: skip
 
-    # then: the key names another request: refused, nothing captured
-    assert reply.codes("capturePointsPayment") == ["IDEMPOTENCY_KEY_REUSED"]
+    # then: a typed error naming the key, and nothing done
+    assert reply.codes("issueMemberToken") == ["INVALID_IDEMPOTENCY_KEY"]
     assert s.books(partner_a) == before
 
 
-def test_issue_member_token_can_be_retried(db: None, partner_a: Partner) -> None:
-    # given: a member
+TWINS = 6
+
+
+def test_twins_racing_with_one_key_act_once(live_db: None) -> None:
+    # given: a partner of its own (committed data) awarding reviews up to five
+    # times, a member, and the partner's app key
+    partner = s.onboard(prefix="twins", currency="EUR")
+    with tenant_context(partner):
+        BehaviourRule.objects.create(event="review", points=25, max_awards=5, period="lifetime")
+    use_public_schema()
+    member = unique_member("twins")
+    _, token = api_key_create(name="till", scopes=["earn"], partner=partner)
+    host = s.host_of(partner)
+    variables = {"key": f"twin-{uuid.uuid4().hex}", "member": member.member_number,
+                 "event": "review"}  # fmt: skip
+    barrier = threading.Barrier(TWINS)
+
+    # when: six tills send the same award request at the same moment
+    def award(_: int) -> Any:
+        return s.gql(host, s.AWARD_BEHAVIOUR, variables, token).payload("awardBehaviour")
+
+    outcomes = run_threads(TWINS, award, barrier=barrier)
+
+    # then: one award, and every till got its answer
+    assert [outcome.error for outcome in outcomes] == [None] * TWINS
+    assert [outcome.value for outcome in outcomes] == [{"points": 25, "errors": []}] * TWINS
+    with tenant_context(partner):
+        assert BehaviourAward.objects.filter(member_id=member.pk).count() == 1
+    use_public_schema()
+    assert ledger_selectors.balance(member.pk) == 25
+
+
+def test_a_member_token_replayed_later_is_the_same_token(db: None, partner_a: Partner) -> None:
+    # given: a token issued with key "t1"
     member = s.enrol()
     key = s.partner_key(partner_a, ["members"])
     variables = {"key": "t1", "member": member.member_number}
+    first = s.gql(s.HOST_A, s.ISSUE_TOKEN, variables, key).payload("issueMemberToken")
 
-    # when: the token request is retried with its key
-    tokens = [
-        s.gql(s.HOST_A, s.ISSUE_TOKEN, variables, key).payload("issueMemberToken")["token"]
-        for _ in range(2)
-    ]
+    # when: a minute later, the app retries with "t1" and asks for another with "t2"
+    later = time.time() + 60
+    with mock.patch("django.core.signing.time.time", return_value=later):
+        replay = s.gql(s.HOST_A, s.ISSUE_TOKEN, variables, key).payload("issueMemberToken")
+        fresh = s.gql(s.HOST_A, s.ISSUE_TOKEN, {**variables, "key": "t2"}, key).payload(
+            "issueMemberToken"
+        )
 
-    # then: both answers are valid tokens of that member (a token writes nothing)
-    for token in tokens:
-        me = s.gql(s.PUBLIC_HOST, s.ME_QUERY, None, token).payload("me")
-        assert me["memberNumber"] == member.member_number
+    # then: the retry answers the very token first issued (not a newer one), and
+    # the token is not what was stored (only its signed value is)
+    assert replay == first
+    assert fresh["token"] != first["token"]
+    assert not StoredAnswer.objects.filter(answer__icontains=first["token"]).exists()
+    me = s.gql(s.PUBLIC_HOST, s.ME_QUERY, None, replay["token"]).payload("me")
+    assert me["memberNumber"] == member.member_number
 
 
-def test_consume_voucher_retried_with_its_key_answers_the_same(
-    db: None, partner_a: Partner
-) -> None:
-    # given: a voucher consumed with key "c1"
-    world = s.partner_world(partner_a)
+def test_erasure_forgets_the_stored_answer_to_the_enrolment(db: None, partner_a: Partner) -> None:
+    # given: a member enrolled over the API with key "e1" (the answer shows the address)
     key = s.partner_key(partner_a)
-    variables = {"key": "c1", "code": world.voucher_code}
-    first = s.gql(s.HOST_A, s.CONSUME_VOUCHER, variables, key).payload("consumeVoucher")
-    assert first["errors"] == []
+    email = f"{s.unique('erase')}@example.com"
+    enrolled = s.gql(s.HOST_A, s.ENROL, {"key": "e1", "email": email}, key).payload("enrolMember")
+    member = Member.objects.get(member_number=enrolled["member"]["memberNumber"])
+    assert StoredAnswer.objects.filter(answer__member__email=email).exists()
 
-    # when: the till retries with the same key
-    second = s.gql(s.HOST_A, s.CONSUME_VOUCHER, variables, key).payload("consumeVoucher")
+    # when: the member is erased
+    member_erase(member_id=member.pk)
 
-    # then: the same answer
-    assert second == first
-
-
-def test_close_period_retried_with_its_key_answers_the_same(db: None) -> None:
-    # given: every partner covered by terms, an operator
-    s.cover_every_partner_with_terms()
-    key = s.operator_key()
-    first = s.gql(s.PUBLIC_HOST, s.CLOSE_PERIOD, {"key": "close"}, key).payload("closePeriod")
-    assert first["errors"] == []
-
-    # when: the operator's script retries with the same key
-    second = s.gql(s.PUBLIC_HOST, s.CLOSE_PERIOD, {"key": "close"}, key).payload("closePeriod")
-
-    # then: the same period, not the next one
-    assert second == first
+    # then: no stored answer keeps the address or a fingerprint over it, and the
+    # key is free again, as the member's own enrolment key is
+    assert not StoredAnswer.objects.filter(scope=f"partner:{partner_a.pk}", key="e1").exists()
+    again = s.gql(s.HOST_A, s.ENROL, {"key": "e1", "email": email}, key).payload("enrolMember")
+    assert again["errors"] == [], again
+    assert again["member"]["memberNumber"] != member.member_number

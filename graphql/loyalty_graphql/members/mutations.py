@@ -8,7 +8,12 @@ import graphene
 
 from coalition.members.errors import MemberNotActive
 from coalition.members.services import member_enrol
-from loyalty_graphql.auth import member_token_issue
+from loyalty_graphql.answers import Json
+from loyalty_graphql.auth import (
+    member_token_from_signed_value,
+    member_token_issue,
+    member_token_signed_value,
+)
 from loyalty_graphql.base import Call, LoyaltyMutation
 from loyalty_graphql.members.inputs import member_by_number
 from loyalty_graphql.members.types import MemberView
@@ -53,3 +58,13 @@ class IssueMemberToken(LoyaltyMutation):
         if not member.is_active:
             raise MemberNotActive(f"member {member.member_number} is {member.status}")
         return {"token": member_token_issue(member.pk)}
+
+    @classmethod
+    def stored_form(cls, payload: dict[str, Any]) -> Json:
+        # Not the token: a bearer credential does not belong in a table. Its
+        # signed value gives the very same token back.
+        return {"signed": member_token_signed_value(payload["token"])}
+
+    @classmethod
+    def from_stored(cls, stored: Json) -> dict[str, Any]:
+        return {"token": member_token_from_signed_value(stored["signed"])}

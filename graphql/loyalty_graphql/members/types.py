@@ -3,6 +3,7 @@ the ledger history, the last two as connections."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,23 @@ class HistoryConnection(graphene.relay.Connection):
         node = HistoryItem
 
 
+@dataclass(frozen=True)
+class AnsweredMember:
+    """A member as a mutation's answer showed it, kept with the answer: a replay
+    shows these values, not today's. Its history ends with the member's newest
+    ledger transaction of then (``last_transaction_id``); with none then, its
+    lots are none too. (Lots are otherwise today's: only enrolment answers a
+    member, before anything was posted to it.)"""
+
+    pk: int
+    member_number: str
+    email: str
+    status: str
+    balance: int
+    tier: str | None
+    last_transaction_id: int
+
+
 class MemberView(graphene.ObjectType):
     id = graphene.ID(required=True)
     member_number = graphene.String(required=True)
@@ -80,21 +98,52 @@ class MemberView(graphene.ObjectType):
     )
 
     @staticmethod
-    def resolve_id(member: Member, info: Any) -> str:
+    def stored_form(member: Member | AnsweredMember) -> dict[str, Any]:
+        """The member as a stored answer keeps it (``loyalty_graphql.answers``)."""
+        if isinstance(member, AnsweredMember):
+            return asdict(member)
+        newest = ledger_selectors.history(member.pk, limit=1).items
+        return asdict(
+            AnsweredMember(
+                pk=member.pk,
+                member_number=member.member_number,
+                email=member.email,
+                status=member.status,
+                balance=ledger_selectors.balance(member.pk),
+                tier=tier_code_of(member.pk),
+                last_transaction_id=newest[0].transaction_id if newest else 0,
+            )
+        )
+
+    @staticmethod
+    def from_stored(stored: dict[str, Any]) -> AnsweredMember:
+        return AnsweredMember(**stored)
+
+    @staticmethod
+    def resolve_id(member: Member | AnsweredMember, info: Any) -> str:
         return str(member.pk)
 
     @staticmethod
-    def resolve_balance(member: Member, info: Any) -> int:
+    def resolve_balance(member: Member | AnsweredMember, info: Any) -> int:
+        if isinstance(member, AnsweredMember):
+            return member.balance
         return ledger_selectors.balance(member.pk)
 
     @staticmethod
-    def resolve_tier(member: Member, info: Any) -> str | None:
+    def resolve_tier(member: Member | AnsweredMember, info: Any) -> str | None:
+        if isinstance(member, AnsweredMember):
+            return member.tier
         return tier_code_of(member.pk)
 
     @staticmethod
     def resolve_lots(
-        member: Member, info: Any, first: int | None = None, after: str | None = None
+        member: Member | AnsweredMember,
+        info: Any,
+        first: int | None = None,
+        after: str | None = None,
     ) -> LotConnection:
+        if isinstance(member, AnsweredMember) and not member.last_transaction_id:
+            return LotConnection(edges=[], page_info=page_info([], False, after))
         page = ledger_selectors.lots_page(
             member.pk, after=decode_cursor(after), limit=page_size(first)
         )
@@ -117,13 +166,17 @@ class MemberView(graphene.ObjectType):
 
     @staticmethod
     def resolve_history(
-        member: Member, info: Any, first: int | None = None, after: str | None = None,
-        kind: Any = None, partner: str | None = None, occurred_after: datetime | None = None,
-        occurred_before: datetime | None = None,
+        member: Member | AnsweredMember, info: Any, first: int | None = None,
+        after: str | None = None, kind: Any = None, partner: str | None = None,
+        occurred_after: datetime | None = None, occurred_before: datetime | None = None,
     ) -> HistoryConnection:  # fmt: skip
+        before = decode_cursor(after)
+        if isinstance(member, AnsweredMember):  # what it was then: nothing newer
+            through = member.last_transaction_id + 1
+            before = through if before is None else min(before, through)
         page = ledger_selectors.history(
             member.pk,
-            before=decode_cursor(after),
+            before=before,
             limit=page_size(first),
             kind=kind.value if kind is not None else None,
             partner_slug=partner,

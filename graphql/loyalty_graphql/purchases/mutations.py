@@ -6,7 +6,7 @@ from typing import Any
 
 import graphene
 
-from loyalty_graphql.base import Call, LoyaltyMutation
+from loyalty_graphql.base import Call, LoyaltyMutation, Replay
 from loyalty_graphql.purchases.inputs import (
     ReceiptInput,
     ReturnLineInput,
@@ -25,6 +25,9 @@ class RecordPurchase(LoyaltyMutation):
 
     purchase = graphene.Field(PurchaseView)
     scope = "earn"
+    # The hot path: the purchase row keeps the key, fingerprint and original
+    # result (balance after included), and the service replays them itself.
+    replay = Replay.BY_SERVICE
 
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from coalition.settlement import services as settlement
 from coalition.settlement.errors import SettlementError
 from coalition.settlement.models import SettlementPeriod
 from coalition.settlement.stripe_gateway import pay_out_period
-from loyalty_graphql.base import OPERATOR, Call, LoyaltyMutation
+from loyalty_graphql.base import OPERATOR, Call, LoyaltyMutation, Replay
 from loyalty_graphql.settlement.types import PeriodView, period_view
 
 
@@ -20,6 +20,10 @@ class ClosePeriod(LoyaltyMutation):
     period = graphene.Field(PeriodView)
     allowed = OPERATOR
     scope = "operator"
+    # Its watermark is taken under a short lock of the journal, in a transaction
+    # of its own that must not last as long as the whole close; a repeat returns
+    # the period the key closed.
+    replay = Replay.AFTER
 
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
@@ -37,6 +41,8 @@ class PayOutPeriod(LoyaltyMutation):
     paid = graphene.Int()
     allowed = OPERATOR
     scope = "operator"
+    # Stripe calls do not belong inside a database transaction; repeating is safe.
+    replay = Replay.AFTER
 
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:

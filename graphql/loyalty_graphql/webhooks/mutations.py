@@ -6,8 +6,10 @@ from typing import Any
 
 import graphene
 
+from coalition.webhooks.models import WebhookEndpoint
 from coalition.webhooks.selectors import webhook_endpoint_of
 from coalition.webhooks.services import webhook_endpoint_create, webhook_endpoint_deactivate
+from loyalty_graphql.answers import Json
 from loyalty_graphql.base import Call, LoyaltyMutation, partner_id_of
 from loyalty_graphql.webhooks.types import (
     WEBHOOK_SCOPE,
@@ -42,6 +44,23 @@ class CreateWebhookEndpoint(LoyaltyMutation):
             idempotency=call.idempotency,
         )
         return {"endpoint": endpoint_view(endpoint), "signing_secret": secret}
+
+    @classmethod
+    def fingerprinted(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        # The events are a set: the same ones in another order, or one named
+        # twice, are the same request (as the service's own fingerprint has it).
+        return {**arguments, "events": sorted({event.value for event in arguments["events"]})}
+
+    @classmethod
+    def stored_form(cls, payload: dict[str, Any]) -> Json:
+        # The secret stays in the endpoint's row alone, not copied into answers.
+        return super().stored_form({"endpoint": payload["endpoint"]})
+
+    @classmethod
+    def from_stored(cls, stored: Json) -> dict[str, Any]:
+        endpoint_id = int(stored["endpoint"]["id"])
+        secret = WebhookEndpoint.objects.values_list("secret", flat=True).get(pk=endpoint_id)
+        return {**super().from_stored(stored), "signing_secret": secret}
 
 
 class DisableWebhookEndpoint(LoyaltyMutation):

@@ -61,6 +61,13 @@ def console_context(request: HttpRequest, current: str, **extra: Any) -> dict[st
 # --- signing in and out ----------------------------------------------------------------
 
 
+def _start_staff_session(request: HttpRequest, user: Any) -> None:
+    """Sign in on this partner's host only, for the staff session's lifetime."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[SESSION_PARTNER] = _partner(request).pk
+    request.session.set_expiry(settings.LOYALTY_STAFF_SESSION_SECONDS)
+
+
 @web_view
 @require_http_methods(["GET", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
@@ -82,9 +89,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            request.session[SESSION_PARTNER] = partner.pk
-            request.session.set_expiry(settings.LOYALTY_STAFF_SESSION_SECONDS)
+            _start_staff_session(request, user)
             return HttpResponseRedirect(next_url)
     return render_page(
         request,
@@ -152,9 +157,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
-            request.session[SESSION_PARTNER] = partner.pk
-            request.session.set_expiry(settings.LOYALTY_STAFF_SESSION_SECONDS)
+            _start_staff_session(request, membership.user)
             messages.success(request, _("Welcome. You can now use the console."))
             return HttpResponseRedirect("/")
     return render_page(

@@ -6,26 +6,27 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from coalition.settlement import services, stripe_gateway, webhooks
+from coalition.settlement import periods
+from coalition.settlement.stripe import events, gateway
 
 
 @shared_task(name="settlement.close_due_periods", acks_late=True)
 def close_due_periods() -> list[int]:
-    return [period.pk for period in services.periods_close_due()]
+    return [period.pk for period in periods.periods_close_due()]
 
 
 @shared_task(name="settlement.pay_out_period", acks_late=True)
 def pay_out_period(period_id: int) -> int:
-    return stripe_gateway.pay_out_period(period_id)
+    return gateway.pay_out_period(period_id)
 
 
 @shared_task(name="settlement.process_stripe_event", acks_late=True)
 def process_stripe_event(event_id: str) -> str:
-    return webhooks.process_event(event_id)
+    return events.process_event(event_id)
 
 
 @shared_task(name="settlement.reconcile", acks_late=True)
 def reconcile() -> int:
     if not settings.STRIPE_API_KEY:
         return 0  # nothing is paid through Stripe, so nothing to reconcile
-    return len(stripe_gateway.reconcile())
+    return len(gateway.reconcile())

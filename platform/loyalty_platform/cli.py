@@ -76,7 +76,7 @@ def _demo_stripe() -> None:
     Stripe-compatible fake, served from a thread of this process."""
     if os.environ.get("STRIPE_API_KEY"):
         return
-    from coalition.settlement.stripe_fake import FakeStripeServer
+    from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 
     server = FakeStripeServer().start()
     os.environ["STRIPE_API_KEY"] = "sk_test_demo"

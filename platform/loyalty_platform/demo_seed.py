@@ -22,8 +22,8 @@ from coalition.charity.services import charity_create, donation_make
 from coalition.ledger import services as ledger
 from coalition.members.services import member_enrol
 from coalition.settlement import services as settlement
-from coalition.settlement import stripe_gateway
 from coalition.settlement.models import SettlementPeriod, SettlementTerms
+from coalition.settlement.stripe import gateway
 from coalition.tiers.models import TierLevel
 from coalition.transfers import services as transfers
 from coalition.transfers.models import Household, TransferCap
@@ -255,7 +255,7 @@ def seed_demo_settlement(partners: dict[str, Partner]) -> None:
         return
     if settings.STRIPE_API_KEY:
         for partner in partners.values():
-            stripe_gateway.connect_onboarding_link(
+            gateway.connect_onboarding_link(
                 partner=partner,
                 refresh_url="http://localhost:8000/",
                 return_url="http://localhost:8000/",

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from coalition.settlement.webhooks import stripe_webhook
+from coalition.settlement.stripe.events import stripe_webhook
 from loyalty_graphql.middleware import TypedErrorMiddleware
 from loyalty_graphql.schema import coalition_schema
 from loyalty_platform import views

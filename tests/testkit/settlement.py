@@ -34,7 +34,7 @@ from coalition.settlement.models import (
     SettlementTerms,
     Statement,
 )
-from coalition.settlement.stripe_fake import FakeStripeServer
+from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_onboard
 
@@ -193,7 +193,7 @@ def paid_period() -> tuple[SettlementPeriod, Statement, Statement]:
     Returns (period, payer's statement, receiver's statement)."""
     from coalition.ledger import services as ledger
     from coalition.settlement import services as settlement
-    from coalition.settlement import stripe_gateway
+    from coalition.settlement.stripe import gateway
 
     payer, payee = onboard_partner("payer", "EUR"), onboard_partner("payee", "EUR")
     known_terms(payer, issuance_price="1.0", reimbursement_rate="0.5")
@@ -204,7 +204,7 @@ def paid_period() -> tuple[SettlementPeriod, Statement, Statement]:
     ledger.burn(member_id=member, partner_id=payee.pk, points=600)
     period = settlement.period_close()
     Partner.objects.filter(pk=payee.pk).update(stripe_account_id="acct_payee")
-    assert stripe_gateway.pay_out_period(period.pk) == 2
+    assert gateway.pay_out_period(period.pk) == 2
     return period, statement_of(period, payer), statement_of(period, payee)
 
 

@@ -9,7 +9,7 @@ import graphene
 from coalition.settlement import services as settlement
 from coalition.settlement.errors import SettlementError
 from coalition.settlement.models import SettlementPeriod
-from coalition.settlement.stripe_gateway import pay_out_period
+from coalition.settlement.stripe.gateway import pay_out_period
 from loyalty_graphql.base import OPERATOR, Call, LoyaltyMutation, Replay
 from loyalty_graphql.settlement.types import PeriodView, period_view
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from coalition.settlement.stripe_fake import FakeStripeServer
+from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 from tests.testkit.settlement import running_stripe_fake
 
 

@@ -12,9 +12,9 @@ from django.test import Client, override_settings
 from coalition.ledger import services as ledger
 from coalition.members.services import member_enrol
 from coalition.settlement import services as settlement
-from coalition.settlement import stripe_gateway, webhooks
 from coalition.settlement.models import PaymentStatus, StripeEvent
-from coalition.settlement.stripe_fake import FakeStripeServer, signature_header
+from coalition.settlement.stripe import events, gateway
+from loyalty_platform.devtools.stripe_fake import FakeStripeServer, signature_header
 from tenants.partners.models import Partner
 from tests.testkit.settlement import close_everything_before, known_terms
 
@@ -58,11 +58,11 @@ def test_period_statements_payouts_and_webhook(
     assert settlement.period_close(period=period) == period  # idempotent
 
     Partner.objects.filter(pk=partner_b.pk).update(stripe_account_id="acct_fakeB")
-    assert stripe_gateway.pay_out_period(period.pk) == 2
-    assert stripe_gateway.pay_out_period(period.pk) == 0
+    assert gateway.pay_out_period(period.pk) == 2
+    assert gateway.pay_out_period(period.pk) == 0
     assert len(stripe_fake.state.created("transfers")) == 1
     assert len(stripe_fake.state.created("invoices")) == 1
-    assert stripe_gateway.reconcile() == []
+    assert gateway.reconcile() == []
 
     transfer = stripe_fake.state.created("transfers")[0]
     event = {"id": "evt_1", "object": "event", "type": "transfer.created",
@@ -79,6 +79,6 @@ def test_period_statements_payouts_and_webhook(
                          HTTP_STRIPE_SIGNATURE=signature)  # fmt: skip
         assert ok.status_code == 200
     assert StripeEvent.objects.count() == 1
-    assert webhooks.process_event("evt_1") == "succeeded"
+    assert events.process_event("evt_1") == "succeeded"
     statements[partner_b.pk].refresh_from_db()
     assert statements[partner_b.pk].payment_status == PaymentStatus.PAID

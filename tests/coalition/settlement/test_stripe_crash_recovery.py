@@ -13,9 +13,9 @@ from django.db import connection
 
 from coalition.ledger import services as ledger
 from coalition.settlement import services as settlement
-from coalition.settlement import stripe_gateway
 from coalition.settlement.models import PaymentStatus, Statement
-from coalition.settlement.stripe_fake import FakeStripeServer
+from coalition.settlement.stripe import gateway
+from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 from tenants.partners.models import Partner
 from tests.testkit import PROJECT_ROOT, assert_on_test_database, database_url_of, subprocess_env
 from tests.testkit.settlement import (
@@ -39,13 +39,13 @@ sys.path[:0] = [".", "platform", "graphql"]
 os.environ["DJANGO_SETTINGS_MODULE"] = "loyalty_platform.settings"
 import django
 django.setup()
-from coalition.settlement import stripe_gateway
+from coalition.settlement.stripe import gateway
 
 def killed(*args, **kwargs):
     os._exit(137)
 
-stripe_gateway._record = killed
-stripe_gateway.pay_out_statement(int(sys.argv[1]))
+gateway._record = killed
+gateway.pay_out_statement(int(sys.argv[1]))
 sys.exit(3)  # not reached: recording is where the worker dies
 """
 
@@ -84,7 +84,7 @@ def _not_recorded(statement: Statement) -> bool:
 def _unrecorded_at_stripe(statement: Statement) -> list[str]:
     return [
         str(d.stripe_object_id)
-        for d in stripe_gateway.reconcile()
+        for d in gateway.reconcile()
         if d.statement_id == statement.pk
         and d.problem == "created at Stripe but not recorded on the statement"
     ]
@@ -122,7 +122,7 @@ def test_a_worker_killed_after_the_stripe_call_pays_once_when_rerun(live_db: Any
         assert _not_recorded(transferred)
         assert _unrecorded_at_stripe(transferred) == [transfer["id"]]
         # when the payout runs again, in another process
-        assert stripe_gateway.pay_out_statement(transferred.pk) == transfer["id"]
+        assert gateway.pay_out_statement(transferred.pk) == transfer["id"]
         # then Stripe answered the repeated request with the same transfer: one in all
         assert len(fake.state.created("transfers")) == 1
         assert fake.state.count("POST", "/v1/transfers") == 2
@@ -131,7 +131,7 @@ def test_a_worker_killed_after_the_stripe_call_pays_once_when_rerun(live_db: Any
             transfer["id"], PaymentStatus.TRANSFER_SENT,
         )  # fmt: skip
         # and a third run does not even call Stripe
-        assert stripe_gateway.pay_out_statement(transferred.pk) == transfer["id"]
+        assert gateway.pay_out_statement(transferred.pk) == transfer["id"]
         assert fake.state.count("POST", "/v1/transfers") == 2
 
         # --- a net payer: invoice -------------------------------------------------------
@@ -142,7 +142,7 @@ def test_a_worker_killed_after_the_stripe_call_pays_once_when_rerun(live_db: Any
         assert _not_recorded(invoiced)
         assert _unrecorded_at_stripe(invoiced) == [invoice["id"]]
         # when the payout runs again
-        assert stripe_gateway.pay_out_statement(invoiced.pk) == invoice["id"]
+        assert gateway.pay_out_statement(invoiced.pk) == invoice["id"]
         # then there is still one customer, one invoice item and one invoice
         assert len(fake.state.created("customers")) == 1
         assert len(fake.state.created("invoiceitems")) == 1
@@ -156,4 +156,4 @@ def test_a_worker_killed_after_the_stripe_call_pays_once_when_rerun(live_db: Any
         )  # fmt: skip
         # and Stripe and our books agree on both statements
         ours = {transferred.pk, invoiced.pk}
-        assert [d for d in stripe_gateway.reconcile() if d.statement_id in ours] == []
+        assert [d for d in gateway.reconcile() if d.statement_id in ours] == []

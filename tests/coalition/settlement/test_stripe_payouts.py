@@ -7,9 +7,9 @@ import pytest
 
 from coalition.ledger import services as ledger
 from coalition.settlement import services as settlement
-from coalition.settlement import stripe_gateway
 from coalition.settlement.models import PaymentStatus, Statement
-from coalition.settlement.stripe_fake import FakeStripeServer
+from coalition.settlement.stripe import gateway
+from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 from tenants.partners.models import Partner
 from tests.testkit.settlement import (
     close_everything_before,
@@ -30,7 +30,7 @@ def test_connect_onboarding_creates_one_account_and_returns_the_link(
 
     # when the onboarding link is asked for twice, and once more from the stale copy
     urls = [
-        stripe_gateway.connect_onboarding_link(
+        gateway.connect_onboarding_link(
             partner=who, refresh_url="https://x.example/r", return_url="https://x.example/ok"
         )
         for who in (partner, partner, stale)
@@ -85,7 +85,7 @@ def test_payouts_transfer_to_receivers_and_invoice_payers(
         PaymentStatus.INVOICED, invoice["id"],
     )  # fmt: skip
     # and paying again does nothing
-    assert stripe_gateway.pay_out_period(period.pk) == 0
+    assert gateway.pay_out_period(period.pk) == 0
     assert len(fake_stripe.state.created("transfers")) == 1
     assert fake_stripe.state.count("POST", "/v1/transfers") == 1
 
@@ -106,9 +106,9 @@ def test_a_receiver_without_connected_account_is_not_paid(
     assert statement.net_amount == -90
 
     # when its statement is paid, alone or with its period
-    with pytest.raises(stripe_gateway.PartnerNotOnboarded):
-        stripe_gateway.pay_out_statement(statement.pk)
-    assert stripe_gateway.pay_out_period(period.pk) == 0
+    with pytest.raises(gateway.PartnerNotOnboarded):
+        gateway.pay_out_statement(statement.pk)
+    assert gateway.pay_out_period(period.pk) == 0
 
     # then nothing reached Stripe and the statement waits, pending
     assert fake_stripe.state.count("POST", "/v1/transfers") == 0
@@ -126,7 +126,7 @@ def test_reconcile_reports_missing_and_different_objects(
     def differences() -> list[tuple[int | None, str | None, str]]:
         return sorted(
             (d.statement_id, d.stripe_object_id, d.problem)
-            for d in stripe_gateway.reconcile()
+            for d in gateway.reconcile()
             if d.statement_id in ours
         )
 

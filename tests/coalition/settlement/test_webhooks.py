@@ -14,9 +14,9 @@ from typing import Any
 from django.http import HttpResponse
 from django.test import Client, override_settings
 
-from coalition.settlement import webhooks
 from coalition.settlement.models import PaymentStatus, Statement, StripeEvent, StripeEventStatus
-from coalition.settlement.stripe_fake import FakeStripeServer, signature_header
+from coalition.settlement.stripe import events
+from loyalty_platform.devtools.stripe_fake import FakeStripeServer, signature_header
 from tests.testkit.settlement import WEBHOOK_SECRET, paid_period
 
 Capture = Callable[..., Any]  # pytest-django's django_capture_on_commit_callbacks
@@ -119,7 +119,7 @@ def test_a_duplicate_event_is_stored_once_and_processed_once(
     assert stored.status == StripeEventStatus.SUCCEEDED
     assert _status(transferred) == PaymentStatus.PAID
     processed_at, paid_at = stored.processed_at, transferred.paid_at
-    assert webhooks.process_event(event["id"]) == StripeEventStatus.SUCCEEDED
+    assert events.process_event(event["id"]) == StripeEventStatus.SUCCEEDED
     stored.refresh_from_db()
     transferred.refresh_from_db()
     assert (stored.processed_at, transferred.paid_at) == (processed_at, paid_at)

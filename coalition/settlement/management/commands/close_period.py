@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from coalition.settlement.services import SettlementError, period_close
+from coalition.settlement.errors import SettlementError
+from coalition.settlement.periods import period_close
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from coalition.settlement.stripe_gateway import reconcile
+from coalition.settlement.stripe.gateway import reconcile
 
 
 class Command(BaseCommand):

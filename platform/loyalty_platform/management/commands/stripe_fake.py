@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from coalition.settlement.stripe_fake import FakeStripeServer
+from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 
 
 class Command(BaseCommand):

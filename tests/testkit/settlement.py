@@ -41,7 +41,9 @@ from tenants.partners.services import partner_onboard
 NEUTRAL_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 # Lots that the tests let expire carry this expiry, and ``lots_expire`` runs with
 # ``AFTER_EXPIRY``: no other test's lot is that old, so only the test's own expire.
+# They are earned with ``now=EARNED_AT``: an earn refuses an expiry already past.
 EXPIRES_AT = datetime(2001, 1, 1, tzinfo=UTC)
+EARNED_AT = EXPIRES_AT - timedelta(days=30)
 AFTER_EXPIRY = EXPIRES_AT + timedelta(seconds=1)
 WEBHOOK_SECRET = "whsec_settlement_tests"
 API_KEY = "sk_test_settlement"

@@ -23,7 +23,7 @@ from coalition.ledger.services.posting import (
     require_positive,
 )
 from coalition.ledger.services.retry import retrying
-from loyalty_kernel import driver_sql
+from loyalty_kernel import clock, driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey, request_hash
 from tenants.partners.models import PartnerStatus
 
@@ -83,7 +83,7 @@ SELECT ord, tx_id, lot_id FROM ids
 """
 
 
-def earn_batch(items: Sequence[EarnRequest]) -> list[Posting]:
+def earn_batch(items: Sequence[EarnRequest], *, now: datetime | None = None) -> list[Posting]:
     """Post many earns in one database transaction, with a handful of set-based
     statements whatever the batch size; return one Posting per item, in order.
 
@@ -93,12 +93,14 @@ def earn_batch(items: Sequence[EarnRequest]) -> list[Posting]:
     posted before (by ``earn`` or an earlier batch) replays its stored result; the
     same key twice in one batch posts once. If a concurrent request takes one of
     the keys meanwhile, the batch is posted item by item instead (still in one
-    transaction), so that item replays the winner's result.
+    transaction), so that item replays the winner's result. Expiries must lie after
+    ``now`` (default: the application clock), as for ``earn``.
     """
     items = list(items)
+    now = now or clock.now()
     for item in items:
         require_positive(item.points)
-        require_valid_expiry(item.expires_at)
+        require_valid_expiry(item.expires_at, now)
     if not items:
         return []
     digests = [
@@ -136,7 +138,7 @@ def earn_batch(items: Sequence[EarnRequest]) -> list[Posting]:
     except IntegrityError as exc:
         if not is_idempotency_violation(exc):
             raise
-        return retrying(lambda: _earn_one_by_one(items), nested=nested)
+        return retrying(lambda: _earn_one_by_one(items, now), nested=nested)
     return [
         replace(posted[duplicate_of[i]], replayed=True) if i in duplicate_of else posted[i]
         for i in range(len(items))
@@ -245,7 +247,7 @@ def _post_earn_batch(
     return postings
 
 
-def _earn_one_by_one(items: Sequence[EarnRequest]) -> list[Posting]:
+def _earn_one_by_one(items: Sequence[EarnRequest], now: datetime) -> list[Posting]:
     """The batch as single earns in one transaction (each replays or posts), in
     wallet-account order like every other multi-wallet lock."""
     members = sorted({item.member_id for item in items})
@@ -272,5 +274,6 @@ def _earn_one_by_one(items: Sequence[EarnRequest]) -> list[Posting]:
                 expires_at=item.expires_at,
                 external_ref=item.external_ref,
                 memo=item.memo,
+                now=now,
             )
     return [postings[i] for i in range(len(items))]

@@ -34,7 +34,7 @@ from coalition.ledger.services.retry import retrying
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import MemberStatus
 from coalition.members.selectors import member_active_sql
-from loyalty_kernel import driver_sql
+from loyalty_kernel import clock, driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey, request_hash
 from tenants.partners.selectors import partner_active_sql
 
@@ -93,10 +93,17 @@ def earn_payload(
     }
 
 
-def require_valid_expiry(expires_at: datetime | None) -> None:
-    """A lot's expiry, if any, carries a time zone."""
-    if expires_at is not None and timezone.is_naive(expires_at):
+def require_valid_expiry(expires_at: datetime | None, now: datetime | None = None) -> None:
+    """A lot's expiry, if any, carries a time zone and lies after ``now`` (default:
+    the application clock): a lot born expired would go to breakage before the
+    member could spend a point of it."""
+    if expires_at is None:
+        return
+    if timezone.is_naive(expires_at):
         raise InvalidExpiry("expires_at must carry a time zone")
+    now = now or clock.now()
+    if expires_at <= now:
+        raise InvalidExpiry(f"expires_at {expires_at.isoformat()} is not in the future")
 
 
 def earn(
@@ -109,6 +116,7 @@ def earn(
     external_ref: str = "",
     memo: str = "",
     savepoint: bool = True,
+    now: datetime | None = None,
 ) -> Posting:
     """Credit points issued by a partner to a member's wallet as a new lot.
 
@@ -119,9 +127,12 @@ def earn(
     runs under a savepoint, unless the caller passes ``savepoint=False`` because
     it answers a failure by rolling back its whole transaction anyway (two round
     trips fewer; an idempotency clash then raises instead of replaying).
+
+    ``expires_at`` must lie after ``now`` (default: the application clock);
+    ``now`` is not part of the request, so a retry replays.
     """
     require_positive(points)
-    require_valid_expiry(expires_at)
+    require_valid_expiry(expires_at, now)
     partner_accounts_ensure(partner_id)
     digest = request_hash(
         "earn", earn_payload(member_id, partner_id, points, expires_at, external_ref)

@@ -4,7 +4,9 @@ once. Authorising goes down the common spend path into the coalition's holds
 account; resolving gives back what is not captured to the lots it came from.
 
 Every operation takes ``now`` (default: the application clock) for its expiry
-decision, so tests move time by passing it instead of sleeping.
+decision, so tests move time by passing it instead of sleeping. Capture needs
+an active partner (ADR 0014); void and expiry do not, so the holds of a
+suspended partner still return their points to the member.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from coalition.ledger.errors import (
     WrongPartner,
 )
 from coalition.ledger.models import AccountKind, HoldStatus, TransactionKind
-from coalition.ledger.services.accounts import coalition_account_id, partner_account_id
+from coalition.ledger.services.accounts import (
+    coalition_account_id,
+    partner_account_id,
+    require_active_partner,
+)
 from coalition.ledger.services.posting import (
     Posting,
     adjust_wallets,
@@ -125,8 +131,8 @@ def hold_capture(
     idempotency: IdempotencyKey | None = None,
     now: datetime | None = None,
 ) -> Posting:
-    """Capture all or part of a pending, unexpired hold; the rest returns to the
-    wallet."""
+    """Capture all or part of a pending, unexpired hold at an active partner; the
+    rest returns to the wallet."""
     if points is not None:
         require_positive(points)
     payload = {"hold": hold_id, "points": points, "partner": partner_id}
@@ -242,8 +248,12 @@ def _resolve_hold(
     if partner_id is not None and partner_id != hold_partner:
         raise WrongPartner(f"hold {hold_id} belongs to another partner")
     now = now or clock.now()
-    if kind == TransactionKind.CAPTURE and expires_at <= now:
-        raise HoldExpired(f"hold {hold_id} expired at {expires_at.isoformat()}")
+    if kind == TransactionKind.CAPTURE:
+        if expires_at <= now:
+            raise HoldExpired(f"hold {hold_id} expired at {expires_at.isoformat()}")
+        # A suspended (or offboarded) partner takes no more points, not even
+        # those reserved before; void and expiry still give them back (ADR 0014).
+        require_active_partner(hold_partner)
     if kind == TransactionKind.HOLD_EXPIRY and expires_at > now:
         raise HoldAlreadyResolved(f"hold {hold_id} has not expired yet")
     if capture_points > held:

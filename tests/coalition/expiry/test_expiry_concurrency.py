@@ -58,6 +58,7 @@ def test_expiry_job_run_by_four_workers_at_once_expires_each_lot_once(
                 partner_id=partner,
                 points=points,
                 expires_at=now - age,
+                now=now - timedelta(days=2),  # earned before it expired
             ).result["lot"]
             for partner, points, age in (
                 (partner_a.pk, 100, timedelta(days=1)),

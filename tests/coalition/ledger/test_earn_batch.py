@@ -226,9 +226,9 @@ def test_a_key_taken_by_a_concurrent_earn_replays_its_result(
     fallbacks: list[int] = []
     one_by_one = bulk_earning._earn_one_by_one
 
-    def counting(items: list[EarnRequest]) -> list[Posting]:
+    def counting(items: list[EarnRequest], now: datetime) -> list[Posting]:
         fallbacks.append(len(items))
-        return one_by_one(items)
+        return one_by_one(items, now)
 
     monkeypatch.setattr(bulk_earning, "_earn_one_by_one", counting)
 

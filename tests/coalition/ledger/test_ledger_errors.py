@@ -215,6 +215,37 @@ def test_a_suspended_partner_cannot_issue_or_redeem(
     assert services.burn(member_id=ann, partner_id=partner_a.pk, points=5).balance_after == 295
 
 
+def test_a_suspended_partner_cannot_capture_holds_authorised_before(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given ann with three holds at B, authorised while B was active, and then B
+    # suspended (ADR 0014)
+    ann = _member(300, partner_a)
+    b = partner_b.pk
+    captured, voided, expiring = (
+        int(services.hold_authorize(member_id=ann, partner_id=b, points=50).result["hold"])
+        for _ in range(3)
+    )
+    partner_change_status(partner=partner_b, to_status="suspended")
+    # when B captures one, wholly or in part, then it is refused and nothing moves
+    _refused(PartnerNotActive, (ann,), lambda: services.hold_capture(hold_id=captured))
+    _refused(
+        PartnerNotActive,
+        (ann,),
+        lambda: services.hold_capture(hold_id=captured, points=10, partner_id=b),
+    )
+    # and the points still come back to ann by void or by expiry
+    services.hold_void(hold_id=voided, partner_id=b)
+    expires_at = timezone.now() + timedelta(minutes=15, seconds=1)
+    assert services.holds_expire(now=expires_at) >= 2
+    assert selectors.balance(ann) == 300
+    assert fetchall(
+        "SELECT status FROM public.ledger_hold WHERE id = ANY(%s) ORDER BY id",
+        [[captured, voided, expiring]],
+    ) == [("expired",), ("voided",), ("expired",)]
+    assert invariant_violations((ann,)) == []
+
+
 def test_an_unknown_partner_is_refused(db: None, partner_a: Partner) -> None:
     ann = _member(300, partner_a)
     for call in [
@@ -415,6 +446,27 @@ def test_expiry_dates_must_be_aware_and_holds_expire_in_the_future(
         ),
     ]:
         _refused(InvalidExpiry, (ann,), call)
+
+
+def test_an_earn_never_creates_a_lot_that_has_already_expired(db: None, partner_a: Partner) -> None:
+    # given ann, and an expiry a second ago
+    ann = _member(100, partner_a)
+    a = partner_a.pk
+    past = timezone.now() - timedelta(seconds=1)
+    # when an earn or a batch item carries it, then it is refused and nothing moves
+    for call in [
+        lambda: services.earn(member_id=ann, partner_id=a, points=5, expires_at=past),
+        lambda: services.earn_batch(
+            [
+                services.EarnRequest(ann, a, 5),
+                services.EarnRequest(ann, a, 7, expires_at=past),
+            ]
+        ),
+    ]:
+        _refused(InvalidExpiry, (ann,), call)
+    # and an expiry a second from now is accepted
+    soon = timezone.now() + timedelta(seconds=1)
+    assert services.earn(member_id=ann, partner_id=a, points=5, expires_at=soon).points == 5
 
 
 # --- reversals and transfers ------------------------------------------------------------

@@ -3,9 +3,10 @@
 A Python model keeps what the books must say: every member's balance, every lot
 (issuer's points with an expiry, consumed soonest-expiry first), every hold and
 every reversible transaction. Random programs enrol, earn (with an expiry on a
-simulated clock), burn, authorise / capture / void / expire holds, reverse
-(wholly, in part, with or without shortfall), transfer, expire lots, block
-members, suspend a partner and retry earlier requests with the same idempotency
+simulated clock; one already past is refused), burn, authorise / capture / void /
+expire holds (a suspended partner cannot capture), reverse (wholly, in part, with
+or without shortfall), transfer, expire lots, block members, suspend a partner
+and retry earlier requests with the same idempotency
 key (same payload: the same Posting and not one row more; another payload:
 IdempotencyKeyReused and not one row more). The model predicts each outcome,
 typed refusals included; a refusal must change nothing.
@@ -50,6 +51,7 @@ from coalition.ledger.errors import (
     HoldAlreadyResolved,
     IdempotencyKeyReused,
     InsufficientPoints,
+    InvalidExpiry,
     PartnerNotActive,
     ReversalExceedsOriginal,
     TransferToSelf,
@@ -75,7 +77,8 @@ EXAMPLES = int(os.environ.get("LEDGER_STATEFUL_EXAMPLES", "200"))
 STEPS = 20
 NO_EXPIRY = datetime.max.replace(tzinfo=UTC)
 POINTS = st.one_of(st.integers(1, 120), st.integers(1, 600))
-EXPIRY_DAYS = st.sampled_from([None, None, -1, 1, 3, 30])  # relative to the simulated clock
+# Relative to the simulated clock; -1 must be refused (a lot is never born expired).
+EXPIRY_DAYS = st.sampled_from([None, None, -1, 1, 3, 30])
 
 
 def rarest_first(names: Iterable[str]) -> list[str]:
@@ -298,9 +301,12 @@ class LedgerMachine(RuleBasedStateMachine):
             "points": points,
             "expires_at": expires_at,
             "idempotency": self._key(use_key),
+            "now": self.clock,
         }
         expected: type[Exception] | None = None
-        if not self.active[member]:
+        if expires_at is not None and expires_at <= self.clock:
+            expected = InvalidExpiry  # a lot is never born expired
+        elif not self.active[member]:
             expected = MemberNotActive
         elif not self.partner_active[partner]:
             expected = PartnerNotActive
@@ -415,6 +421,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 "idempotency": self._key(use_key),
             }
             captured = hold.points if points is None else points
+            if expected is None and not self.partner_active[hold.partner]:
+                expected = PartnerNotActive  # void and expiry still give the points back
             if expected is None and captured > hold.points:
                 expected = CaptureExceedsHold
             posting = self._call(services.hold_capture, kwargs, expected)

@@ -21,6 +21,7 @@ from coalition.settlement.models import (
 from tenants.partners.models import Partner
 from tests.testkit.settlement import (
     AFTER_EXPIRY,
+    EARNED_AT,
     EXPIRES_AT,
     close_everything_before,
     known_terms,
@@ -182,7 +183,9 @@ def test_liability_report(db: None, partner_a: Partner) -> None:
 
     # when 200 of L's points expire, 1000 more are earned, 300 are spent at A, a
     # 100-point hold is voided and an 80-point hold is captured for 60
-    ledger.earn(member_id=member, partner_id=issuer.pk, points=200, expires_at=EXPIRES_AT)
+    ledger.earn(
+        member_id=member, partner_id=issuer.pk, points=200, expires_at=EXPIRES_AT, now=EARNED_AT
+    )
     assert ledger.lots_expire(now=AFTER_EXPIRY) == 200
     ledger.earn(member_id=member, partner_id=issuer.pk, points=1000)
     ledger.burn(member_id=member, partner_id=partner_a.pk, points=300)

@@ -26,6 +26,7 @@ from coalition.settlement.services import money
 from tenants.partners.models import Partner
 from tests.testkit.settlement import (
     AFTER_EXPIRY,
+    EARNED_AT,
     EXPIRES_AT,
     assert_netting_settles,
     close_everything_before,
@@ -112,6 +113,7 @@ class Scenario:
                 partner_id=self.partners[p].pk,
                 points=pts,
                 expires_at=EXPIRES_AT if expiring else None,
+                now=EARNED_AT,
             )
             self.earns.append(Original(posted.transaction_id, p, self.closes, pts))
             count[(p, "issued")] += pts

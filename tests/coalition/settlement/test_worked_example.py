@@ -23,6 +23,7 @@ from coalition.settlement.models import LineKind, PaymentStatus, SettlementPerio
 from tenants.partners.models import Partner
 from tests.testkit.settlement import (
     AFTER_EXPIRY,
+    EARNED_AT,
     EXPIRES_AT,
     close_everything_before,
     known_terms,
@@ -79,8 +80,12 @@ def test_two_periods_of_three_partners_match_the_hand_computation(
 
     # --- period 2 ---------------------------------------------------------------------
     # m3's two lots (B 300, A 400) expire on 1 Jan 2001
-    e3 = ledger.earn(member_id=m3, partner_id=b.pk, points=300, expires_at=EXPIRES_AT)
-    e4 = ledger.earn(member_id=m3, partner_id=a.pk, points=400, expires_at=EXPIRES_AT)
+    e3 = ledger.earn(
+        member_id=m3, partner_id=b.pk, points=300, expires_at=EXPIRES_AT, now=EARNED_AT
+    )
+    e4 = ledger.earn(
+        member_id=m3, partner_id=a.pk, points=400, expires_at=EXPIRES_AT, now=EARNED_AT
+    )
     e5 = ledger.earn(member_id=m5, partner_id=c.pk, points=600)
     # burns: m1 spends 1200 of A's points at B; m2 300 of C's at A; m5 200 of C's at A
     b1 = ledger.burn(member_id=m1, partner_id=b.pk, points=1200)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from coalition.ledger import chain, services, snapshots
+from tenants.rewards.services import points_payments_expire
 
 
 @shared_task(name="ledger.seal_chain", acks_late=True)
@@ -15,7 +16,11 @@ def seal_chain() -> int:
 
 @shared_task(name="ledger.expire_holds", acks_late=True)
 def expire_holds() -> int:
-    return services.holds_expire()
+    """Release expired holds, then mark the points payments behind them expired
+    (the rewards app owns those rows; this job is when their holds change)."""
+    expired = services.holds_expire()
+    points_payments_expire()
+    return expired
 
 
 @shared_task(name="ledger.expire_lots", acks_late=True)

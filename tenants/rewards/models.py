@@ -117,7 +117,10 @@ class PointsPaymentStatus(models.TextChoices):
 
 
 class PointsPayment(models.Model):
-    """Points reserved (a ledger hold) to pay part of a basket at the till."""
+    """Points reserved (a ledger hold) to pay part of a basket at the till.
+
+    Its status follows its hold: the till captures or voids it, and the
+    hold-expiry job marks it expired when the hold expires."""
 
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
     hold_id = models.BigIntegerField(unique=True)
@@ -125,12 +128,25 @@ class PointsPayment(models.Model):
     points = models.PositiveIntegerField()
     amount = models.BigIntegerField()  # money the points cover, minor units
     currency = models.CharField(max_length=3)
+    # What a point paid when the member agreed to pay: a partial capture converts
+    # at this value, whatever the partner publishes later.
+    value_per_point = models.DecimalField(max_digits=12, decimal_places=4)
     captured_points = models.PositiveIntegerField(default=0)
     captured_amount = models.BigIntegerField(default=0)
     status = models.CharField(
         max_length=10, choices=PointsPaymentStatus.choices, default=PointsPaymentStatus.AUTHORIZED
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            # The hold-expiry job looks for authorised payments only.
+            models.Index(
+                fields=["hold_id"],
+                condition=models.Q(status=PointsPaymentStatus.AUTHORIZED),
+                name="rewards_payment_authorized",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.points} points for {self.amount} {self.currency}"

@@ -8,7 +8,8 @@
 - Cancelling an unused voucher reverses the burn and puts the reward back.
 - Paying with points converts money to points at this partner's published value
   per point and reserves them with a ledger hold, then captures all or part of it
-  or voids it.
+  (at the value per point of the authorisation) or voids it; when the hold
+  expires, the hold-expiry job marks the payment expired.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from django.utils import timezone
 from coalition.catalogue.models import CatalogueEntry
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
+from coalition.ledger.models import HoldStatus
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
 from coalition.webhooks import services as webhooks
+from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_tenant
 from tenants.rewards.errors import (
@@ -386,8 +389,10 @@ def points_payment_authorize(
     amount: int,
     reference: str = "",
     idempotency: IdempotencyKey | None = None,
+    now: datetime | None = None,
 ) -> PaymentView:
-    """Reserve the points that pay ``amount`` (minor units) of a basket."""
+    """Reserve the points that pay ``amount`` (minor units) of a basket, for the
+    partner's hold time from ``now`` (default: the application clock)."""
     if isinstance(amount, bool) or amount <= 0:
         raise InvalidAmount("the amount to pay with points must be positive")
     settings_row = payment_settings()
@@ -405,6 +410,7 @@ def points_payment_authorize(
             expires_in=timedelta(minutes=settings_row.hold_minutes),
             idempotency=idempotency,
             external_ref=reference[:120],
+            now=now,
         )
         hold_id = int(posting.result["hold"])
         payment, _ = PointsPayment.objects.get_or_create(
@@ -415,6 +421,7 @@ def points_payment_authorize(
                 "points": points,
                 "amount": amount,
                 "currency": settings_row.currency,
+                "value_per_point": settings_row.value_per_point,
             },
         )
     return PaymentView(
@@ -429,24 +436,33 @@ def points_payment_authorize(
 
 
 def points_payment_capture(
-    *, payment_id: int, amount: int | None = None, idempotency: IdempotencyKey | None = None
+    *,
+    payment_id: int,
+    amount: int | None = None,
+    idempotency: IdempotencyKey | None = None,
+    now: datetime | None = None,
 ) -> PaymentView:
-    """Capture the payment, wholly or for a smaller amount; the rest goes back."""
+    """Capture the payment, wholly or for a smaller amount; the rest goes back.
+    A smaller amount converts at the value per point of the authorisation: the
+    member agreed to that price, and the partner may have published another since."""
     partner = _partner()
     with transaction.atomic():
         payment = PointsPayment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
             raise UnknownPayment(f"no points payment {payment_id}")
-        settings_row = payment_settings()
         if amount is not None and (amount <= 0 or amount > payment.amount):
             raise InvalidAmount(f"capture between 1 and {payment.amount}")
         points = (
             payment.points
             if amount is None or amount == payment.amount
-            else min(payment.points, points_for_amount(amount, settings_row.value_per_point))
+            else min(payment.points, points_for_amount(amount, payment.value_per_point))
         )
         posting = ledger.hold_capture(
-            hold_id=payment.hold_id, points=points, partner_id=partner.pk, idempotency=idempotency
+            hold_id=payment.hold_id,
+            points=points,
+            partner_id=partner.pk,
+            idempotency=idempotency,
+            now=now,
         )
         payment.status = PointsPaymentStatus.CAPTURED
         payment.captured_points = points
@@ -491,3 +507,33 @@ def points_payment_void(
         payment.status,
         posting.balance_after,
     )
+
+
+def points_payments_expire() -> int:
+    """Mark expired every authorised points payment whose ledger hold has expired,
+    in every partner's schema; return how many. The hold-expiry job runs it right
+    after releasing holds. It compares with the holds themselves, so running it
+    twice changes nothing, and a payment a crashed run left behind is caught up."""
+    schemas = [
+        row[0]
+        for row in driver_sql.fetchall(
+            """
+            SELECT schema_name FROM public.partners_partner
+             WHERE to_regclass(format('%%I.rewards_pointspayment', schema_name)) IS NOT NULL
+             ORDER BY id
+            """
+        )
+    ]
+    expired = 0
+    for schema in schemas:
+        with driver_sql.driver_cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE "{schema}".rewards_pointspayment AS payment SET status = %s
+                  FROM public.ledger_hold AS hold
+                 WHERE hold.id = payment.hold_id AND hold.status = %s AND payment.status = %s
+                """,  # noqa: S608 - schema names come from the partner registry
+                [PointsPaymentStatus.EXPIRED, HoldStatus.EXPIRED, PointsPaymentStatus.AUTHORIZED],
+            )
+            expired += max(cursor.rowcount, 0)
+    return expired

@@ -18,10 +18,12 @@ from django.utils import timezone
 
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
+from coalition.ledger import tasks as ledger_tasks
 from coalition.ledger.errors import (
     CaptureExceedsHold,
     HoldAlreadyResolved,
     HoldExpired,
+    PartnerNotActive,
     WrongPartner,
 )
 from coalition.ledger.models import Hold, Lot, Transaction
@@ -30,6 +32,7 @@ from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
+from tenants.partners.services import partner_change_status
 from tenants.purchases.models import Purchase
 from tenants.purchases.services import Receipt, ReceiptLine, purchase_preview, purchase_record
 from tenants.rewards import services as rewards
@@ -119,6 +122,87 @@ def test_partial_capture_returns_the_rest_to_the_wallet_and_its_lots(
     assert (hold.status, hold.captured_points) == ("captured", 120)
     capture = Transaction.objects.get(hold_id=hold.pk, kind="capture")
     assert (capture.result["captured"], capture.result["released"]) == (120, 180)
+    _assert_books_ok()
+
+
+def test_partial_capture_converts_at_the_value_per_point_of_the_authorisation(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: 300 points reserved at B to pay 3.00 GBP when a point paid a penny
+    member = _member(1000, partner_a)
+    with in_partner(partner_b):
+        _settings("1", "GBP")
+        payment = rewards.points_payment_authorize(member_id=member.pk, amount=300)
+        assert payment.points == 300
+        # and B has since doubled what a point is worth
+        _settings("2", "GBP")
+
+        # when: the till captures only 1.20 GBP of it
+        captured = rewards.points_payment_capture(payment_id=payment.payment_id, amount=120)
+
+    # then: 120 points are spent, at the penny a point was worth when the member
+    # agreed to pay, not 60 at today's value; the other 180 go back
+    assert (captured.points, captured.amount, captured.balance_after) == (120, 120, 880)
+    assert wallet_state(member.pk) == (880, 880, 880)
+    _assert_books_ok()
+
+
+def test_a_suspended_partner_cannot_capture_a_points_payment_but_can_void_it(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: 200 points reserved at B, then B suspended (ADR 0014)
+    member = _member(500, partner_a)
+    with in_partner(partner_b):
+        _settings("1", "GBP")
+        payment = rewards.points_payment_authorize(member_id=member.pk, amount=200)
+    partner_change_status(partner=partner_b, to_status="suspended")
+    transactions = Transaction.objects.count()
+
+    with in_partner(partner_b):
+        # when: the till captures it, then it is refused and nothing moves
+        with pytest.raises(PartnerNotActive):
+            rewards.points_payment_capture(payment_id=payment.payment_id)
+        assert PointsPayment.objects.get(pk=payment.payment_id).status == "authorized"
+        assert Transaction.objects.count() == transactions
+        assert ledger_selectors.balance(member.pk) == 300
+
+        # when: it is voided, then every point goes back to the member
+        voided = rewards.points_payment_void(payment_id=payment.payment_id)
+    assert (voided.status, voided.balance_after) == ("voided", 500)
+    assert wallet_state(member.pk) == (500, 500, 500)
+    _assert_books_ok()
+
+
+def test_a_points_payment_expires_with_its_hold(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: 400 points reserved at B an hour ago for 15 minutes, never captured
+    member = _member(1000, partner_a)
+    with in_partner(partner_b):
+        _settings("1", "GBP", hold_minutes=15)
+        payment = rewards.points_payment_authorize(
+            member_id=member.pk, amount=400, now=timezone.now() - timedelta(hours=1)
+        )
+
+    # when: the hold-expiry job runs (as the scheduler runs it)
+    ledger_tasks.expire_holds()
+
+    # then: the hold released its points and reading the payment shows it expired
+    assert Hold.objects.get(pk=payment.hold_id).status == "expired"
+    assert wallet_state(member.pk) == (1000, 1000, 1000)
+    with in_partner(partner_b):
+        stored = PointsPayment.objects.get(pk=payment.payment_id)
+        assert (stored.status, stored.captured_points) == ("expired", 0)
+        # and the till can no longer capture or void it, which leaves it expired
+        with pytest.raises(HoldAlreadyResolved):
+            rewards.points_payment_capture(payment_id=payment.payment_id)
+        with pytest.raises(HoldAlreadyResolved):
+            rewards.points_payment_void(payment_id=payment.payment_id)
+        assert PointsPayment.objects.get(pk=payment.payment_id).status == "expired"
+    # and running the job again changes nothing
+    transactions = Transaction.objects.count()
+    ledger_tasks.expire_holds()
+    assert Transaction.objects.count() == transactions
     _assert_books_ok()
 
 

@@ -88,14 +88,22 @@ def tier_code_of(member_id: int) -> str | None:
 def qualifying_points_sql(*, member: str, start: str, end: str) -> str:
     """Points the member earned in [start, end) at every partner: earns minus their
     reversals (never the balance). ``member``, ``start`` and ``end`` are SQL
-    expressions (parameters, usually)."""
-    return f"""(SELECT coalesce(sum(e.amount), 0)
-     FROM public.ledger_account a
-     JOIN public.ledger_entry e ON e.account_id = a.id
-     JOIN public.ledger_transaction t ON t.id = e.transaction_id
-    WHERE a.member_id = {member} AND a.kind = 'wallet'
-      AND t.kind IN ('earn', 'earn_reversal')
-      AND t.created_at >= {start} AND t.created_at < {end})"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+    expressions (parameters, usually).
+
+    Read from the member's qualifying days (``QualifyingDay``), not the journal:
+    a day wholly inside the window counts its total, a day the window starts or
+    ends in counts its entries one by one. At most one row per day of the window,
+    whatever the member's history; the journal's sum is the definition it agrees
+    with (tests/coalition/tiers/test_qualifying_days.py).
+    """
+    first = f"(({start})::timestamptz AT TIME ZONE 'UTC')::date"
+    last = f"(({end})::timestamptz AT TIME ZONE 'UTC')::date"
+    return f"""(SELECT coalesce(sum(CASE
+       WHEN q.day > {first} AND q.day < {last} THEN q.points
+       ELSE (SELECT coalesce(sum(x.amount), 0) FROM unnest(q.times, q.amounts) AS x(at, amount)
+              WHERE x.at >= ({start})::timestamptz AND x.at < ({end})::timestamptz) END), 0)
+     FROM public.tiers_qualifyingday q
+    WHERE q.member_id = {member} AND q.day >= {first} AND q.day <= {last})"""  # noqa: S608 - identifiers and placeholders only, values are parameters
 
 
 def qualifying_points(member_id: int, start: datetime, end: datetime) -> int:

@@ -202,8 +202,9 @@ def post_journal_at(
     account), nothing else (no lot, the wallet's stored balance untouched). For
     tests of what reads the journal by time (tier qualification), inside a test
     transaction that rolls back: the services always stamp ``now()``."""
-    from coalition.ledger.services import partner_accounts_ensure
+    from coalition.ledger.services import forget_known_accounts, partner_accounts_ensure
 
+    forget_known_accounts()  # a rolled-back test may have removed accounts it remembers
     partner_accounts_ensure(partner_id)
     kind = kind or ("earn" if amount > 0 else "earn_reversal")
     return int(

@@ -1,0 +1,202 @@
+"""Qualifying days: the running aggregate the tier check reads agrees with the
+journal, and the check's cost does not grow with the member's history.
+
+The definition of qualifying points is the journal's: the member's wallet entries
+of earns and earn reversals stamped in [start, end). ``journal_points`` below
+writes it out; ``qualifying_points`` reads the ``QualifyingDay`` rows that the
+statements posting the entries keep (a trigger on ``ledger_entry``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coalition.ledger import services as ledger
+from coalition.members.models import Member
+from coalition.tiers import services as tier_services
+from coalition.tiers.models import QualificationPeriod, QualifyingDay, TierLevel, TierPolicy
+from coalition.tiers.selectors import qualifying_points
+from tenants.partners.models import Partner
+from tests.testkit.earning import new_member, uid
+from tests.testkit.ledger import post_journal_at, scalar
+
+NOW = datetime(2031, 3, 10, 15, 30, tzinfo=UTC)
+
+
+@contextmanager
+def _rolled_back() -> Iterator[None]:
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def journal_points(member_id: int, start: datetime, end: datetime) -> int:
+    """The definition: earns minus their reversals in [start, end), from the journal."""
+    return int(
+        scalar(
+            """
+            SELECT coalesce(sum(e.amount), 0)
+              FROM public.ledger_account a
+              JOIN public.ledger_entry e ON e.account_id = a.id
+              JOIN public.ledger_transaction t ON t.id = e.transaction_id
+             WHERE a.member_id = %s AND a.kind = 'wallet'
+               AND t.kind IN ('earn', 'earn_reversal')
+               AND t.created_at >= %s AND t.created_at < %s
+            """,
+            [member_id, start, end],
+        )
+    )
+
+
+def _journal_days(member_ids: list[int]) -> dict[tuple[int, Any], int]:
+    rows = connection.cursor()
+    rows.execute(
+        """
+        SELECT a.member_id, (t.created_at AT TIME ZONE 'UTC')::date, sum(e.amount)
+          FROM public.ledger_account a
+          JOIN public.ledger_entry e ON e.account_id = a.id
+          JOIN public.ledger_transaction t ON t.id = e.transaction_id
+         WHERE a.member_id = ANY(%s) AND a.kind = 'wallet'
+           AND t.kind IN ('earn', 'earn_reversal')
+         GROUP BY 1, 2
+        """,
+        [member_ids],
+    )
+    return {(row[0], row[1]): int(row[2]) for row in rows.fetchall()}
+
+
+def _aggregate_days(member_ids: list[int]) -> dict[tuple[int, Any], int]:
+    return {
+        (row.member_id, row.day): row.points
+        for row in QualifyingDay.objects.filter(member_id__in=member_ids)
+    }
+
+
+# A history: journal rows stamped minutes from NOW (earns, and reversals as
+# negative amounts), for one of two members; windows given in minutes from NOW.
+stamped = st.lists(
+    st.tuples(st.integers(-3 * 24 * 60, 3 * 24 * 60), st.integers(-400, 900).filter(bool),
+              st.booleans()),
+    max_size=14,
+)  # fmt: skip
+minutes = st.integers(-4 * 24 * 60, 4 * 24 * 60)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=stamped, windows=st.lists(st.tuples(minutes, minutes), min_size=1, max_size=4))
+def test_qualifying_days_equal_the_journal_sums_on_generated_histories(
+    db: None, partner_a: Partner, partner_b: Partner, history: list[tuple[int, int, bool]],
+    windows: list[tuple[int, int]],
+) -> None:  # fmt: skip
+    with _rolled_back():
+        # given two members with journal rows at minutes around NOW, and entries the
+        # ledger's own statements post now: an earn, a batch earn, a partial reversal
+        members = [new_member(), new_member()]
+        for offset, amount, first in history:
+            post_journal_at(
+                member_id=members[0 if first else 1].pk, partner_id=partner_a.pk,
+                amount=amount, at=NOW + timedelta(minutes=offset),
+            )  # fmt: skip
+        earned = ledger.earn(member_id=members[0].pk, partner_id=partner_b.pk, points=300)
+        ledger.earn_batch(
+            [ledger.EarnRequest(member.pk, partner_a.pk, 40 + index)
+             for index, member in enumerate(members)]
+        )  # fmt: skip
+        ledger.reverse(transaction_id=earned.transaction_id, points=120)
+        ids = [member.pk for member in members]
+
+        # then every member's days hold exactly the journal's sums per day
+        assert _aggregate_days(ids) == _journal_days(ids)
+        # and for any window, whole days or cut inside a day, the aggregate's
+        # qualifying points are the journal's
+        db_now = scalar("SELECT now()")
+        for a, b in windows:
+            cut_days = (NOW + timedelta(minutes=min(a, b)), NOW + timedelta(minutes=max(a, b)))
+            up_to_now = (db_now - timedelta(minutes=abs(a)), db_now + timedelta(seconds=1))
+            for start, end in (cut_days, up_to_now):
+                for member in ids:
+                    assert qualifying_points(member, start, end) == journal_points(
+                        member, start, end
+                    ), (member, start, end)
+
+
+def test_the_backfill_rebuilds_the_days_from_the_journal(db: None, partner_a: Partner) -> None:
+    # given members with earns and reversals on several days
+    members = [new_member(), new_member()]
+    for index, member in enumerate(members):
+        for days in (0, 1, 1, 40):
+            post_journal_at(member_id=member.pk, partner_id=partner_a.pk, amount=100 + index,
+                            at=NOW - timedelta(days=days, hours=index))  # fmt: skip
+        post_journal_at(member_id=member.pk, partner_id=partner_a.pk, amount=-30, at=NOW)
+    ids = [member.pk for member in members]
+    expected = _aggregate_days(ids)
+    # when the days are lost and the migration's backfill runs again
+    migration = importlib.import_module("coalition.tiers.migrations.0002_qualifying_day")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM public.tiers_qualifyingday")
+        cursor.execute(migration._ADD_ENTRIES.format(entries="public.ledger_entry"))
+    # then they are what the triggers had kept, which is what the journal says
+    assert _aggregate_days(ids) == expected == _journal_days(ids)
+    assert all(len(day.times) == len(day.amounts) for day in QualifyingDay.objects.all())
+
+
+def _buffers_read(sql: str, params: dict[str, Any]) -> int:
+    """Shared buffers the statement touches (hit or read), from its plan."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def total(node: dict[str, Any]) -> int:
+        return int(node.get("Shared Hit Blocks", 0)) + int(node.get("Shared Read Blocks", 0))
+
+    # A node's counts include its children's: the top node and the init plans
+    # (the scalar subqueries of the select list) hold the statement's total.
+    top = plan[0]["Plan"]
+    return total(top) + sum(total(child) for child in top.get("Plans", ()))
+
+
+def test_the_upgrade_check_reads_no_more_for_a_long_history(db: None, partner_a: Partner) -> None:
+    # given tier levels and two members with the same earns this year; one of
+    # them also has 400 earns from two and three years ago
+    TierLevel.objects.create(code=uid("q").lower()[:20], name="Entry", rank=950,
+                             threshold_points=0)  # fmt: skip
+    TierPolicy.objects.create(qualification=QualificationPeriod.ROLLING_12_MONTHS)
+    short, long = new_member(), new_member()
+    for member in (short, long):
+        for days in (1, 20, 90):
+            post_journal_at(member_id=member.pk, partner_id=partner_a.pk, amount=50,
+                            at=NOW - timedelta(days=days))  # fmt: skip
+    for index in range(400):
+        post_journal_at(member_id=long.pk, partner_id=partner_a.pk, amount=10,
+                        at=NOW - timedelta(days=730 + index))  # fmt: skip
+
+    # when the check after a purchase reads each member's standing
+    def check(member: Member) -> int:
+        params: dict[str, Any] = {"member": member.pk, "end": NOW + timedelta(microseconds=1)}
+        for index, qualification in enumerate(tier_services._WINDOWS):
+            window = tier_services.qualification_window(
+                TierPolicy(qualification=qualification), NOW
+            )
+            params[f"start_{index}"] = window[0]
+        return _buffers_read(tier_services._UPGRADE_CHECK_SQL, params)
+
+    short_reads, long_reads = check(short), check(long)
+
+    # then the long history costs no more pages than the short one (it used to
+    # read every earn the member ever had)
+    assert long_reads <= short_reads + 2, (short_reads, long_reads)
+    assert qualifying_points(long.pk, NOW - timedelta(days=365), NOW) == 150

@@ -99,10 +99,14 @@ def prepared_all(sql: str, params: dict[str, Any] | Sequence[Any]) -> list[tuple
         if driver.prepare_threshold is None:
             driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
         cursor.execute(sql, params, prepare=True)
-        result = cursor.pgresult
-        if result is None or result.status != pq.ExecStatus.TUPLES_OK:
-            return []  # a statement without rows (``description`` would build columns)
-        return cursor.fetchall()
+        return _rows(cursor)
+
+
+def _rows(cursor: Any) -> list[tuple[Any, ...]]:
+    result = cursor.pgresult
+    if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+        return []  # a statement without rows (``description`` would build columns)
+    return list(cursor.fetchall())
 
 
 def prepared_pipeline(
@@ -111,19 +115,21 @@ def prepared_pipeline(
     """Several prepared statements sent together and answered together (psycopg's
     pipeline mode): one round trip instead of one each, and in a transaction
     not yet begun its BEGIN travels with them. PostgreSQL still runs them one
-    after the other, each with its own snapshot. Their rows, in order."""
+    after the other, each with its own snapshot. Their rows, in order (none for
+    a statement without rows, such as a SAVEPOINT)."""
     with driver_cursor(server_binding=True) as first:
         driver = first.connection
         if driver.prepare_threshold is None:
             driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-        with driver.pipeline():
+        with driver.pipeline() as pipeline:
             db = connections[DEFAULT_DB_ALIAS]
             more = [psycopg.Cursor(driver) for _ in range(len(statements) - 1)]
             cursors = [first] + [_LoggedCursor(c, db) if db.queries_logged else c for c in more]
             try:
                 for cursor, (sql, params) in zip(cursors, statements, strict=True):
                     cursor.execute(sql, params, prepare=True)
-                return [cursor.fetchall() for cursor in cursors]
+                pipeline.sync()
+                return [_rows(cursor) for cursor in cursors]
             finally:
                 for cursor in more:
                     cursor.close()

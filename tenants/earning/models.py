@@ -53,7 +53,8 @@ class EarnRule(models.Model):
 
 class Campaign(models.Model):
     """A time-boxed multiplier or bonus, targeted by tier or segment, with a budget
-    on the points it may issue (``issued_points`` never passes ``budget_points``)."""
+    on the points it may issue. A budget is split over ``CampaignBudgetBucket``
+    counters (the points issued are their sum, never more than the budget)."""
 
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=32)
@@ -63,9 +64,6 @@ class Campaign(models.Model):
     tiers = models.JSONField(default=list, blank=True)  # tier codes; empty: all
     segments = models.JSONField(default=list, blank=True)  # segment names; empty: all
     budget_points = models.BigIntegerField(null=True, blank=True)  # null: unlimited
-    # Points issued against the budget; only budgeted campaigns track it (under a
-    # row lock). Any campaign's total is also the sum over purchases' breakdowns.
-    issued_points = models.BigIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -77,17 +75,43 @@ class Campaign(models.Model):
                 name="campaign_ends_after_start",
             ),
             models.CheckConstraint(
-                condition=models.Q(budget_points__isnull=True)
-                | models.Q(issued_points__lte=models.F("budget_points")),
-                name="campaign_within_budget",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(issued_points__gte=0), name="campaign_issued_not_negative"
+                condition=models.Q(budget_points__isnull=True) | models.Q(budget_points__gte=0),
+                name="campaign_budget_not_negative",
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class CampaignBudgetBucket(models.Model):
+    """One of a budgeted campaign's counters: ``allotted`` is its share of the
+    budget (the shares add up to the budget), ``issued`` what it has given.
+
+    Every purchase a budgeted campaign gives points to counts them against its
+    budget; one counter row would serialise those purchases (the ledger's hot
+    accounts avoid the same). A purchase takes from the bucket of its member
+    (member id modulo the bucket count), locking that row only; only when that
+    bucket cannot cover it does it lock all of the campaign's buckets, in order,
+    and take what is left anywhere. Each bucket never issues past its share, so
+    the campaign never issues past its budget (the database checks it too)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    bucket = models.PositiveSmallIntegerField()
+    allotted = models.BigIntegerField()
+    issued = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["campaign", "bucket"], name="one_budget_bucket"),
+            models.CheckConstraint(
+                condition=models.Q(issued__gte=0, issued__lte=models.F("allotted")),
+                name="budget_bucket_within_its_share",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}#{self.bucket}: {self.issued}/{self.allotted}"
 
 
 class Segment(models.Model):

@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Sum
+
 from loyalty_kernel import driver_sql
 from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine
-from tenants.earning.models import Campaign, EarnRule, RuleSetVersion
+from tenants.earning.models import Campaign, CampaignBudgetBucket, EarnRule, RuleSetVersion
 
 
 def schema_sql(schema: str) -> str:
@@ -136,6 +138,15 @@ def campaigns_running(at: datetime) -> list[engine.Campaign]:
         f"SELECT {campaigns_running_sql(schema_sql(current_schema()))}", {"at": at}
     )
     return list(campaigns_from(row[0] if row else None)[0])
+
+
+def campaign_issued_points(campaign_id: int) -> int:
+    """Points a budgeted campaign has issued against its budget (0 for an
+    unlimited one: its total is the sum over purchases' breakdowns)."""
+    total = CampaignBudgetBucket.objects.filter(campaign_id=campaign_id).aggregate(
+        issued=Sum("issued")
+    )["issued"]
+    return int(total or 0)
 
 
 # --- segments -----------------------------------------------------------------------

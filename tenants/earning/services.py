@@ -20,6 +20,7 @@ from coalition.tiers.services import tier_evaluate
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_tenant
 from tenants.earning import engine
+from tenants.earning.budgets import budget_buckets_create
 from tenants.earning.errors import (
     AwardLimitReached,
     BehaviourNotConfigured,
@@ -131,45 +132,20 @@ def campaign_create(
     engine.validate_campaign(candidate)
     if budget_points is not None and budget_points < 0:
         raise engine.InvalidRule("budget must be zero or more", field="budget_points")
-    return Campaign.objects.create(
-        name=name,
-        kind=kind,
-        params=params,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        tiers=list(tiers or []),
-        segments=list(segments or []),
-        budget_points=budget_points,
-    )
-
-
-def campaign_budget_take(*, wanted: dict[int, int], budgeted: frozenset[int]) -> dict[int, int]:
-    """Grant each campaign the points it wants ({campaign id: points}), a budgeted
-    one clipped to what is left of its budget: what each was granted.
-
-    A budgeted campaign's counter is a hot row that every purchase getting its
-    points updates: the caller takes it last in its transaction (just before the
-    ledger earn and the commit), so the row is locked for a few statements, not
-    the whole purchase. Rows are locked in id order: no deadlocks. Unbudgeted
-    campaigns are never touched (their total is the sum over purchases'
-    breakdowns).
-    """
-    granted: dict[int, int] = {}
-    for campaign_id in sorted(wanted):
-        points = wanted[campaign_id]
-        if campaign_id not in budgeted:
-            granted[campaign_id] = points
-            continue
-        campaign = Campaign.objects.select_for_update().only("budget_points", "issued_points")
-        locked = campaign.get(pk=campaign_id)
-        left = max(0, (locked.budget_points or 0) - locked.issued_points)
-        give = min(points, left)
-        if give:
-            Campaign.objects.filter(pk=campaign_id).update(
-                issued_points=locked.issued_points + give
-            )
-            granted[campaign_id] = give
-    return granted
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name,
+            kind=kind,
+            params=params,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            tiers=list(tiers or []),
+            segments=list(segments or []),
+            budget_points=budget_points,
+        )
+        if budget_points is not None:
+            budget_buckets_create(campaign_id=campaign.pk)
+    return campaign
 
 
 def segment_add_member(*, segment_name: str, member_id: int) -> SegmentMember:

@@ -7,8 +7,8 @@ transaction as the receipt, so either both exist or neither. What pricing reads
 is earning's snapshot (``tenants.earning.pricing``), read in the statement right
 after the member's lock, together with what recording itself needs: the
 purchases that decide a replay, the store, and whether a webhook listens.
-Campaign budgets are taken under a lock (``campaign_budget_take``), so
-concurrent purchases never overspend them.
+Campaign budgets are taken from their buckets (``tenants.earning.budgets``), so
+concurrent purchases never overspend them and rarely wait for each other.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine, pricing
+from tenants.earning.budgets import campaign_budget_take
 from tenants.earning.selectors import schema_sql
-from tenants.earning.services import campaign_budget_take
 from tenants.purchases.errors import (
     DuplicateReceipt,
     InvalidReceipt,
@@ -303,7 +303,7 @@ def purchase_record(
             breakdown = _breakdown_of(receipt, snapshot)
             # Hot rows last: campaign budgets, then the ledger, then commit.
             granted = campaign_budget_take(
-                wanted=breakdown.campaign_points, budgeted=snapshot.budgeted
+                wanted=breakdown.campaign_points, budgeted=snapshot.budgeted, member_id=member_id
             )
             points = breakdown.rule_points + sum(granted.values())
             details = _details(breakdown, granted, points)

@@ -74,31 +74,32 @@ class TierChange(models.Model):
         return f"{self.member_id}: {self.from_level_id}->{self.to_level_id}"
 
 
-class QualifyingDay(models.Model):
-    """A member's qualifying points earned on one UTC day: earns minus their
-    reversals, at every partner (the running aggregate the tier check reads).
+class QualifyingMonth(models.Model):
+    """A member's qualifying points earned in one UTC calendar month: earns minus
+    their reversals, at every partner (the running aggregate the tier check reads).
 
-    ``points`` is the day's total; ``times`` and ``amounts`` are the day's wallet
-    entries one by one, so a window that starts or ends inside the day (a rolling
-    window starts at any instant) is still summed exactly. The row is written by
-    the statement that posts the journal entries: a statement-level trigger on
-    ``ledger_entry`` (migration 0002), so every path that earns or reverses an
-    earn keeps it right, the ledger's code untouched. The tier check then reads at
-    most one row per day of the window, however long the member's history.
+    ``points`` is the month's total; ``times`` and ``amounts`` are the month's
+    wallet entries one by one, so a window that starts or ends inside the month (a
+    rolling window starts at any instant) is still summed exactly. The row is
+    written by the statement that posts the journal entries: a statement-level
+    trigger on ``ledger_entry`` (migration 0002), so every path that earns or
+    reverses an earn keeps it right, the ledger's code untouched. The tier check
+    reads at most 13 rows for a year's window (two of them entry by entry),
+    however long the member's history.
     """
 
     member = models.ForeignKey(
         "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    day = models.DateField()
+    month = models.DateField()  # its first day
     points = models.BigIntegerField()
     times = ArrayField(models.DateTimeField())
     amounts = ArrayField(models.BigIntegerField())
 
     class Meta:
         constraints: ClassVar = [
-            models.UniqueConstraint(fields=["member", "day"], name="one_qualifying_day"),
+            models.UniqueConstraint(fields=["member", "month"], name="one_qualifying_month"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id} {self.day}: {self.points}"
+        return f"{self.member_id} {self.month:%Y-%m}: {self.points}"

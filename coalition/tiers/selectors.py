@@ -90,20 +90,23 @@ def qualifying_points_sql(*, member: str, start: str, end: str) -> str:
     reversals (never the balance). ``member``, ``start`` and ``end`` are SQL
     expressions (parameters, usually).
 
-    Read from the member's qualifying days (``QualifyingDay``), not the journal:
-    a day wholly inside the window counts its total, a day the window starts or
-    ends in counts its entries one by one. At most one row per day of the window,
-    whatever the member's history; the journal's sum is the definition it agrees
-    with (tests/coalition/tiers/test_qualifying_days.py).
+    Read from the member's qualifying months (``QualifyingMonth``), not the
+    journal: a month wholly inside the window counts its total, a month the window
+    starts or ends in counts its entries one by one. At most 13 rows for a year's
+    window, whatever the member's history; the journal's sum is the definition it
+    agrees with (tests/coalition/tiers/test_qualifying_months.py).
     """
-    first = f"(({start})::timestamptz AT TIME ZONE 'UTC')::date"
-    last = f"(({end})::timestamptz AT TIME ZONE 'UTC')::date"
+    since, until = f"({start})::timestamptz", f"({end})::timestamptz"
+    month_start = "(q.month::timestamp AT TIME ZONE 'UTC')"
+    month_end = "((q.month + interval '1 month') AT TIME ZONE 'UTC')"
     return f"""(SELECT coalesce(sum(CASE
-       WHEN q.day > {first} AND q.day < {last} THEN q.points
+       WHEN {month_start} >= {since} AND {month_end} <= {until} THEN q.points
        ELSE (SELECT coalesce(sum(x.amount), 0) FROM unnest(q.times, q.amounts) AS x(at, amount)
-              WHERE x.at >= ({start})::timestamptz AND x.at < ({end})::timestamptz) END), 0)
-     FROM public.tiers_qualifyingday q
-    WHERE q.member_id = {member} AND q.day >= {first} AND q.day <= {last})"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+              WHERE x.at >= {since} AND x.at < {until}) END), 0)
+     FROM public.tiers_qualifyingmonth q
+    WHERE q.member_id = {member}
+      AND q.month >= date_trunc('month', {since} AT TIME ZONE 'UTC')::date
+      AND q.month <= date_trunc('month', {until} AT TIME ZONE 'UTC')::date)"""  # noqa: S608 - identifiers and placeholders only, values are parameters
 
 
 def qualifying_points(member_id: int, start: datetime, end: datetime) -> int:

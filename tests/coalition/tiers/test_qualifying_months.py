@@ -1,9 +1,9 @@
-"""Qualifying days: the running aggregate the tier check reads agrees with the
+"""Qualifying months: the running aggregate the tier check reads agrees with the
 journal, and the check's cost does not grow with the member's history.
 
 The definition of qualifying points is the journal's: the member's wallet entries
 of earns and earn reversals stamped in [start, end). ``journal_points`` below
-writes it out; ``qualifying_points`` reads the ``QualifyingDay`` rows that the
+writes it out; ``qualifying_points`` reads the ``QualifyingMonth`` rows that the
 statements posting the entries keep (a trigger on ``ledger_entry``).
 """
 
@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.tiers import services as tier_services
-from coalition.tiers.models import QualificationPeriod, QualifyingDay, TierLevel, TierPolicy
+from coalition.tiers.models import QualificationPeriod, QualifyingMonth, TierLevel, TierPolicy
 from coalition.tiers.selectors import qualifying_points
 from tenants.partners.models import Partner
 from tests.testkit.earning import new_member, uid
-from tests.testkit.ledger import post_journal_at, scalar
+from tests.testkit.ledger import fetchall, post_journal_at, scalar
 
 NOW = datetime(2031, 3, 10, 15, 30, tzinfo=UTC)
 
@@ -57,11 +57,11 @@ def journal_points(member_id: int, start: datetime, end: datetime) -> int:
     )
 
 
-def _journal_days(member_ids: list[int]) -> dict[tuple[int, Any], int]:
-    rows = connection.cursor()
-    rows.execute(
+def _journal_months(member_ids: list[int]) -> dict[tuple[int, Any], int]:
+    rows = fetchall(
         """
-        SELECT a.member_id, (t.created_at AT TIME ZONE 'UTC')::date, sum(e.amount)
+        SELECT a.member_id, date_trunc('month', t.created_at AT TIME ZONE 'UTC')::date,
+               sum(e.amount)
           FROM public.ledger_account a
           JOIN public.ledger_entry e ON e.account_id = a.id
           JOIN public.ledger_transaction t ON t.id = e.transaction_id
@@ -71,24 +71,29 @@ def _journal_days(member_ids: list[int]) -> dict[tuple[int, Any], int]:
         """,
         [member_ids],
     )
-    return {(row[0], row[1]): int(row[2]) for row in rows.fetchall()}
+    return {(row[0], row[1]): int(row[2]) for row in rows}
 
 
-def _aggregate_days(member_ids: list[int]) -> dict[tuple[int, Any], int]:
+def _aggregate_months(member_ids: list[int]) -> dict[tuple[int, Any], int]:
     return {
-        (row.member_id, row.day): row.points
-        for row in QualifyingDay.objects.filter(member_id__in=member_ids)
+        (row.member_id, row.month): row.points
+        for row in QualifyingMonth.objects.filter(member_id__in=member_ids)
     }
 
 
-# A history: journal rows stamped minutes from NOW (earns, and reversals as
-# negative amounts), for one of two members; windows given in minutes from NOW.
+# A history: journal rows stamped minutes from NOW over eight months (earns, and
+# reversals as negative amounts), for one of two members. Window bounds: any
+# minute, a month's first instant (whole months), or an entry's own instant.
+SPAN = 120 * 24 * 60
 stamped = st.lists(
-    st.tuples(st.integers(-3 * 24 * 60, 3 * 24 * 60), st.integers(-400, 900).filter(bool),
-              st.booleans()),
+    st.tuples(st.integers(-SPAN, SPAN), st.integers(-400, 900).filter(bool), st.booleans()),
     max_size=14,
-)  # fmt: skip
-minutes = st.integers(-4 * 24 * 60, 4 * 24 * 60)
+)
+MONTH_STARTS = [
+    int((datetime(year, month, 1, tzinfo=UTC) - NOW).total_seconds() // 60)
+    for year, month in [(2030, 11), (2030, 12), (2031, 1), (2031, 2), (2031, 3), (2031, 4),
+                        (2031, 5), (2031, 6), (2031, 7)]
+]  # fmt: skip
 
 
 @settings(
@@ -96,10 +101,10 @@ minutes = st.integers(-4 * 24 * 60, 4 * 24 * 60)
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(history=stamped, windows=st.lists(st.tuples(minutes, minutes), min_size=1, max_size=4))
-def test_qualifying_days_equal_the_journal_sums_on_generated_histories(
+@given(history=stamped, data=st.data())
+def test_qualifying_months_equal_the_journal_sums_on_generated_histories(
     db: None, partner_a: Partner, partner_b: Partner, history: list[tuple[int, int, bool]],
-    windows: list[tuple[int, int]],
+    data: st.DataObject,
 ) -> None:  # fmt: skip
     with _rolled_back():
         # given two members with journal rows at minutes around NOW, and entries the
@@ -118,23 +123,28 @@ def test_qualifying_days_equal_the_journal_sums_on_generated_histories(
         ledger.reverse(transaction_id=earned.transaction_id, points=120)
         ids = [member.pk for member in members]
 
-        # then every member's days hold exactly the journal's sums per day
-        assert _aggregate_days(ids) == _journal_days(ids)
-        # and for any window, whole days or cut inside a day, the aggregate's
+        # then every member's months hold exactly the journal's sums per month
+        assert _aggregate_months(ids) == _journal_months(ids)
+        # and for any window, whole months or cut inside one, the aggregate's
         # qualifying points are the journal's
+        bound = st.one_of(
+            st.integers(-SPAN - 60 * 24 * 30, SPAN + 60 * 24 * 30),
+            st.sampled_from(MONTH_STARTS),
+            st.sampled_from([offset for offset, _, _ in history] or [0]),
+        )
         db_now = scalar("SELECT now()")
-        for a, b in windows:
-            cut_days = (NOW + timedelta(minutes=min(a, b)), NOW + timedelta(minutes=max(a, b)))
+        for a, b in data.draw(st.lists(st.tuples(bound, bound), min_size=1, max_size=4)):
+            in_history = (NOW + timedelta(minutes=min(a, b)), NOW + timedelta(minutes=max(a, b)))
             up_to_now = (db_now - timedelta(minutes=abs(a)), db_now + timedelta(seconds=1))
-            for start, end in (cut_days, up_to_now):
+            for start, end in (in_history, up_to_now):
                 for member in ids:
                     assert qualifying_points(member, start, end) == journal_points(
                         member, start, end
                     ), (member, start, end)
 
 
-def test_the_backfill_rebuilds_the_days_from_the_journal(db: None, partner_a: Partner) -> None:
-    # given members with earns and reversals on several days
+def test_the_backfill_rebuilds_the_months_from_the_journal(db: None, partner_a: Partner) -> None:
+    # given members with earns and reversals in several months
     members = [new_member(), new_member()]
     for index, member in enumerate(members):
         for days in (0, 1, 1, 40):
@@ -142,15 +152,15 @@ def test_the_backfill_rebuilds_the_days_from_the_journal(db: None, partner_a: Pa
                             at=NOW - timedelta(days=days, hours=index))  # fmt: skip
         post_journal_at(member_id=member.pk, partner_id=partner_a.pk, amount=-30, at=NOW)
     ids = [member.pk for member in members]
-    expected = _aggregate_days(ids)
-    # when the days are lost and the migration's backfill runs again
-    migration = importlib.import_module("coalition.tiers.migrations.0002_qualifying_day")
+    expected = _aggregate_months(ids)
+    # when the months are lost and the migration's backfill runs again
+    migration = importlib.import_module("coalition.tiers.migrations.0002_qualifying_month")
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM public.tiers_qualifyingday")
+        cursor.execute("DELETE FROM public.tiers_qualifyingmonth")
         cursor.execute(migration._ADD_ENTRIES.format(entries="public.ledger_entry"))
     # then they are what the triggers had kept, which is what the journal says
-    assert _aggregate_days(ids) == expected == _journal_days(ids)
-    assert all(len(day.times) == len(day.amounts) for day in QualifyingDay.objects.all())
+    assert _aggregate_months(ids) == expected == _journal_months(ids)
+    assert all(len(month.times) == len(month.amounts) for month in QualifyingMonth.objects.all())
 
 
 def _buffers_read(sql: str, params: dict[str, Any]) -> int:

@@ -1,7 +1,7 @@
-"""Members' qualifying points per UTC day, kept by the statement that posts them.
+"""Members' qualifying points per UTC month, kept by the statement that posts them.
 
 A statement-level trigger on ``ledger_entry`` adds each statement's wallet
-entries of earns and earn reversals to their member's day (one INSERT ... ON
+entries of earns and earn reversals to their member's month (one INSERT ... ON
 CONFLICT per statement, however many entries): the earn, the batch earn and the
 reversal statements keep the aggregate without a round trip of their own. The
 backfill sums the journal so far under a SHARE lock on ``ledger_entry``, so no
@@ -13,11 +13,11 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-# What one statement's entries add: grouped by member and day, in key order (rows
+# What one statement's entries add: grouped by member and month, in key order (rows
 # locked in one order: no deadlocks between batch earns).
 _ADD_ENTRIES = """
-INSERT INTO public.tiers_qualifyingday AS q (member_id, day, points, times, amounts)
-SELECT a.member_id, (t.created_at AT TIME ZONE 'UTC')::date, sum(n.amount),
+INSERT INTO public.tiers_qualifyingmonth AS q (member_id, month, points, times, amounts)
+SELECT a.member_id, date_trunc('month', t.created_at AT TIME ZONE 'UTC')::date, sum(n.amount),
        array_agg(t.created_at ORDER BY n.id), array_agg(n.amount ORDER BY n.id)
   FROM {entries} n
   JOIN public.ledger_account a ON a.id = n.account_id
@@ -25,7 +25,7 @@ SELECT a.member_id, (t.created_at AT TIME ZONE 'UTC')::date, sum(n.amount),
  WHERE a.kind = 'wallet' AND t.kind IN ('earn', 'earn_reversal')
  GROUP BY 1, 2
  ORDER BY 1, 2
-ON CONFLICT (member_id, day) DO UPDATE
+ON CONFLICT (member_id, month) DO UPDATE
    SET points = q.points + EXCLUDED.points,
        times = q.times || EXCLUDED.times,
        amounts = q.amounts || EXCLUDED.amounts
@@ -34,7 +34,7 @@ ON CONFLICT (member_id, day) DO UPDATE
 ADD_TRIGGER = (
     """
 LOCK TABLE public.ledger_entry IN SHARE MODE;
-CREATE FUNCTION public.tiers_qualifying_days_add() RETURNS trigger
+CREATE FUNCTION public.tiers_qualifying_months_add() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
 """
@@ -43,17 +43,17 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER tiers_qualifying_days AFTER INSERT ON public.ledger_entry
+CREATE TRIGGER tiers_qualifying_months AFTER INSERT ON public.ledger_entry
     REFERENCING NEW TABLE AS new_entries
-    FOR EACH STATEMENT EXECUTE FUNCTION public.tiers_qualifying_days_add();
+    FOR EACH STATEMENT EXECUTE FUNCTION public.tiers_qualifying_months_add();
 """
     + _ADD_ENTRIES.format(entries="public.ledger_entry")
     + ";"
 )
 
 DROP_TRIGGER = """
-DROP TRIGGER IF EXISTS tiers_qualifying_days ON public.ledger_entry;
-DROP FUNCTION IF EXISTS public.tiers_qualifying_days_add();
+DROP TRIGGER IF EXISTS tiers_qualifying_months ON public.ledger_entry;
+DROP FUNCTION IF EXISTS public.tiers_qualifying_months_add();
 """
 
 
@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="QualifyingDay",
+            name="QualifyingMonth",
             fields=[
                 (
                     "id",
@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("day", models.DateField()),
+                ("month", models.DateField()),
                 ("points", models.BigIntegerField()),
                 (
                     "times",
@@ -100,7 +100,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "constraints": [
-                    models.UniqueConstraint(fields=("member", "day"), name="one_qualifying_day")
+                    models.UniqueConstraint(fields=("member", "month"), name="one_qualifying_month")
                 ],
             },
         ),

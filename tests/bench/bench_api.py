@@ -51,6 +51,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from coalition.tiers.models import TierLevel
 from loyalty_graphql.auth import api_key_create
@@ -317,15 +318,16 @@ def _client_process(
 
 
 def _run_clients(
-    server: Server, database_url: str, key: str, members: list[str], run: str
-) -> tuple[Results, float]:
+    server: Server, database_url: str, key: str, members: list[str], run: str,
+    seconds: float = SECONDS,
+) -> tuple[Results, float]:  # fmt: skip
     """CLIENTS clients (in CLIENT_PROCESSES processes) post purchases until the
     deadline; returns what they saw and the measured seconds (latencies of the
     warm-up are not kept), with the CPU time the server, its database backends
     and the clients used meanwhile."""
     results = Results()
     start = time.monotonic() + WARM_UP_SECONDS + 1.0  # + the processes' start
-    clock = (start, start + SECONDS)
+    clock = (start, start + seconds)
     context = multiprocessing.get_context("fork")
     processes = []
     for index in range(CLIENT_PROCESSES):
@@ -354,7 +356,7 @@ def _run_clients(
             results.errors.extend(errors)
             results.ok += ok
     results.cpu[LOAD_GENERATOR] = clients_cpu
-    return results, SECONDS
+    return results, seconds
 
 
 def _demo_body(external_id: str, member_number: str) -> str:
@@ -381,9 +383,11 @@ def _set_up_profile(partner: Partner, now: Any) -> None:
                 earning.rule_add(version=version, kind=kind, params=params)
             earning.ruleset_publish(version=version, effective_from=now, now=now)
         if PROFILE == "demo":
+            # budgeted like the demo's (its points are counted in budget buckets),
+            # with enough budget for every run
             earning.campaign_create(
                 name="Double points fortnight", kind="multiplier", params={"multiplier": "2"},
-                starts_at=now, ends_at=now + timedelta(days=14),
+                starts_at=now, ends_at=now + timedelta(days=14), budget_points=100_000_000,
             )  # fmt: skip
     if PROFILE == "demo":
         for rank, (code, name, threshold) in enumerate(DEMO_TIERS):
@@ -523,3 +527,129 @@ def test_record_purchase_over_http_next_to_pgbench(live_db: Any, partner_a: Part
         f"{(os.cpu_count() or 1) * measured / total:,.0f} purchases/s if {os.cpu_count()} "
         "CPUs did nothing else"
     )
+
+
+# --- does a purchase cost more for a member with a long history? ------------------------
+
+HISTORY_SIZES = (10, 1_000)
+HISTORY_SECONDS = 8.0
+HISTORY_YEARS = 3  # the earlier purchases are spread over the last three years
+
+# Earlier purchases of the given members, as recording would have left them but in
+# one statement: the purchases at the partner, their journal earns (header, wallet
+# and issuance entries, lot; the qualifying months follow by the ledger's trigger)
+# and the wallets' balances.
+_HISTORY_SQL = """
+WITH items AS (
+  SELECT m.member_id, g.i, %(now)s::timestamptz - g.i * %(spacing)s::interval AS at,
+         10 + g.i %% 7 AS points
+    FROM unnest(%(members)s::bigint[]) AS m(member_id),
+         generate_series(1, %(count)s::int) AS g(i)
+), headers AS (
+  INSERT INTO public.ledger_transaction
+    (kind, partner_id, member_id, points, external_ref, memo, request_hash, result, created_at)
+  SELECT 'earn', %(partner)s, member_id, points, %(run)s || '-h-' || member_id || '-' || i,
+         'purchase', '', '{{}}'::jsonb, at
+    FROM items
+  RETURNING id, member_id, points, created_at, external_ref
+), entries AS (
+  INSERT INTO public.ledger_entry (transaction_id, account_id, amount)
+  SELECT h.id, w.id, h.points FROM headers h
+    JOIN public.ledger_account w ON w.kind = 'wallet' AND w.member_id = h.member_id
+  UNION ALL
+  SELECT h.id, i.id, -h.points FROM headers h
+    JOIN public.ledger_account i ON i.kind = 'issuance' AND i.partner_id = %(partner)s
+), lots AS (
+  INSERT INTO public.ledger_lot
+    (member_id, issuer_id, transaction_id, earned_at, expires_at, points, remaining)
+  SELECT member_id, %(partner)s, id, created_at, NULL, points, points FROM headers
+), purchases AS (
+  INSERT INTO {s}.purchases_purchase
+    (external_id, member_id, channel, occurred_at, currency, total, tax, tip,
+     paid_with_points, rule_points, campaign_points, points_awarded, points_reversed,
+     breakdown, ledger_transaction_id, request_hash, created_at)
+  SELECT external_ref, member_id, 'pos', created_at, 'EUR', points * 100, 0, 0, 0, points, 0,
+         points, 0, '{{}}'::jsonb, id, '-', created_at
+    FROM headers
+), wallets AS (
+  UPDATE public.ledger_account w SET balance = w.balance + t.total
+    FROM (SELECT member_id, sum(points) AS total FROM items GROUP BY member_id) t
+   WHERE w.kind = 'wallet' AND w.member_id = t.member_id
+)
+SELECT count(*) FROM headers
+"""
+
+
+def _seed_history(partner: Partner, member_ids: list[int], count: int, run: str) -> None:
+    """``count`` earlier purchases per member, spread over the last HISTORY_YEARS."""
+    from coalition.ledger.services import partner_accounts_ensure
+
+    partner_accounts_ensure(partner.pk)
+    spacing = timedelta(days=365 * HISTORY_YEARS) / count
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _HISTORY_SQL.format(s=f'"{partner.schema_name}"'),
+            {"now": timezone.now(), "spacing": spacing, "members": member_ids, "count": count,
+             "partner": partner.pk, "run": run},
+        )  # fmt: skip
+        assert cursor.fetchone()[0] == count * len(member_ids)
+        cursor.execute(
+            "ANALYZE public.ledger_transaction, public.ledger_entry, public.ledger_lot,"
+            f' public.tiers_qualifyingmonth, "{partner.schema_name}".purchases_purchase'
+        )
+
+
+def test_purchase_cost_does_not_grow_with_the_members_history(
+    live_db: Any, partner_a: Partner
+) -> None:
+    """The same load for members with 10 and with 1,000 earlier purchases each:
+    PostgreSQL's CPU per purchase should not grow with the history (the tier check
+    reads the members' qualifying months, not their journal)."""
+    assert_on_test_database()
+    run = uuid.uuid4().hex[:8]
+    _set_up_profile(partner_a, timezone.now())
+    _, key = api_key_create(name=f"bench history {run}", scopes=["earn"], partner=partner_a)
+    cohorts: dict[int, list[Member]] = {}
+    for count in HISTORY_SIZES:
+        cohorts[count] = [
+            member_enrol(email=f"bench-history-{run}-{count}-{i}@example.com")
+            for i in range(CLIENTS)
+        ]
+        _seed_history(partner_a, [m.pk for m in cohorts[count]], count, run)
+    connection.close()  # the server's workers take the connections from here
+
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="bench-api-history-") as log_dir:
+        database_url = database_url_of(connection.settings_dict)
+        server = _start_server(database_url, Path(log_dir))
+        try:
+            for count in HISTORY_SIZES:
+                numbers = [m.member_number for m in cohorts[count]]
+                results, seconds = _run_clients(
+                    server, database_url, key, numbers, f"{run}-{count}", HISTORY_SECONDS
+                )
+                lines.append((count, results, seconds))
+        finally:
+            _stop_server(server)
+            log = server.log_text()
+    for _, results, _ in lines:
+        assert not results.errors, (results.errors[:5], log)
+        assert results.latencies
+
+    print()
+    print(
+        f"API benchmark ({PROFILE} workload) by history: the same {CLIENTS} clients, "
+        f"{HISTORY_SECONDS:.0f} s each, members with N earlier purchases over the last "
+        f"{HISTORY_YEARS} years; load average now "
+        f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(f"{'earlier purchases':>18} | {'purchases/s':>11} | {'p50 ms':>7} | {'p99 ms':>7} | "
+          f"{'PostgreSQL CPU ms/purchase':>26} | {'server CPU ms/purchase':>22}")  # fmt: skip
+    for count, results, seconds in lines:
+        measured = len(results.latencies)
+        postgres = results.cpu["PostgreSQL backends"] * 1000 / measured
+        web = results.cpu["server (gunicorn workers)"] * 1000 / measured
+        print(
+            f"{count:>18,} | {measured / seconds:>11,.0f} | {_p(results.latencies, 0.5):>7.1f} | "
+            f"{_p(results.latencies, 0.99):>7.1f} | {postgres:>26.2f} | {web:>22.2f}"
+        )

@@ -23,7 +23,13 @@ class InvalidScopes(DomainError):
     field = "scopes"
 
 
-API_CODES = ("permission_denied", "rate_limited", "not_found", "invalid_input")
+# The API's own codes, mutation payloads' and ``extensions.code`` of refused
+# requests (a malformed document, too costly, the database unreachable).
+API_CODES = (
+    "permission_denied", "rate_limited", "not_found", "invalid_input", "method_not_allowed",
+    "graphql_parse_failed", "graphql_validation_failed", "query_too_complex",
+    "service_unavailable",
+)  # fmt: skip
 
 
 def error_codes() -> list[str]:

@@ -53,6 +53,11 @@ LOYALTY_GRAPHIQL = env_bool("LOYALTY_GRAPHIQL", True)
 LOYALTY_GRAPHQL_INTROSPECTION = env_bool("LOYALTY_GRAPHQL_INTROSPECTION", True)
 LOYALTY_GRAPHQL_MAX_DEPTH = env_int("LOYALTY_GRAPHQL_MAX_DEPTH", 10)
 LOYALTY_GRAPHQL_MAX_COST = env_int("LOYALTY_GRAPHQL_MAX_COST", 5000)
+# Callers without credentials (the public partner list, catalogue and store
+# locator) get a far smaller budget than apps with a key or a member token.
+LOYALTY_GRAPHQL_ANONYMOUS_MAX_COST = env_int("LOYALTY_GRAPHQL_ANONYMOUS_MAX_COST", 1000)
+LOYALTY_GRAPHQL_MAX_ALIASES = env_int("LOYALTY_GRAPHQL_MAX_ALIASES", 20)
+LOYALTY_GRAPHQL_MAX_ROOT_FIELDS = env_int("LOYALTY_GRAPHQL_MAX_ROOT_FIELDS", 20)
 LOYALTY_GRAPHQL_MAX_BODY_BYTES = env_int("LOYALTY_GRAPHQL_MAX_BODY_BYTES", 256 * 1024)
 LOYALTY_API_RATE_LIMIT = env_int("LOYALTY_API_RATE_LIMIT", 500)  # requests per second per key
 
@@ -189,9 +194,15 @@ GRAPHENE = {"SCHEMA": "loyalty_graphql.schema.partner_schema"}
 
 # --- cache (rate limits) ---------------------------------------------------------
 _redis_url = env_str("REDIS_URL")
+# Short socket timeouts: the rate limiter falls back to a per-process count when
+# Redis does not answer, and a Redis that hangs must not hold requests long.
 CACHES: dict[str, dict[str, Any]] = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
         if _redis_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

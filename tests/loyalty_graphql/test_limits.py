@@ -54,27 +54,34 @@ def test_a_query_deeper_than_the_limit_is_refused_before_it_runs(
 
 
 def test_a_query_costing_more_than_the_limit_is_refused(db: None) -> None:
-    # given: a cost limit of 50
-    with override_settings(LOYALTY_GRAPHQL_MAX_COST=50):
-        # when: a page of 100 with two fields each (cost 1 + 100 x 4 = 401)
+    # given: a cost limit of 50 for anonymous callers
+    with override_settings(LOYALTY_GRAPHQL_ANONYMOUS_MAX_COST=50):
+        # when: a page of 100 with two fields each (catalogue 20 + edges 1 + 100 x 3)
         refused = s.gql(s.PUBLIC_HOST, CATALOGUE_PAGE % 100)
-        # and: a page of 5 (cost 21)
+        # and: a page of 5 (20 + 1 + 5 x 3 = 36)
         allowed = s.gql(s.PUBLIC_HOST, CATALOGUE_PAGE % 5)
 
-    # then: the first is refused with its cost, the second runs
-    _validation_error(refused, "query cost 401 exceeds the limit of 50")
+    # then: the first is refused with its cost and a typed code, the second runs
+    _validation_error(refused, "query cost 321 exceeds the limit of 50")
+    assert refused.graphql_codes == ["query_too_complex"]
     assert "edges" in allowed.payload("catalogue")
 
 
-def test_a_page_size_given_as_a_variable_costs_the_maximum(db: None) -> None:
-    # given: a cost limit of 50, and the page size in a variable
+def test_a_page_size_given_as_a_variable_costs_its_value(db: None) -> None:
+    # given: a cost limit of 50 for anonymous callers, and the page size in a variable
     query = "query($n: Int) { catalogue(first: $n) { edges { node { code } } } }"
-    with override_settings(LOYALTY_GRAPHQL_MAX_COST=50):
-        # when: the variable asks for 2
-        reply = s.gql(s.PUBLIC_HOST, query, {"n": 2})
+    with override_settings(LOYALTY_GRAPHQL_ANONYMOUS_MAX_COST=50):
+        # when: the variable asks for 2 (catalogue 20 + edges 1 + 2 x 2 = 25), for 100
+        # (221), or is left out (the default page of 20: 61)
+        small = s.gql(s.PUBLIC_HOST, query, {"n": 2})
+        large = s.gql(s.PUBLIC_HOST, query, {"n": 100})
+        default = s.gql(s.PUBLIC_HOST, query, {})
 
-    # then: validation cannot see it, so it counts the cap of 100: refused
-    _validation_error(reply, "exceeds the limit of 50")
+    # then: the document is paid for with the request's page size
+    assert small.payload("catalogue") == {"edges": []}
+    _validation_error(large, "query cost 221 exceeds the limit of 50")
+    _validation_error(default, "query cost 61 exceeds the limit of 50")
+    assert large.graphql_codes == default.graphql_codes == ["query_too_complex"]
 
 
 def test_a_negative_page_size_does_not_pay_for_another_field(db: None, partner_a: Partner) -> None:
@@ -154,7 +161,7 @@ def test_more_requests_than_the_rate_limit_in_one_second_are_429(
     frozen = time.time() + 7_000_000  # a second no other test uses
     with (
         override_settings(LOYALTY_API_RATE_LIMIT=2),
-        mock.patch("loyalty_graphql.views.time.time", return_value=frozen),
+        mock.patch("loyalty_graphql.limits.time.time", return_value=frozen),
     ):
         # when: three quick requests with one key, then one with another key
         statuses = [s.gql(s.HOST_A, s.REWARDS_QUERY, None, key) for _ in range(3)]
@@ -167,7 +174,7 @@ def test_more_requests_than_the_rate_limit_in_one_second_are_429(
     # and: in the next second the key may call again
     with (
         override_settings(LOYALTY_API_RATE_LIMIT=2),
-        mock.patch("loyalty_graphql.views.time.time", return_value=frozen + 1),
+        mock.patch("loyalty_graphql.limits.time.time", return_value=frozen + 1),
     ):
         assert s.gql(s.HOST_A, s.REWARDS_QUERY, None, key).status == 200
 

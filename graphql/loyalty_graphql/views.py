@@ -56,6 +56,7 @@ from loyalty_graphql.limits import (
     validation_rules,
     with_code,
 )
+from loyalty_graphql.middleware import UNAVAILABLE
 from loyalty_kernel.tenancy import current_tenant
 
 logger = logging.getLogger(__name__)
@@ -82,10 +83,7 @@ def http_error(
 
 def service_unavailable() -> JsonResponse:
     return http_error(
-        503,
-        SERVICE_UNAVAILABLE,
-        "the service is briefly unavailable; retry the request shortly",
-        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        503, SERVICE_UNAVAILABLE, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
 
 
@@ -387,7 +385,19 @@ class LoyaltyGraphQLView(GraphQLView):
 
 
 def _typed(error: GraphQLError) -> GraphQLError:
-    """Errors from execution without a code: the variables did not fit their
-    types (no path: the client's input), or a field broke its own type (a server
-    fault)."""
+    """Every execution error with a code and without internals. Errors from
+    resolvers are typed by TypedErrorMiddleware already; what is left comes from
+    graphql-core itself: variables that do not fit their types (no path: the
+    client's input), or an exception met while completing a value (a lazy
+    queryset evaluated after its resolver returned: the database may be down)."""
+    if error.extensions and error.extensions.get("code"):
+        return error
+    original = error.original_error
+    if original is not None and not isinstance(original, GraphQLError):
+        if isinstance(original, DATABASE_UNAVAILABLE):
+            code, message = SERVICE_UNAVAILABLE, UNAVAILABLE
+        else:
+            logger.error("unexpected error completing %s", error.path, exc_info=original)
+            code, message = "internal", "internal error"
+        return GraphQLError(message, error.nodes, None, None, error.path, extensions={"code": code})
     return _without_suggestions(with_code(error, "invalid_input" if not error.path else "internal"))

@@ -128,6 +128,7 @@ TENANT_CREATION_FAKES_MIGRATIONS = True
 TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
+    "loyalty_platform.middleware.DatabaseUnavailableMiddleware",
     "loyalty_platform.middleware.PartnerHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -32,3 +32,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+# A database outage that reaches Django's last resort is still a 503, not a 500.
+handler500 = "loyalty_platform.middleware.server_error_or_unavailable"

@@ -24,3 +24,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("loyalty_web.console.urls")),
 ]
+
+# A database outage that reaches Django's last resort is still a 503, not a 500.
+handler500 = "loyalty_platform.middleware.server_error_or_unavailable"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -461,16 +462,17 @@ CACHE_RETRY_SECONDS = 5.0
 LOG_EVERY_SECONDS = 60.0
 
 
-class _LocalWindows:
+class LocalWindows:
     """Per-process one-second windows: the fallback when the shared cache is down.
     Each process counts on its own, so the effective limit is per process."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._second = 0
         self._counts: dict[str, int] = {}
-        self.cache_down_until = 0.0
-        self._logged_at = -LOG_EVERY_SECONDS
+        self._cache_down_until = 0.0
+        self._logged_at: float | None = None
 
     def count(self, key: str, second: int) -> int:
         with self._lock:
@@ -479,11 +481,14 @@ class _LocalWindows:
             self._counts[key] = self._counts.get(key, 0) + 1
             return self._counts[key]
 
+    def cache_usable(self) -> bool:
+        return self._clock() >= self._cache_down_until
+
     def cache_failed(self, exc: Exception) -> None:
-        now = time.monotonic()
-        self.cache_down_until = now + CACHE_RETRY_SECONDS
+        now = self._clock()
+        self._cache_down_until = now + CACHE_RETRY_SECONDS
         with self._lock:
-            if now - self._logged_at < LOG_EVERY_SECONDS:
+            if self._logged_at is not None and now - self._logged_at < LOG_EVERY_SECONDS:
                 return
             self._logged_at = now
         logger.warning(
@@ -492,7 +497,7 @@ class _LocalWindows:
         )  # fmt: skip
 
 
-_local = _LocalWindows()
+local_windows = LocalWindows()
 
 
 def _shared_count(key: str, second: int) -> int:
@@ -510,11 +515,11 @@ def over_rate_limit(key: str) -> bool:
     this process while the cache is unreachable."""
     second = int(time.time())
     count = None
-    if time.monotonic() >= _local.cache_down_until:
+    if local_windows.cache_usable():
         try:
             count = _shared_count(key, second)
         except Exception as exc:  # any cache failure: the API stays up
-            _local.cache_failed(exc)
+            local_windows.cache_failed(exc)
     if count is None:
-        count = _local.count(key, second)
+        count = local_windows.count(key, second)
     return count > settings.LOYALTY_API_RATE_LIMIT

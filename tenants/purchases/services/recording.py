@@ -14,6 +14,7 @@ concurrent purchases never overspend them and rarely wait for each other.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -50,6 +51,8 @@ from tenants.purchases.services.receipts import (
     validate_receipt,
 )
 from tenants.stores.selectors import store_id_sql
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -382,7 +385,12 @@ def purchase_record(
         # up). The earn carries the database's now() from its transaction, later
         # than ``now`` (taken when the request arrived): evaluate at the later of
         # the two, or the points just earned fall outside the qualifying window.
-        tier_upgrade_if_due(member_id=member_id, now=max(now, snapshot.db_now))
+        # The purchase has committed: a failure here (the database gone, say) is
+        # logged, never returned to the client as if the purchase had failed.
+        try:
+            tier_upgrade_if_due(member_id=member_id, now=max(now, snapshot.db_now))
+        except Exception:
+            logger.exception("tier check after purchase %s failed", receipt.external_id)
     return PurchaseResult(
         purchase_id=int(row[0]),
         external_id=receipt.external_id,

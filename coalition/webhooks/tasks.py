@@ -6,16 +6,33 @@ is never sent again, so the attempt acknowledges late. Retries wait
 attempts and stops at MAX_ATTEMPTS, and each retry carries the count it expects,
 so a duplicate of it claims nothing. Without a broker (tasks run in-process) a
 failed attempt is not retried here: the sweep picks it up once it is due.
+
+A database that cannot be reached (a restart, a failover, a dropped connection)
+is not the receiver's fault and costs no attempt: the task is retried with its
+own backoff (1, 2, 4 ... 60 s), up to DATABASE_RETRIES times, instead of being
+dropped to wait for the sweep's five-minute margin.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import current_app, shared_task
+from django.db import InterfaceError, OperationalError
 
 from coalition.webhooks import services
+
+logger = logging.getLogger(__name__)
+
+DATABASE_RETRIES = 20
+DATABASE_BACKOFF_CAP = 60
+
+
+def database_backoff(retries: int) -> int:
+    """Seconds to wait before retrying after the ``retries``-th database error."""
+    return int(min(DATABASE_BACKOFF_CAP, 2**retries))
 
 
 @shared_task(
@@ -28,7 +45,20 @@ from coalition.webhooks import services
 )
 def deliver_webhook(self: Any, delivery_id: int, attempts: int | None = None) -> Any:
     # ``attempts`` is None in messages queued before it existed: claim whatever is pending.
-    result = services.deliver(delivery_id, attempts=attempts)
+    try:
+        result = services.deliver(delivery_id, attempts=attempts)
+    except (OperationalError, InterfaceError) as exc:
+        retries = self.request.retries or 0
+        if self.request.is_eager or retries >= DATABASE_RETRIES:
+            logger.warning("webhook delivery %s: database unavailable (%s); left to the sweep",
+                           delivery_id, exc)  # fmt: skip
+            return "database_unavailable"
+        logger.info("webhook delivery %s: database unavailable, retrying", delivery_id)
+        # Same arguments: the claim never happened, or it did and the lease will
+        # let the sweep take the row back; either way no attempt is counted twice.
+        raise self.retry(
+            args=(delivery_id, attempts), countdown=database_backoff(retries), exc=exc
+        ) from exc
     if result.retry_in is None:
         return result.status
     if self.request.is_eager:

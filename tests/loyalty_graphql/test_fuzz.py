@@ -9,7 +9,10 @@ only their not-found errors; numbers include 64-bit edges and beyond.
 
 Whatever is sent, the API must answer without a server error or an unhandled
 exception (no ``internal`` error code), and every error must be typed: each
-top-level error carries a message, each mutation payload error a code.
+top-level error carries a message and ``extensions.code``, each mutation payload
+error a code. Malformed envelopes (not a JSON object, a query that is not a
+string, JSON nested too deeply, a batch, an oversized body) and signed Stripe
+webhooks that are not events get a typed JSON 4xx.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from hypothesis_graphql import Mode, mutations, nodes, queries
 from coalition.charity.services import charity_create
 from coalition.ledger import services as ledger
 from coalition.members.services import member_enrol
+from coalition.settlement.models import StripeEvent
+from coalition.settlement.stripe_fake import signature_header
 from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_graphql.core.types import encode_cursor
 from loyalty_graphql.schema import coalition_schema, partner_schema
@@ -41,6 +46,7 @@ from tenants.partners.models import Partner
 from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPaymentSettings
 from tests.testkit import in_partner
+from tests.testkit.settlement import WEBHOOK_SECRET
 
 FUZZ = settings(
     max_examples=130,
@@ -125,6 +131,7 @@ def _check(status: int, body: Any, query: str, is_mutation: bool) -> None:
         assert isinstance(error.get("message"), str), context
         assert error["message"], context
         code = (error.get("extensions") or {}).get("code")
+        assert code, context  # every error is typed, validation errors too
         assert code != "internal", context
         assert error["message"] != "internal error", context
     if not is_mutation or not isinstance(body.get("data"), dict):
@@ -287,3 +294,144 @@ def test_a_number_past_64_bits_is_invalid_input(world: dict[str, Any]) -> None:
     )
     assert body["data"]["recordPurchase"]["purchase"] is None
     assert [e["code"] for e in body["data"]["recordPurchase"]["errors"]] == ["INVALID_INPUT"]
+
+
+# --- malformed envelopes -----------------------------------------------------------------
+# Found with schemathesis and by hand: bodies that are not what a GraphQL client
+# sends answered 500s, Django's HTML 400 page, or untyped messages. Each gets a
+# typed JSON error and a 4xx now.
+
+PARTNERS = "{ partners { slug } }"
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # a RecursionError for json, under the size limit
+THREE_MB = 3 * 1024 * 1024  # past Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+
+
+def _json_body(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+MALFORMED_GRAPHQL = [
+    ("query is a number", _json_body({"query": 5}), "application/json", 400),
+    ("query is a list", _json_body({"query": [PARTNERS]}), "application/json", 400),
+    ("query is an object", _json_body({"query": {"q": PARTNERS}}), "application/json", 400),
+    ("query is null", _json_body({"query": None}), "application/json", 400),
+    ("variables are a list", _json_body({"query": PARTNERS, "variables": [1]}),
+     "application/json", 400),
+    ("variables are a number", _json_body({"query": PARTNERS, "variables": 5}),
+     "application/json", 400),
+    ("variables are invalid JSON text", _json_body({"query": PARTNERS, "variables": "{"}),
+     "application/json", 400),
+    ("variables nested 100,000 deep", b'{"query": "{ partners { slug } }", "variables": {"a": '
+     + DEEP_JSON.encode() + b"}}", "application/json", 400),
+    ("variables nested 500 deep", b'{"query": "{ partners { slug } }", "variables": {"a": '
+     + b"[" * 500 + b"]" * 500 + b"}}", "application/json", 400),
+    ("operationName is a number", _json_body({"query": PARTNERS, "operationName": 5}),
+     "application/json", 400),
+    ("a batch of operations", _json_body([{"query": PARTNERS}, {"query": PARTNERS}]),
+     "application/json", 400),
+    ("an empty batch", b"[]", "application/json", 400),
+    ("a number", b"5", "application/json", 400),
+    ("a string", b'"{ partners { slug } }"', "application/json", 400),
+    ("null", b"null", "application/json", 400),
+    ("invalid JSON", b'{"query": ', "application/json", 400),
+    ("JSON nested 100,000 deep", DEEP_JSON.encode(), "application/json", 400),
+    ("not UTF-8", b'{"query": "\xff\xfe"}', "application/json", 400),
+    ("a GraphQL body not in UTF-8", b"{ partners { slug \xff } }", "application/graphql", 400),
+    ("a document nested 5,000 deep", _json_body({"query": "{a" * 5000 + "}" * 5000}),
+     "application/json", 400),
+    ("a document of 30,000 tokens", _json_body({"query": "{" + " a" * 30_000 + "}"}),
+     "application/json", 400),
+    ("no query at all", _json_body({"variables": {}}), "application/json", 400),
+    ("a body of 3 MB", _json_body({"query": PARTNERS + " " * THREE_MB}), "application/json", 413),
+]  # fmt: skip
+
+
+def _assert_typed_json_error(response: Any, status: int) -> None:
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"] == "application/json", response.content[:500]
+    body = response.json()
+    assert body["errors"], body
+    for error in body["errors"]:
+        assert error["message"], body
+        assert error["extensions"]["code"] not in {"", "internal"}, body
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "status"),
+    MALFORMED_GRAPHQL,
+    ids=[c[0] for c in MALFORMED_GRAPHQL],
+)
+def test_a_malformed_graphql_envelope_gets_a_typed_4xx(
+    db: None, name: str, body: bytes, content_type: str, status: int
+) -> None:
+    # when: the body arrives on the public host's API
+    response = Client(HTTP_HOST="localhost").generic("POST", "/graphql", body, content_type)
+    # then: a typed JSON error with a 4xx status
+    _assert_typed_json_error(response, status)
+
+
+def test_a_body_past_djangos_upload_limit_is_a_typed_413_even_under_a_higher_api_limit(
+    db: None, settings: Any
+) -> None:
+    # given: an API body limit above Django's own (DATA_UPLOAD_MAX_MEMORY_SIZE)
+    settings.LOYALTY_GRAPHQL_MAX_BODY_BYTES = 10 * THREE_MB
+    # when: a 3 MB body arrives
+    body = _json_body({"query": PARTNERS + " " * THREE_MB})
+    response = Client(HTTP_HOST="localhost").generic("POST", "/graphql", body, "application/json")
+    # then: Django refuses to read it, and the answer is still a typed 413
+    _assert_typed_json_error(response, 413)
+
+
+def test_a_batch_is_told_to_send_one_operation_per_request(db: None) -> None:
+    body = _json_body([{"query": PARTNERS}])
+    response = Client(HTTP_HOST="localhost").generic("POST", "/graphql", body, "application/json")
+    _assert_typed_json_error(response, 400)
+    assert "one operation per request" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(("method", "status"), [("PUT", 405), ("DELETE", 405), ("PATCH", 405)])
+def test_other_methods_get_a_typed_405(db: None, method: str, status: int) -> None:
+    response = Client(HTTP_HOST="localhost").generic(
+        method, "/graphql", _json_body({"query": PARTNERS}), "application/json"
+    )
+    _assert_typed_json_error(response, status)
+    assert "POST" in response["Allow"]
+
+
+def test_get_with_variables_that_are_not_json_gets_a_typed_400(db: None) -> None:
+    response = Client(HTTP_HOST="localhost").get(
+        "/graphql", {"query": PARTNERS, "variables": "{nope"}, HTTP_ACCEPT="application/json"
+    )
+    _assert_typed_json_error(response, 400)
+
+
+def _stripe_post(body: bytes, *, sign: bool = True) -> Any:
+    headers = {"HTTP_STRIPE_SIGNATURE": signature_header(body.decode(), WEBHOOK_SECRET)} if sign \
+        else {}  # fmt: skip
+    return Client(HTTP_HOST="localhost").post(
+        "/stripe/webhook", body, content_type="application/json", **headers
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status"),
+    [("an empty object", b"{}", 400), ("an empty list", b"[]", 400), ("a number", b"5", 400),
+     ("an event without a type", b'{"id": "evt_1"}', 400),
+     ("an id that is not a string", b'{"id": 5, "type": "invoice.paid"}', 400),
+     ("an id too long to store", _json_body({"id": "e" * 500, "type": "invoice.paid"}), 400),
+     ("a NUL in the event", _json_body({"id": "evt_nul", "type": "x", "data": "a\u0000b"}), 400),
+     ("JSON nested 100,000 deep", DEEP_JSON.encode(), 400),
+     ("a body of 3 MB", _json_body({"id": "evt_big", "type": "x", "pad": " " * THREE_MB}), 413)],
+    ids=lambda value: value if isinstance(value, str) else None,
+)  # fmt: skip
+def test_a_signed_stripe_webhook_that_is_not_an_event_gets_a_typed_4xx(
+    db: None, settings: Any, name: str, body: bytes, status: int
+) -> None:
+    # given: the webhook secret configured; the body is signed with it
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    # when: Stripe's signature is valid but the body is not an event
+    response = _stripe_post(body)
+    # then: a typed JSON 4xx, and nothing stored
+    assert response.status_code == status, response.content[:300]
+    assert response.json()["code"], response.json()
+    assert not StripeEvent.objects.filter(event_id__in=["evt_1", "evt_nul", "evt_big"]).exists()

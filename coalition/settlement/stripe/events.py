@@ -1,6 +1,8 @@
 """Stripe webhooks: verify, store once, process once, in order-independent steps.
 
 The endpoint verifies the signature (a bad one is a 400 and nothing is stored),
+refuses a signed body that is not an event (not a JSON object with an ``id`` and a
+``type``: a typed 400, never a server error),
 stores the event under its unique id (a duplicate is acknowledged and ignored)
 and hands it to Celery after commit. Processing moves a statement's payment
 status only forward, so events arriving out of order never undo progress.
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.exceptions import RequestDataTooBig
+from django.db import DataError, IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -45,25 +49,56 @@ EVENT_STATUS = {
 }
 
 
+def _refused(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": message, "code": code}, status=status)
+
+
+def _event_of(body: bytes) -> dict[str, Any] | None:
+    """The event a verified body carries: a JSON object with a string ``id`` and
+    ``type``; None for anything else (a signature proves who sent it, not that
+    it is an event)."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    for name in ("id", "type"):
+        value = payload.get(name)
+        if not isinstance(value, str) or not value or len(value) > 80 or "\x00" in value:
+            return None  # not storable in StripeEvent (80 characters each)
+    return payload
+
+
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
-        return JsonResponse({"error": "webhooks are not configured"}, status=503)
+        return _refused(503, "not_configured", "webhooks are not configured")
     try:
-        event = stripe.Webhook.construct_event(
-            request.body, request.headers.get("Stripe-Signature"), secret
+        body = request.body
+    except RequestDataTooBig:
+        return _refused(413, "invalid_input", "request body too large")
+    try:
+        stripe.WebhookSignature.verify_header(
+            body, request.headers.get("Stripe-Signature"), secret, stripe.Webhook.DEFAULT_TOLERANCE
         )
     except (ValueError, stripe.SignatureVerificationError):
-        return JsonResponse({"error": "invalid payload or signature"}, status=400)
-    payload = json.loads(request.body)
+        return _refused(400, "invalid_signature", "invalid payload or signature")
+    payload = _event_of(body)
+    if payload is None:
+        return _refused(400, "invalid_input", "the body is not a Stripe event")
     try:
         with transaction.atomic():
-            stored = StripeEvent.objects.create(event_id=event.id, type=event.type, payload=payload)
+            stored = StripeEvent.objects.create(
+                event_id=payload["id"], type=payload["type"], payload=payload
+            )
             jobs.after_commit(_enqueue, stored.event_id)
     except IntegrityError:
         return JsonResponse({"received": True, "duplicate": True})
+    except DataError:  # e.g. a NUL character, which jsonb cannot hold
+        return _refused(400, "invalid_input", "the event cannot be stored")
     return JsonResponse({"received": True})
 
 

@@ -294,3 +294,68 @@ def test_a_member_token_signed_for_another_purpose_is_401(db: None) -> None:
 
     # when / then: not authenticated
     assert s.gql(s.PUBLIC_HOST, s.ME_QUERY, None, forged).status == 401
+
+
+# --- what errors reveal ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "query", "credential"),
+    [(s.PUBLIC_HOST, "{ periods(last: -5) { number } }", "operator"),
+     (s.HOST_A, "{ statements(last: -1) { period } }", "partner"),
+     (s.PUBLIC_HOST, "{ catalogue(first: 0) { edges { cursor } } }", None),
+     (s.PUBLIC_HOST, "query($n: Int) { periods(last: $n) { number } }", "operator")],
+)  # fmt: skip
+def test_a_page_size_below_one_is_a_typed_error_without_the_orms_words(
+    db: None, partner_a: Partner, host: str, query: str, credential: str | None
+) -> None:
+    # given: the caller's credential
+    token = {"operator": s.operator_key, "partner": lambda: s.partner_key(partner_a),
+             None: lambda: None}[credential]()  # fmt: skip
+    # when: it asks for a page of less than one item
+    reply = s.gql(host, query, {"n": -3} if "$n" in query else None, token)
+    # then: a typed error naming the argument, not the ORM's message
+    assert reply.graphql_codes == ["invalid_input"], reply.body
+    assert reply.messages[0] in {"first must be at least 1", "last must be at least 1"}
+    assert not any("Negative indexing" in message for message in reply.messages)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [("{ partnerz { slug } }", None),
+     ("{ partners { slugg } }", None),
+     ("{ catalogue(frist: 1) { edges { cursor } } }", None),
+     ("query($k: LedgerTransactionKind) { me { history(kind: $k) { edges { cursor } } } }",
+      {"k": "EARNN"})],
+)  # fmt: skip
+def test_suggestions_do_not_reveal_the_schema_when_introspection_is_off(
+    db: None, query: str, variables: dict[str, str] | None
+) -> None:
+    # given: introspection on, the error suggests a name from the schema
+    token = issue(s.enrol().pk)
+    assert any("Did you mean" in m for m in s.gql(s.PUBLIC_HOST, query, variables, token).messages)
+    # when: introspection is off
+    with override_settings(LOYALTY_GRAPHQL_INTROSPECTION=False):
+        reply = s.gql(s.PUBLIC_HOST, query, variables, token)
+    # then: the same error, typed, without the suggestion
+    assert reply.status == 400, reply.body
+    assert reply.messages
+    assert not any("Did you mean" in m for m in reply.messages)
+    assert all(code for code in reply.graphql_codes)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("{ partners { slug } ", "graphql_parse_failed"),
+     ("{ partners { nonsense } }", "graphql_validation_failed"),
+     ('{ catalogue(first: "ten") { edges { cursor } } }', "graphql_validation_failed"),
+     ("query($n: Int!) { catalogue(first: $n) { edges { cursor } } }", "invalid_input"),
+     ("query A { partners { slug } } query B { partners { name } }", "invalid_input")],
+)  # fmt: skip
+def test_every_refused_document_has_a_code(db: None, query: str, code: str) -> None:
+    # when: a document with bad syntax, an unknown field, a wrongly typed argument,
+    # a missing variable, or two operations and no operation name
+    reply = s.gql(s.PUBLIC_HOST, query)
+    # then: a 400 whose every error names its code
+    assert reply.status == 400, reply.body
+    assert reply.graphql_codes == [code] * len(reply.graphql_codes), reply.body

@@ -56,7 +56,7 @@ def balance(member_id: int) -> int:
         )
         row = cursor.fetchone()
     if row is None:
-        raise UnknownMember(f"no member with id {member_id}")
+        raise UnknownMember("no such member")
     return int(row[0])
 
 

@@ -114,7 +114,7 @@ def _enrolment_replay(idempotency: IdempotencyKey, digest: str) -> Member | None
 def member_get(member_id: int) -> Member:
     member = Member.objects.filter(pk=member_id).first()
     if member is None:
-        raise UnknownMember(f"no member with id {member_id}")
+        raise UnknownMember("no such member")
     return member
 
 
@@ -125,9 +125,9 @@ def member_set_status(*, member_id: int, status: str) -> Member:
     with transaction.atomic():
         member = Member.objects.select_for_update().filter(pk=member_id).first()
         if member is None:
-            raise UnknownMember(f"no member with id {member_id}")
+            raise UnknownMember("no such member")
         if member.status == MemberStatus.ERASED:
-            raise MemberNotActive(f"member {member_id} was erased")
+            raise MemberNotActive("the member was erased")
         member.status = status
         member.save(update_fields=["status"])
     return member
@@ -155,7 +155,7 @@ def member_add_card(
         raise InvalidMemberData("a card number is 1-32 letters or digits", field="card_number")
     member = member_get(member_id)
     if not member.is_active:
-        raise MemberNotActive(f"member {member_id} is {member.status}")
+        raise MemberNotActive(f"the member is {member.status}")
     try:
         with transaction.atomic():
             return MemberCard.objects.create(
@@ -175,7 +175,7 @@ def member_erase(*, member_id: int, acting_user: Any = None) -> Member:
     with transaction.atomic():
         member = Member.objects.select_for_update().filter(pk=member_id).first()
         if member is None:
-            raise UnknownMember(f"no member with id {member_id}")
+            raise UnknownMember("no such member")
         member.email = f"erased-{member.pk}@erased.invalid"
         member.phone = None
         member.birth_date = None

@@ -125,7 +125,7 @@ def points_transfer(
 
 def household_create(*, head_member_id: int, name: str) -> Household:
     if not Member.objects.filter(pk=head_member_id).exists():
-        raise UnknownMember(f"no member with id {head_member_id}")
+        raise UnknownMember("no such member")
     with transaction.atomic():
         if HouseholdMembership.objects.filter(member_id=head_member_id).exists():
             raise AlreadyInHousehold("that member already belongs to a household")
@@ -140,7 +140,7 @@ def household_join(*, household_id: int, member_id: int) -> HouseholdMembership:
         if household is None:
             raise HouseholdError(f"no household {household_id}")
         if not Member.objects.filter(pk=member_id).exists():
-            raise UnknownMember(f"no member with id {member_id}")
+            raise UnknownMember("no such member")
         if HouseholdMembership.objects.filter(member_id=member_id).exists():
             raise AlreadyInHousehold("that member already belongs to a household")
         if household.memberships.count() >= MAX_HOUSEHOLD_MEMBERS:

@@ -168,9 +168,9 @@ def _partner_zone() -> ZoneInfo:
 def _active_member(member_id: int) -> Member:
     member = Member.objects.filter(pk=member_id).first()
     if member is None:
-        raise UnknownMember(f"no member with id {member_id}")
+        raise UnknownMember("no such member")
     if not member.is_active:
-        raise MemberNotActive(f"member {member_id} is {member.status}")
+        raise MemberNotActive(f"the member is {member.status}")
     return member
 
 
@@ -250,7 +250,7 @@ def behaviour_award(
                     ledger_transaction_id=posting.transaction_id,
                 )
         except IntegrityError:
-            raise AwardLimitReached(f"{event} was just awarded to member {member_id}") from None
+            raise AwardLimitReached(f"{event} was just awarded to this member") from None
     tier_evaluate(member_id=member_id)  # upgrades happen at once, whatever earned
     return AwardResult(award.pk, points, posting.transaction_id)
 

@@ -170,9 +170,9 @@ def reward_save(
 def _active_member(member_id: int) -> Member:
     member = Member.objects.filter(pk=member_id).first()
     if member is None:
-        raise UnknownMember(f"no member with id {member_id}")
+        raise UnknownMember("no such member")
     if not member.is_active:
-        raise MemberNotActive(f"member {member_id} is {member.status}")
+        raise MemberNotActive(f"the member is {member.status}")
     return member
 
 

@@ -359,3 +359,28 @@ def test_every_refused_document_has_a_code(db: None, query: str, code: str) -> N
     # then: a 400 whose every error names its code
     assert reply.status == 400, reply.body
     assert reply.graphql_codes == [code] * len(reply.graphql_codes), reply.body
+
+
+def test_insufficient_points_names_no_internal_id(db: None, partner_a: Partner) -> None:
+    # given: a member with 5 points, a reward of 10, and a friend
+    member = s.funded_member(partner_a, 5, "short")
+    friend = s.enrol("friend")
+    code = s.reward(partner_a, 10)
+    key = s.partner_key(partner_a)
+
+    # when: the member redeems the reward at a till, and transfers 10 points in the app
+    redeemed = s.gql(
+        s.HOST_A,
+        s.REDEEM_REWARD,
+        {"key": "r1", "member": member.member_number, "reward": code},
+        key,
+    )
+    transfer = {"key": "t1", "to": friend.member_number, "points": 10}
+    transferred = s.gql(s.PUBLIC_HOST, s.TRANSFER_POINTS, transfer, issue(member.pk))
+
+    # then: typed errors whose messages say what is wrong without the database id
+    [redeem_error] = redeemed.payload("redeemReward")["errors"]
+    [transfer_error] = transferred.payload("transferPoints")["errors"]
+    assert redeem_error["code"] == transfer_error["code"] == "INSUFFICIENT_POINTS"
+    assert redeem_error["message"] == "the member has 5 points, 10 needed"
+    assert transfer_error["message"] == "the sender has 5 points, 10 needed"

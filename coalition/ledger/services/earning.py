@@ -183,9 +183,9 @@ def _diagnose_earn_refusal(member_id: int, partner_id: int) -> None:
         [member_id],
     )
     if row is None or row[1] is None:
-        raise UnknownMember(f"no member with id {member_id}")
+        raise UnknownMember("no such member")
     if row[0] != MemberStatus.ACTIVE:
-        raise MemberNotActive(f"member {member_id} is {row[0]}")
+        raise MemberNotActive(f"the member is {row[0]}")
     require_active_partner(partner_id)
 
 

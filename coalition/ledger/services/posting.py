@@ -130,9 +130,9 @@ def lock_wallets(member_ids: Iterable[int], *, require_active: bool) -> dict[int
     wallets = {row[1]: Wallet(row[0], row[1], row[2], row[3]) for row in rows}
     for member_id in ids:
         if member_id not in wallets:
-            raise UnknownMember(f"no member with id {member_id}")
+            raise UnknownMember("no such member")
         if require_active and wallets[member_id].status != MemberStatus.ACTIVE:
-            raise MemberNotActive(f"member {member_id} is {wallets[member_id].status}")
+            raise MemberNotActive(f"the member is {wallets[member_id].status}")
     return wallets
 
 
@@ -312,7 +312,9 @@ def plan_consumption(member_id: int, points: int) -> list[LotTake]:
         needed -= take
     if needed:
         # Stored balance and lots disagree: refuse rather than post a wrong burn.
-        raise InsufficientPoints(f"lots of member {member_id} hold {points - needed} < {points}")
+        raise InsufficientPoints(
+            f"the member's lots hold {points - needed} of the {points} points needed"
+        )
     return plan
 
 

@@ -37,7 +37,7 @@ def spendable(
     if partner_id is not None:
         require_active_partner(partner_id)
     if wallet.balance < points:
-        raise InsufficientPoints(f"member {member_id} has {wallet.balance} points, {points} needed")
+        raise InsufficientPoints(f"the member has {wallet.balance} points, {points} needed")
     return wallet, plan_consumption(member_id, points)
 
 

@@ -56,9 +56,7 @@ def transfer(
         wallets = lock_wallets([from_member_id, to_member_id], require_active=True)
         sender, recipient = wallets[from_member_id], wallets[to_member_id]
         if sender.balance < points:
-            raise InsufficientPoints(
-                f"member {from_member_id} has {sender.balance} points, {points} needed"
-            )
+            raise InsufficientPoints(f"the sender has {sender.balance} points, {points} needed")
         plan = plan_consumption(from_member_id, points)
         result = {
             "balance_after": sender.balance - points,

@@ -136,9 +136,7 @@ def member_key(receipt: Receipt) -> tuple[tuple[str, Any], UnknownMember]:
     """How the statements find the receipt's member (by id, or by number), and
     the error to raise when nobody is found that way."""
     if receipt.member_id is not None:
-        return ("id", Int8(receipt.member_id)), UnknownMember(
-            f"no member with id {receipt.member_id}"
-        )
+        return ("id", Int8(receipt.member_id)), UnknownMember("no such member")
     number = receipt.member_number.strip()
     unknown = UnknownMember(f"no member with number {number!r}", field="member_number")
     if not is_valid_member_number(number):

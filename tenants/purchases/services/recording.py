@@ -171,7 +171,7 @@ def _json(value: Any) -> Any:
 def _check_member(snapshot: pricing.PricingSnapshot, member: Any) -> None:
     """The member the snapshot found (by id or number) may earn."""
     if snapshot.member_status != MemberStatus.ACTIVE:
-        raise MemberNotActive(f"member {member} is {snapshot.member_status}")
+        raise MemberNotActive(f"the member is {snapshot.member_status}")
 
 
 def _breakdown_of(receipt: Receipt, snapshot: pricing.PricingSnapshot) -> engine.Breakdown:

@@ -18,9 +18,8 @@ from coalition.tiers.models import TierLevel
 from coalition.tiers.services import tier_code_of
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
-from tenants.purchases.services import recording
 from tenants.purchases.models import Purchase
-from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
+from tenants.purchases.services import Receipt, ReceiptLine, purchase_record, recording
 from tests.testkit import in_partner
 
 

@@ -308,7 +308,7 @@ def test_live_position_with_events_but_no_terms_is_terms_missing(
 
 def test_partner_describes_the_host_partner(db: None, partner_a: Partner) -> None:
     # when: alpha's app asks who it talks to
-    reply = s.gql(s.HOST_A, s.PARTNER_QUERY, None, s.partner_key(partner_a, ["read"]))
+    reply = s.gql(s.HOST_A, s.PARTNER_FULL_QUERY, None, s.partner_key(partner_a, ["read"]))
 
     # then: alpha
     assert reply.payload("partner") == {

@@ -398,7 +398,10 @@ STATEMENTS_QUERY = """query($last: Int) { statements(last: $last) { period payme
   net { amount currency } lines { kind points transactions amount { amount currency } } } }"""
 LIVE_POSITION_QUERY = """{ livePosition { period net { amount currency }
   lines { kind points transactions amount { amount currency } } } }"""
-PARTNER_QUERY = "{ partner { name slug status defaultCurrency timeZone } }"
+# The public store locator's fields (readable without credentials) ...
+PARTNER_QUERY = "{ partner { name slug timeZone } }"
+# ... and every field, some of which need the partner's key.
+PARTNER_FULL_QUERY = "{ partner { name slug status defaultCurrency timeZone } }"
 STORES_QUERY = "{ stores { code name channel timeZone city isActive } }"
 
 ENROL = f"""mutation($key: String!, $email: String!, $phone: String) {{

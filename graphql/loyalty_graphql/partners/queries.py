@@ -7,6 +7,7 @@ from typing import Any
 
 import graphene
 
+from loyalty_graphql.base import principal_of
 from loyalty_graphql.partners.types import PartnerInfo, PartnerType, StoreType
 from loyalty_kernel.tenancy import current_tenant
 from tenants.partners.selectors import partners_active
@@ -22,8 +23,19 @@ class PartnerListQueries(graphene.ObjectType):
 
 
 class PartnerHostQueries(graphene.ObjectType):
-    partner = graphene.Field(PartnerType, required=True, description="The partner of this host.")
-    stores = graphene.List(graphene.NonNull(StoreType), required=True)
+    partner = graphene.Field(
+        PartnerType,
+        required=True,
+        description="The partner of this host (public: the store locator's heading).",
+    )
+    stores = graphene.List(
+        graphene.NonNull(StoreType),
+        required=True,
+        description=(
+            "This partner's stores: the public store locator. Without credentials, the "
+            "active stores only; with this partner's API key, every store."
+        ),
+    )
 
     @staticmethod
     def resolve_partner(root: Any, info: Any) -> Any:
@@ -31,4 +43,6 @@ class PartnerHostQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_stores(root: Any, info: Any) -> Any:
-        return Store.objects.all()
+        if principal_of(info).kind == "partner":
+            return Store.objects.all()
+        return Store.objects.filter(is_active=True)

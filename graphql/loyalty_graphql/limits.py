@@ -7,8 +7,10 @@ and of root fields, and its cost. The cost is computed from a per-field cost
 map (``FIELD_COSTS``, like Saleor's: aggregates such as ``liability``,
 ``livePosition``, statements and history cost what their SQL costs), multiplied
 by the page size of the list a field sits in (``first``/``last``, or a
-variable: the cap), and counted once per alias. Anonymous callers get a far
-smaller budget than callers with credentials. Every refusal carries a typed
+variable: its value), and counted once per alias. Anonymous callers get a far
+smaller budget than callers with credentials, and pay 1 for a root field that
+is not open to them (it is refused before it does any work, with the typed
+``permission_denied`` the caller needs to see). Every refusal carries a typed
 ``extensions.code``; field suggestions ("Did you mean ...") are left out when
 introspection is off, so they cannot reveal the schema.
 
@@ -87,11 +89,14 @@ class FieldCost:
     read); a field that runs SQL costs about 10, an aggregate over the ledger or
     a period's entries hundreds. ``items`` is how many items a list without a
     page size serves at most (its sub-fields are paid that many times); a list
-    with ``first``/``last`` is paid for its page size instead."""
+    with ``first``/``last`` is paid for its page size instead. ``public`` root
+    fields answer callers without credentials; for them, any other root field
+    costs 1 (its resolver refuses them before doing any work)."""
 
     cost: int
     items: int = 1
     page_default: int | None = None  # the page size when ``first``/``last`` is omitted
+    public: bool = False
 
 
 QUERY = FieldCost(10)
@@ -99,15 +104,15 @@ QUERY = FieldCost(10)
 # operation gets a deliberate cost; other fields cost 1 unless listed.
 FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     # the public host
-    ("CoalitionQuery", "partners"): FieldCost(10, items=50),
+    ("CoalitionQuery", "partners"): FieldCost(10, items=50, public=True),
     ("CoalitionQuery", "me"): QUERY,
-    ("CoalitionQuery", "catalogue"): FieldCost(20, page_default=20),
+    ("CoalitionQuery", "catalogue"): FieldCost(20, page_default=20, public=True),
     ("CoalitionQuery", "liability"): FieldCost(500, items=20),
     ("CoalitionQuery", "periods"): FieldCost(20, page_default=12),
     ("CoalitionQuery", "charityStatements"): FieldCost(200, page_default=12),
     # a partner's host
-    ("PartnerQuery", "partner"): FieldCost(1),
-    ("PartnerQuery", "stores"): FieldCost(10, items=50),
+    ("PartnerQuery", "partner"): FieldCost(1, public=True),
+    ("PartnerQuery", "stores"): FieldCost(10, items=50, public=True),
     ("PartnerQuery", "member"): QUERY,
     ("PartnerQuery", "purchasePreview"): FieldCost(50, items=20),
     ("PartnerQuery", "rewards"): FieldCost(10, items=MAX_PAGE_SIZE),
@@ -178,10 +183,15 @@ class _Measurer:
     time proportional to its size, not to its expansion."""
 
     def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        anonymous: bool,
     ) -> None:
         self.schema = schema
         self.variables = variables
+        self.anonymous = anonymous
         self.fragments = {
             definition.name.value: definition
             for definition in document.definitions
@@ -230,7 +240,10 @@ class _Measurer:
         definition = None
         if isinstance(parent, GraphQLObjectType):
             definition = parent.fields.get(name)
-        cost = field_cost(parent.name if parent is not None else "", name, mutation_root)
+        parent_name = parent.name if parent is not None else ""
+        cost = field_cost(parent_name, name, mutation_root)
+        if self.anonymous and parent_name in ROOT_TYPES and not cost.public:
+            return 1
         page = _page_argument(node, self.variables)
         if page is None:
             page = cost.page_default
@@ -339,9 +352,10 @@ def operation_cost(
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: dict[str, Any] | None,
+    anonymous: bool,
 ) -> int:
-    """The cost of running ``operation`` with these variables."""
-    measurer = _Measurer(schema, document, _variable_values(operation, variables))
+    """The cost of running ``operation`` with these variables for this caller."""
+    measurer = _Measurer(schema, document, _variable_values(operation, variables), anonymous)
     return measurer.operation_cost(operation)
 
 
@@ -349,11 +363,12 @@ def over_budget(cost: int, budget: int, node: Any = None) -> GraphQLError:
     return too_complex(f"query cost {cost} exceeds the limit of {budget}", node)
 
 
-def complexity_rule(budget: int) -> type[ValidationRule]:
+def complexity_rule(anonymous: bool) -> type[ValidationRule]:
     """A rule refusing documents over the alias cap, and operations over the root
     field cap or whose least possible cost is over ``budget`` (code
     ``query_too_complex``). Page sizes given by variables are paid for again
     once the request's values are known (``operation_cost``)."""
+    budget = cost_budget(anonymous)
 
     class ComplexityRule(ValidationRule):
         def enter_document(self, node: DocumentNode, *_args: Any) -> None:
@@ -367,7 +382,7 @@ def complexity_rule(budget: int) -> type[ValidationRule]:
                 self.report_error(over_budget(fields, budget))
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-            measurer = _Measurer(self.context.schema, self.context.document, None)
+            measurer = _Measurer(self.context.schema, self.context.document, None, anonymous)
             try:
                 depth = measurer.depth(node.selection_set)
                 roots = measurer.root_fields(node.selection_set, frozenset())
@@ -403,10 +418,10 @@ def too_complex(message: str, node: Any = None) -> GraphQLError:
     return GraphQLError(message, node, extensions={"code": TOO_COMPLEX})
 
 
-def limit_rules(budget: int) -> list[Any]:
+def limit_rules(anonymous: bool) -> list[Any]:
     """The cheap rules, run before the standard ones: depth, aliases, root
     fields, cost. A document they refuse is not validated further."""
-    return [complexity_rule(budget)]
+    return [complexity_rule(anonymous)]
 
 
 def validation_rules() -> list[Any]:

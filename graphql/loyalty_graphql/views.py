@@ -10,7 +10,7 @@ object, JSON nested too deeply, a batched array, an oversized body) is a typed
 
 Apps send the same few documents over and over (only the variables change), so a
 document is parsed and validated once per process and kept (bounded LRU, keyed by
-the schema, the text, the caller's budget and the limits in force): validation no
+the schema, the text, whether the caller is anonymous and the limits in force): validation no
 longer costs a purchase more than its execution does."""
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ class CheckedDocument:
 
 @lru_cache(maxsize=512)
 def _checked_document(
-    schema: GraphQLSchema, query: str, budget: int, limits: tuple[Any, ...]
+    schema: GraphQLSchema, query: str, anonymous: bool, limits: tuple[Any, ...]
 ) -> CheckedDocument:
     """Parse and validate once; ``limits`` is part of the key so a change of the
     settings behind the rules (tests override them) is never served stale.
@@ -204,7 +204,7 @@ def _checked_document(
         nested = GraphQLError("the document nests too deeply", extensions={"code": PARSE_FAILED})
         return CheckedDocument(None, (nested,), False)
     hide = not settings.LOYALTY_GRAPHQL_INTROSPECTION
-    errors = validate(schema, document, limit_rules(budget), hide_suggestions=hide)
+    errors = validate(schema, document, limit_rules(anonymous), hide_suggestions=hide)
     if not errors:
         errors = validate(
             schema,
@@ -217,10 +217,10 @@ def _checked_document(
     return CheckedDocument(document, typed, cost_depends_on_variables(document))
 
 
-def checked_document(schema: GraphQLSchema, query: str, budget: int) -> CheckedDocument:
+def checked_document(schema: GraphQLSchema, query: str, anonymous: bool) -> CheckedDocument:
     if len(query) > CACHEABLE_DOCUMENT_CHARS:
-        return _checked_document.__wrapped__(schema, query, budget, ())
-    return _checked_document(schema, query, budget, limits_in_force())
+        return _checked_document.__wrapped__(schema, query, anonymous, ())
+    return _checked_document(schema, query, anonymous, limits_in_force())
 
 
 # graphene-django wraps its dispatch in ensure_csrf_cookie (method_decorator keeps
@@ -330,8 +330,7 @@ class LoyaltyGraphQLView(GraphQLView):
             return ExecutionResult(data=None, errors=list(schema_errors))
         principal = getattr(request, "principal", None)
         anonymous = principal is None or principal.kind == "anonymous"
-        budget = cost_budget(anonymous)
-        checked = checked_document(schema, query, budget)
+        checked = checked_document(schema, query, anonymous)
         document = checked.document
         if document is None:
             return ExecutionResult(errors=list(checked.errors))
@@ -352,7 +351,8 @@ class LoyaltyGraphQLView(GraphQLView):
         if checked.errors:
             return ExecutionResult(data=None, errors=list(checked.errors))
         if checked.variable_cost and operation is not None:
-            cost = operation_cost(schema, document, operation, variables)
+            cost = operation_cost(schema, document, operation, variables, anonymous)
+            budget = cost_budget(anonymous)
             if cost > budget:
                 return ExecutionResult(data=None, errors=[over_budget(cost, budget, operation)])
         try:

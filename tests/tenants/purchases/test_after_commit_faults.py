@@ -15,7 +15,7 @@ from django.utils import timezone
 from coalition.ledger.selectors import balance
 from coalition.members.services import member_enrol
 from coalition.tiers.models import TierLevel
-from coalition.tiers.services import tier_code_of
+from coalition.tiers.selectors import tier_code_of
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase

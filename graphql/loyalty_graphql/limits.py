@@ -280,7 +280,11 @@ class _Measurer:
         deepest = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                if selection.selection_set is not None:
+                # introspection (``__schema``, ``__type``) is not counted, as graphene
+                # does not: GraphiQL's own query nests types eight deep; it is cheap
+                if selection.selection_set is not None and not selection.name.value.startswith(
+                    "__"
+                ):
                     deepest = max(deepest, 1 + self.depth(selection.selection_set, level + 1))
             elif isinstance(selection, InlineFragmentNode):
                 deepest = max(deepest, self.depth(selection.selection_set, level))

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from graphql import get_introspection_query
 
 from loyalty_graphql import limits, views
 from loyalty_graphql.auth import member_token_issue
@@ -165,3 +166,17 @@ def test_a_partner_app_alias_heavy_document_is_refused_on_its_host(
     # then: refused before anything ran
     _refused_as_too_complex(reply)
     execute.assert_not_called()
+
+
+def test_graphiqls_introspection_query_runs_without_credentials(
+    db: None, partner_a: Partner
+) -> None:
+    # given: the query GraphiQL sends on load (types nested eight deep under __schema)
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+
+    # when: a browser sends it without credentials, on either host
+    replies = [s.gql(host, query) for host in (s.PUBLIC_HOST, s.HOST_A)]
+
+    # then: answered (introspection is not counted in the depth, as graphene did not)
+    for reply in replies:
+        assert reply.payload("__schema")["queryType"]["name"] in {"CoalitionQuery", "PartnerQuery"}

@@ -180,3 +180,13 @@ def test_graphiqls_introspection_query_runs_without_credentials(
     # then: answered (introspection is not counted in the depth, as graphene did not)
     for reply in replies:
         assert reply.payload("__schema")["queryType"]["name"] in {"CoalitionQuery", "PartnerQuery"}
+
+
+def test_introspection_that_fans_out_is_refused(db: None) -> None:
+    # when: an introspection query nests the fields of fields of fields (each level
+    # multiplies the answer by the schema's size)
+    query = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
+    reply = s.gql(s.PUBLIC_HOST, query)
+    # then: refused by GraphQL's own introspection depth rule, with a code
+    assert reply.status == 400, reply.body
+    assert reply.graphql_codes == ["graphql_validation_failed"]

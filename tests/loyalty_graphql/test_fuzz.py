@@ -37,7 +37,7 @@ from coalition.charity.services import charity_create
 from coalition.ledger import services as ledger
 from coalition.members.services import member_enrol
 from coalition.settlement.models import StripeEvent
-from coalition.settlement.stripe_fake import signature_header
+from loyalty_platform.devtools.stripe_fake import signature_header
 from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_graphql.core.types import encode_cursor
 from loyalty_graphql.schema import coalition_schema, partner_schema

@@ -37,10 +37,10 @@ from coalition.charity.services import charity_create
 from coalition.ledger import services as ledger
 from coalition.members.services import member_enrol
 from coalition.settlement.models import StripeEvent
-from loyalty_platform.devtools.stripe_fake import signature_header
 from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_graphql.core.types import encode_cursor
 from loyalty_graphql.schema import coalition_schema, partner_schema
+from loyalty_platform.devtools.stripe_fake import signature_header
 from tenants.earning import services as earning
 from tenants.partners.models import Partner
 from tenants.rewards import services as rewards

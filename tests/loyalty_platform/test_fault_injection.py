@@ -277,12 +277,10 @@ def stack() -> Iterator[Platform]:
         postgres.init()
         redis.start()
         stack = Platform(folder, postgres, redis, web, {})
-        migrated = stack.loyalty("migrate", "-v", "0")
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         seeded = subprocess.run(
             [sys.executable, str(PROJECT_ROOT / "tests" / "testkit" / "fault_seed.py"),
              SLUG, str(CLIENTS)],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
         )  # fmt: skip
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
         stack.seeded = json.loads(seeded.stdout.strip().splitlines()[-1])
@@ -381,7 +379,6 @@ def test_purchases_survive_killed_database_web_worker_and_redis(stack: Platform)
         ledger.phase = DATABASE_DOWN
         stack.postgres.kill()
         time.sleep(OUTAGE_SECONDS)
-        seen_down = len(ledger.outcomes)
         stack.postgres.start()
         _acks_grow_by(
             ledger, 3 * CLIENTS, PHASE_TIMEOUT, "purchases after PostgreSQL restarted", log
@@ -401,9 +398,9 @@ def test_purchases_survive_killed_database_web_worker_and_redis(stack: Platform)
         stop.set()
         for thread in clients:
             thread.join(timeout=REQUEST_TIMEOUT + 5)
-    assert seen_down > 0
 
     # and every unacknowledged request is sent again with its key once all is back
+    stored_unacknowledged = set(ledger.unacknowledged()) & {key for key, _, _ in _stored(stack)[0]}
     _retry_unacknowledged(stack, ledger)
     # and a few acknowledged ones too, as a client that lost the answer would
     for key in list(ledger.acked)[:: max(1, len(ledger.acked) // 10)]:
@@ -412,7 +409,12 @@ def test_purchases_survive_killed_database_web_worker_and_redis(stack: Platform)
         )
         ledger.record(Outcome(key, (RETRY, RETRY), kind, status, detail, points))
 
-    report = f"{ledger.summary()}\n{stack.logs()}"
+    report = (
+        f"{ledger.summary()}; {len(stored_unacknowledged)} stored but not acknowledged before"
+        f" the retries\n{stack.logs()}"
+    )
+    # then the clients did meet the database's outage (or this proves nothing)
+    assert any(o.kind != "ack" and DATABASE_DOWN in o.phases for o in ledger.outcomes), report
     # then every answer but a success was a typed JSON error or a 503, and a dropped
     # connection only came from the killed worker
     problems = ledger.problems()

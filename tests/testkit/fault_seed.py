@@ -1,8 +1,9 @@
-"""Seeds a fresh platform database for the fault-injection test, in a process of its
-own (run as a script with DATABASE_URL pointing at the test's own PostgreSQL):
-one active partner with a published base rate, tier levels (so every purchase also
-runs the post-commit tier check), a webhook endpoint (so every purchase enqueues a
-delivery on the broker), an API key allowed to earn, and members.
+"""Migrates and seeds a fresh platform database for the fault-injection test, in a
+process of its own (run as a script with DATABASE_URL pointing at the test's own
+PostgreSQL; one process for both saves a Django start-up): one active partner
+with a published base rate, tier levels (so every purchase also runs the
+post-commit tier check), a webhook endpoint (so every purchase enqueues a delivery
+on the broker), an API key allowed to earn, and members.
 
 Prints one JSON line: the partner's host and schema, the key and member numbers.
 Not a test module (pytest collects ``test_*.py`` only); not imported by the suite.
@@ -54,4 +55,7 @@ if __name__ == "__main__":
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate_platform", verbosity=0)
     print(json.dumps(seed(sys.argv[1], int(sys.argv[2]))))

@@ -253,7 +253,7 @@ class WebServer:
     def log(self) -> Path:
         return self.folder / "serve.log"
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 90) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "loyalty_platform.cli", "serve",

@@ -86,14 +86,14 @@ ALLOWED: dict[str, set[str]] = {
 class Outcome:
     key: str
     phases: tuple[str, str]  # when sent, when answered
-    kind: str  # ack, typed, unavailable, dropped, untyped
+    kind: str  # ack, typed, unavailable, dropped, untyped, changed on replay
     status: int | None
     detail: str
     points: int | None = None
 
 
 @dataclass
-class Ledger:
+class Seen:
     """What the clients saw, shared by their threads."""
 
     phase: str = STEADY
@@ -115,8 +115,8 @@ class Ledger:
                 # the same key must always answer the same purchase
                 if previous != outcome.points:
                     self.outcomes.append(
-                        Outcome(outcome.key, outcome.phases, "untyped", outcome.status,
-                                f"replay answered {outcome.points} points, first {previous}")
+                        Outcome(outcome.key, outcome.phases, "changed on replay", outcome.status,
+                                f"answered {outcome.points} points, earlier {previous}")
                     )  # fmt: skip
 
     def unacknowledged(self) -> list[str]:
@@ -193,7 +193,7 @@ def _body(key: str, member_number: str, n: int) -> bytes:
 
 
 def _client(
-    number: int, seeded: dict[str, Any], port: int, run: str, ledger: Ledger,
+    number: int, seeded: dict[str, Any], port: int, run: str, seen: Seen,
     stop: threading.Event,
 ) -> None:  # fmt: skip
     member = seeded["members"][number]
@@ -202,11 +202,11 @@ def _client(
         key = f"{run}-{number}-{n}"
         body = _body(key, member, n)
         n += 1
-        with ledger.lock:
-            ledger.bodies[key] = body
-            sent_in = ledger.phase
+        with seen.lock:
+            seen.bodies[key] = body
+            sent_in = seen.phase
         kind, status, detail, points = _send(port, seeded["host"], seeded["key"], body)
-        ledger.record(Outcome(key, (sent_in, ledger.phase), kind, status, detail, points))
+        seen.record(Outcome(key, (sent_in, seen.phase), kind, status, detail, points))
         stop.wait(PAUSE)
 
 
@@ -218,9 +218,9 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Pat
         time.sleep(0.05)
 
 
-def _acks_grow_by(ledger: Ledger, count: int, timeout: float, what: str, log: Path) -> None:
-    target = ledger.acks() + count
-    _wait_for(lambda: ledger.acks() >= target, timeout, what, log)
+def _acks_grow_by(seen: Seen, count: int, timeout: float, what: str, log: Path) -> None:
+    target = seen.acks() + count
+    _wait_for(lambda: seen.acks() >= target, timeout, what, log)
 
 
 def _redis_or_skip() -> None:
@@ -305,20 +305,20 @@ def _grouped(problems: list[Outcome]) -> str:
     )
 
 
-def _retry_unacknowledged(stack: Platform, ledger: Ledger) -> None:
+def _retry_unacknowledged(stack: Platform, seen: Seen) -> None:
     """Send every unacknowledged request again, same key and same body, until it
     is acknowledged (bounded attempts and time)."""
     deadline = time.monotonic() + RETRY_SECONDS
     for _ in range(RETRY_ATTEMPTS):
-        pending = ledger.unacknowledged()
+        pending = seen.unacknowledged()
         if not pending or time.monotonic() > deadline:
             return
         for key in pending:
             kind, status, detail, points = _send(
                 stack.web.port, stack.seeded["host"], stack.seeded["key"],
-                ledger.bodies[key],
+                seen.bodies[key],
             )  # fmt: skip
-            ledger.record(Outcome(key, (RETRY, RETRY), kind, status, detail, points))
+            seen.record(Outcome(key, (RETRY, RETRY), kind, status, detail, points))
         time.sleep(0.5)
 
 
@@ -350,92 +350,88 @@ def _stored(
 @pytest.mark.slow
 def test_purchases_survive_killed_database_web_worker_and_redis(stack: Platform) -> None:
     # given clients recording purchases over HTTP, each with unique idempotency keys
-    ledger = Ledger()
+    seen = Seen()
     stop = threading.Event()
     run = uuid.uuid4().hex[:8]
     web, log = stack.web, stack.web.log
     clients = [
-        threading.Thread(target=_client, args=(number, stack.seeded, web.port, run, ledger, stop),
+        threading.Thread(target=_client, args=(number, stack.seeded, web.port, run, seen, stop),
                          name=f"fault-client-{number}")
         for number in range(CLIENTS)
     ]  # fmt: skip
     for thread in clients:
         thread.start()
     try:
-        _acks_grow_by(ledger, 3 * CLIENTS, PHASE_TIMEOUT, "purchases before any fault", log)
+        _acks_grow_by(seen, 3 * CLIENTS, PHASE_TIMEOUT, "purchases before any fault", log)
 
         # when a web worker is killed, and gunicorn replaces it
         victim = web.worker_pids()[0]
-        ledger.phase = WORKER_KILLED
+        seen.phase = WORKER_KILLED
         os.kill(victim, signal.SIGKILL)
         _wait_for(
             lambda: victim not in web.worker_pids() and len(web.worker_pids()) == web.workers,
             PHASE_TIMEOUT, "gunicorn replaced the killed worker", log,
         )  # fmt: skip
-        _acks_grow_by(ledger, 3 * CLIENTS, PHASE_TIMEOUT, "purchases after the worker kill", log)
-        ledger.phase = STEADY
+        _acks_grow_by(seen, 3 * CLIENTS, PHASE_TIMEOUT, "purchases after the worker kill", log)
+        seen.phase = STEADY
 
         # when PostgreSQL is killed (postmaster and backends), stays down, and restarts
-        ledger.phase = DATABASE_DOWN
+        seen.phase = DATABASE_DOWN
         stack.postgres.kill()
         time.sleep(OUTAGE_SECONDS)
         stack.postgres.start()
-        _acks_grow_by(
-            ledger, 3 * CLIENTS, PHASE_TIMEOUT, "purchases after PostgreSQL restarted", log
-        )
-        ledger.phase = STEADY
+        _acks_grow_by(seen, 3 * CLIENTS, PHASE_TIMEOUT, "purchases after PostgreSQL restarted", log)
+        seen.phase = STEADY
 
         # when Redis (rate limits and the Celery broker) is killed
-        ledger.phase = REDIS_DOWN
+        seen.phase = REDIS_DOWN
         stack.redis.kill()
-        acks_before = ledger.acks()
+        acks_before = seen.acks()
         time.sleep(OUTAGE_SECONDS)
-        acks_with_redis_down = ledger.acks() - acks_before
-        ledger.phase = STEADY
+        acks_with_redis_down = seen.acks() - acks_before
+        seen.phase = STEADY
         stack.redis.start()
-        _acks_grow_by(ledger, 2 * CLIENTS, PHASE_TIMEOUT, "purchases after Redis restarted", log)
+        _acks_grow_by(seen, 2 * CLIENTS, PHASE_TIMEOUT, "purchases after Redis restarted", log)
     finally:
         stop.set()
         for thread in clients:
             thread.join(timeout=REQUEST_TIMEOUT + 5)
 
     # and every unacknowledged request is sent again with its key once all is back
-    stored_unacknowledged = set(ledger.unacknowledged()) & {key for key, _, _ in _stored(stack)[0]}
-    _retry_unacknowledged(stack, ledger)
+    stored_unacknowledged = set(seen.unacknowledged()) & {key for key, _, _ in _stored(stack)[0]}
+    _retry_unacknowledged(stack, seen)
     # and a few acknowledged ones too, as a client that lost the answer would
-    for key in list(ledger.acked)[:: max(1, len(ledger.acked) // 10)]:
+    for key in list(seen.acked)[:: max(1, len(seen.acked) // 10)]:
         kind, status, detail, points = _send(
-            web.port, stack.seeded["host"], stack.seeded["key"], ledger.bodies[key]
+            web.port, stack.seeded["host"], stack.seeded["key"], seen.bodies[key]
         )
-        ledger.record(Outcome(key, (RETRY, RETRY), kind, status, detail, points))
+        seen.record(Outcome(key, (RETRY, RETRY), kind, status, detail, points))
 
     report = (
-        f"{ledger.summary()}; {len(stored_unacknowledged)} stored but not acknowledged before"
+        f"{seen.summary()}; {len(stored_unacknowledged)} stored but not acknowledged before"
         f" the retries\n{stack.logs()}"
     )
     # then the clients did meet the database's outage (or this proves nothing)
-    assert any(o.kind != "ack" and DATABASE_DOWN in o.phases for o in ledger.outcomes), report
+    assert any(o.kind != "ack" and DATABASE_DOWN in o.phases for o in seen.outcomes), report
     # then every answer but a success was a typed JSON error or a 503, and a dropped
     # connection only came from the killed worker
-    problems = ledger.problems()
+    problems = seen.problems()
     assert not problems, f"{_grouped(problems)}\n{report}"
     # and purchases succeeded while Redis was down
     assert acks_with_redis_down > 0, report
     # and every request ended acknowledged
-    assert not ledger.unacknowledged(), report
+    assert not seen.unacknowledged(), report
 
     # then the database holds exactly the acknowledged purchases, each posted once
     purchases, transactions, wallets = _stored(stack)
     stored_points = {key: points for key, points, _ in purchases}
-    assert stored_points == ledger.acked, report
+    assert stored_points == seen.acked, report
     assert len(purchases) == len(stored_points)
     postings = [tx for _, _, tx in purchases if tx is not None]
     assert len(postings) == len(set(postings)), "two purchases share a ledger transaction"
     assert all(count == 1 for _, count in transactions), [t for t in transactions if t[1] != 1]
-    assert {ref for ref, _ in transactions} == {
-        key for key, points in ledger.acked.items() if points
-    }
-    assert wallets == sum(ledger.acked.values())
+    assert {ref for ref, _ in transactions} == {key for key, points in seen.acked.items() if points}
+    assert wallets == sum(seen.acked.values())
 
     # and the ledger verifies clean
     verified = stack.loyalty("verify-ledger", "--seal-first")

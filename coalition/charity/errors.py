@@ -13,3 +13,8 @@ class UnknownCharity(DomainError):
 class CharityNotActive(DomainError):
     code = "charity_not_active"
     field = "charity"
+
+
+class InvalidCharity(DomainError):
+    code = "invalid_charity"
+    field = "charity"

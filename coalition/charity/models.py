@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar
 
 from django.db import models
@@ -14,10 +15,21 @@ class Charity(models.Model):
     account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="+")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Settlement pays the charity for the points donated to it, each period: the
+    # points x ``point_value`` (minor units of ``currency`` per point), by a Stripe
+    # Connect transfer to ``stripe_account_id``.
+    currency = models.CharField(max_length=3, default="EUR")
+    point_value = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0))
+    stripe_account_id = models.CharField(max_length=80, blank=True)
 
     class Meta:
         verbose_name_plural = "charities"
         ordering: ClassVar = ["name"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(point_value__gte=0), name="charity_point_value_not_negative"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -5,23 +5,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 
-from coalition.charity.errors import CharityNotActive, UnknownCharity
+from coalition.charity.errors import CharityNotActive, InvalidCharity, UnknownCharity
 from coalition.charity.models import Charity, Donation
 from coalition.ledger import services as ledger
 from coalition.ledger.models import Account, AccountKind
 from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_kernel.money import is_known_currency
 
 
-def charity_create(*, slug: str, name: str, registration_number: str = "") -> Charity:
+def charity_create(
+    *,
+    slug: str,
+    name: str,
+    registration_number: str = "",
+    currency: str = "EUR",
+    point_value: Decimal = Decimal(0),
+) -> Charity:
+    """A charity with its ledger account. Settlement pays it ``point_value`` (minor
+    units of ``currency``) per point donated, each period."""
+    currency = currency.upper()
+    if not is_known_currency(currency):
+        raise InvalidCharity(f"unknown currency {currency!r}", field="currency")
+    if point_value < 0:
+        raise InvalidCharity("a point's value cannot be negative", field="point_value")
     with transaction.atomic():
         account = Account.objects.create(kind=AccountKind.CHARITY, name=f"charity:{slug}")
         return Charity.objects.create(
-            slug=slug, name=name, registration_number=registration_number, account=account
+            slug=slug,
+            name=name,
+            registration_number=registration_number,
+            account=account,
+            currency=currency,
+            point_value=point_value,
         )
 
 

@@ -38,3 +38,26 @@ class StripeNotConfigured(DomainError):
 class PartnerNotOnboarded(DomainError):
     code = "partner_not_onboarded"
     field = "partner"
+
+
+class CloseReasonMissing(SettlementError):
+    """Closing a period before it is due is allowed only with a recorded reason."""
+
+    code = "close_reason_missing"
+    field = "reason"
+
+
+class CharityNotOnboarded(DomainError):
+    code = "charity_not_onboarded"
+    field = "charity"
+
+
+class PayoutRefused(DomainError):
+    """Stripe refused a payout call; ``stripe_code`` is Stripe's own error code."""
+
+    code = "stripe_error"
+    field = "payouts"
+
+    def __init__(self, message: str, *, stripe_code: str = "", field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.stripe_code = stripe_code

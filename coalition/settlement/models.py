@@ -22,7 +22,9 @@ class SettlementTerms(models.Model):
     issuance_price = models.DecimalField(max_digits=14, decimal_places=6)  # per point issued
     reimbursement_rate = models.DecimalField(max_digits=14, decimal_places=6)  # per point honoured
     fee_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal(0))
-    fee_fixed = models.BigIntegerField(default=0)  # per period
+    # Per calendar month (UTC), billed once whatever the closing frequency: the
+    # fee of the terms in force at the month's last instant.
+    fee_fixed = models.BigIntegerField(default=0)
     breakage_share_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal(0))
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -71,6 +73,9 @@ class SettlementPeriod(models.Model):
     # Who asked for the close, so a retried request returns this period.
     close_scope = models.CharField(max_length=80, null=True, blank=True)
     close_key = models.CharField(max_length=120, null=True, blank=True)
+    # A close before the calendar says the period is due is forced, with a reason.
+    closed_early = models.BooleanField(default=False)
+    close_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering: ClassVar = ["-number"]
@@ -98,34 +103,84 @@ class PaymentStatus(models.TextChoices):
     PAID = "paid", "Paid"
     FAILED = "failed", "Failed"
     REVERSED = "reversed", "Reversed"
+    # Our call to Stripe was refused (error code and message on the statement);
+    # the payout job tries again with backoff. ``failed`` is Stripe's own word,
+    # from its webhooks, for an invoice the partner did not pay.
+    PAYOUT_ERROR = "payout_error", "Payout refused by Stripe"
+
+
+# Statuses whose payout has not reached Stripe yet: what a payout run picks up.
+PAYABLE_STATUSES = (PaymentStatus.PENDING, PaymentStatus.PAYOUT_ERROR)
 
 
 class Statement(models.Model):
-    """What one partner owes (net > 0) or is owed (net < 0) for one period."""
+    """What one partner owes (net > 0) or is owed (net < 0) for one period; or what
+    the coalition owes one charity for the points donated to it (net <= 0).
+
+    Each statement is its own payout: one Stripe transfer or invoice, with its own
+    state, attempts and last Stripe error, so one refusal holds up no other."""
 
     period = models.ForeignKey(
         SettlementPeriod, on_delete=models.PROTECT, related_name="statements"
     )
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    charity = models.ForeignKey(
+        "charity.Charity", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     currency = models.CharField(max_length=3)
     net_amount = models.BigIntegerField()
     payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices)
     stripe_object_id = models.CharField(max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    payout_attempts = models.PositiveIntegerField(default=0)
+    # Stripe keeps the answer of an idempotent request, errors too: after a
+    # definitive refusal (4xx: nothing was created) the next attempt needs a new
+    # key, still derived from the statement; a network error or 5xx keeps the key,
+    # since the object may exist.
+    payout_key_round = models.PositiveIntegerField(default=0)
+    payout_error_code = models.CharField(max_length=80, blank=True)
+    payout_error_message = models.CharField(max_length=500, blank=True)
+    # When the payout job tries again; none once it has given up (or nothing failed).
+    payout_retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["period", "partner"], name="statement_once"),
+            models.UniqueConstraint(fields=["period", "charity"], name="charity_statement_once"),
+            models.CheckConstraint(
+                condition=models.Q(partner__isnull=False, charity__isnull=True)
+                | models.Q(partner__isnull=True, charity__isnull=False),
+                name="statement_partner_or_charity",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(charity__isnull=True) | models.Q(net_amount__lte=0),
+                name="charity_statement_is_paid_to_it",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(
+                fields=["payout_retry_at"],
+                condition=models.Q(payout_retry_at__isnull=False),
+                name="statement_payout_retry",
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.partner_id} in {self.period_id}: {self.net_amount} {self.currency}"
+        who = f"partner {self.partner_id}" if self.partner_id else f"charity {self.charity_id}"
+        return f"{who} in {self.period_id}: {self.net_amount} {self.currency}"
 
     @property
     def idempotency_base(self) -> str:
         """Stripe idempotency keys derive from this: retries never pay twice."""
         return f"loyalty-statement-{self.pk}"
+
+    def payout_key(self, call: str) -> str:
+        """The idempotency key of one payout call (``transfer``, ``invoice``, ...)."""
+        suffix = f"-{self.payout_key_round}" if self.payout_key_round else ""
+        return f"{self.idempotency_base}-{call}{suffix}"
 
 
 class LineKind(models.TextChoices):
@@ -136,6 +191,7 @@ class LineKind(models.TextChoices):
     BREAKAGE_SHARE = "breakage_share", "Share of breakage"
     FEE_PERCENT = "fee_percent", "Percentage fee"
     FEE_FIXED = "fee_fixed", "Fixed fee"
+    DONATED = "donated", "Points donated (charity)"
 
 
 class StatementLine(models.Model):
@@ -157,6 +213,23 @@ class StatementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.amount}"
+
+
+class FixedFeeCharge(models.Model):
+    """One partner's fixed fee for one calendar month, billed once: the unique
+    pair is what stops a second close of the month from billing it again."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()  # its first day (UTC)
+    line = models.OneToOneField(StatementLine, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["partner", "month"], name="fixed_fee_once_a_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.month:%Y-%m}"
 
 
 class BilateralObligation(models.Model):

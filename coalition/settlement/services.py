@@ -11,6 +11,7 @@ paying statements and reconciling; ``events``: Stripe's webhooks).
 from __future__ import annotations
 
 from coalition.settlement.errors import (
+    CloseReasonMissing,
     InvalidTerms,
     MixedCurrencies,
     PeriodNotDue,
@@ -35,11 +36,13 @@ from coalition.settlement.statements import (
     DraftLine,
     DraftStatement,
     compute_statements,
+    fixed_fees_due,
     statement_transactions,
 )
 from coalition.settlement.terms import money, terms_in_force, terms_set
 
 __all__ = [
+    "CloseReasonMissing",
     "DraftLine",
     "DraftStatement",
     "InvalidTerms",
@@ -52,6 +55,7 @@ __all__ = [
     "TermsMissing",
     "bilateral_obligations",
     "compute_statements",
+    "fixed_fees_due",
     "issuer_liability",
     "liability_report",
     "live_position",

@@ -11,11 +11,15 @@ Per partner and period:
     redeemed_reversal + redemptions reversed x reimbursement rate
     breakage_share    - expired points this partner issued x price x share %
     fee_percent       + fee % x issued amount
-    fee_fixed         + the fixed fee per period
+    fee_fixed         + the fixed fee of each calendar month that ended by the
+                        close and was not billed yet (``fixed_fees_due``)
 
 Positive net: the partner pays the coalition (invoice); negative: the coalition
 pays the partner (Stripe Connect transfer). What the coalition keeps per currency
 is computed separately from the same events, and equals the sum of the nets.
+
+A charity's statement has one line per period, ``donated``: the points members
+gave it x the charity's point value, which the coalition pays it (net <= 0).
 
 Everything is aggregated in a few set-based statements over the watermark range,
 so closing a period costs about one GROUP BY over its entries.
@@ -23,15 +27,18 @@ so closing a period costs about one GROUP BY over its entries.
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
 
+from coalition.charity.models import Charity
 from coalition.settlement.errors import MixedCurrencies
 from coalition.settlement.models import (
+    FixedFeeCharge,
     LineKind,
     PaymentStatus,
     SettlementPeriod,
@@ -97,13 +104,15 @@ class DraftLine:
     amount: int
     first_transaction_id: int | None = None
     last_transaction_id: int | None = None
+    fee_month: date | None = None  # a fixed fee's calendar month
 
 
 @dataclass
 class DraftStatement:
-    partner_id: int
+    partner_id: int | None
     currency: str
     lines: list[DraftLine] = field(default_factory=list)
+    charity_id: int | None = None
 
     @property
     def net(self) -> int:
@@ -222,36 +231,144 @@ def compute_statements(
     return drafts, dict(margin)
 
 
-def add_fixed_fees(drafts: dict[int, DraftStatement], margin: dict[str, int], at: datetime) -> None:
-    """The fixed fee of the terms in force at the close, for every partner with terms."""
-    for partner_id, terms in sorted(terms_in_force(at).items()):
-        if not terms.fee_fixed:
-            continue
-        draft = drafts.setdefault(partner_id, DraftStatement(partner_id, terms.currency))
+@dataclass(frozen=True)
+class FixedFeeDue:
+    partner_id: int
+    month: date  # its first day (UTC)
+    terms: SettlementTerms
+
+
+def _month_starts(first: datetime, until: datetime) -> list[datetime]:
+    """The first instant (UTC) of every calendar month from ``first``'s that ended
+    by ``until``."""
+    month = datetime(first.astimezone(UTC).year, first.astimezone(UTC).month, 1, tzinfo=UTC)
+    months: list[datetime] = []
+    while True:
+        following = month + timedelta(days=calendar.monthrange(month.year, month.month)[1])
+        if following > until:
+            return months
+        months.append(month)
+        month = following
+
+
+def fixed_fees_due(*, until: datetime, partner_id: int | None = None) -> list[FixedFeeDue]:
+    """The fixed fees a close at ``until`` bills: for every calendar month (UTC) that
+    ended by then and was not billed yet, the fee of the terms in force at the
+    month's last instant. A month is billed once, by the first close after its end,
+    however often periods close."""
+    versions = SettlementTerms.objects.filter(fee_fixed__gt=0)
+    if partner_id is not None:
+        versions = versions.filter(partner_id=partner_id)
+    first = versions.order_by("effective_from").values_list("effective_from", flat=True).first()
+    if first is None:
+        return []
+    months = _month_starts(first, until)
+    if not months:
+        return []
+    billed = FixedFeeCharge.objects.filter(month__gte=months[0].date())
+    if partner_id is not None:
+        billed = billed.filter(partner_id=partner_id)
+    done = set(billed.values_list("partner_id", "month"))
+    due = []
+    for month in months:
+        next_month = month + timedelta(days=calendar.monthrange(month.year, month.month)[1])
+        in_force = terms_in_force(next_month - timedelta(microseconds=1), partner_id=partner_id)
+        for partner, terms in sorted(in_force.items()):
+            if terms.fee_fixed and (partner, month.date()) not in done:
+                due.append(FixedFeeDue(partner, month.date(), terms))
+    return due
+
+
+def add_fixed_fees(
+    drafts: dict[int, DraftStatement], margin: dict[str, int], fees: list[FixedFeeDue]
+) -> None:
+    """One line per partner and calendar month billed."""
+    for fee in fees:
+        terms = fee.terms
+        draft = drafts.setdefault(fee.partner_id, DraftStatement(fee.partner_id, terms.currency))
         _one_currency(draft, terms)
         draft.lines.append(
             DraftLine(
-                LineKind.FEE_FIXED, "fixed fee per period", terms, 0, 0, None, terms.fee_fixed
+                LineKind.FEE_FIXED,
+                f"fixed fee for {fee.month:%B %Y}",
+                terms,
+                0,
+                0,
+                None,
+                terms.fee_fixed,
+                fee_month=fee.month,
             )
         )
         margin[terms.currency] = margin.get(terms.currency, 0) + terms.fee_fixed
 
 
-def persist_statements(period: SettlementPeriod, drafts: dict[int, DraftStatement]) -> None:
+def charity_statements(start: int, end: int, margin: dict[str, int]) -> list[DraftStatement]:
+    """Per charity that received donations in (start, end]: one ``donated`` line, the
+    points x its point value, which the coalition pays it (added to ``margin``)."""
+    charities = {charity.account_id: charity for charity in Charity.objects.all()}
+    if not charities:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT e.account_id, count(*), sum(e.amount), min(t.id), max(t.id)
+              FROM public.ledger_entry e
+              JOIN public.ledger_transaction t ON t.id = e.transaction_id
+             WHERE e.transaction_id > %(start)s AND e.transaction_id <= %(end)s
+               AND e.account_id = ANY(%(accounts)s::bigint[]) AND t.kind = 'donation'
+             GROUP BY 1
+            """,
+            {"start": start, "end": end, "accounts": sorted(charities)},
+        )
+        rows = cursor.fetchall()
+    drafts = []
+    for account_id, count, points, first, last in sorted(rows):
+        charity = charities[account_id]
+        amount = -money(int(points), charity.point_value)
+        margin[charity.currency] = margin.get(charity.currency, 0) + amount
+        line = DraftLine(
+            LineKind.DONATED,
+            f"{points} points donated at {charity.point_value}",
+            None,
+            int(count),
+            int(points),
+            charity.point_value,
+            amount,
+            first,
+            last,
+        )
+        drafts.append(DraftStatement(None, charity.currency, [line], charity_id=charity.pk))
+    return drafts
+
+
+def _payment_status(net: int) -> str:
+    return PaymentStatus.PENDING if net else PaymentStatus.NOTHING_DUE
+
+
+def persist_statements(
+    period: SettlementPeriod,
+    drafts: dict[int, DraftStatement],
+    charity_drafts: list[DraftStatement] | None = None,
+) -> None:
     # Two INSERTs whatever the number of partners: the statements, then every line.
+    ordered = [drafts[partner_id] for partner_id in sorted(drafts)] + (charity_drafts or [])
     statements = Statement.objects.bulk_create(
         Statement(
             period=period,
-            partner_id=partner_id,
-            currency=drafts[partner_id].currency,
-            net_amount=drafts[partner_id].net,
-            payment_status=PaymentStatus.PENDING
-            if drafts[partner_id].net
-            else PaymentStatus.NOTHING_DUE,
+            partner_id=draft.partner_id,
+            charity_id=draft.charity_id,
+            currency=draft.currency,
+            net_amount=draft.net,
+            payment_status=_payment_status(draft.net),
         )
-        for partner_id in sorted(drafts)
+        for draft in ordered
     )
-    StatementLine.objects.bulk_create(
+    pairs = [
+        (statement, line)
+        for statement, draft in zip(statements, ordered, strict=True)
+        for line in draft.lines
+    ]
+    lines = StatementLine.objects.bulk_create(
         StatementLine(
             statement=statement,
             kind=line.kind,
@@ -264,13 +381,18 @@ def persist_statements(period: SettlementPeriod, drafts: dict[int, DraftStatemen
             first_transaction_id=line.first_transaction_id,
             last_transaction_id=line.last_transaction_id,
         )
-        for statement in statements
-        for line in drafts[statement.partner_id].lines
+        for statement, line in pairs
+    )
+    # The month's charge row is what makes a second billing of it impossible.
+    FixedFeeCharge.objects.bulk_create(
+        FixedFeeCharge(partner_id=statement.partner_id, month=draft_line.fee_month, line=line)
+        for (statement, draft_line), line in zip(pairs, lines, strict=True)
+        if draft_line.fee_month is not None and statement.partner_id is not None
     )
     # One look-up of who listens, not one per statement (100 partners: 100 queries).
     listening = webhooks.partners_subscribed("statement_closed")
     for statement in statements:
-        if statement.partner_id not in listening:
+        if statement.partner_id is None or statement.partner_id not in listening:
             continue
         partner_id, net, currency = statement.partner_id, statement.net_amount, statement.currency
         webhooks.emit(partner_id, "statement_closed", {

@@ -17,7 +17,15 @@ def close_due_periods() -> list[int]:
 
 @shared_task(name="settlement.pay_out_period", acks_late=True)
 def pay_out_period(period_id: int) -> int:
-    return gateway.pay_out_period(period_id)
+    return gateway.pay_out_period(period_id).paid
+
+
+@shared_task(name="settlement.retry_payouts", acks_late=True)
+def retry_payouts() -> int:
+    """Refused payouts whose backoff has passed (the job runs every minute)."""
+    if not settings.STRIPE_API_KEY:
+        return 0
+    return gateway.retry_payouts().paid
 
 
 @shared_task(name="settlement.process_stripe_event", acks_late=True)

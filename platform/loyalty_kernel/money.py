@@ -30,3 +30,10 @@ def money(amount_minor: int, currency: str) -> dict[str, str]:
     exponent = MINOR_UNITS.get(currency, 2)
     value = Decimal(amount_minor).scaleb(-exponent)
     return {"amount": f"{value:.{exponent}f}", "currency": currency}
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """Money for people to read, in major units: ``format_money(255, "EUR")`` is
+    ``"2.55 EUR"``."""
+    shown = money(amount_minor, currency)
+    return f"{shown['amount']} {shown['currency']}"

@@ -222,7 +222,10 @@ def seed_demo_redemption(partners: dict[str, Partner], members: list[Any]) -> No
             idempotency=IdempotencyKey(SEED_SCOPE, "voucher:0"),
         )
     if not Charity.objects.filter(slug="food-bank").exists():
-        charity_create(slug="food-bank", name="City Food Bank")
+        # paid 0.8 cent per point donated, like a redemption, at each settlement
+        charity_create(
+            slug="food-bank", name="City Food Bank", currency="EUR", point_value=Decimal("0.8")
+        )
     donation_make(
         member_id=members[2].pk,
         charity_slug="food-bank",
@@ -260,7 +263,14 @@ def seed_demo_settlement(partners: dict[str, Partner]) -> None:
                 refresh_url="http://localhost:8000/",
                 return_url="http://localhost:8000/",
             )
-    settlement.period_close()
+        for charity in Charity.objects.all():
+            gateway.charity_connect_onboarding_link(
+                charity=charity,
+                refresh_url="http://localhost:8000/",
+                return_url="http://localhost:8000/",
+            )
+    # Forced: the first period is not due yet, but the demo shows a closed one.
+    settlement.period_close(force=True, reason="demo: a closed period to look at")
 
 
 # Issuance price and reimbursement rate per point, in minor units of each currency.

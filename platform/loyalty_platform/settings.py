@@ -250,6 +250,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "tiers-review": {"task": "tiers.review", "schedule": 3600.0},
     "settlement-close-periods": {"task": "settlement.close_due_periods", "schedule": 300.0},
     "settlement-reconcile": {"task": "settlement.reconcile", "schedule": 3600.0},
+    # Refused Stripe payouts, each at its own backoff (statement.payout_retry_at).
+    "settlement-retry-payouts": {"task": "settlement.retry_payouts", "schedule": 60.0},
     "ledger-snapshot-accounts": {"task": "ledger.snapshot_accounts", "schedule": 600.0},
     # Re-enqueues lost webhook deliveries; without a broker it also makes the retries.
     "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.test import override_settings
@@ -66,12 +67,29 @@ def cover_every_partner_with_terms() -> None:
     )
 
 
-def close_everything_before() -> SettlementPeriod:
-    """Close the open period with whatever other tests left in it."""
+# Tests close periods when they need to, not when the calendar says: forced.
+FORCED = "test: closed when the test needs it"
+
+
+def close_now(**options: Any) -> SettlementPeriod:
+    """Close the open period now, due or not (a forced close with a reason)."""
     from coalition.settlement.services import period_close
 
+    return period_close(force=True, reason=FORCED, **options)
+
+
+def month_end(at: datetime | None = None, *, months: int = 1) -> datetime:
+    """The first instant (UTC) of the ``months``-th month after ``at``'s (now's): a
+    close at ``month_end()`` bills this month's fixed fees."""
+    at = (at or timezone.now()).astimezone(UTC)
+    index = at.year * 12 + at.month - 1 + months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def close_everything_before() -> SettlementPeriod:
+    """Close the open period with whatever other tests left in it."""
     cover_every_partner_with_terms()
-    return period_close()
+    return close_now()
 
 
 def known_terms(
@@ -194,7 +212,6 @@ def paid_period() -> tuple[SettlementPeriod, Statement, Statement]:
     600 x 0.5 = 300, transferred), both paid through the running Stripe fake.
     Returns (period, payer's statement, receiver's statement)."""
     from coalition.ledger import services as ledger
-    from coalition.settlement import services as settlement
     from coalition.settlement.stripe import gateway
 
     payer, payee = onboard_partner("payer", "EUR"), onboard_partner("payee", "EUR")
@@ -204,9 +221,9 @@ def paid_period() -> tuple[SettlementPeriod, Statement, Statement]:
     member = new_member()
     ledger.earn(member_id=member, partner_id=payer.pk, points=1000)
     ledger.burn(member_id=member, partner_id=payee.pk, points=600)
-    period = settlement.period_close()
+    period = close_now()
     Partner.objects.filter(pk=payee.pk).update(stripe_account_id="acct_payee")
-    assert gateway.pay_out_period(period.pk) == 2
+    assert gateway.pay_out_period(period.pk).paid == 2
     return period, statement_of(period, payer), statement_of(period, payee)
 
 

@@ -6,7 +6,9 @@ intents, events) well enough for the official SDK pointed at it through
 ``base_addresses``. Like Stripe it requires a secret key, honours
 ``Idempotency-Key`` (same key and parameters: the same response; other
 parameters: an ``idempotency_error``), records every request so tests can count
-what really happened, and can deliver its events as signed webhooks.
+what really happened, and can deliver its events as signed webhooks. Tests make
+it refuse chosen requests (``FakeState.refuse``) the way Stripe refuses them: an
+error with a code, kept under the request's idempotency key like any answer.
 """
 
 from __future__ import annotations
@@ -60,6 +62,25 @@ def signature_header(payload: str, secret: str, timestamp: int | None = None) ->
 
 
 @dataclass
+class Refusal:
+    """Refuse POSTs to ``path`` whose parameters include ``when``."""
+
+    path: str
+    when: dict[str, str]
+    code: str
+    message: str
+    status: int = 400
+    kind: str = "invalid_request_error"
+
+    def matches(self, path: str, params: dict[str, Any]) -> bool:
+        return path == self.path and all(params.get(k) == v for k, v in self.when.items())
+
+    def answer(self) -> tuple[int, dict[str, Any]]:
+        error = {"type": self.kind, "code": self.code, "message": self.message}
+        return self.status, {"error": error}
+
+
+@dataclass
 class FakeState:
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     idempotency: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
@@ -67,6 +88,28 @@ class FakeState:
     events: list[dict[str, Any]] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refusals: list[Refusal] = field(default_factory=list)
+
+    def refuse(
+        self,
+        path: str,
+        *,
+        code: str,
+        message: str,
+        status: int = 400,
+        **when: str,
+    ) -> Refusal:
+        """From now on, answer POSTs to ``path`` with these parameters by an error,
+        e.g. ``refuse("/v1/transfers", code="balance_insufficient", message="...",
+        destination="acct_1")``."""
+        refusal = Refusal(path, dict(when), code, message, status)
+        with self.lock:
+            self.refusals.append(refusal)
+        return refusal
+
+    def stop_refusing(self) -> None:
+        with self.lock:
+            self.refusals.clear()
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_fake{next(self.counter):08d}"
@@ -179,7 +222,8 @@ class FakeStripeHandler(BaseHTTPRequestHandler):
                     return
                 self._reply(status, response)
                 return
-            status, response = self._create(path, params)
+            refusal = next((r for r in state.refusals if r.matches(path, params)), None)
+            status, response = refusal.answer() if refusal else self._create(path, params)
             if key:
                 state.idempotency[key] = (fingerprint, status, response)
         self._reply(status, response)

@@ -10,7 +10,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
+from coalition.ledger.models import Account, AccountKind
 from coalition.settlement import services as settlement
 from coalition.settlement.models import (
     LineKind,
@@ -24,8 +26,10 @@ from tests.testkit.settlement import (
     EARNED_AT,
     EXPIRES_AT,
     close_everything_before,
+    close_now,
     known_terms,
     lines_of,
+    month_end,
     new_member,
     onboard_partner,
     statement_of,
@@ -44,7 +48,7 @@ def test_closing_a_closed_period_returns_it_unchanged(db: None, partner_a: Partn
     known_terms(partner_a, issuance_price="1.0", reimbursement_rate="0.8", fee_fixed=100)
     close_everything_before()
     ledger.earn(member_id=new_member(), partner_id=partner_a.pk, points=250)
-    period = settlement.period_close()
+    period = close_now()
     snapshot = (
         period.status, period.start_watermark, period.end_watermark, period.closed_at,
         period.coalition_margin, lines_of(statement_of(period, partner_a)),
@@ -98,7 +102,7 @@ def test_a_period_left_closing_is_completed_at_its_watermark(db: None, partner_a
     following = settlement.period_open()
     assert following.number == completed.number + 1
     assert following.start_watermark == first.transaction_id
-    closed = settlement.period_close()
+    closed = close_now()
     assert closed.pk == following.pk
     assert closed.end_watermark is not None
     assert closed.end_watermark >= second.transaction_id
@@ -114,7 +118,7 @@ def test_terms_missing_stops_the_close_and_nothing_is_closed(db: None) -> None:
 
     # when the period is closed
     with pytest.raises(settlement.TermsMissing) as refused:
-        settlement.period_close()
+        close_now()
 
     # then the error names the partner, and the period is not closed: no statement,
     # no obligation, no next period
@@ -128,7 +132,7 @@ def test_terms_missing_stops_the_close_and_nothing_is_closed(db: None) -> None:
 
     # and once terms from before the event exist, closing again completes it
     known_terms(newcomer, issuance_price="2.0", reimbursement_rate="1.0")
-    closed = settlement.period_close()
+    closed = close_now()
     assert closed.pk == period.pk
     assert closed.status == PeriodStatus.CLOSED
     assert closed.end_watermark is not None
@@ -167,7 +171,7 @@ def test_live_position_shows_the_open_period(
     empty = settlement.live_position(quiet)
     assert (empty.lines, empty.net, empty.currency) == ([], 0, "USD")
     # after the close, the events have moved into the closed period
-    closed = settlement.period_close()
+    closed = close_now()
     assert statement_of(closed, partner_a).net_amount == 660
     assert settlement.live_position(partner_a).lines == []
 
@@ -231,15 +235,47 @@ def test_a_partner_settles_in_one_currency(db: None) -> None:
     assert refused.value.field == "currency"
 
     # and terms written around the service that mix currencies in one period (events
-    # valued in EUR, the fixed fee in force at the close in GBP) stop the close,
-    # instead of adding euros and pounds on one statement
+    # valued in EUR, the fixed fee of this month, billed when it ends, in GBP) stop
+    # the close, instead of adding euros and pounds on one statement
     close_everything_before()
     ledger.earn(member_id=new_member(), partner_id=partner.pk, points=100)
     known_terms(partner, issuance_price="1.0", reimbursement_rate="0.5", fee_fixed=10,
                 currency="GBP", effective_from=timezone.now())  # fmt: skip
     period = settlement.period_open()
     with pytest.raises(settlement.MixedCurrencies):
-        settlement.period_close()
+        close_now(now=month_end())
     period.refresh_from_db()
     assert period.status != PeriodStatus.CLOSED
     assert not period.statements.exists()
+
+
+def test_liability_shows_points_in_pending_holds_and_agrees_with_the_ledger(
+    db: None, partner_a: Partner
+) -> None:
+    # given an issuer and the report before anything happens
+    issuer = onboard_partner("holding", "EUR")
+    known_terms(issuer, issuance_price="1.0", reimbursement_rate="1.0")
+    before = settlement.liability_report()
+    member = new_member()
+    ledger.earn(member_id=member, partner_id=issuer.pk, points=1000)
+
+    # when 250 points are held and stay pending, 100 held and captured, 50 held and voided
+    ledger.hold_authorize(member_id=member, partner_id=partner_a.pk, points=250)
+    captured = ledger.hold_authorize(member_id=member, partner_id=partner_a.pk, points=100)
+    ledger.hold_capture(hold_id=int(captured.result["hold"]), points=100)
+    voided = ledger.hold_authorize(member_id=member, partner_id=partner_a.pk, points=50)
+    ledger.hold_void(hold_id=int(voided.result["hold"]))
+    report = settlement.liability_report()
+
+    # then the pending 250 are their own figure: not outstanding, not redeemed
+    line = next(line for line in report.lines if line.issuer_id == issuer.pk)
+    assert (line.outstanding_points, line.held_points, line.value) == (650, 250, 650)
+    assert report.held_points == before.held_points + 250
+    assert report.outstanding_points == before.outstanding_points + 650
+    assert report.redeemed_points == before.redeemed_points + 100
+    # and they are what the ledger's holds account holds, for every issuer
+    holds_account = Account.objects.get(kind=AccountKind.HOLDS)
+    assert report.held_points == ledger_selectors.account_balance(holds_account.pk)
+    # and the issuer's own share says the same
+    share = settlement.issuer_liability(partner_id=issuer.pk)
+    assert (share.outstanding_points, share.held_points) == (650, 250)

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from coalition.ledger import selectors
 from coalition.ledger import services as ledger
 from coalition.ledger.models import Lot
-from coalition.settlement import services as settlement
 from coalition.settlement.models import PaymentStatus, SettlementPeriod, SettlementTerms, Statement
 from coalition.settlement.services import money
 from tenants.partners.models import Partner
@@ -30,6 +29,8 @@ from tests.testkit.settlement import (
     EXPIRES_AT,
     assert_netting_settles,
     close_everything_before,
+    close_now,
+    month_end,
     new_member,
     onboard_partner,
     period_obligations,
@@ -102,6 +103,9 @@ class Scenario:
         self.earns: list[Original] = []
         self.burns: list[Original] = []
         self.tally = Tally()
+        # Partners whose fixed fee of this month was billed: once, by the first close
+        # after the month ends (every close of the test runs then).
+        self.fee_billed: set[int] = set()
 
     def apply(self, op: tuple[Any, ...]) -> None:
         kind, *args = op
@@ -189,13 +193,16 @@ class Scenario:
             net += money(pts["unburned_same"], t.reimbursement_rate)
             net += money(pts["unburned_earlier"], t.reimbursement_rate)
             net -= money(pts["expired"], t.issuance_price * t.breakage_share_percent / 100)
-            net += money(issued, t.fee_percent / 100) + t.fee_fixed
+            net += money(issued, t.fee_percent / 100)
+            if t.fee_fixed and index not in self.fee_billed:
+                net += t.fee_fixed
             nets[partner.pk] = net
         return nets
 
     def close(self, terms: list[SettlementTerms]) -> SettlementPeriod:
         expected = self.expected_nets(terms)
-        period = settlement.period_close()
+        period = close_now(now=month_end())
+        self.fee_billed |= {i for i, t in enumerate(terms) if t.fee_fixed}
         self.closes += 1
         self.tally = Tally()
         actual = {

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coalition.ledger import services as ledger
-from coalition.settlement import services as settlement
 from coalition.settlement.services import Obligation, net_obligations
 from tenants.partners.models import Partner
 from tests.testkit.settlement import (
     assert_netting_settles,
     close_everything_before,
+    close_now,
     known_terms,
     new_member,
     onboard_partner,
@@ -82,7 +82,7 @@ def test_a_closed_period_nets_its_obligations_exactly(
             ledger.burn(member_id=member, partner_id=redeemer.pk, points=37 * (step + 1) + index)
 
     # when the period closes
-    period = settlement.period_close()
+    period = close_now()
 
     # then each ordered pair of partners has one obligation per currency
     obligations = period_obligations(period)

@@ -16,7 +16,7 @@ from coalition.settlement.models import PaymentStatus, StripeEvent
 from coalition.settlement.stripe import events, gateway
 from loyalty_platform.devtools.stripe_fake import FakeStripeServer, signature_header
 from tenants.partners.models import Partner
-from tests.testkit.settlement import close_everything_before, known_terms
+from tests.testkit.settlement import close_everything_before, close_now, known_terms
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
@@ -45,7 +45,7 @@ def test_period_statements_payouts_and_webhook(
     ledger.burn(member_id=member.pk, partner_id=partner_b.pk, points=600)
     ledger.reverse(transaction_id=earned.transaction_id, points=100)
 
-    period = settlement.period_close()
+    period = close_now()
     assert period.number == first.number + 1
     statements = {s.partner_id: s for s in period.statements.all()}
     # A: issued 1000 x 1.0 = 1000, returned 100 x 1.0 = -100 -> pays 900 (EUR)
@@ -58,8 +58,8 @@ def test_period_statements_payouts_and_webhook(
     assert settlement.period_close(period=period) == period  # idempotent
 
     Partner.objects.filter(pk=partner_b.pk).update(stripe_account_id="acct_fakeB")
-    assert gateway.pay_out_period(period.pk) == 2
-    assert gateway.pay_out_period(period.pk) == 0
+    assert gateway.pay_out_period(period.pk).paid == 2
+    assert gateway.pay_out_period(period.pk).paid == 0
     assert len(stripe_fake.state.created("transfers")) == 1
     assert len(stripe_fake.state.created("invoices")) == 1
     assert gateway.reconcile() == []

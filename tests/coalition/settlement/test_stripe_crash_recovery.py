@@ -12,7 +12,6 @@ from typing import Any
 from django.db import connection
 
 from coalition.ledger import services as ledger
-from coalition.settlement import services as settlement
 from coalition.settlement.models import PaymentStatus, Statement
 from coalition.settlement.stripe import gateway
 from loyalty_platform.devtools.stripe_fake import FakeStripeServer
@@ -22,6 +21,7 @@ from tests.testkit.settlement import (
     API_KEY,
     NEUTRAL_FROM,
     close_everything_before,
+    close_now,
     known_terms,
     new_member,
     onboard_partner,
@@ -107,7 +107,7 @@ def test_a_worker_killed_after_the_stripe_call_pays_once_when_rerun(live_db: Any
     member = new_member("crash")
     ledger.earn(member_id=member, partner_id=payer.pk, points=1000)
     ledger.burn(member_id=member, partner_id=payee.pk, points=600)
-    period = settlement.period_close()  # (no Stripe key yet: nothing is paid on commit)
+    period = close_now()  # (no Stripe key yet: nothing is paid on commit)
     Partner.objects.filter(pk=payee.pk).update(stripe_account_id="acct_crash_payee")
     transferred, invoiced = statement_of(period, payee), statement_of(period, payer)
     assert (transferred.net_amount, invoiced.net_amount) == (-300, 1000)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from coalition.ledger import services as ledger
-from coalition.settlement import services as settlement
 from coalition.settlement.models import PaymentStatus, Statement
 from coalition.settlement.stripe import gateway
 from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 from tenants.partners.models import Partner
 from tests.testkit.settlement import (
     close_everything_before,
+    close_now,
     known_terms,
     new_member,
     onboard_partner,
@@ -85,7 +85,7 @@ def test_payouts_transfer_to_receivers_and_invoice_payers(
         PaymentStatus.INVOICED, invoice["id"],
     )  # fmt: skip
     # and paying again does nothing
-    assert gateway.pay_out_period(period.pk) == 0
+    assert gateway.pay_out_period(period.pk).paid == 0
     assert len(fake_stripe.state.created("transfers")) == 1
     assert fake_stripe.state.count("POST", "/v1/transfers") == 1
 
@@ -101,14 +101,14 @@ def test_a_receiver_without_connected_account_is_not_paid(
     member = new_member()
     ledger.earn(member_id=member, partner_id=payee.pk, points=100)
     ledger.burn(member_id=member, partner_id=payee.pk, points=100)
-    period = settlement.period_close()
+    period = close_now()
     statement = statement_of(period, payee)
     assert statement.net_amount == -90
 
     # when its statement is paid, alone or with its period
     with pytest.raises(gateway.PartnerNotOnboarded):
         gateway.pay_out_statement(statement.pk)
-    assert gateway.pay_out_period(period.pk) == 0
+    assert gateway.pay_out_period(period.pk).paid == 0
 
     # then nothing reached Stripe and the statement waits, pending
     assert fake_stripe.state.count("POST", "/v1/transfers") == 0

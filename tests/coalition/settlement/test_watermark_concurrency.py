@@ -15,13 +15,13 @@ from django.db import connection
 
 from coalition.ledger import services as ledger
 from coalition.ledger.services import EarnRequest
-from coalition.settlement import services as settlement
 from coalition.settlement.models import LineKind, SettlementPeriod, StatementLine
 from tests.testkit import assert_on_test_database
 from tests.testkit.concurrency import run_threads, unique_member
 from tests.testkit.settlement import (
     NEUTRAL_FROM,
     close_everything_before,
+    close_now,
     known_terms,
     onboard_partner,
 )
@@ -56,7 +56,7 @@ def test_every_concurrent_earn_lands_in_exactly_one_closed_period(live_db: Any) 
         if index == WRITERS:
             # the closer: close the open period again and again while earns commit
             while time.monotonic() < deadline[0]:
-                closed.append(settlement.period_close().pk)
+                closed.append(close_now().pk)
                 time.sleep(CLOSE_EVERY)
             return
         # a writer: single earns or small batches, for its own members
@@ -80,7 +80,7 @@ def test_every_concurrent_earn_lands_in_exactly_one_closed_period(live_db: Any) 
     # when 8 writers earn for 2 seconds while a ninth thread keeps closing periods
     outcomes = run_threads(WRITERS + 1, work)
     assert [o.error for o in outcomes if o.error] == []
-    last = settlement.period_close()  # and one close after the writers stopped
+    last = close_now()  # and one close after the writers stopped
     connection.close()
 
     earns = dict(pair for thread in posted for pair in thread)

@@ -9,7 +9,9 @@ share is a percentage of the issuance price of the expired points):
     B (Beta)      GBP       1.2       0.9            1      0          25 %
     C (Gamma)     EUR       0.5       0.45           1.5    200        100 %
 
-Rounding is half up, per line.
+Rounding is half up, per line. The fixed fee is per calendar month: period 1
+closes when this month ends and bills this month's, period 2 when the next month
+ends and bills that one's.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from tests.testkit.settlement import (
     EARNED_AT,
     EXPIRES_AT,
     close_everything_before,
+    close_now,
     known_terms,
     lines_of,
+    month_end,
     nets_per_currency,
     new_member,
     onboard_partner,
@@ -59,7 +63,7 @@ def test_two_periods_of_three_partners_match_the_hand_computation(
     # --- period 1: two earns ---------------------------------------------------------
     e1 = ledger.earn(member_id=m1, partner_id=a.pk, points=2000)
     e2 = ledger.earn(member_id=m2, partner_id=c.pk, points=1000)
-    p1 = settlement.period_close()
+    p1 = close_now(now=month_end())
     assert p1.number == before.number + 1
 
     # A: issued 2000 x 1.0 = 2000; fee 2% of 2000 = 40; fixed 500      -> pays 2540
@@ -102,7 +106,7 @@ def test_two_periods_of_three_partners_match_the_hand_computation(
     r4 = ledger.reverse(transaction_id=e1.transaction_id, points=100)
     # expiry: a sweep dated after 1 Jan 2001 expires m3's 300 + 400 points
     assert ledger.lots_expire(now=AFTER_EXPIRY) == 700
-    p2 = settlement.period_close()
+    p2 = close_now(now=month_end(months=2))
     assert p2.number == p1.number + 1
 
     # A (EUR)

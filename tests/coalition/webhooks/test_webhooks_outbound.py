@@ -31,7 +31,6 @@ from django.utils import timezone
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
-from coalition.settlement import services as settlement
 from coalition.settlement.models import SettlementTerms, Statement
 from coalition.tiers.models import TierLevel
 from coalition.webhooks import services as webhooks
@@ -47,6 +46,7 @@ from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
 from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPaymentSettings
 from tests.testkit import free_port, in_partner
+from tests.testkit.settlement import close_now
 
 
 @dataclass
@@ -319,7 +319,7 @@ def test_statement_closed_per_partner_statement(
 
     # when the operator closes the period
     with django_capture_on_commit_callbacks(execute=True):
-        period = settlement.period_close()
+        period = close_now()
 
     # then A heard of A's statement only, with its net
     statement = Statement.objects.get(period=period, partner=partner_a)

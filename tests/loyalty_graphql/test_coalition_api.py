@@ -20,6 +20,7 @@ from coalition.transfers.models import TransferCap, TransferRecord
 from loyalty_graphql.auth import member_token_issue
 from tenants.partners.models import Partner
 from tests.testkit import api as s
+from tests.testkit.settlement import close_now
 
 
 def _refused_for_member(
@@ -196,7 +197,7 @@ def test_periods_list_the_settlement_periods_newest_first(db: None, partner_a: P
     first = s.close_everything_before()
     # and: a period closed with 70 points issued by alpha
     ledger.earn(member_id=s.enrol().pk, partner_id=partner_a.pk, points=70)
-    closed = settlement.period_close()
+    closed = close_now()
 
     # when: the operator lists the last three periods
     key = s.operator_key()

@@ -33,7 +33,6 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.members.services import member_erase
-from coalition.settlement.services import period_close
 from coalition.webhooks import services as webhooks
 from coalition.webhooks.models import WebhookEndpoint
 from loyalty_graphql.auth import api_key_create, member_token_issue
@@ -47,7 +46,7 @@ from tenants.rewards import services as rewards
 from tests.testkit import api as s
 from tests.testkit import in_partner
 from tests.testkit.concurrency import run_threads, unique_member
-from tests.testkit.settlement import running_stripe_fake
+from tests.testkit.settlement import close_now, running_stripe_fake
 
 Variables = dict[str, Any]
 
@@ -136,7 +135,7 @@ def _two_endpoints(world: World) -> None:
 
 
 def _two_closed_periods(world: World) -> None:
-    world.extra["periods"] = [s.close_everything_before().number, period_close().number]
+    world.extra["periods"] = [s.close_everything_before().number, close_now().number]
 
 
 def _earn_for_enrolled(world: World, answer: Any) -> None:
@@ -162,7 +161,7 @@ def _disable_created(world: World, answer: Any) -> None:
 
 
 def _close_the_next_period(world: World, _answer: Any) -> None:
-    period_close()
+    close_now()
 
 
 def _email(_world: World) -> Variables:

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from coalition.ledger import services as ledger
 from coalition.members.services import member_add_card, member_set_status
-from coalition.settlement import services as settlement
 from loyalty_kernel.tenancy import use_public_schema
 from tenants.partners.models import Partner
 from tenants.rewards import services as rewards
@@ -19,6 +18,7 @@ from tenants.rewards.models import Voucher
 from tenants.stores.services import store_create
 from tests.testkit import api as s
 from tests.testkit import in_partner
+from tests.testkit.settlement import close_now
 
 # --- member ------------------------------------------------------------------------------
 
@@ -239,10 +239,10 @@ def test_statements_list_the_partners_closed_periods_newest_first(
     s.close_everything_before()
     member = s.enrol()
     ledger.earn(member_id=member.pk, partner_id=partner_a.pk, points=300)
-    first = settlement.period_close()
+    first = close_now()
     ledger.earn(member_id=member.pk, partner_id=partner_a.pk, points=50)
     ledger.burn(member_id=member.pk, partner_id=partner_b.pk, points=20)
-    second = settlement.period_close()
+    second = close_now()
     key = s.partner_key(partner_a, ["settlement"])
 
     # when: alpha reads its last two statements

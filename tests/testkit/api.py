@@ -30,7 +30,6 @@ from coalition.ledger.models import Transaction
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from coalition.settlement.models import SettlementPeriod, SettlementTerms, Statement
-from coalition.settlement.services import period_close
 from coalition.transfers import services as transfers
 from coalition.transfers.models import HouseholdMembership, TransferCap, TransferRecord
 from coalition.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -44,6 +43,7 @@ from tenants.purchases.models import Purchase, PurchaseReturn
 from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPayment, PointsPaymentSettings, Reward, Voucher
 from tests.testkit import in_partner
+from tests.testkit.settlement import close_now
 
 HOST_A = "alpha.localhost"
 HOST_B = "beta.localhost"
@@ -307,7 +307,7 @@ def cover_every_partner_with_terms() -> None:
 def close_everything_before() -> SettlementPeriod:
     """Close the open period with whatever other tests left in it."""
     cover_every_partner_with_terms()
-    return period_close()
+    return close_now()
 
 
 def transaction_start() -> datetime:
@@ -495,10 +495,16 @@ CHARITY_STATEMENTS_QUERY = """query($charity: String, $last: Int) {
   charityStatements(charity: $charity, last: $last) { charity name active totalPoints
     ledgerBalance months { month donations points } } }"""
 PAY_OUT_PERIOD = f"""mutation($key: String!, $number: Int!) {{
-  payOutPeriod(idempotencyKey: $key, number: $number) {{ paid {ERRORS} }} }}"""
-CLOSE_PERIOD = f"""mutation($key: String!) {{
-  closePeriod(idempotencyKey: $key) {{
-    period {{ number status startWatermark endWatermark coalitionMargin {{ amount currency }} }}
+  payOutPeriod(idempotencyKey: $key, number: $number) {{
+    paid payouts {{ statementId recipient recipientKind net {{ amount currency }} status
+      stripeObjectId stripeErrorCode attempts retryAt error {{ field code message }} }}
+    {ERRORS} }} }}"""
+# Tests close when they need to: forced, with a reason, unless they say otherwise.
+CLOSE_PERIOD = f"""mutation($key: String!, $force: Boolean = true,
+                   $reason: String = "test: closed when the test needs it") {{
+  closePeriod(idempotencyKey: $key, force: $force, reason: $reason) {{
+    period {{ number status startWatermark endWatermark coalitionMargin {{ amount currency }}
+      closedEarly closeReason }}
     {ERRORS} }} }}"""
 
 

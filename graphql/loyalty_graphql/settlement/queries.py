@@ -70,6 +70,7 @@ class PartnerSettlementQueries(graphene.ObjectType):
         return PartnerLiability(
             outstanding_points=line.outstanding_points,
             value=liability_value(line.value, line.currency),
+            held_points=line.held_points,
         )
 
 
@@ -86,12 +87,14 @@ class CoalitionSettlementQueries(graphene.ObjectType):
             outstanding_points=report.outstanding_points,
             expired_points=report.expired_points,
             redeemed_points=report.redeemed_points,
+            held_points=report.held_points,
             breakage_rate=str(report.breakage_rate),
             lines=[
                 LiabilityLineView(
                     issuer=names.get(line.issuer_id, str(line.issuer_id)),
                     outstanding_points=line.outstanding_points,
                     value=liability_value(line.value, line.currency),
+                    held_points=line.held_points,
                 )
                 for line in report.lines
             ],

@@ -6,8 +6,10 @@ from typing import Any
 
 import graphene
 
-from coalition.settlement.models import SettlementPeriod
+from coalition.settlement.models import SettlementPeriod, Statement
+from coalition.settlement.stripe.gateway import PayoutOutcome
 from loyalty_graphql.core.types import Money
+from loyalty_graphql.errors import Error, error_of
 from loyalty_kernel.money import money
 
 
@@ -46,18 +48,27 @@ class PartnerLiability(graphene.ObjectType):
     value = graphene.Field(
         Money, description="At the partner's current issuance price; null without terms."
     )
+    held_points = graphene.BigInt(
+        required=True,
+        description="This partner's points in pending holds: neither outstanding nor redeemed.",
+    )
 
 
 class LiabilityLineView(graphene.ObjectType):
     issuer = graphene.String(required=True)
     outstanding_points = graphene.BigInt(required=True)
     value = graphene.Field(Money)
+    held_points = graphene.BigInt(required=True)
 
 
 class LiabilityView(graphene.ObjectType):
     outstanding_points = graphene.BigInt(required=True)
     expired_points = graphene.BigInt(required=True)
     redeemed_points = graphene.BigInt(required=True)
+    held_points = graphene.BigInt(
+        required=True,
+        description="Points in pending holds: no longer outstanding, not redeemed until captured.",
+    )
     breakage_rate = graphene.String(required=True)
     lines = graphene.List(graphene.NonNull(LiabilityLineView), required=True)
 
@@ -73,6 +84,12 @@ class PeriodView(graphene.ObjectType):
     start_watermark = graphene.BigInt(required=True)
     end_watermark = graphene.BigInt()
     coalition_margin = graphene.List(graphene.NonNull(Money), required=True)
+    closed_early = graphene.Boolean(
+        required=True, description="Closed before the calendar said it was due (forced)."
+    )
+    close_reason = graphene.String(
+        required=True, description="Why it was forced closed early; empty otherwise."
+    )
 
 
 def period_view(period: SettlementPeriod) -> PeriodView:
@@ -82,4 +99,54 @@ def period_view(period: SettlementPeriod) -> PeriodView:
         start_watermark=period.start_watermark,
         end_watermark=period.end_watermark,
         coalition_margin=[money(v, c) for c, v in sorted(period.coalition_margin.items())],
+        closed_early=period.closed_early,
+        close_reason=period.close_reason,
     )
+
+
+class PayoutView(graphene.ObjectType):
+    """One statement's payout in a payout run: a partner's or a charity's."""
+
+    statement_id = graphene.ID(required=True)
+    recipient = graphene.String(required=True, description="The partner's or charity's slug.")
+    recipient_kind = graphene.String(required=True, description="partner or charity")
+    net = graphene.Field(Money, required=True, description="Positive: the partner pays.")
+    status = graphene.String(required=True, description="The statement's payment status.")
+    stripe_object_id = graphene.String(
+        required=True, description="The transfer or invoice; empty when not paid."
+    )
+    error = graphene.Field(
+        Error,
+        description="STRIPE_ERROR when Stripe refused it (retried later with backoff); "
+        "PARTNER_NOT_ONBOARDED or CHARITY_NOT_ONBOARDED when it waits for Connect.",
+    )
+    stripe_error_code = graphene.String(
+        required=True, description="Stripe's own error code of the last refusal; empty if none."
+    )
+    attempts = graphene.Int(required=True, description="Calls Stripe refused so far.")
+    retry_at = graphene.DateTime(description="When the payout job tries again.")
+
+
+def payout_views(outcomes: list[PayoutOutcome]) -> list[PayoutView]:
+    statements = Statement.objects.select_related("partner", "charity").in_bulk(
+        [outcome.statement_id for outcome in outcomes]
+    )
+    views = []
+    for outcome in outcomes:
+        statement = statements[outcome.statement_id]
+        recipient = statement.partner or statement.charity
+        views.append(
+            PayoutView(
+                statement_id=str(statement.pk),
+                recipient=recipient.slug if recipient else "",
+                recipient_kind="partner" if statement.partner_id else "charity",
+                net=money(statement.net_amount, statement.currency),
+                status=outcome.status,
+                stripe_object_id=outcome.stripe_object_id,
+                error=error_of(outcome.error) if outcome.error else None,
+                stripe_error_code=statement.payout_error_code,
+                attempts=statement.payout_attempts,
+                retry_at=outcome.retry_at,
+            )
+        )
+    return views

@@ -134,6 +134,7 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("CharityStatementView", "months"): FieldCost(1, items=12),
     ("PeriodView", "coalitionMargin"): FieldCost(1, items=5),
     ("WebhookEndpointView", "events"): FieldCost(1, items=5),
+    ("PayOutPeriod", "payouts"): FieldCost(1, items=100),  # a statement per partner
     # closing a period and paying it out touch every partner (and Stripe)
     ("CoalitionMutation", "closePeriod"): FieldCost(1000),
     ("CoalitionMutation", "payOutPeriod"): FieldCost(1000),

@@ -18,6 +18,9 @@ Rate. ``over_rate_limit`` counts requests per caller in one-second windows in
 the shared cache (Redis when configured). When the cache is unreachable it
 fails open to a per-process count at the same limit, logging once a minute,
 so that Redis being down never takes the API down.
+
+The module is longer than 500 lines because the per-field cost map (a line per
+costly field) sits next to the rules that apply it.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from coalition.settlement.terms import (
     money,
     require_terms,
     terms_by_id,
-    terms_in_force,
+    terms_in_force_at_each,
 )
 from coalition.webhooks import services as webhooks
 from loyalty_kernel.money import money as money_view
@@ -269,10 +269,17 @@ def fixed_fees_due(*, until: datetime, partner_id: int | None = None) -> list[Fi
     if partner_id is not None:
         billed = billed.filter(partner_id=partner_id)
     done = set(billed.values_list("partner_id", "month"))
+    # The month's last instant decides its fee; one statement for all the months.
+    last_instants = [
+        month
+        + timedelta(days=calendar.monthrange(month.year, month.month)[1])
+        - timedelta(microseconds=1)
+        for month in months
+    ]
+    in_force_at = terms_in_force_at_each(last_instants, partner_id=partner_id)
     due = []
-    for month in months:
-        next_month = month + timedelta(days=calendar.monthrange(month.year, month.month)[1])
-        in_force = terms_in_force(next_month - timedelta(microseconds=1), partner_id=partner_id)
+    for month, last_instant in zip(months, last_instants, strict=True):
+        in_force = in_force_at.get(last_instant, {})
         for partner, terms in sorted(in_force.items()):
             if terms.fee_fixed and (partner, month.date()) not in done:
                 due.append(FixedFeeDue(partner, month.date(), terms))

@@ -41,6 +41,17 @@ SELECT id FROM terms
 """  # noqa: S608 - constant fragments only
 
 
+# The version in force at each given instant, for many instants in one statement
+# (the fixed fees of every unbilled month): the same ranges, joined to the instants.
+TERMS_IN_FORCE_AT_EACH_SQL = f"""
+WITH {TERMS_RANGES}
+SELECT a.at, terms.id
+  FROM unnest(%(instants)s::timestamptz[]) AS a(at)
+  JOIN terms ON terms.starts <= a.at AND a.at < terms.ends
+ WHERE %(partner)s::bigint IS NULL OR terms.partner_id = %(partner)s::bigint
+"""  # noqa: S608 - constant fragments only
+
+
 def money(points: int | Decimal, rate: Decimal) -> int:
     """Points valued at a per-point price or rate, in minor units (half up)."""
     return int((Decimal(points) * rate).to_integral_value(ROUND_HALF_UP))
@@ -112,6 +123,26 @@ def terms_in_force(at: datetime, *, partner_id: int | None = None) -> dict[int, 
         cursor.execute(TERMS_IN_FORCE_SQL, {"at": at, "partner": partner_id})
         ids = [int(row[0]) for row in cursor.fetchall()]
     return {terms.partner_id: terms for terms in SettlementTerms.objects.filter(pk__in=ids)}
+
+
+def terms_in_force_at_each(
+    instants: list[datetime], *, partner_id: int | None = None
+) -> dict[datetime, dict[int, SettlementTerms]]:
+    """``terms_in_force`` for many instants in one statement: instant -> partner id
+    -> the terms in force then. Instants where no partner has terms are absent."""
+    if not instants:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            TERMS_IN_FORCE_AT_EACH_SQL, {"instants": list(instants), "partner": partner_id}
+        )
+        rows = [(at, int(terms_id)) for at, terms_id in cursor.fetchall()]
+    versions = SettlementTerms.objects.in_bulk({terms_id for _, terms_id in rows})
+    by_instant: dict[datetime, dict[int, SettlementTerms]] = {}
+    for at, terms_id in rows:
+        terms = versions[terms_id]
+        by_instant.setdefault(at, {})[terms.partner_id] = terms
+    return by_instant
 
 
 def require_terms(

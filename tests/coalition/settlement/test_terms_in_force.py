@@ -22,7 +22,7 @@ from coalition.ledger import services as ledger
 from coalition.settlement.errors import TermsMissing
 from coalition.settlement.models import SettlementTerms
 from coalition.settlement.statements import compute_statements
-from coalition.settlement.terms import terms_in_force
+from coalition.settlement.terms import terms_in_force, terms_in_force_at_each
 from tests.testkit.settlement import new_member, onboard_partner
 
 
@@ -93,6 +93,14 @@ def test_terms_in_force_agree_with_the_definition_on_generated_versions(db: None
                         alone = terms_in_force(at, partner_id=partner.pk)
                         assert getattr(alone.get(partner.pk), "pk", None) == expected
                         assert set(alone) <= {partner.pk}
+                # and the batched look-up (fixed fees of many months) says the same
+                instants = [posted_at + timedelta(minutes=minutes) for minutes in probes]
+                each = terms_in_force_at_each(instants)
+                for at in instants:
+                    for partner, partner_versions in zip(partners, versions, strict=True):
+                        expected = in_force_by_definition(partner_versions, at)
+                        found_then = each.get(at, {}).get(partner.pk)
+                        assert getattr(found_then, "pk", None) == expected
 
                 # when the earn is valued like a period close values it
                 expected = in_force_by_definition(versions[0], posted_at)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from loyalty_kernel import driver_sql
 from loyalty_kernel.tenancy import current_schema
@@ -165,3 +166,113 @@ def member_segments(member_id: int) -> frozenset[str]:
         {"member": member_id},
     )
     return frozenset(row[0] if row else ())
+
+
+# --- versions as staff see them: status, history, differences, a preview ----------------
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    version: RuleSetVersion
+    status: str  # "draft", "scheduled", "in_force" or "superseded"
+    rule_count: int
+
+
+def rule_versions(*, now: datetime, limit: int = 100) -> list[VersionSummary]:
+    """The newest versions first, each with its status at ``now``."""
+    in_force = version_in_force(now)
+    versions = RuleSetVersion.objects.annotate(rule_count=Count("rules")).order_by("-number")
+    return [
+        VersionSummary(v, version_status(v, in_force, now), v.rule_count)
+        for v in versions[:limit]
+    ]
+
+
+def version_status(version: RuleSetVersion, in_force: RuleSetVersion | None, now: datetime) -> str:
+    if version.published_at is None or version.effective_from is None:
+        return "draft"
+    if version.effective_from > now:
+        return "scheduled"
+    if in_force is not None and in_force.pk == version.pk:
+        return "in_force"
+    return "superseded"
+
+
+def rule_version(number: int) -> RuleSetVersion | None:
+    return RuleSetVersion.objects.filter(number=number).first()
+
+
+def version_rules(version: RuleSetVersion) -> list[EarnRule]:
+    return list(version.rules.order_by("position", "id"))
+
+
+# What makes two rules of two versions "the same rule": a kind that can appear once
+# per key (a multiplier per category, a bonus per SKU) is matched by that key;
+# every other kind by the kind alone.
+_RULE_KEYS = {
+    "category_multiplier": "category",
+    "sku_multiplier": "sku",
+    "category_bonus": "category",
+    "sku_bonus": "sku",
+}
+
+
+def rule_identity(kind: str, params: dict[str, Any]) -> tuple[str, str]:
+    key = _RULE_KEYS.get(kind)
+    return (kind, str(params.get(key, "")) if key else "")
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    change: str  # "added", "removed" or "changed"
+    kind: str
+    before: EarnRule | None
+    after: EarnRule | None
+
+
+def versions_compare(older: RuleSetVersion, newer: RuleSetVersion) -> list[RuleChange]:
+    """What changed from ``older`` to ``newer``: rules added, removed and changed
+    (same kind and key, other parameters or name), in the newer version's order."""
+
+    def by_identity(rules: list[EarnRule]) -> dict[tuple[str, str], list[EarnRule]]:
+        grouped: dict[tuple[str, str], list[EarnRule]] = {}
+        for rule in rules:
+            grouped.setdefault(rule_identity(rule.kind, rule.params), []).append(rule)
+        return grouped
+
+    before, after = by_identity(version_rules(older)), by_identity(version_rules(newer))
+    changes: list[RuleChange] = []
+    for identity, new_rules in after.items():
+        old_rules = list(before.get(identity, []))
+        for rule in new_rules:
+            same = next(
+                (o for o in old_rules if (o.params, o.name) == (rule.params, rule.name)), None
+            )
+            if same is not None:
+                old_rules.remove(same)
+                continue
+            if old_rules:
+                changes.append(RuleChange("changed", rule.kind, old_rules.pop(0), rule))
+            else:
+                changes.append(RuleChange("added", rule.kind, None, rule))
+        before[identity] = old_rules
+    for old_rules in before.values():
+        changes.extend(RuleChange("removed", rule.kind, rule, None) for rule in old_rules)
+    return changes
+
+
+def ruleset_preview(
+    *,
+    version: RuleSetVersion,
+    basket: engine.Basket,
+    at: datetime,
+    tier: str | None = None,
+    first_purchase: bool = False,
+) -> engine.Breakdown:
+    """The points ``basket`` would earn under ``version`` (a draft too) and the
+    campaigns running at ``at``, by the engine that prices every purchase. Posts
+    nothing. A member's own context (tier, first purchase) is given, not read."""
+    context = engine.EarnContext(
+        occurred_at=at, tier=tier or None, is_first_purchase=first_purchase
+    )
+    return engine.points_for_purchase(basket, engine_rules(version), campaigns_running(at), context)

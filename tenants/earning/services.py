@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from coalition.audit.services import audit_record
 from coalition.expiry.services import lot_expiry_for
 from coalition.ledger import services as ledger
 from coalition.members.errors import MemberNotActive, UnknownMember
@@ -25,6 +26,7 @@ from tenants.earning.errors import (
     AwardLimitReached,
     BehaviourNotConfigured,
     InvalidEffectiveDate,
+    InvalidRule,
     NotBirthday,
     VersionNotDraft,
 )
@@ -42,13 +44,58 @@ from tenants.earning.models import (
 )
 
 # --- rule versions -------------------------------------------------------------
+#
+# Every change to a version writes an audit row (``actor``: the person or API key
+# that made it; ``None`` for the platform itself, like the demo seed).
+
+
+def _audit_version(
+    actor: Any, action: str, version: RuleSetVersion, before: dict[str, Any] | None
+) -> None:
+    audit_record(
+        actor=actor,
+        partner_id=current_tenant().pk,
+        action=action,
+        target=("rule_version", version.number),
+        before=before,
+        after=version_state(version),
+    )
+
+
+def version_state(version: RuleSetVersion) -> dict[str, Any]:
+    """What the audit log shows of a rule version: its rules and publication."""
+    return {
+        "number": version.number,
+        "description": version.description,
+        "effective_from": version.effective_from,
+        "published_at": version.published_at,
+        "rules": [
+            {"id": rule.pk, "kind": rule.kind, "name": rule.name, "params": rule.params}
+            for rule in version.rules.order_by("position", "id")
+        ],
+    }
+
+
+def _draft_locked(version: RuleSetVersion) -> RuleSetVersion:
+    locked = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.published_at is not None:
+        raise VersionNotDraft(
+            f"version {locked.number} is published and cannot change: start a new draft"
+        )
+    return locked
 
 
 def ruleset_draft_create(
-    *, description: str = "", copy_from: RuleSetVersion | None = None
+    *, description: str = "", copy_from: RuleSetVersion | None = None, actor: Any = None
 ) -> RuleSetVersion:
     """A new draft version, optionally starting from an existing version's rules."""
+    if len(description) > 200:
+        raise InvalidRule("a description has 200 characters or fewer", field="description")
     with transaction.atomic():
+        # Version numbers are taken one at a time (two drafts created at once
+        # would otherwise both read the same highest number).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 2)")
         number = (RuleSetVersion.objects.aggregate(top=Max("number"))["top"] or 0) + 1
         version = RuleSetVersion.objects.create(number=number, description=description)
         if copy_from is not None:
@@ -62,41 +109,80 @@ def ruleset_draft_create(
                 )
                 for rule in copy_from.rules.all()
             )
+        _audit_version(actor, "earn_rules.draft", version, None)
     return version
 
 
 def rule_add(
-    *, version: RuleSetVersion, kind: str, params: dict[str, Any], name: str = ""
+    *,
+    version: RuleSetVersion,
+    kind: str,
+    params: dict[str, Any],
+    name: str = "",
+    actor: Any = None,
 ) -> EarnRule:
-    if version.published_at is not None:
-        raise VersionNotDraft(f"version {version.number} is published and cannot change")
     engine.validate_rule(engine.Rule(0, kind, params, name))
-    position = version.rules.count()
-    return EarnRule.objects.create(
-        version=version, kind=kind, params=params, name=name, position=position
-    )
+    if len(name) > 120:
+        raise InvalidRule("a rule name has 120 characters or fewer", field="name")
+    with transaction.atomic():
+        locked = _draft_locked(version)
+        before = version_state(locked)
+        position = (locked.rules.aggregate(top=Max("position"))["top"] or 0) + 1
+        rule = EarnRule.objects.create(
+            version=locked, kind=kind, params=params, name=name, position=position
+        )
+        _audit_version(actor, "earn_rules.rule_add", locked, before)
+    return rule
 
 
-def rule_remove(*, rule: EarnRule) -> None:
-    if rule.version.published_at is not None:
-        raise VersionNotDraft(f"version {rule.version.number} is published and cannot change")
-    rule.delete()
+def rule_update(
+    *, rule: EarnRule, params: dict[str, Any], name: str | None = None, actor: Any = None
+) -> EarnRule:
+    """Change a draft's rule (its kind stays: another kind is another rule)."""
+    name = rule.name if name is None else name
+    engine.validate_rule(engine.Rule(rule.pk, rule.kind, params, name))
+    if len(name) > 120:
+        raise InvalidRule("a rule name has 120 characters or fewer", field="name")
+    with transaction.atomic():
+        locked = _draft_locked(rule.version)
+        before = version_state(locked)
+        EarnRule.objects.filter(pk=rule.pk).update(params=params, name=name)
+        _audit_version(actor, "earn_rules.rule_change", locked, before)
+    rule.refresh_from_db()
+    return rule
+
+
+def rule_remove(*, rule: EarnRule, actor: Any = None) -> None:
+    with transaction.atomic():
+        locked = _draft_locked(rule.version)
+        before = version_state(locked)
+        EarnRule.objects.filter(pk=rule.pk).delete()
+        _audit_version(actor, "earn_rules.rule_remove", locked, before)
 
 
 def ruleset_publish(
-    *, version: RuleSetVersion, effective_from: datetime, now: datetime | None = None
+    *,
+    version: RuleSetVersion,
+    effective_from: datetime,
+    now: datetime | None = None,
+    actor: Any = None,
 ) -> RuleSetVersion:
     """Publish a draft from ``effective_from`` (not in the past: purchases already
-    earned under the rules in force must keep being computed the same way)."""
+    earned under the rules in force must keep being computed the same way).
+    Publishing twice is refused (``VersionNotDraft``): the version is locked and
+    its state checked, so two presses of the button publish once."""
     now = now or timezone.now()
     if timezone.is_naive(effective_from):
         raise InvalidEffectiveDate("effective_from needs a time zone")
     if effective_from < now - timedelta(seconds=1):
-        raise InvalidEffectiveDate("a rule version cannot take effect in the past")
+        raise InvalidEffectiveDate(
+            "a rule version cannot take effect in the past: choose now or a later date and time"
+        )
     with transaction.atomic():
         locked = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
         if locked.published_at is not None:
             raise VersionNotDraft(f"version {locked.number} is already published")
+        before = version_state(locked)
         rules = [engine.Rule(r.pk, r.kind, r.params, r.name) for r in locked.rules.all()]
         if not any(rule.kind == "base_rate" for rule in rules):
             raise engine.InvalidRule("a version needs a base_rate rule", field="rules")
@@ -109,6 +195,7 @@ def ruleset_publish(
         locked.effective_from = effective_from
         locked.published_at = now
         locked.save(update_fields=["effective_from", "published_at"])
+        _audit_version(actor, "earn_rules.publish", locked, before)
     return locked
 
 
@@ -322,8 +409,6 @@ def referral_record(
     with transaction.atomic():
         # One referral decision at a time per partner: ring and cap checks read
         # other referrals, so they must not race each other.
-        from django.db import connection
-
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)")
         reason = ""

@@ -57,6 +57,11 @@ class PaymentsNotConfigured(RewardError):
     code = "points_payments_not_configured"
 
 
+class InvalidPointValue(RewardError):
+    code = "invalid_point_value"
+    field = "value_per_point"
+
+
 class PointsBelowMinimum(RewardError):
     code = "points_below_minimum"
     field = "points"

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from coalition.audit.services import audit_record
 from coalition.catalogue.models import CatalogueEntry
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
@@ -42,6 +43,7 @@ from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_tenant
 from tenants.rewards.errors import (
     InvalidAmount,
+    InvalidPointValue,
     InvalidReward,
     MemberLimitReached,
     PaymentsNotConfigured,
@@ -365,6 +367,52 @@ def payment_settings() -> PointsPaymentSettings:
     settings_row = PointsPaymentSettings.objects.order_by("id").first()
     if settings_row is None:
         raise PaymentsNotConfigured("this partner has not published a value per point")
+    return settings_row
+
+
+# Stored as DECIMAL(12, 4): four decimals of a minor unit, under 10^8 minor units.
+VALUE_PER_POINT_PLACES = 4
+VALUE_PER_POINT_LIMIT = Decimal(10) ** 8
+
+
+def payment_settings_state(settings_row: PointsPaymentSettings | None) -> dict[str, Any] | None:
+    if settings_row is None:
+        return None
+    return {"value_per_point": str(settings_row.value_per_point), "currency": settings_row.currency}
+
+
+def payment_value_set(*, value_per_point: Decimal, actor: Any = None) -> PointsPaymentSettings:
+    """Publish what one point pays for at this partner's tills (minor units of its
+    currency, up to four decimals). Payments already authorised keep the value
+    they were authorised at; new ones use this one."""
+    if not value_per_point.is_finite() or value_per_point <= 0:
+        raise InvalidPointValue("Enter a value of more than 0")
+    exponent = value_per_point.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > VALUE_PER_POINT_PLACES:
+        raise InvalidPointValue("Enter a value with at most 4 decimal places")
+    if value_per_point >= VALUE_PER_POINT_LIMIT:
+        raise InvalidPointValue("Enter a value of less than 100,000,000 minor units")
+    partner = current_tenant()
+    with transaction.atomic():
+        settings_row = PointsPaymentSettings.objects.select_for_update().order_by("id").first()
+        before = payment_settings_state(settings_row)
+        if settings_row is None:
+            settings_row = PointsPaymentSettings.objects.create(
+                value_per_point=value_per_point, currency=partner.default_currency
+            )
+        elif settings_row.value_per_point != value_per_point:
+            settings_row.value_per_point = value_per_point
+            settings_row.save(update_fields=["value_per_point"])
+        else:
+            return settings_row  # the same value again changes nothing
+        audit_record(
+            actor=actor,
+            partner_id=partner.pk,
+            action="points_payments.value",
+            target=("points_payment_settings", settings_row.pk),
+            before=before,
+            after=payment_settings_state(settings_row),
+        )
     return settings_row
 
 

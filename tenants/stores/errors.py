@@ -7,3 +7,8 @@ from loyalty_kernel.errors import DomainError
 
 class InvalidStoreData(DomainError):
     code = "invalid_store"
+
+
+class UnknownStore(DomainError):
+    code = "unknown_store"
+    field = "code"

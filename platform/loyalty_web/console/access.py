@@ -54,7 +54,10 @@ def staff_page(
 
 NAV = (
     ("dashboard", "/", "Dashboard", "view_dashboard"),
+    # programme
     ("stores", "/stores/", "Stores", "view_dashboard"),
+    ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),
+    ("point_value", "/point-value/", "Point value", "view_dashboard"),
     ("staff", "/staff/", "Staff", "manage_staff"),
     ("audit", "/audit/", "Audit log", "read_audit"),
 )

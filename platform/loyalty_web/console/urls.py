@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.console import dashboard, views
+from loyalty_web.console import dashboard, programme, views
 from loyalty_web.design.pages import web_view
 
 app_name = "console"
@@ -37,5 +37,23 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("audit/", views.audit_log, name="audit"),
-    path("stores/", views.store_list, name="stores"),
+    # programme: stores, earn rules, the value of a point
+    path("stores/", programme.store_list, name="stores"),
+    path("stores/new/", programme.store_create, name="store_create"),
+    path("stores/<str:code>/edit/", programme.store_edit, name="store_edit"),
+    path("stores/<str:code>/close/", programme.store_close, name="store_close"),
+    path("stores/<str:code>/reopen/", programme.store_reopen, name="store_reopen"),
+    path("earn-rules/", programme.rule_versions, name="rules"),
+    path("earn-rules/drafts/", programme.rule_draft_create, name="rule_draft_create"),
+    path("earn-rules/compare/", programme.rule_compare, name="rule_compare"),
+    path("earn-rules/<int:number>/", programme.rule_version, name="rule_version"),
+    path("earn-rules/<int:number>/preview/", programme.rule_preview, name="rule_preview"),
+    path("earn-rules/<int:number>/rules/new/", programme.rule_edit, name="rule_add"),
+    path("earn-rules/<int:number>/rules/<int:rule_id>/", programme.rule_edit, name="rule_edit"),
+    path(
+        "earn-rules/<int:number>/rules/<int:rule_id>/remove/",
+        programme.rule_remove,
+        name="rule_remove",
+    ),
+    path("point-value/", programme.point_value, name="point_value"),
 ]

@@ -32,11 +32,15 @@ from loyalty_web.design.pages import render_page, web_view
 from loyalty_web.design.pagination import cursor_of, keyset_page
 from tenants.staff import selectors as staff_selectors
 from tenants.staff import services as staff_services
-from tenants.stores.selectors import stores_of_partner
 
 AUDIT_PAGE_SIZE = 50
 # Filters of the audit log: action prefixes recorded by the domain services.
-AUDIT_KINDS = [("staff.", "Staff and invitations")]
+AUDIT_KINDS = [
+    ("staff.", "Staff and invitations"),
+    ("store.", "Stores"),
+    ("earn_rules.", "Earn rules"),
+    ("points_payments.", "Point value"),
+]
 
 
 def _partner(request: HttpRequest) -> Any:
@@ -322,16 +326,4 @@ def audit_log(request: HttpRequest) -> HttpResponseBase:
             action_choices=AUDIT_KINDS,
         ),
         partial="loyalty_web/console/audit_rows.html",
-    )
-
-
-# --- stores ------------------------------------------------------------------------------
-
-
-@staff_page("view_dashboard")
-def store_list(request: HttpRequest) -> HttpResponse:
-    return render_page(
-        request,
-        "loyalty_web/console/stores.html",
-        console_context(request, "stores", stores=list(stores_of_partner())),
     )

@@ -183,8 +183,7 @@ def rule_versions(*, now: datetime, limit: int = 100) -> list[VersionSummary]:
     in_force = version_in_force(now)
     versions = RuleSetVersion.objects.annotate(rule_count=Count("rules")).order_by("-number")
     return [
-        VersionSummary(v, version_status(v, in_force, now), v.rule_count)
-        for v in versions[:limit]
+        VersionSummary(v, version_status(v, in_force, now), v.rule_count) for v in versions[:limit]
     ]
 
 

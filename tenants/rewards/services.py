@@ -378,7 +378,8 @@ VALUE_PER_POINT_LIMIT = Decimal(10) ** 8
 def payment_settings_state(settings_row: PointsPaymentSettings | None) -> dict[str, Any] | None:
     if settings_row is None:
         return None
-    return {"value_per_point": str(settings_row.value_per_point), "currency": settings_row.currency}
+    value = Decimal(settings_row.value_per_point).normalize()
+    return {"value_per_point": f"{value:f}", "currency": settings_row.currency}
 
 
 def payment_value_set(*, value_per_point: Decimal, actor: Any = None) -> PointsPaymentSettings:

@@ -125,6 +125,8 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("PartnerQuery", "liability"): FieldCost(200),
     ("PartnerQuery", "webhookEndpoints"): FieldCost(10, items=50),
     ("PartnerQuery", "webhookDeliveries"): FieldCost(20, page_default=20),
+    ("PartnerQuery", "ruleVersions"): FieldCost(20, items=20),
+    ("PartnerQuery", "ruleVersion"): QUERY,
     # a member, on either host
     ("MemberView", "balance"): FieldCost(5),
     ("MemberView", "tier"): FieldCost(5),
@@ -137,6 +139,7 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("CharityStatementView", "months"): FieldCost(1, items=12),
     ("PeriodView", "coalitionMargin"): FieldCost(1, items=5),
     ("WebhookEndpointView", "events"): FieldCost(1, items=5),
+    ("RuleVersionView", "rules"): FieldCost(1, items=50),
     ("PayOutPeriod", "payouts"): FieldCost(1, items=100),  # a statement per partner
     # closing a period and paying it out touch every partner (and Stripe)
     ("CoalitionMutation", "closePeriod"): FieldCost(1000),

@@ -13,7 +13,8 @@ from typing import ClassVar
 from django.db import models
 from django.db.models.functions import Now
 
-SCOPES = ("read", "members", "earn", "redeem", "settlement", "operator")
+# "configure": the programme's set-up (stores, earn rules, the value of a point).
+SCOPES = ("read", "members", "earn", "redeem", "settlement", "configure", "operator")
 
 
 class ApiKey(models.Model):

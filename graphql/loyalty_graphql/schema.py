@@ -20,6 +20,18 @@ from loyalty_graphql.earning.mutations import AwardBehaviour, RecordReferral
 from loyalty_graphql.members.mutations import EnrolMember, IssueMemberToken
 from loyalty_graphql.members.queries import CoalitionMemberQueries, PartnerMemberQueries
 from loyalty_graphql.partners.queries import PartnerHostQueries, PartnerListQueries
+from loyalty_graphql.programme.mutations import (
+    AddEarnRule,
+    CloseStore,
+    CreateRuleDraft,
+    CreateStore,
+    PublishRuleVersion,
+    RemoveEarnRule,
+    ReopenStore,
+    SetPointValue,
+    UpdateStore,
+)
+from loyalty_graphql.programme.queries import ProgrammeQueries
 from loyalty_graphql.purchases.mutations import RecordPurchase, ReturnPurchase
 from loyalty_graphql.purchases.queries import PurchaseQueries
 from loyalty_graphql.rewards.mutations import (
@@ -61,6 +73,7 @@ PartnerQuery = root_type(
     PartnerSettlementQueries,
     WebhookQueries,
     PartnerHostQueries,
+    ProgrammeQueries,
 )
 
 
@@ -87,6 +100,15 @@ class PartnerMutation(graphene.ObjectType):
     void_points_payment = VoidPointsPayment.Field()
     create_webhook_endpoint = CreateWebhookEndpoint.Field()
     disable_webhook_endpoint = DisableWebhookEndpoint.Field()
+    create_store = CreateStore.Field()
+    update_store = UpdateStore.Field()
+    close_store = CloseStore.Field()
+    reopen_store = ReopenStore.Field()
+    create_rule_draft = CreateRuleDraft.Field()
+    add_earn_rule = AddEarnRule.Field()
+    remove_earn_rule = RemoveEarnRule.Field()
+    publish_rule_version = PublishRuleVersion.Field()
+    set_point_value = SetPointValue.Field()
 
 
 coalition_schema = graphene.Schema(query=CoalitionQuery, mutation=CoalitionMutation)

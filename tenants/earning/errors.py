@@ -46,3 +46,8 @@ class AwardLimitReached(DomainError):
 class NotBirthday(DomainError):
     code = "not_birthday"
     field = "event"
+
+
+class UnknownRuleVersion(DomainError):
+    code = "unknown_rule_version"
+    field = "version"

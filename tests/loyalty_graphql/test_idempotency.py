@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from unittest import mock
 
@@ -39,10 +40,13 @@ from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_graphql.models import StoredAnswer
 from loyalty_graphql.schema import coalition_schema, partner_schema
 from loyalty_kernel.tenancy import use_public_schema
-from tenants.earning.models import BehaviourAward, BehaviourRule
+from tenants.earning import services as earning
+from tenants.earning.models import BehaviourAward, BehaviourRule, RuleSetVersion
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
 from tenants.rewards import services as rewards
+from tenants.stores import services as store_services
+from tenants.stores.models import Store
 from tests.testkit import api as s
 from tests.testkit import in_partner
 from tests.testkit.concurrency import run_threads, unique_member
@@ -164,6 +168,53 @@ def _close_the_next_period(world: World, _answer: Any) -> None:
     close_now()
 
 
+def _a_store(world: World) -> None:
+    world.extra["store"] = s.store(world.partner.partner)
+    world.extra["other store"] = s.store(world.partner.partner)
+    with in_partner(world.partner.partner):
+        Store.objects.filter(code=world.extra["other store"]).update(is_active=False)
+    use_public_schema()
+
+
+def _a_draft(world: World) -> None:
+    number, rule = s.rule_draft(world.partner.partner)
+    with in_partner(world.partner.partner):
+        other = earning.rule_add(
+            version=RuleSetVersion.objects.get(number=number), kind="include_tax", params={}
+        )
+    use_public_schema()
+    world.extra.update(draft=number, rule=str(rule), **{"other rule": str(other.pk)})
+
+
+def _rename_store(world: World, code: str) -> None:
+    with in_partner(world.partner.partner):
+        store_services.store_update(code=code, name="Changed later", city="Elsewhere")
+    use_public_schema()
+
+
+def _reopen_store(world: World, code: str) -> None:
+    with in_partner(world.partner.partner):
+        store_services.store_reopen(code=code)
+    use_public_schema()
+
+
+def _add_a_rule(world: World, number: int | None) -> None:
+    """A later change to what a rule-version answer showed: a rule added to
+    that draft, or (for a published one) a new draft."""
+    with in_partner(world.partner.partner):
+        version = RuleSetVersion.objects.filter(number=number).first() if number else None
+        if version is None or version.published_at is not None:
+            version = earning.ruleset_draft_create(description="later")
+        earning.rule_add(version=version, kind="include_tips", params={})
+    use_public_schema()
+
+
+def _set_point_value(world: World, value: str) -> None:
+    with in_partner(world.partner.partner):
+        rewards.payment_value_set(value_per_point=Decimal(value))
+    use_public_schema()
+
+
 def _email(_world: World) -> Variables:
     return {"email": f"{s.unique('idem')}@example.com"}
 
@@ -233,6 +284,63 @@ PARTNER_CASES: dict[str, Case] = {
         s.VOID_PAYMENT, "partner", prepare=_second_payment,
         first=lambda w: {"payment": str(w.partner.payment_id)},
         other=lambda w: {"payment": w.extra["payment"]},
+    ),
+    "createStore": Case(
+        s.CREATE_STORE, "partner",
+        first=lambda w: {"code": "IDEM-1", "name": "First"},
+        other=lambda w: {"code": "IDEM-2", "name": "Second"},
+        later=lambda w, a: _rename_store(w, a["store"]["code"]),
+    ),
+    "updateStore": Case(
+        s.UPDATE_STORE, "partner", prepare=_a_store,
+        first=lambda w: {"code": w.extra["store"], "name": "Renamed"},
+        other=lambda w: {"code": w.extra["store"], "name": "Other name"},
+        later=lambda w, a: _rename_store(w, a["store"]["code"]),
+    ),
+    "closeStore": Case(
+        s.CLOSE_STORE, "partner", prepare=_a_store,
+        first=lambda w: {"code": w.extra["store"]},
+        other=lambda w: {"code": w.extra["other store"]},
+        later=lambda w, a: _reopen_store(w, a["store"]["code"]),
+    ),
+    "reopenStore": Case(
+        s.REOPEN_STORE, "partner", prepare=_a_store,
+        first=lambda w: {"code": w.extra["store"]},
+        other=lambda w: {"code": w.extra["other store"]},
+        later=lambda w, a: _rename_store(w, a["store"]["code"]),
+    ),
+    "createRuleDraft": Case(
+        s.CREATE_RULE_DRAFT, "partner",
+        first=lambda w: {"description": "first"},
+        other=lambda w: {"description": "second"},
+        later=lambda w, a: _add_a_rule(w, a["version"]["number"]),
+    ),
+    "addEarnRule": Case(
+        s.ADD_EARN_RULE, "partner", prepare=_a_draft,
+        first=lambda w: {"version": w.extra["draft"], "kind": "receipt_cap",
+                         "params": '{"points": 100}'},
+        other=lambda w: {"version": w.extra["draft"], "kind": "receipt_cap",
+                         "params": '{"points": 200}'},
+        later=lambda w, a: _add_a_rule(w, a["version"]["number"]),
+    ),
+    "removeEarnRule": Case(
+        s.REMOVE_EARN_RULE, "partner", prepare=_a_draft,
+        first=lambda w: {"version": w.extra["draft"], "rule": w.extra["rule"]},
+        other=lambda w: {"version": w.extra["draft"], "rule": w.extra["other rule"]},
+        later=lambda w, a: _add_a_rule(w, a["version"]["number"]),
+    ),
+    "publishRuleVersion": Case(
+        s.PUBLISH_RULE_VERSION, "partner", prepare=_a_draft,
+        first=lambda w: {"version": w.extra["draft"]},
+        other=lambda w: {"version": w.extra["draft"],
+                         "effectiveFrom": "2999-01-01T00:00:00+00:00"},
+        later=lambda w, a: _add_a_rule(w, None),
+    ),
+    "setPointValue": Case(
+        s.SET_POINT_VALUE, "partner",
+        first=lambda w: {"value": "2.5"},
+        other=lambda w: {"value": "3"},
+        later=lambda w, a: _set_point_value(w, "7"),
     ),
     "createWebhookEndpoint": Case(
         s.CREATE_WEBHOOK, "partner", later=_disable_created,

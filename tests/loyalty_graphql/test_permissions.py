@@ -25,6 +25,7 @@ from loyalty_graphql.schema import coalition_schema, partner_schema
 from loyalty_kernel.tenancy import use_public_schema
 from tenants.earning.models import BehaviourRule
 from tenants.partners.models import Partner
+from tenants.stores.models import Store
 from tests.testkit import api as s
 from tests.testkit import in_partner
 from tests.testkit.settlement import running_stripe_fake
@@ -72,6 +73,23 @@ def _endpoint_with_a_delivery(world: s.PartnerWorld) -> dict[str, Any]:
     )
     webhooks.emit(world.partner.pk, "points_earned", {"points": 5})  # never sent: no commit
     return {"id": str(endpoint.pk)}
+
+
+def _store(world: s.PartnerWorld) -> dict[str, Any]:
+    return {"code": s.store(world.partner)}
+
+
+def _closed_store(world: s.PartnerWorld) -> dict[str, Any]:
+    code = s.store(world.partner)
+    with in_partner(world.partner):
+        Store.objects.filter(code=code).update(is_active=False)
+    use_public_schema()
+    return {"code": code}
+
+
+def _draft(world: s.PartnerWorld) -> dict[str, Any]:
+    number, rule = s.rule_draft(world.partner)
+    return {"version": number, "rule": str(rule)}
 
 
 def _closed_period(_world: s.CoalitionWorld) -> dict[str, Any]:
@@ -133,6 +151,27 @@ PARTNER_OPERATIONS = (
                          "events": ["POINTS_EARNED", "TIER_CHANGED"]}),
     Operation("disableWebhookEndpoint", s.DISABLE_WEBHOOK, "settlement", True,
               lambda w: {"key": "m1"}, prepare=_endpoint_with_a_delivery),
+    Operation("ruleVersions", s.RULE_VERSIONS_QUERY, "configure", False, _none),
+    Operation("ruleVersion", s.RULE_VERSION_QUERY, "configure", False, lambda w: {"number": 1}),
+    Operation("createStore", s.CREATE_STORE, "configure", True,
+              lambda w: {"key": "m1", "code": "MATRIX-1", "name": "Matrix shop"}),
+    Operation("updateStore", s.UPDATE_STORE, "configure", True,
+              lambda w: {"key": "m1", "name": "Renamed"}, prepare=_store),
+    Operation("closeStore", s.CLOSE_STORE, "configure", True, lambda w: {"key": "m1"},
+              prepare=_store),
+    Operation("reopenStore", s.REOPEN_STORE, "configure", True, lambda w: {"key": "m1"},
+              prepare=_closed_store),
+    Operation("createRuleDraft", s.CREATE_RULE_DRAFT, "configure", True,
+              lambda w: {"key": "m1", "description": "matrix"}),
+    Operation("addEarnRule", s.ADD_EARN_RULE, "configure", True,
+              lambda w: {"key": "m1", "kind": "receipt_cap", "params": '{"points": 100}'},
+              prepare=_draft),
+    Operation("removeEarnRule", s.REMOVE_EARN_RULE, "configure", True, lambda w: {"key": "m1"},
+              prepare=_draft),
+    Operation("publishRuleVersion", s.PUBLISH_RULE_VERSION, "configure", True,
+              lambda w: {"key": "m1"}, prepare=_draft),
+    Operation("setPointValue", s.SET_POINT_VALUE, "configure", True,
+              lambda w: {"key": "m1", "value": "2.5"}),
 )  # fmt: skip
 
 MEMBER_ONLY, OPERATOR_ONLY = "member", "operator"

@@ -36,19 +36,20 @@ from coalition.webhooks.models import WebhookDelivery, WebhookEndpoint
 from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_kernel.tenancy import use_public_schema
 from tenants.earning import services as earning
-from tenants.earning.models import BehaviourAward, Referral
+from tenants.earning.models import BehaviourAward, EarnRule, Referral, RuleSetVersion
 from tenants.partners.models import Partner
 from tenants.purchases import services as purchases
 from tenants.purchases.models import Purchase, PurchaseReturn
 from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPayment, PointsPaymentSettings, Reward, Voucher
+from tenants.stores.models import Store
 from tests.testkit import in_partner
 from tests.testkit.settlement import close_now
 
 HOST_A = "alpha.localhost"
 HOST_B = "beta.localhost"
 PUBLIC_HOST = "localhost"
-PARTNER_SCOPES = ("read", "members", "earn", "redeem", "settlement")
+PARTNER_SCOPES = ("read", "members", "earn", "redeem", "settlement", "configure")
 ERRORS = "errors { field code message }"
 
 
@@ -374,6 +375,19 @@ def books(*partners: Partner) -> dict[str, Any]:
             state[f"{partner.slug} stock"] = sorted(Reward.objects.values_list("code", "stock"))
             state[f"{partner.slug} behaviour awards"] = BehaviourAward.objects.count()
             state[f"{partner.slug} referrals"] = Referral.objects.count()
+            state[f"{partner.slug} stores"] = sorted(
+                Store.objects.values_list("code", "name", "channel", "time_zone", "city",
+                                          "is_active")
+            )  # fmt: skip
+            state[f"{partner.slug} rule versions"] = sorted(
+                RuleSetVersion.objects.values_list("number", "published_at", "effective_from")
+            )
+            state[f"{partner.slug} earn rules"] = sorted(
+                EarnRule.objects.values_list("pk", "version_id", "params")
+            )
+            state[f"{partner.slug} point value"] = sorted(
+                PointsPaymentSettings.objects.values_list("pk", "value_per_point")
+            )
     use_public_schema()
     return state
 
@@ -520,3 +534,61 @@ def onboard(*, prefix: str, currency: str) -> Partner:
     )
     use_public_schema()
     return partner
+
+
+# --- the programme's configuration (scope "configure") ---------------------------------
+
+STORE = "store { code name channel timeZone city isOpen }"
+RULE_VERSION = "version { number description status effectiveFrom rules { id kind name params } }"
+CREATE_STORE = f"""mutation($key: String!, $code: String!, $name: String!, $city: String) {{
+  createStore(idempotencyKey: $key, code: $code, name: $name, city: $city) {{
+    {STORE} {ERRORS} }} }}"""
+UPDATE_STORE = f"""mutation($key: String!, $code: String!, $name: String, $timeZone: String) {{
+  updateStore(idempotencyKey: $key, code: $code, name: $name, timeZone: $timeZone) {{
+    {STORE} {ERRORS} }} }}"""
+CLOSE_STORE = f"""mutation($key: String!, $code: String!) {{
+  closeStore(idempotencyKey: $key, code: $code) {{ {STORE} {ERRORS} }} }}"""
+REOPEN_STORE = f"""mutation($key: String!, $code: String!) {{
+  reopenStore(idempotencyKey: $key, code: $code) {{ {STORE} {ERRORS} }} }}"""
+CREATE_RULE_DRAFT = f"""mutation($key: String!, $description: String, $copyFrom: Int) {{
+  createRuleDraft(idempotencyKey: $key, description: $description,
+                  copyFromVersion: $copyFrom) {{ {RULE_VERSION} {ERRORS} }} }}"""
+ADD_EARN_RULE = f"""mutation($key: String!, $version: Int!, $kind: String!, $params: JSONString!,
+                    $name: String) {{
+  addEarnRule(idempotencyKey: $key, version: $version, kind: $kind, params: $params,
+              name: $name) {{ {RULE_VERSION} {ERRORS} }} }}"""
+REMOVE_EARN_RULE = f"""mutation($key: String!, $version: Int!, $rule: ID!) {{
+  removeEarnRule(idempotencyKey: $key, version: $version, ruleId: $rule) {{
+    {RULE_VERSION} {ERRORS} }} }}"""
+PUBLISH_RULE_VERSION = f"""mutation($key: String!, $version: Int!, $effectiveFrom: DateTime) {{
+  publishRuleVersion(idempotencyKey: $key, version: $version, effectiveFrom: $effectiveFrom) {{
+    {RULE_VERSION} {ERRORS} }} }}"""
+SET_POINT_VALUE = f"""mutation($key: String!, $value: String!) {{
+  setPointValue(idempotencyKey: $key, valuePerPoint: $value) {{
+    pointValue {{ valuePerPoint currency }} {ERRORS} }} }}"""
+RULE_VERSIONS_QUERY = """{ ruleVersions { number status effectiveFrom publishedAt
+  rules { id kind name params } } }"""
+RULE_VERSION_QUERY = """query($number: Int!) { ruleVersion(number: $number) {
+  number status rules { kind params } } }"""
+
+
+def store(partner: Partner, code: str | None = None) -> str:
+    """A store of ``partner`` (by service); its code."""
+    from tenants.stores.services import store_create
+
+    code = code or unique("S")[:30]
+    with in_partner(partner):
+        store_create(code=code, name="API test shop")
+    use_public_schema()
+    return code
+
+
+def rule_draft(partner: Partner) -> tuple[int, int]:
+    """A draft with a base rate at ``partner``: (version number, rule id)."""
+    with in_partner(partner):
+        draft = earning.ruleset_draft_create(description="draft")
+        rule = earning.rule_add(
+            version=draft, kind="base_rate", params={"rates": {partner.default_currency: "2"}}
+        )
+    use_public_schema()
+    return draft.number, rule.pk

@@ -19,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--partner", help="partner slug")
         parser.add_argument("--operator", action="store_true")
         parser.add_argument(
-            "--scopes", default="read,members,earn,redeem,settlement",
-            help="comma-separated: read, members, earn, redeem, settlement (operator: operator)",
+            "--scopes", default="read,members,earn,redeem,settlement,configure",
+            help="comma-separated: read, members, earn, redeem, settlement, configure "
+            "(operator: operator)",
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:

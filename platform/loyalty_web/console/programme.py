@@ -22,6 +22,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from loyalty_kernel import clock
@@ -175,16 +176,16 @@ def store_reopen(request: HttpRequest, code: str) -> HttpResponse:
 # --- earn rules: versions ----------------------------------------------------------------
 
 STATUS_LABELS = {
-    "draft": ("Draft", ""),
-    "scheduled": ("Scheduled", "tag--warn"),
-    "in_force": ("In force", "tag--ok"),
-    "superseded": ("Replaced", ""),
+    "draft": (gettext_lazy("Draft"), ""),
+    "scheduled": (gettext_lazy("Scheduled"), "tag--warn"),
+    "in_force": (gettext_lazy("In force"), "tag--ok"),
+    "superseded": (gettext_lazy("Replaced"), ""),
 }
 
 
 def _status(status: str) -> dict[str, str]:
     label, css = STATUS_LABELS[status]
-    return {"key": status, "label": _(label), "css": css}
+    return {"key": status, "label": str(label), "css": css}
 
 
 def _version(number: int) -> RuleSetVersion:

@@ -57,7 +57,11 @@ def describe_rule(kind: str, params: Mapping[str, Any]) -> str:
     if kind == "base_rate":
         rates = params.get("rates") or {}
         return "; ".join(
-            _("%(points)s points per %(currency)s spent")
+            (
+                _("1 point per %(currency)s spent")
+                if _number(rate) == "1"
+                else _("%(points)s points per %(currency)s spent")
+            )
             % {"points": _number(rate), "currency": currency}
             for currency, rate in rates.items()
         )

@@ -82,7 +82,12 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
         assert cashier.page.get_by_role("heading", name="Dashboard").is_visible()
         # a cashier sees no staff or audit pages in the navigation
         navigation = cashier.page.get_by_role("navigation", name="Console")
-        assert navigation.get_by_role("link").all_inner_texts() == ["Dashboard", "Stores"]
+        assert navigation.get_by_role("link").all_inner_texts() == [
+            "Dashboard",
+            "Stores",
+            "Earn rules",
+            "Point value",
+        ]
         # and the used link does not work again
         cashier.page.goto(link.group(0))
         assert cashier.page.get_by_role(

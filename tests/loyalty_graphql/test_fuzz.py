@@ -86,6 +86,10 @@ def _scalars(known: list[str]) -> dict[str, st.SearchStrategy[graphql.ValueNode]
             ).map(datetime.isoformat),
             st.sampled_from([timezone.now().isoformat(), "2026-01-01T10:00:00", "not a date", ""]),
         ).map(_string),
+        "JSONString": st.one_of(
+            st.sampled_from(["{}", '{"points": 5}', '{"rates": {"EUR": "x"}}', "[]", "1", "{"]),
+            st.text(max_size=20),
+        ).map(_string),
     }
 
 
@@ -186,7 +190,9 @@ def world(db: None, partner_a: Partner, settings: Any) -> dict[str, Any]:
         PointsPaymentSettings.objects.create(value_per_point=Decimal("0.01"), currency="EUR")
         payment = rewards.points_payment_authorize(member_id=member.pk, amount=500)
     _, partner_key = api_key_create(
-        name="fuzz", scopes=["read", "members", "earn", "redeem", "settlement"], partner=partner_a
+        name="fuzz",
+        scopes=["read", "members", "earn", "redeem", "settlement", "configure"],
+        partner=partner_a,
     )
     _, operator_key = api_key_create(name="fuzz-operator", scopes=["operator"])
     known = [

@@ -14,12 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from coalition.charity.models import Charity
 from coalition.charity.services import charity_create, donation_make
 from coalition.ledger import services as ledger
+from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from coalition.settlement import services as settlement
 from coalition.settlement.models import SettlementPeriod, SettlementTerms
@@ -36,6 +38,7 @@ from tenants.purchases.models import Purchase
 from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
 from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPaymentSettings, Reward
+from tenants.staff.services import staff_member_create
 from tenants.stores.models import Store
 from tenants.stores.services import store_create
 
@@ -282,6 +285,53 @@ DEMO_TERMS = {
 }
 
 
+# Log-ins printed by `loyalty demo`: for a machine of one's own, never for a server
+# reachable by others (the password is in this file).
+DEMO_PASSWORD = "loyalty-demo"  # noqa: S105 (printed on purpose: a demo on localhost)
+DEMO_STAFF_ROLES = ("owner", "manager", "cashier")
+DEMO_OPERATOR = "operator@coalition.example"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    partner: str
+    role: str
+    email: str
+
+
+def demo_staff_email(role: str, slug: str) -> str:
+    return f"{role}@{slug}.example"
+
+
+def seed_demo_staff(partners: list[Partner]) -> list[DemoLogin]:
+    """An owner, a manager and a cashier per partner, signing in on its console."""
+    logins = []
+    for partner in partners:
+        for role in DEMO_STAFF_ROLES:
+            email = demo_staff_email(role, partner.slug)
+            staff_member_create(
+                partner_id=partner.pk, email=email, password=DEMO_PASSWORD, role=role
+            )
+            logins.append(DemoLogin(partner=partner.slug, role=role, email=email))
+    return logins
+
+
+def demo_member_logins(count: int = 3) -> list[tuple[str, str]]:
+    """The first demo members' numbers and e-mail addresses, to try the API with."""
+    members = Member.objects.filter(email__in=DEMO_MEMBERS[:count]).order_by("pk")
+    return [(member.member_number, member.email) for member in members]
+
+
+def seed_demo_operator() -> str:
+    """The coalition operator's account for the admin site."""
+    users = get_user_model()
+    if not users.objects.filter(username=DEMO_OPERATOR).exists():
+        users.objects.create_superuser(
+            username=DEMO_OPERATOR, email=DEMO_OPERATOR, password=DEMO_PASSWORD
+        )
+    return DEMO_OPERATOR
+
+
 def seed_demo_coalition() -> list[Partner]:
     partners = []
     for demo in DEMO_PARTNERS:
@@ -307,4 +357,6 @@ def seed_demo_coalition() -> list[Partner]:
     members = seed_demo_members(by_slug)
     seed_demo_redemption(by_slug, members)
     seed_demo_settlement(by_slug)
+    seed_demo_staff(partners)
+    seed_demo_operator()
     return partners

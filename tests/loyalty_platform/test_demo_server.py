@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from loyalty_platform.demo_seed import DEMO_PASSWORD
 from tests.testkit.demo import STOP_TIMEOUT, Demo, alive, running_demo
 
 DEMO_PARTNERS = ("FreshMart Grocers", "SkyWay Airlines", "FuelCo Stations", "Bean There Café")
@@ -42,6 +43,23 @@ def test_demo_serves_the_coalition_and_stops_cleanly_on_ctrl_c(demo: Demo) -> No
     assert "merchant console" in console.body
     assert "Sign in" in console.body
     assert "SkyWay" not in console.body
+
+    # and the cashier whose log-in the demo printed signs in and reaches the dashboard
+    printed = demo.log_text(tail=20000)
+    assert "cashier@freshmart.example" in printed, printed
+    assert f"Password of every demo log-in (operator and staff): {DEMO_PASSWORD}" in printed
+    dashboard = demo.sign_in(
+        host="freshmart.localhost", email="cashier@freshmart.example", password=DEMO_PASSWORD
+    )
+    assert dashboard.status == 200, dashboard.body
+    assert "cashier@freshmart.example" in dashboard.body
+    assert "Sign out" in dashboard.body
+    # but not on another partner's console
+    refused = demo.sign_in(
+        host="skyway.localhost", email="cashier@freshmart.example", password=DEMO_PASSWORD
+    )
+    assert refused.status == 400, refused.body
+    assert "Sign out" not in refused.body
 
     # and /graphql shows GraphiQL to a browser
     graphiql = demo.fetch("/graphql", accept="text/html")

@@ -5,8 +5,10 @@ free port. Tests talk to it over HTTP and run other `loyalty` commands next to i
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +96,28 @@ class Demo:
                 return Reply(
                     response.status, response.headers["Content-Type"], response.read().decode()
                 )
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.headers["Content-Type"], error.read().decode())
+
+    def sign_in(self, *, host: str, email: str, password: str) -> Reply:
+        """A person signing in on a console's log-in page in a browser of their own
+        (cookies kept): the page after the redirect, then the dashboard."""
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        base = f"http://127.0.0.1:{self.port}"
+        first = urllib.request.Request(f"{base}/login/", headers={"Host": host})  # noqa: S310
+        with opener.open(first) as page:
+            form = page.read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+        assert token is not None, form
+        body = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": token[1], "email": email, "password": password, "next": "/"}
+        ).encode()
+        headers = {"Host": host, "Referer": f"http://{host}/login/", "Origin": f"http://{host}"}
+        try:
+            sent = urllib.request.Request(f"{base}/login/", body, headers)  # noqa: S310
+            with opener.open(sent) as answer:
+                return Reply(answer.status, answer.headers["Content-Type"], answer.read().decode())
         except urllib.error.HTTPError as error:
             return Reply(error.code, error.headers["Content-Type"], error.read().decode())
 

@@ -9,7 +9,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from loyalty_platform.demo_seed import seed_demo_coalition
+from loyalty_platform.demo_seed import (
+    DEMO_OPERATOR,
+    DEMO_PASSWORD,
+    DEMO_STAFF_ROLES,
+    demo_member_logins,
+    demo_staff_email,
+    seed_demo_coalition,
+)
 from loyalty_platform.management.commands.serve import (
     add_server_arguments,
     check_bind,
@@ -33,12 +40,21 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo coalition ready."))
         self.stdout.write(f"  coalition site + member portal: http://{base}:{port}/")
         self.stdout.write(f"  coalition GraphQL:              http://{base}:{port}/graphql")
+        self.stdout.write(
+            f"  operator admin:                 http://{base}:{port}/admin/  "
+            f"log in as {DEMO_OPERATOR}"
+        )
         for partner in partners:
             domain = partner.get_primary_domain()
             self.stdout.write(
                 f"  {partner.name:<24} console: http://{domain.domain}:{port}/  "
                 f"API: http://{domain.domain}:{port}/graphql"
             )
+            staff = ", ".join(demo_staff_email(role, partner.slug) for role in DEMO_STAFF_ROLES)
+            self.stdout.write(f"  {'':<24} staff log-ins: {staff}")
+        self.stdout.write(f"  Password of every demo log-in (operator and staff): {DEMO_PASSWORD}")
+        members = ", ".join(f"{number} ({email})" for number, email in demo_member_logins())
+        self.stdout.write(f"  Members (number, e-mail): {members}")
         self.stdout.write(
             "  API keys for partner apps: loyalty create-api-key till --partner freshmart "
             "(operator: --operator)"

@@ -7,10 +7,8 @@ partner: the tenant comes from the key and the request's host must agree.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,8 +17,14 @@ from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone
 
-from loyalty_graphql.errors import AuthenticationFailed, InvalidScopes
-from loyalty_graphql.models import SCOPES, ApiKey
+# Keys are a domain of their own (coalition.api_keys); creating and revoking stay
+# importable from here (explicit re-exports) for the API's callers.
+from coalition.api_keys import selectors as key_selectors
+from coalition.api_keys.errors import InvalidScopes as InvalidScopes
+from coalition.api_keys.services import api_key_create as api_key_create
+from coalition.api_keys.services import api_key_record_use, key_hash
+from coalition.api_keys.services import api_key_revoke as api_key_revoke
+from loyalty_graphql.errors import AuthenticationFailed
 from loyalty_kernel import driver_sql
 from tenants.partners import selectors as partner_selectors
 
@@ -55,34 +59,6 @@ class Principal:
 ANONYMOUS = Principal("anonymous")
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def api_key_create(*, name: str, scopes: list[str], partner: Any = None) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the key text, which is never stored."""
-    unknown = set(scopes) - set(SCOPES)
-    if unknown or not scopes:
-        raise InvalidScopes(f"scopes must be some of {', '.join(SCOPES)}")
-    if partner is None and "operator" not in scopes:
-        raise InvalidScopes("a key without a partner is an operator key: give it 'operator'")
-    if partner is not None and "operator" in scopes:
-        raise InvalidScopes("partner keys cannot have the operator scope")
-    prefix = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        partner=partner, name=name, prefix=prefix, key_hash=_hash(secret), scopes=sorted(scopes)
-    )
-    return key, f"lk_{prefix}_{secret}"
-
-
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
-    return key
-
-
 def member_token_issue(member_id: int) -> str:
     return "mt_" + signing.TimestampSigner(salt=MEMBER_TOKEN_SALT).sign(str(member_id))
 
@@ -109,13 +85,6 @@ def _member_from_token(token: str) -> Principal:
     return Principal("member", member_id=int(value), scopes=frozenset({"read", "redeem"}))
 
 
-_KEY_COLUMNS = "k.id, k.partner_id, k.key_hash, k.scopes::text, k.revoked_at, k.last_used_at"
-_KEY_BY_PREFIX_SQL = (
-    "SELECT k.id, k.partner_id, k.key_hash, k.scopes::text, k.revoked_at, k.last_used_at"
-    " FROM public.loyalty_graphql_apikey k WHERE k.prefix = %s"
-)
-
-
 @dataclass(frozen=True)
 class KeyLookup:
     """An API key's row (None: no such key), read with the request's partner."""
@@ -140,8 +109,7 @@ def partner_and_key_by_host(hostname: str, authorization: str) -> tuple[Any, Key
     if prefix is None:
         return partner_selectors.partner_by_host(hostname), None
     sql = partner_selectors.partner_by_host_sql(
-        more=f", {_KEY_COLUMNS}",
-        join=" LEFT JOIN public.loyalty_graphql_apikey k ON k.prefix = %(prefix)s",
+        more=f", {key_selectors.KEY_COLUMNS}", join=key_selectors.KEY_JOIN_SQL
     )
     row = driver_sql.prepared(sql, {"host": hostname, "prefix": prefix})
     if row is None:
@@ -160,15 +128,15 @@ def _from_api_key(token: str, lookup: KeyLookup | None) -> Principal:
     if lookup is not None and lookup.prefix == prefix:
         row = lookup.row  # read along with the partner by the host middleware
     else:
-        row = driver_sql.prepared(_KEY_BY_PREFIX_SQL, [prefix])
-    if row is None or not hmac.compare_digest(row[2], _hash(secret)):
+        row = driver_sql.prepared(key_selectors.KEY_BY_PREFIX_SQL, [prefix])
+    if row is None or not hmac.compare_digest(row[2], key_hash(secret)):
         raise AuthenticationFailed("unknown API key")
     key_id, partner_id, _, scopes, revoked_at, last_used_at = row
     if revoked_at is not None:
         raise AuthenticationFailed("this API key was revoked")
     now = timezone.now()
     if last_used_at is None or now - last_used_at > LAST_USED_EVERY:
-        ApiKey.objects.filter(pk=key_id).update(last_used_at=now)
+        api_key_record_use(key_id=key_id, at=now)
     kind = "operator" if partner_id is None else "partner"
     return Principal(
         kind, partner_id=partner_id, scopes=frozenset(json.loads(scopes)), key_id=key_id

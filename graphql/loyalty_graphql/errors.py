@@ -18,11 +18,6 @@ class AuthenticationFailed(DomainError):
     code = "unauthenticated"
 
 
-class InvalidScopes(DomainError):
-    code = "invalid_scopes"
-    field = "scopes"
-
-
 # The API's own codes, mutation payloads' and ``extensions.code`` of refused
 # requests (a malformed document, too costly, the database unreachable).
 API_CODES = (

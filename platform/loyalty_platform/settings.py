@@ -93,6 +93,7 @@ SHARED_APPS = [
     "graphene_django",
     "loyalty_platform",
     "loyalty_graphql",
+    "coalition.api_keys",
     "coalition.members",
     "coalition.ledger",
     "coalition.tiers",

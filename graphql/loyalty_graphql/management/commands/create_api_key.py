@@ -7,7 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty_graphql.auth import InvalidScopes, api_key_create
+from coalition.api_keys.errors import InvalidApiKeyName, InvalidScopes
+from coalition.api_keys.models import PARTNER_SCOPES
+from coalition.api_keys.services import api_key_create
 from tenants.partners.models import Partner
 
 
@@ -19,9 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--partner", help="partner slug")
         parser.add_argument("--operator", action="store_true")
         parser.add_argument(
-            "--scopes", default="read,members,earn,redeem,settlement,configure",
-            help="comma-separated: read, members, earn, redeem, settlement, configure "
-            "(operator: operator)",
+            "--scopes", default=",".join(PARTNER_SCOPES),
+            help=f"comma-separated: {', '.join(PARTNER_SCOPES)} (operator: operator)",
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         scopes = ["operator"] if options["operator"] else options["scopes"].split(",")
         try:
             key, text = api_key_create(name=options["name"], scopes=scopes, partner=partner)
-        except InvalidScopes as exc:
+        except (InvalidScopes, InvalidApiKeyName) as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"API key {key.prefix} ({', '.join(key.scopes)}); shown once:")
-        self.stdout.write(text)
+        self.stdout.write(text or "")

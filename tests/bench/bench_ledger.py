@@ -39,6 +39,7 @@ from coalition.ledger.services import EarnRequest
 from loyalty_kernel.idempotency import IdempotencyKey
 from tenants.partners.models import Partner
 from tests.testkit import assert_on_test_database, database_url_of
+from tests.testkit.bench import met, print_table, scalar
 from tests.testkit.concurrency import books_report, bulk_members
 
 HOT_CLIENTS = 16
@@ -326,19 +327,13 @@ UPDATE public.ledger_account a SET balance = a.balance + t.total
 """
 
 
-def _scalar(sql: str, params: list[Any] | None = None) -> Any:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchone()[0]
-
-
 def _fill(members: list[int], partner: int, issuance: int) -> tuple[int, float]:
     """Earn set-wise until the journal holds MIN_ENTRIES entries (balanced
     transactions, lots and wallet balances kept consistent, triggers on)."""
     started = time.perf_counter()
-    tx_seq = _scalar("SELECT pg_get_serial_sequence('public.ledger_transaction', 'id')")
-    lot_seq = _scalar("SELECT pg_get_serial_sequence('public.ledger_lot', 'id')")
-    while (entries := int(_scalar("SELECT count(*) FROM public.ledger_entry"))) < MIN_ENTRIES:
+    tx_seq = scalar("SELECT pg_get_serial_sequence('public.ledger_transaction', 'id')")
+    lot_seq = scalar("SELECT pg_get_serial_sequence('public.ledger_lot', 'id')")
+    while (entries := int(scalar("SELECT count(*) FROM public.ledger_entry"))) < MIN_ENTRIES:
         transactions = min(FILL_CHUNK, (MIN_ENTRIES - entries + 1) // 2)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -408,20 +403,6 @@ def _server_label() -> str:
     )
 
 
-def _met(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
-def _print_table(rows: list[tuple[str, str, str, str, str, str]]) -> None:
-    header = ("metric", "value", "baseline", "ratio", "target", "met?")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    line = " | ".join(f"{{:{w}}}" for w in widths)
-    print(line.format(*header))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(line.format(*row))
-
-
 def _cpu_line(name: str, rate: Rate) -> str:
     per = 1000 / rate.events
     return (
@@ -445,7 +426,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
     hot = partner_a.pk
     services.partner_accounts_ensure(hot)
     issuance = int(
-        _scalar(
+        scalar(
             "SELECT id FROM public.ledger_account WHERE kind = 'issuance' AND partner_id = %s",
             [hot],
         )
@@ -463,7 +444,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
     _raw_schema(list(wallets.values()), issuance)
     url = database_url_of(connection.settings_dict)
     member_of = {account: member for member, account in wallets.items()}
-    transactions_before = int(_scalar("SELECT count(*) FROM public.ledger_transaction"))
+    transactions_before = int(scalar("SELECT count(*) FROM public.ledger_transaction"))
 
     # 1. single earns, 16 clients, one hot partner, in rounds alternating with the
     # raw baseline so that both share the same (shared, noisy) machine conditions
@@ -481,7 +462,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
         BATCH_CLIENTS, BATCH_SECONDS, _batch_client(run, batch_members, hot, BATCH_CLIENTS)
     )
 
-    posted = int(_scalar("SELECT count(*) FROM public.ledger_transaction")) - transactions_before
+    posted = int(scalar("SELECT count(*) FROM public.ledger_transaction")) - transactions_before
     warm_ups = EARN_ROUNDS * HOT_CLIENTS + BATCH_CLIENTS * BATCH_SIZE
     assert posted == earns.events + batches.events + warm_ups
 
@@ -519,7 +500,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
             f"raw SQL {raw.per_second:,.0f}",
             f"{ratio:.2f}",
             f">= {TARGET_EARNS:,.0f}/s",
-            _met(earns.per_second >= TARGET_EARNS),
+            met(earns.per_second >= TARGET_EARNS),
         ),
         (
             "single earns: ledger / raw SQL",
@@ -527,7 +508,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
             "1.00",
             f"{ratio:.2f}",
             f">= {TARGET_RATIO}",
-            _met(ratio >= TARGET_RATIO),
+            met(ratio >= TARGET_RATIO),
         ),
         (
             f"batched earns events/s ({BATCH_CLIENTS} clients x {BATCH_SIZE}/transaction)",
@@ -535,7 +516,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
             f"single {earns.per_second:,.0f}",
             f"{batches.per_second / earns.per_second:.1f}",
             f">= {TARGET_BATCH:,.0f}/s",
-            _met(batches.per_second >= TARGET_BATCH),
+            met(batches.per_second >= TARGET_BATCH),
         ),
         (
             f"balance read p50 (ms, {READS} reads, {entries:,} entries)",
@@ -551,7 +532,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
             f"raw SELECT {raw_p99:.3f}",
             f"{p99 / raw_p99:.2f}",
             f"< {TARGET_P99_MS} ms",
-            _met(p99 < TARGET_P99_MS),
+            met(p99 < TARGET_P99_MS),
         ),
         (
             "entries in the journal at read time",
@@ -559,7 +540,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
             "-",
             "-",
             f">= {MIN_ENTRIES:,}",
-            _met(entries >= MIN_ENTRIES),
+            met(entries >= MIN_ENTRIES),
         ),
     ]
     print()
@@ -569,7 +550,7 @@ def test_ledger_throughput_and_balance_reads(live_db: Any, partner_a: Partner) -
         f"(other processes share these CPUs); journal filled to {entries:,} entries "
         f"in {fill_seconds:.1f}s"
     )
-    _print_table(rows)
+    print_table(rows)
     print("where the CPU goes (this process and its PostgreSQL backends only):")
     print(_cpu_line("single earns (ledger)", earns))
     print(_cpu_line("single earns (raw SQL)", raw))

@@ -24,10 +24,7 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import threading
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,15 +33,14 @@ from django.db import connection
 
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import InsufficientPoints, ReversalExceedsOriginal
-from coalition.ledger.models import Account, AccountKind
 from coalition.ledger.services import EarnRequest
-from coalition.members.models import Member
-from coalition.members.numbers import member_number_from_sequence
 from coalition.settlement import services as settlement
 from coalition.settlement.models import LineKind, SettlementPeriod, SettlementTerms, StatementLine
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_onboard
 from tests.testkit import assert_on_test_database
+from tests.testkit.bench import in_threads, met, print_table, scalar, timed
+from tests.testkit.concurrency import bulk_members
 
 PARTNERS = 100
 MEMBERS_PER_CLIENT = 2_500
@@ -70,42 +66,6 @@ SELECT a.partner_id, a.kind, t.kind, count(*), sum(e.amount)
  WHERE e.transaction_id > %(start)s AND e.transaction_id <= %(end)s
  GROUP BY 1, 2, 3
 """
-
-
-def _scalar(sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchone()[0]
-
-
-def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = work()
-    return result, time.perf_counter() - started
-
-
-def _in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads (each closes its connection); re-raise
-    the first error."""
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def target(index: int) -> None:
-        try:
-            results[index] = work(index)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 # --- the coalition --------------------------------------------------------------------
@@ -137,22 +97,6 @@ def _partners(run: str) -> list[Partner]:
     return partners
 
 
-def _members(count: int, run: str) -> list[int]:
-    """Active members with their wallets, created set-wise through the ORM."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval('public.members_member_number_seq') FROM generate_series(1, %s)",
-            [count],
-        )
-        numbers = [member_number_from_sequence(int(row[0])) for row in cursor.fetchall()]
-    members = Member.objects.bulk_create(
-        Member(member_number=number, email=f"bs-{run}-{i}@example.com")
-        for i, number in enumerate(numbers)
-    )
-    Account.objects.bulk_create(Account(kind=AccountKind.WALLET, member=m) for m in members)
-    return [m.pk for m in members]
-
-
 def _cover_other_partners() -> None:
     """Terms for partners outside the benchmark (the session's), so closing the
     events of other benchmarks run before this one cannot stop on TermsMissing."""
@@ -171,7 +115,7 @@ def _cover_other_partners() -> None:
 
 def _entries_since(start: int) -> int:
     return int(
-        _scalar("SELECT count(*) FROM public.ledger_entry WHERE transaction_id > %s", [start])
+        scalar("SELECT count(*) FROM public.ledger_entry WHERE transaction_id > %s", [start])
     )
 
 
@@ -202,7 +146,7 @@ def _fill(partners: list[Partner], members: list[list[int]], start: int) -> dict
             done += size
         return done
 
-    earned, earn_seconds = _timed(lambda: sum(_in_threads(FILL_CLIENTS, earn)))
+    earned, earn_seconds = timed(lambda: sum(in_threads(FILL_CLIENTS, earn)))
 
     def burn_and_return(index: int) -> tuple[int, int]:
         rng, own, burns, returns = random.Random(20 + index), members[index], 0, 0
@@ -223,8 +167,8 @@ def _fill(partners: list[Partner], members: list[list[int]], start: int) -> dict
                 pass
         return burns, returns
 
-    counts, other_seconds = _timed(lambda: _in_threads(FILL_CLIENTS, burn_and_return))
-    expired, expiry_seconds = _timed(
+    counts, other_seconds = timed(lambda: in_threads(FILL_CLIENTS, burn_and_return))
+    expired, expiry_seconds = timed(
         lambda: ledger.lots_expire(now=EXPIRES_AT + timedelta(seconds=1), limit=10_000)
     )
     missing = MIN_ENTRIES - _entries_since(start)
@@ -266,20 +210,6 @@ def _server_label() -> str:
     return f"PostgreSQL {version} at {host} (work_mem={work_mem}), {os.cpu_count()} CPUs"
 
 
-def _met(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
-def _print_table(rows: list[tuple[str, str, str, str, str, str]]) -> None:
-    header = ("metric", "value", "baseline", "ratio", "target", "met?")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    line = " | ".join(f"{{:{w}}}" for w in widths)
-    print(line.format(*header))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(line.format(*row))
-
-
 def test_this_module_runs_on_the_test_database(db: None) -> None:
     # The benchmark uses `live_db`, which alone would not make pytest-django create
     # the test database: it would write into the configured database.
@@ -292,8 +222,8 @@ def test_period_close_over_a_million_entries(live_db: Any) -> None:
     run = uuid.uuid4().hex[:6]
 
     # given 100 partners with terms, and members for a few importing clients
-    partners, onboard_seconds = _timed(lambda: _partners(run))
-    members = [_members(MEMBERS_PER_CLIENT, f"{run}-{i}") for i in range(FILL_CLIENTS)]
+    partners, onboard_seconds = timed(lambda: _partners(run))
+    members = [bulk_members(MEMBERS_PER_CLIENT, f"{run}-{i}") for i in range(FILL_CLIENTS)]
     _cover_other_partners()
     before = settlement.period_close(
         force=True, reason="benchmark"
@@ -302,13 +232,13 @@ def test_period_close_over_a_million_entries(live_db: Any) -> None:
     start = before.end_watermark
 
     # and a journal of a million entries and more in the open period
-    fill, fill_seconds = _timed(lambda: _fill(partners, members, start))
+    fill, fill_seconds = timed(lambda: _fill(partners, members, start))
     entries = _entries_since(start)
     assert entries >= MIN_ENTRIES
 
     # when the period is closed, between runs of the plain aggregate over the same
     # entries (the first run also warms the cache for both)
-    end = int(_scalar("SELECT max(id) FROM public.ledger_transaction"))
+    end = int(scalar("SELECT max(id) FROM public.ledger_transaction"))
     bounds = {"start": start, "end": end}
 
     def baseline() -> list[tuple[Any, ...]]:
@@ -317,14 +247,14 @@ def test_period_close_over_a_million_entries(live_db: Any) -> None:
             return list(cursor.fetchall())
 
     baseline()
-    period, close_seconds = _timed(lambda: settlement.period_close(force=True, reason="benchmark"))
+    period, close_seconds = timed(lambda: settlement.period_close(force=True, reason="benchmark"))
     assert period.end_watermark == end
-    baseline_times = [_timed(baseline)[1] for _ in range(BASELINE_RUNS)]
+    baseline_times = [timed(baseline)[1] for _ in range(BASELINE_RUNS)]
     rows_grouped = len(baseline())
     base = statistics.median(baseline_times)
     # the close's parts, again over the same range (read-only, for the table)
-    _, statements_seconds = _timed(lambda: settlement.compute_statements(start, end))
-    _, obligations_seconds = _timed(lambda: settlement.bilateral_obligations(start, end))
+    _, statements_seconds = timed(lambda: settlement.compute_statements(start, end))
+    _, obligations_seconds = timed(lambda: settlement.bilateral_obligations(start, end))
 
     # then the statements issued exactly the points earned, and money is conserved
     ours = [p.pk for p in partners]
@@ -351,7 +281,7 @@ def test_period_close_over_a_million_entries(live_db: Any) -> None:
             f"plain GROUP BY {base:.2f} s",
             f"{ratio:.2f}",
             f"< {TARGET_SECONDS:.0f} s and <= {TARGET_RATIO:.0f}x",
-            _met(close_seconds < TARGET_SECONDS and ratio <= TARGET_RATIO),
+            met(close_seconds < TARGET_SECONDS and ratio <= TARGET_RATIO),
         ),
         (
             "  of which statements (events + breakage)",
@@ -399,4 +329,4 @@ def test_period_close_over_a_million_entries(live_db: Any) -> None:
         f"obligations, {period.netted.count()} netted transfers; "
         f"the plain GROUP BY returns {rows_grouped} rows"
     )
-    _print_table(rows)
+    print_table(rows)

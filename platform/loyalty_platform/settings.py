@@ -90,6 +90,8 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "graphene_django",
     "loyalty_platform",
     "loyalty_graphql",
@@ -189,6 +191,8 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 LOYALTY_STAFF_SESSION_SECONDS = env_int("LOYALTY_STAFF_SESSION_SECONDS", 8 * 3600)
+# Two-step sign-in (django-otp): the name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = LOYALTY_COALITION_NAME
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 

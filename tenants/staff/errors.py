@@ -32,3 +32,19 @@ class LastOwner(DomainError):
     """A partner always keeps at least one owner."""
 
     code = "last_owner"
+
+
+class TwoFactorCodeWrong(DomainError):
+    """A wrong, reused or throttled two-step code."""
+
+    code = "two_factor_code_wrong"
+    field = "code"
+
+
+class TwoFactorNotOn(DomainError):
+    code = "two_factor_not_on"
+    field = "code"
+
+
+class TwoFactorAlreadyOn(DomainError):
+    code = "two_factor_already_on"

@@ -1,10 +1,10 @@
 """Writes of staff: invitations, accepting them, roles, removal, and log-in checks.
 
 Every change is audited in the same transaction (``coalition.audit``). Log-in
-failures are counted per partner and address: after ``MAX_FAILURES`` within
-``LOCKOUT_WINDOW`` the address is locked out until the window has passed, and
-the message says for how long. The same message answers an unknown address and
-a wrong password, so the form does not tell who works here.
+failures are counted per partner and address and lead to a lock-out
+(``tenants.staff.lockout``); two-step sign-in is in ``tenants.staff.two_factor``.
+The same message answers an unknown address and a wrong password, so the form
+does not tell who works here.
 """
 
 from __future__ import annotations
@@ -27,14 +27,13 @@ from tenants.staff.errors import (
     InvitationInvalid,
     LastOwner,
     LoginFailed,
-    LoginLockedOut,
     StaffAlreadyMember,
 )
-from tenants.staff.models import LoginAttempt, Role, StaffInvitation, StaffMembership
+from tenants.staff.lockout import failure_record, failures_clear, refuse_when_locked_out
+from tenants.staff.models import Role, StaffInvitation, StaffMembership
+from tenants.staff.two_factor import two_factor_enabled
 
 INVITATION_LIFETIME = timedelta(days=7)
-MAX_FAILURES = 5
-LOCKOUT_WINDOW = timedelta(minutes=15)
 
 
 def _token_hash(token: str) -> str:
@@ -258,17 +257,7 @@ def staff_authenticate(
     recorded even though the caller gets an error (nothing to roll back)."""
     now = now or clock.now()
     email = (email or "").strip().lower()
-    recent = LoginAttempt.objects.filter(
-        partner_id=partner_id, email=email, at__gt=now - LOCKOUT_WINDOW
-    )
-    failures = list(recent.order_by("at").values_list("at", flat=True)[:MAX_FAILURES])
-    if len(failures) >= MAX_FAILURES:
-        unlocks = failures[0] + LOCKOUT_WINDOW
-        minutes = max(1, int((unlocks - now).total_seconds() // 60) + 1)
-        raise LoginLockedOut(
-            f"Too many failed attempts for this address. Try again in {minutes} minutes, "
-            "or reset your password."
-        )
+    refuse_when_locked_out(partner_id=partner_id, email=email, now=now)
     user = authenticate(username=email, password=password) if email and password else None
     membership = (
         StaffMembership.objects.filter(user_id=user.pk, partner_id=partner_id).first()
@@ -276,7 +265,10 @@ def staff_authenticate(
         else None
     )
     if user is None or membership is None:
-        LoginAttempt.objects.create(partner_id=partner_id, email=email[:254], ip=ip, at=now)
+        failure_record(partner_id=partner_id, email=email, ip=ip, now=now)
         raise LoginFailed("The e-mail address or password is not right")
-    LoginAttempt.objects.filter(partner_id=partner_id, email=email).delete()
+    if not two_factor_enabled(user):
+        # With two-step sign-in on, the failures are cleared by the code only: a
+        # known password must not reset the count of guessed codes.
+        failures_clear(partner_id=partner_id, email=email)
     return user, membership.role

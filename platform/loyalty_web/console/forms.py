@@ -22,6 +22,17 @@ class LoginForm(forms.Form):
     )
 
 
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from your authenticator app"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+        error_messages={"required": _("Enter the 6-digit code your app shows")},
+    )
+
+
 class InviteForm(forms.Form):
     email = forms.EmailField(
         label=_("E-mail address"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.console import dashboard, programme, views
+from loyalty_web.console import account, dashboard, programme, views
 from loyalty_web.design.pages import web_view
 
 app_name = "console"
@@ -10,7 +10,9 @@ app_name = "console"
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("login/", views.login_page, name="login"),
+    path("login/code/", views.login_code, name="login_code"),
     path("logout/", views.logout_page, name="logout"),
+    path("account/two-step/", account.two_factor_page, name="two_factor"),
     path("password-reset/", web_view(views.PasswordResetView.as_view()), name="password_reset"),
     path(
         "password-reset/sent/",

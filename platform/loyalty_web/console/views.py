@@ -6,11 +6,12 @@ A domain error is shown next to the field it names.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth import views as auth_views
 from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -25,15 +26,26 @@ from coalition.audit.selectors import audit_entries
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
 from loyalty_web.console.access import SESSION_PARTNER, nav_for, signed_in_partner, staff_page
-from loyalty_web.console.forms import AcceptInvitationForm, InviteForm, LoginForm, RoleForm
+from loyalty_web.console.forms import (
+    AcceptInvitationForm,
+    CodeForm,
+    InviteForm,
+    LoginForm,
+    RoleForm,
+)
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page, web_view
 from loyalty_web.design.pagination import cursor_of, keyset_page
 from tenants.staff import selectors as staff_selectors
 from tenants.staff import services as staff_services
+from tenants.staff import two_factor
+from tenants.staff.two_factor import two_factor_enabled
 
 AUDIT_PAGE_SIZE = 50
+# Between a right password and the two-step code: who, where, and until when.
+SESSION_SECOND_STEP = "staff_second_step"
+SECOND_STEP_TIME = timedelta(minutes=5)
 # Filters of the audit log: action prefixes recorded by the domain services.
 AUDIT_KINDS = [
     ("staff.", "Staff and invitations"),
@@ -67,6 +79,7 @@ def console_context(request: HttpRequest, current: str, **extra: Any) -> dict[st
 
 def _start_staff_session(request: HttpRequest, user: Any) -> None:
     """Sign in on this partner's host only, for the staff session's lifetime."""
+    request.session.pop(SESSION_SECOND_STEP, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[SESSION_PARTNER] = _partner(request).pk
     request.session.set_expiry(settings.LOYALTY_STAFF_SESSION_SECONDS)
@@ -93,6 +106,15 @@ def login_page(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             show_domain_error(form, error)
         else:
+            if two_factor_enabled(user):
+                # The password was right; the session starts after the code.
+                request.session[SESSION_SECOND_STEP] = {
+                    "user": user.pk,
+                    "partner": partner.pk,
+                    "next": next_url,
+                    "until": (clock.now() + SECOND_STEP_TIME).isoformat(),
+                }
+                return HttpResponseRedirect(reverse("console:login_code"))
             _start_staff_session(request, user)
             return HttpResponseRedirect(next_url)
     return render_page(
@@ -109,6 +131,42 @@ def logout_page(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.info(request, _("You have signed out."))
     return HttpResponseRedirect(reverse("console:login"))
+
+
+@web_view
+@require_http_methods(["GET", "POST"])
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in: the code from the person's authenticator app."""
+    partner = _partner(request)
+    pending = request.session.get(SESSION_SECOND_STEP) or {}
+    users = get_user_model()
+    user = users.objects.filter(pk=int(pending.get("user") or 0)).first()
+    if (
+        user is None
+        or pending.get("partner") != partner.pk
+        or datetime.fromisoformat(pending["until"]) < clock.now()
+    ):
+        request.session.pop(SESSION_SECOND_STEP, None)
+        messages.info(request, _("Signing in took too long. Enter your e-mail and password again."))
+        return HttpResponseRedirect(reverse("console:login"))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            two_factor.staff_second_step(
+                user=user, partner_id=partner.pk, code=form.cleaned_data["code"],
+                ip=_client_ip(request),
+            )  # fmt: skip
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            _start_staff_session(request, user)
+            return HttpResponseRedirect(pending.get("next") or "/")
+    return render_page(
+        request,
+        "loyalty_web/console/login_code.html",
+        {"partner": partner, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 class PasswordResetView(auth_views.PasswordResetView):

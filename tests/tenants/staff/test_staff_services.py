@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from coalition.audit.models import AuditEntry
 from loyalty_kernel import clock
 from tenants.partners.models import Partner
-from tenants.staff import services
+from tenants.staff import lockout, services
 from tenants.staff.errors import (
     InvalidStaffData,
     InvitationInvalid,
@@ -139,7 +139,7 @@ def test_wrong_passwords_lock_the_address_out_then_it_unlocks(partner_a: Partner
     owner = _owner(partner_a)
     email = owner.user.email
     now = clock.now()
-    for _ in range(services.MAX_FAILURES):
+    for _ in range(lockout.MAX_FAILURES):
         with pytest.raises(LoginFailed):
             services.staff_authenticate(
                 partner_id=partner_a.pk, email=email, password="wrong", ip="127.0.0.1", now=now
@@ -150,7 +150,7 @@ def test_wrong_passwords_lock_the_address_out_then_it_unlocks(partner_a: Partner
             partner_id=partner_a.pk, email=email, password=PASSWORD, ip=None, now=now
         )
     # after the window it works, and success clears the count
-    later = now + services.LOCKOUT_WINDOW + timedelta(seconds=1)
+    later = now + lockout.LOCKOUT_WINDOW + timedelta(seconds=1)
     user, role = services.staff_authenticate(
         partner_id=partner_a.pk, email=email, password=PASSWORD, ip=None, now=later
     )

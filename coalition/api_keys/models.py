@@ -16,8 +16,8 @@ from typing import ClassVar
 
 from django.db import models
 
-# The one list of scopes: what a key may be allowed to do. Every scope has a
-# sentence in ``SCOPE_DESCRIPTIONS`` (``coalition.api_keys.selectors``).
+# The one list of scopes: what a key may be allowed to do. The console says what
+# each allows in a sentence (``loyalty_web.console.integration_forms``).
 # "configure": the programme's set-up (stores, earn rules, the value of a point).
 SCOPES = ("read", "members", "earn", "redeem", "settlement", "configure", "operator")
 # What a partner key may be given (the operator scope is for operator keys only).

@@ -1,31 +1,14 @@
 """Reads of API keys: a partner's keys with their last use, one key of a partner,
-what each scope allows, in words, and the SQL the API reads a key with."""
+and the SQL the API reads a key with."""
 
 from __future__ import annotations
 
 from django.db import connection
-from django.utils.translation import gettext_lazy as _
 
 from coalition.api_keys.errors import UnknownApiKey
-from coalition.api_keys.models import PARTNER_SCOPES, ApiKey
+from coalition.api_keys.models import ApiKey
 
 MAX_KEYS = 200  # far more than any partner creates; a bound on the list
-
-# What each scope lets an app do, for the people choosing them.
-SCOPE_DESCRIPTIONS = {
-    "read": _("Read members, balances, rewards, stores and the programme."),
-    "members": _("Enrol members and change their details."),
-    "earn": _("Record purchases and returns, so members earn points."),
-    "redeem": _("Redeem rewards and take payments in points at the till."),
-    "settlement": _("Read settlement statements and the partner's position."),
-    "configure": _("Change the programme: stores, earn rules and the value of a point."),
-    "operator": _("Run the coalition (operator keys only)."),
-}
-
-
-def scope_choices() -> list[tuple[str, str]]:
-    """The scopes a partner key may have, each with its sentence."""
-    return [(scope, str(SCOPE_DESCRIPTIONS.get(scope, scope))) for scope in PARTNER_SCOPES]
 
 
 def api_keys_of_partner(*, partner_id: int) -> list[ApiKey]:

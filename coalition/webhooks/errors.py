@@ -13,3 +13,12 @@ class InvalidWebhookEndpoint(DomainError):
 class UnknownWebhookEndpoint(DomainError):
     code = "unknown_webhook_endpoint"
     field = "id"
+
+
+class UnknownWebhookDelivery(DomainError):
+    code = "unknown_webhook_delivery"
+    field = "id"
+
+
+class WebhookEndpointDisabled(DomainError):
+    code = "webhook_endpoint_disabled"

@@ -36,15 +36,17 @@ def webhook_endpoint_of(*, partner_id: int, endpoint_id: int) -> WebhookEndpoint
 
 
 def webhook_deliveries(
-    *, partner_id: int, before: int | None = None, limit: int = 20
+    *, partner_id: int, before: int | None = None, limit: int = 20, endpoint_id: int | None = None
 ) -> DeliveryPage:
-    """The delivery log of the partner's endpoints, newest first, keyset-paginated
-    by delivery id (stable while new events are logged). One statement, with
-    each delivery's endpoint."""
+    """The delivery log of the partner's endpoints (or of one of them), newest
+    first, keyset-paginated by delivery id (stable while new events are logged).
+    One statement, with each delivery's endpoint."""
     limit = max(1, min(limit, 200))
     rows = WebhookDelivery.objects.filter(endpoint__partner_id=partner_id).select_related(
         "endpoint"
     )
+    if endpoint_id is not None:
+        rows = rows.filter(endpoint_id=endpoint_id)
     if before is not None:
         rows = rows.filter(pk__lt=before)
     found = list(rows.order_by("-id")[: limit + 1])

@@ -60,8 +60,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from coalition.audit.services import audit_record
 from coalition.ledger.errors import IdempotencyKeyReused
-from coalition.webhooks.errors import InvalidWebhookEndpoint
+from coalition.webhooks.errors import (
+    InvalidWebhookEndpoint,
+    UnknownWebhookDelivery,
+    WebhookEndpointDisabled,
+)
 from coalition.webhooks.models import (
     WEBHOOK_EVENTS,
     DeliveryStatus,
@@ -98,6 +103,7 @@ def webhook_endpoint_create(
     url: str,
     events: list[str] | tuple[str, ...],
     idempotency: IdempotencyKey | None = None,
+    actor: Any = None,
 ) -> tuple[WebhookEndpoint, str]:
     """Register a partner's endpoint; returns the row and its signing secret,
     which the partner is shown when it registers (it stays stored: signing needs it).
@@ -105,7 +111,8 @@ def webhook_endpoint_create(
     With an idempotency key, a retry of the same registration returns the endpoint
     it registered, as it is now, and its secret; the key with another URL or other
     events is ``IdempotencyKeyReused``. The key is unique in the database, so two
-    twins racing register one endpoint and both answer it."""
+    twins racing register one endpoint and both answer it. With an ``actor`` (a
+    person, in the console) the registration is written to the audit log."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise InvalidWebhookEndpoint("a webhook URL is http:// or https:// with a host")
@@ -131,6 +138,8 @@ def webhook_endpoint_create(
                 idempotency_key=idempotency.key if idempotency else None,
                 request_hash=digest,
             )
+            if actor is not None:
+                _audit(actor, "webhook.create", endpoint, None)
     except IntegrityError:
         # A twin with the same key committed first: answer what it registered.
         if idempotency is not None and (existing := _registered_with(idempotency, digest)):
@@ -152,11 +161,95 @@ def _registered_with(idempotency: IdempotencyKey, digest: str) -> WebhookEndpoin
     return endpoint
 
 
-def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    if endpoint.is_active:
-        endpoint.is_active = False
-        endpoint.save(update_fields=["is_active"])
+def webhook_endpoint_state(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the audit log keeps of an endpoint (never its secret)."""
+    return {"url": endpoint.url, "events": list(endpoint.events), "is_active": endpoint.is_active}
+
+
+def _audit(
+    actor: Any, action: str, endpoint: WebhookEndpoint, before: dict[str, Any] | None
+) -> None:
+    audit_record(
+        actor=actor,
+        partner_id=endpoint.partner_id,
+        action=action,
+        target=("webhook_endpoint", endpoint.pk),
+        before=before,
+        after=webhook_endpoint_state(endpoint),
+    )
+
+
+def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint, actor: Any = None) -> WebhookEndpoint:
+    """Stop sending to an endpoint (its log stays). Deactivating it again changes
+    nothing (a second press of the button)."""
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if locked.is_active:
+            before = webhook_endpoint_state(locked)
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+            if actor is not None:
+                _audit(actor, "webhook.disable", locked, before)
+    endpoint.is_active = locked.is_active
     return endpoint
+
+
+# --- redelivering -----------------------------------------------------------------------
+
+
+def delivery_seen_state(delivery: WebhookDelivery) -> str:
+    """A token of a delivery as a page showed it: a redelivery asked from that page
+    happens only while the delivery is still as shown (a double click, or someone
+    else redelivering first, then changes nothing)."""
+    delivered = delivery.delivered_at.isoformat() if delivery.delivered_at else "-"
+    return f"{delivery.status}:{delivery.attempts}:{delivered}"
+
+
+def webhook_delivery_redeliver(
+    *,
+    partner_id: int,
+    delivery_id: int,
+    endpoint_id: int | None = None,
+    seen_state: str | None = None,
+    actor: Any = None,
+) -> tuple[WebhookDelivery, bool]:
+    """Send one finished delivery (succeeded or failed) again: it becomes pending,
+    with a fresh count of attempts, and is queued once the transaction commits.
+    The receiver gets the same delivery id, so it can tell a redelivery from a new
+    event. Returns the delivery and whether it was queued: one still pending or
+    being sent is left alone (it is queued already), and so is one that changed
+    since ``seen_state`` was read. Another partner's delivery (or, given
+    ``endpoint_id``, another endpoint's) is not found. Audited when an ``actor`` asks."""
+    with transaction.atomic():
+        found = WebhookDelivery.objects.filter(pk=delivery_id, endpoint__partner_id=partner_id)
+        if endpoint_id is not None:
+            found = found.filter(endpoint_id=endpoint_id)
+        delivery = found.select_for_update().select_related("endpoint").first()
+        if delivery is None:
+            raise UnknownWebhookDelivery(f"no webhook delivery {delivery_id} for this partner")
+        finished = delivery.status in (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
+        if not finished or (seen_state is not None and seen_state != delivery_seen_state(delivery)):
+            return delivery, False
+        if not delivery.endpoint.is_active:
+            raise WebhookEndpointDisabled(
+                "This endpoint is disabled: deliveries to it cannot be sent again"
+            )
+        before = {"status": delivery.status, "attempts": delivery.attempts}
+        delivery.status = DeliveryStatus.PENDING
+        delivery.attempts = 0
+        delivery.next_attempt_at = timezone.now()
+        delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
+        if actor is not None:
+            audit_record(
+                actor=actor,
+                partner_id=partner_id,
+                action="webhook.redeliver",
+                target=("webhook_delivery", delivery.pk),
+                before=before,
+                after={"status": delivery.status, "attempts": 0, "endpoint": delivery.endpoint.url},
+            )
+        jobs.after_commit(_enqueue, [(delivery.pk, 0)])
+    return delivery, True
 
 
 # --- emitting ---------------------------------------------------------------------------

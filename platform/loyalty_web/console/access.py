@@ -59,6 +59,7 @@ NAV = (
     ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),
     ("point_value", "/point-value/", "Point value", "view_dashboard"),
     ("staff", "/staff/", "Staff", "manage_staff"),
+    ("integration", "/integration/", "Integration", "manage_integration"),
     ("audit", "/audit/", "Audit log", "read_audit"),
 )
 

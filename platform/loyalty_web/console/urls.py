@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.console import account, dashboard, programme, views
+from loyalty_web.console import account, dashboard, integration, programme, views
 from loyalty_web.design.pages import web_view
 
 app_name = "console"
@@ -58,4 +58,36 @@ urlpatterns = [
         name="rule_remove",
     ),
     path("point-value/", programme.point_value, name="point_value"),
+    # integration: API keys and webhook endpoints (owners)
+    path("integration/", integration.overview, name="integration"),
+    path("integration/api-keys/new/", integration.key_create, name="api_key_create"),
+    path(
+        "integration/api-keys/<int:key_id>/created/",
+        integration.key_created,
+        name="api_key_created",
+    ),
+    path(
+        "integration/api-keys/<int:key_id>/revoke/", integration.key_revoke, name="api_key_revoke"
+    ),
+    path("integration/webhooks/new/", integration.endpoint_create, name="webhook_create"),
+    path(
+        "integration/webhooks/<int:endpoint_id>/",
+        integration.endpoint_deliveries,
+        name="webhook_deliveries",
+    ),
+    path(
+        "integration/webhooks/<int:endpoint_id>/created/",
+        integration.endpoint_created,
+        name="webhook_created",
+    ),
+    path(
+        "integration/webhooks/<int:endpoint_id>/disable/",
+        integration.endpoint_disable,
+        name="webhook_disable",
+    ),
+    path(
+        "integration/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+        integration.delivery_redeliver,
+        name="webhook_redeliver",
+    ),
 ]

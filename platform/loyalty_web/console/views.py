@@ -52,6 +52,8 @@ AUDIT_KINDS = [
     ("store.", "Stores"),
     ("earn_rules.", "Earn rules"),
     ("points_payments.", "Point value"),
+    ("api_key.", "API keys"),
+    ("webhook.", "Webhooks"),
 ]
 
 

@@ -126,7 +126,3 @@ def test_another_partners_key_is_not_found(
     with pytest.raises(UnknownApiKey):
         selectors.api_key_of(partner_id=partner_a.pk, key_id=key.pk)
     assert selectors.api_keys_of_partner(partner_id=partner_a.pk) == []
-
-
-def test_every_partner_scope_has_a_sentence() -> None:
-    assert [scope for scope, _ in selectors.scope_choices()] == list(PARTNER_SCOPES)

@@ -190,8 +190,8 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            if not request.session.get(SHOWN_ONCE):  # a double submit keeps the first's
-                _keep_shown_once(request, "endpoint", endpoint.pk, secret)
+            # A retry gets the same secret back (it is stored: signing needs it).
+            _keep_shown_once(request, "endpoint", endpoint.pk, secret)
             return HttpResponseRedirect(reverse("console:webhook_created", args=[endpoint.pk]))
     return render_page(
         request,

@@ -37,6 +37,14 @@ EVENT_DESCRIPTIONS = {
 }
 
 
+class Checkboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes whose group is labelled by its first box, so the error summary's
+    link moves the focus to the group (Django labels a group with nothing)."""
+
+    def id_for_label(self, id_: str, index: str | None = None) -> str:
+        return super().id_for_label(id_, "0" if index is None else index)
+
+
 def _idempotency_field() -> forms.CharField:
     return forms.CharField(
         widget=forms.HiddenInput, max_length=120, initial=lambda: uuid.uuid4().hex
@@ -52,7 +60,7 @@ class ApiKeyForm(forms.Form):
     )
     scopes = forms.MultipleChoiceField(
         label=_("What the key may do"),
-        widget=forms.CheckboxSelectMultiple,
+        widget=Checkboxes,
         error_messages={"required": _("Choose at least one thing the key may do")},
     )
     idempotency_key = _idempotency_field()
@@ -80,7 +88,7 @@ class WebhookEndpointForm(forms.Form):
     )
     events = forms.MultipleChoiceField(
         label=_("Events to send"),
-        widget=forms.CheckboxSelectMultiple,
+        widget=Checkboxes,
         choices=[(event, event) for event in WEBHOOK_EVENTS],
         error_messages={"required": _("Choose at least one event to send")},
     )

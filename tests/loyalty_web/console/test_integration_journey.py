@@ -123,6 +123,7 @@ def test_an_owner_creates_an_api_key_and_a_webhook(
         page.reload()
         assert page.get_by_label("The API key").count() == 0
         assert page.get_by_text("cannot be shown again").is_visible()
+        check_page(browser_page, "console-api-key-created-reload")
 
         # then the app can use the key: it reads the partner's rewards over the API
         assert _api(live_server_url, host, key, s.REWARDS_QUERY, {}) == 200

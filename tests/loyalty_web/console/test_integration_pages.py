@@ -82,6 +82,7 @@ def test_a_key_form_with_errors_creates_nothing(
     body = response.content.decode()
     assert "There is a problem" in body
     assert message in body
+    assert f'<a href="#id_{field}' in body  # the summary's link goes to the field
     assert not ApiKey.objects.exists()
     assert not AuditEntry.objects.filter(action__startswith="api_key.").exists()
 
@@ -182,3 +183,26 @@ def test_every_scope_a_partner_key_may_have_is_explained() -> None:
     from loyalty_web.console.integration_forms import SCOPE_DESCRIPTIONS
 
     assert set(PARTNER_SCOPES) <= set(SCOPE_DESCRIPTIONS)
+
+
+def test_a_key_never_looked_at_does_not_hide_a_new_endpoints_secret(
+    partner_a: Partner, partner_b: Partner
+) -> None:
+    # given a key whose page was never opened (its text still held for it)
+    client = _owner(partner_a, partner_b)
+    client.post(
+        "/integration/api-keys/new/",
+        {"name": "Tills", "scopes": ["read"], "idempotency_key": uuid4().hex},
+    )
+    # when an endpoint is added next
+    added = client.post("/integration/webhooks/new/", _endpoint_form())
+    # then its page shows its signing secret
+    assert SECRET_TEXT.search(client.get(added["Location"]).content.decode()) is not None
+
+
+def _endpoint_form() -> dict[str, Any]:
+    return {
+        "url": "https://shop.example.com/events",
+        "events": ["points_earned"],
+        "idempotency_key": uuid4().hex,
+    }

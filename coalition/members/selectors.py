@@ -29,6 +29,27 @@ def member_by_card(card_number: str) -> Member | None:
     return Member.objects.filter(cards__card_number=card_number.strip()).first()
 
 
+def member_find(query: str) -> Member | None:
+    """The member a till or a console search box names: an e-mail address (it has an
+    @), a member number (ten digits with a valid check digit) or a card number."""
+    query = query.strip()
+    if not query:
+        return None
+    if "@" in query:
+        return member_by_email(query)
+    return member_by_number(query) or member_by_card(query)
+
+
+def masked_email(member: Member) -> str:
+    """The member's e-mail as partner staff may see it: enough to recognise it with the
+    member in front of them ("j***@example.com"), never the whole address. An erased
+    member's address is gone."""
+    if member.status == MemberStatus.ERASED:
+        return ""
+    local, _, domain = member.email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def members_enrolled_count(*, partner_id: int, since: datetime, until: datetime) -> int:
     """Members a partner enrolled in [since, until)."""
     return Member.objects.filter(

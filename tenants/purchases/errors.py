@@ -31,3 +31,9 @@ class UnknownPurchase(PurchaseError):
 class InvalidReturn(PurchaseError):
     code = "invalid_return"
     field = "lines"
+
+    def __init__(self, message: str, *, field: str | None = None, line: int | None = None):
+        super().__init__(message, field=field)
+        # The line number the return got wrong, when it is one line (a form shows
+        # the message next to that line's quantity).
+        self.line = line

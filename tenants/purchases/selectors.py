@@ -8,6 +8,10 @@ instants and keys are SQL expressions (a column or a parameter).
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
+
+from tenants.purchases.models import Purchase, PurchaseReturn
+
 
 def rule_points_between_sql(s: str, *, member: str, start: str, end: str) -> str:
     """Rule points of the member's purchases here that happened in [start, end)
@@ -30,3 +34,33 @@ def purchase_replay_sql(s: str, *, where: str) -> str:
        FROM {s}.purchases_purchase p
        LEFT JOIN {s}.earning_rulesetversion v ON v.id = p.rule_version_id
       WHERE {where}) r)"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+
+
+def purchases_of_member(member_id: int, *, limit: int = 10) -> list[Purchase]:
+    """The member's latest purchases at this partner, newest first (one statement,
+    on the ``purchase_member`` index)."""
+    return list(
+        Purchase.objects.filter(member_id=member_id)
+        .select_related("store")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def purchase_of_member(*, member_id: int, purchase_id: int) -> Purchase | None:
+    """One purchase of the member at this partner with its lines and the returns made
+    so far (three statements whatever the receipt's size); None when the purchase is
+    not this member's or not this partner's."""
+    return (
+        Purchase.objects.filter(pk=purchase_id, member_id=member_id)
+        .select_related("store", "rule_version")
+        .prefetch_related(
+            "lines",
+            Prefetch(
+                "returns",
+                queryset=PurchaseReturn.objects.order_by("created_at", "id").prefetch_related(
+                    "lines__line"
+                ),
+            ),
+        )
+        .first()
+    )

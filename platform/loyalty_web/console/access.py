@@ -54,6 +54,7 @@ def staff_page(
 
 NAV = (
     ("dashboard", "/", "Dashboard", "view_dashboard"),
+    ("members", "/members/", "Members", "look_up_members"),
     # programme
     ("stores", "/stores/", "Stores", "view_dashboard"),
     ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),

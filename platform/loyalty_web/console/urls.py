@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.console import account, dashboard, integration, programme, views
+from loyalty_web.console import account, dashboard, integration, members, programme, views
 from loyalty_web.design.pages import web_view
 
 app_name = "console"
@@ -89,5 +89,13 @@ urlpatterns = [
         "integration/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
         integration.delivery_redeliver,
         name="webhook_redeliver",
+    # members: look-up, profile, history, purchases and returns, adjustments
+    path("members/", members.member_search, name="members"),
+    path("members/<str:number>/", members.member_detail, name="member"),
+    path("members/<str:number>/history/", members.member_history, name="member_history"),
+    path(
+        "members/<str:number>/purchases/<int:purchase_id>/",
+        members.purchase_detail,
+        name="purchase",
     ),
 ]

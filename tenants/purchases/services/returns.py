@@ -153,13 +153,16 @@ def purchase_return(
             for number, quantity in lines.items():
                 line = by_number.get(number)
                 if line is None:
-                    raise InvalidReturn(f"purchase {external_id} has no line {number}")
+                    raise InvalidReturn(f"purchase {external_id} has no line {number}", line=number)
                 if quantity <= 0:
-                    raise InvalidReturn(f"line {number}: return quantity must be positive")
+                    raise InvalidReturn(
+                        f"line {number}: return quantity must be positive", line=number
+                    )
                 if quantity > line.quantity - line.returned_quantity:
                     raise InvalidReturn(
                         f"line {number}: {quantity} returned but only "
-                        f"{line.quantity - line.returned_quantity} left to return"
+                        f"{line.quantity - line.returned_quantity} left to return",
+                        line=number,
                     )
             attribution = _attribution(purchase, all_lines)
             value = 0

@@ -1,0 +1,364 @@
+"""Member pages of the merchant console: look a member up, read their profile,
+balance, lots, history and purchases here, record a return of a purchase's units and
+adjust their points.
+
+Every member of staff looks members up ("look_up_members"); owners and managers
+record returns ("record_returns") and adjust points ("adjust_points"); exports need
+"export". Each view reads its input, calls one domain service or selector, and
+renders; a domain error is shown next to the field it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from coalition.ledger import selectors as ledger_selectors
+from coalition.members import selectors as member_selectors
+from coalition.members.models import Member, MemberStatus
+from coalition.tiers.selectors import tier_code_of
+from loyalty_kernel.errors import DomainError
+from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_web.console.access import nav_for, staff_page
+from loyalty_web.console.members_forms import (
+    HistoryFilterForm,
+    LookupForm,
+    ReturnForm,
+    kind_label,
+)
+from loyalty_web.console.views import console_context
+from loyalty_web.design.exports import csv_response
+from loyalty_web.design.forms import show_domain_error
+from loyalty_web.design.pages import render_page
+from loyalty_web.design.pagination import Page, cursor_of
+from tenants.partners.selectors import partners_active
+from tenants.purchases import selectors as purchase_selectors
+from tenants.purchases import services as purchases
+from tenants.purchases.errors import InvalidReturn
+from tenants.staff.selectors import staff_can
+
+LOOK_UP = "look_up_members"
+HISTORY_PAGE_SIZE = 50
+RECENT_ACTIVITY = 10
+RECENT_PURCHASES = 10
+LOTS_ON_PAGE = 20
+
+
+def _partner(request: HttpRequest) -> Any:
+    return request.tenant  # type: ignore[attr-defined]
+
+
+def _can(request: HttpRequest, capability: str) -> bool:
+    return staff_can(getattr(request, "staff_role", None), capability)
+
+
+def _denied(request: HttpRequest) -> HttpResponse:
+    role = getattr(request, "staff_role", None)
+    return render_page(
+        request,
+        "loyalty_web/console/denied.html",
+        {"partner": _partner(request), "role": role, "nav": nav_for(role)},
+        status=403,
+    )
+
+
+def _member(number: str) -> Member:
+    member = member_selectors.member_by_number(number)
+    if member is None:
+        raise Http404
+    return member
+
+
+STATUS_LABELS = {
+    MemberStatus.ACTIVE: (gettext_lazy("Active"), "tag--ok"),
+    MemberStatus.BLOCKED: (gettext_lazy("Suspended"), "tag--warn"),
+    MemberStatus.ERASED: (gettext_lazy("Erased"), ""),
+}
+
+
+def _profile(member: Member) -> dict[str, Any]:
+    label, css = STATUS_LABELS.get(MemberStatus(member.status), (member.status, ""))
+    return {
+        "number": member.member_number,
+        "email": member_selectors.masked_email(member),
+        "status": member.status,
+        "status_label": str(label),
+        "status_css": css,
+        "erased": member.status == MemberStatus.ERASED,
+        "suspended": member.status == MemberStatus.BLOCKED,
+        "enrolled_at": member.enrolled_at,
+        "enrolled_by": member.enrolled_by.name if member.enrolled_by else "",
+    }
+
+
+def _activity(items: list[ledger_selectors.HistoryItem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": item.created_at,
+            "kind": kind_label(item.kind),
+            "points": item.points,
+            "partner": item.partner_name or "",
+            "memo": item.memo,
+            "reference": item.external_ref,
+        }
+        for item in items
+    ]
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    return console_context(
+        request,
+        "members",
+        can_return=_can(request, "record_returns"),
+        can_adjust=_can(request, "adjust_points"),
+        can_export=_can(request, "export"),
+        **extra,
+    )
+
+
+# --- look-up -------------------------------------------------------------------------------
+
+
+@staff_page(LOOK_UP)
+def member_search(request: HttpRequest) -> HttpResponse:
+    """One box: an e-mail, a member number or a card number. A match opens the
+    member's page; no match says so."""
+    bound = "q" in request.GET
+    form = LookupForm(request.GET if bound else None)
+    not_found = False
+    if bound and form.is_valid():
+        member = member_selectors.member_find(form.cleaned_data["q"])
+        if member is not None:
+            return HttpResponseRedirect(
+                reverse("console:member", args=[member.member_number])
+            )
+        not_found = True
+    return render_page(
+        request,
+        "loyalty_web/console/members.html",
+        _context(request, form=form, not_found=not_found),
+        status=400 if form.errors else 200,
+    )
+
+
+# --- the member's page ------------------------------------------------------------------------
+
+
+@staff_page(LOOK_UP)
+def member_detail(request: HttpRequest, number: str) -> HttpResponse:
+    member = _member(number)
+    lots = ledger_selectors.lots_page(
+        member.pk, after=cursor_of_param(request, "lots_after"), limit=LOTS_ON_PAGE
+    )
+    return render_page(
+        request,
+        "loyalty_web/console/member.html",
+        _context(
+            request,
+            member=member,
+            profile=_profile(member),
+            balance=ledger_selectors.balance(member.pk),
+            tier=tier_code_of(member.pk),
+            lots=lots,
+            activity=_activity(
+                ledger_selectors.history(member.pk, limit=RECENT_ACTIVITY).items
+            ),
+            purchases=purchase_selectors.purchases_of_member(member.pk, limit=RECENT_PURCHASES),
+        ),
+    )
+
+
+def cursor_of_param(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def _window(form: HistoryFilterForm, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """The filter's days as a half-open window of instants in the partner's zone."""
+    since = form.cleaned_data.get("since")
+    until = form.cleaned_data.get("until")
+    start = datetime.combine(since, time.min, tzinfo=zone) if since else None
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None
+    return start, end
+
+
+@staff_page(LOOK_UP)
+def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
+    member = _member(number)
+    partner = _partner(request)
+    partners = [(p.slug, p.name) for p in partners_active().order_by("name")]
+    form = HistoryFilterForm(request.GET, partners=partners)
+    valid = form.is_valid()
+    filters: dict[str, Any] = {}
+    if valid:
+        start, end = _window(form, ZoneInfo(partner.time_zone))
+        filters = {
+            "kind": form.cleaned_data.get("kind") or None,
+            "partner_slug": form.cleaned_data.get("partner") or None,
+            "occurred_after": start,
+            "occurred_before": end,
+        }
+    if request.GET.get("format") == "csv":
+        if not _can(request, "export"):
+            return _denied(request)
+        return csv_response(
+            f"history-{member.member_number}.csv",
+            ["transaction", "when", "what", "points", "partner", "memo", "reference"],
+            _history_rows(member.pk, filters if valid else None),
+        )
+    page: Page[Any] = Page([], None, True)
+    if valid:
+        result = ledger_selectors.history(
+            member.pk, before=cursor_of(request.GET), limit=HISTORY_PAGE_SIZE, **filters
+        )
+        page = Page(
+            _activity(result.items),
+            str(result.next_before) if result.next_before else None,
+            cursor_of(request.GET) is None,
+        )
+    csv_query = request.GET.copy()
+    csv_query["format"] = "csv"
+    csv_query.pop("after", None)
+    return render_page(
+        request,
+        "loyalty_web/console/member_history.html",
+        _context(
+            request,
+            member=member,
+            profile=_profile(member),
+            form=form,
+            page=page,
+            next_query=page.next_query(request.GET),
+            first_query=page.first_query(request.GET),
+            csv_query=csv_query.urlencode(),
+        ),
+        partial="loyalty_web/console/member_history_rows.html",
+        status=400 if form.errors else 200,
+    )
+
+
+def _history_rows(member_id: int, filters: dict[str, Any] | None) -> Iterator[list[Any]]:
+    """Every movement the filters select, page after page (streamed)."""
+    if filters is None:
+        return
+    before: int | None = None
+    while True:
+        result = ledger_selectors.history(member_id, before=before, limit=200, **filters)
+        for item in result.items:
+            yield [
+                item.transaction_id,
+                item.created_at.isoformat(),
+                kind_label(item.kind),
+                item.points,
+                item.partner_name or "",
+                item.memo,
+                item.external_ref,
+            ]
+        if result.next_before is None:
+            return
+        before = result.next_before
+
+
+# --- a purchase and its returns ---------------------------------------------------------------
+
+
+def _purchase(member: Member, purchase_id: int) -> Any:
+    purchase = purchase_selectors.purchase_of_member(member_id=member.pk, purchase_id=purchase_id)
+    if purchase is None:
+        raise Http404
+    return purchase
+
+
+def _breakdown(purchase: Any) -> list[dict[str, Any]]:
+    """The stored attribution of the points: one row per rule or campaign."""
+    rows = []
+    for item in purchase.breakdown.get("contributions") or []:
+        rows.append(
+            {
+                "source": _("Campaign") if item.get("source") == "campaign" else _("Rule"),
+                "description": item.get("description", ""),
+                "points": item.get("points", ""),
+            }
+        )
+    return rows
+
+
+def _line_points(purchase: Any) -> dict[int, int]:
+    return {
+        int(item["line"]): int(item["points"])
+        for item in purchase.breakdown.get("attribution") or []
+    }
+
+
+@staff_page(LOOK_UP)
+@require_http_methods(["GET", "POST"])
+def purchase_detail(request: HttpRequest, number: str, purchase_id: int) -> HttpResponse:
+    member = _member(number)
+    purchase = _purchase(member, purchase_id)
+    lines = list(purchase.lines.all())
+    if request.method == "POST" and not _can(request, "record_returns"):
+        return _denied(request)
+    form = ReturnForm(request.POST or None, lines=lines)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = purchases.purchase_return(
+                external_id=purchase.external_id,
+                lines=form.quantities(),
+                idempotency=IdempotencyKey(
+                    f"console:{_partner(request).pk}:return", form.cleaned_data["idempotency_key"]
+                ),
+                return_reference=f"console:{request.user.pk}",
+            )
+        except InvalidReturn as error:
+            name = f"line_{error.line}"
+            form.add_error(name if name in form.fields else None, error.message)
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("Return recorded: %(points)s points taken back.")
+                % {"points": result.points_reversed},
+            )
+            if result.shortfall:
+                messages.warning(
+                    request,
+                    _(
+                        "The member had already spent %(points)s of those points; "
+                        "they are recorded as a shortfall."
+                    )
+                    % {"points": result.shortfall},
+                )
+            return HttpResponseRedirect(
+                reverse("console:purchase", args=[member.member_number, purchase.pk])
+            )
+    attributed = _line_points(purchase)
+    return render_page(
+        request,
+        "loyalty_web/console/purchase.html",
+        _context(
+            request,
+            member=member,
+            profile=_profile(member),
+            purchase=purchase,
+            lines=[{"line": line, "points": attributed.get(line.line_number)} for line in lines],
+            breakdown=_breakdown(purchase),
+            returns=list(purchase.returns.all()),
+            form=form,
+            returnable=bool(form.line_fields),
+        ),
+        status=400 if form.errors else 200,
+    )

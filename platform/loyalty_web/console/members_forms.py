@@ -1,0 +1,158 @@
+"""Forms of the console's member pages: the look-up box, the history filters, a
+return of a purchase's units and a points adjustment."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from coalition.ledger.models import TransactionKind
+
+# What each kind of ledger transaction means to a member, in the console's words.
+KIND_LABELS: dict[str, Any] = {
+    TransactionKind.EARN: _("Points earned"),
+    TransactionKind.BURN: _("Points spent"),
+    TransactionKind.HOLD: _("Points held at a till"),
+    TransactionKind.CAPTURE: _("Held points taken"),
+    TransactionKind.VOID: _("Held points released"),
+    TransactionKind.HOLD_EXPIRY: _("Hold expired"),
+    TransactionKind.EARN_REVERSAL: _("Points taken back (return)"),
+    TransactionKind.BURN_REVERSAL: _("Spent points given back"),
+    TransactionKind.TRANSFER: _("Transfer between members"),
+    TransactionKind.TRANSFER_REVERSAL: _("Transfer reversed"),
+    TransactionKind.EXPIRY: _("Points expired"),
+    TransactionKind.DONATION: _("Donation to a charity"),
+}
+
+
+def kind_label(kind: str) -> str:
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind
+
+
+class LookupForm(forms.Form):
+    q = forms.CharField(
+        label=_("E-mail, member number or card number"),
+        max_length=254,
+        help_text=_("Type it as the member gives it to you, for example 1234567890."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        error_messages={"required": _("Enter an e-mail address, a member number or a card number")},
+    )
+
+
+class HistoryFilterForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What happened"), required=False)
+    partner = forms.ChoiceField(label=_("Where"), required=False)
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter a date like 2026-03-31")},
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter a date like 2026-03-31")},
+    )
+
+    def __init__(self, *args: Any, partners: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", _("Everything")), *KIND_LABELS.items()]
+        self.fields["partner"].choices = [("", _("Every partner")), *partners]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        since: date | None = data.get("since")
+        until: date | None = data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end date must be on or after the start date"))
+        return data
+
+
+class ReturnForm(forms.Form):
+    """One quantity per line that still has units to return, and the key that makes
+    a second press of the button return nothing more."""
+
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=120)
+
+    def __init__(self, *args: Any, lines: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("idempotency_key", uuid4().hex)
+        self.line_fields: list[tuple[Any, str]] = []
+        for line in lines:
+            left = line.quantity - line.returned_quantity
+            if left <= 0:
+                continue
+            name = f"line_{line.line_number}"
+            self.fields[name] = forms.IntegerField(
+                label=_("Line %(number)s: %(sku)s") % {"number": line.line_number, "sku": line.sku},
+                min_value=0,
+                max_value=left,
+                initial=0,
+                required=False,
+                help_text=_("%(left)s of %(quantity)s units can still be returned")
+                % {"left": left, "quantity": line.quantity},
+                error_messages={
+                    "max_value": _("Return at most %(limit_value)s units of this line"),
+                    "min_value": _("Enter 0 or more units"),
+                    "invalid": _("Enter a whole number of units"),
+                },
+                widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+            )
+            self.line_fields.append((line, name))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not self.quantities():
+            first = self.line_fields[0][1] if self.line_fields else None
+            self.add_error(first, _("Enter how many units of at least one line come back"))
+        return data
+
+    def quantities(self) -> dict[int, int]:
+        return {
+            line.line_number: int(self.cleaned_data.get(name) or 0)
+            for line, name in self.line_fields
+            if self.cleaned_data.get(name)
+        }
+
+
+class AdjustmentForm(forms.Form):
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=120)
+    direction = forms.ChoiceField(
+        label=_("Credit or debit"),
+        choices=[("credit", _("Credit: add points")), ("debit", _("Debit: take points away"))],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose whether to add or take away points")},
+    )
+    points = forms.IntegerField(
+        label=_("Points"),
+        min_value=1,
+        max_value=10_000_000,
+        error_messages={
+            "required": _("Enter a number of points of 1 or more"),
+            "min_value": _("Enter a number of points of 1 or more"),
+            "max_value": _("Enter at most 10,000,000 points"),
+            "invalid": _("Enter a whole number of points"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    kind = forms.ChoiceField(
+        label=_("Reason type"),
+        choices=[("goodwill", _("Goodwill")), ("correction", _("Correction"))],
+        error_messages={"required": _("Choose goodwill or correction")},
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        help_text=_("The member and your colleagues read this, for example: late delivery."),
+        error_messages={"required": _("Enter the reason for this adjustment")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("idempotency_key", uuid4().hex)

@@ -139,9 +139,7 @@ def member_search(request: HttpRequest) -> HttpResponse:
     if bound and form.is_valid():
         member = member_selectors.member_find(form.cleaned_data["q"])
         if member is not None:
-            return HttpResponseRedirect(
-                reverse("console:member", args=[member.member_number])
-            )
+            return HttpResponseRedirect(reverse("console:member", args=[member.member_number]))
         not_found = True
     return render_page(
         request,
@@ -170,9 +168,7 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponse:
             balance=ledger_selectors.balance(member.pk),
             tier=tier_code_of(member.pk),
             lots=lots,
-            activity=_activity(
-                ledger_selectors.history(member.pk, limit=RECENT_ACTIVITY).items
-            ),
+            activity=_activity(ledger_selectors.history(member.pk, limit=RECENT_ACTIVITY).items),
             purchases=purchase_selectors.purchases_of_member(member.pk, limit=RECENT_PURCHASES),
         ),
     )

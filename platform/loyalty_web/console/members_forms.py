@@ -62,11 +62,11 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, partners: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("Everything")), *KIND_LABELS.items()]
-        self.fields["partner"].choices = [("", _("Every partner")), *partners]
+        self.fields["kind"].choices = [("", _("Everything")), *KIND_LABELS.items()]  # type: ignore[attr-defined]
+        self.fields["partner"].choices = [("", _("Every partner")), *partners]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         since: date | None = data.get("since")
         until: date | None = data.get("until")
         if since and until and until < since:
@@ -107,7 +107,7 @@ class ReturnForm(forms.Form):
             self.line_fields.append((line, name))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not self.errors and not self.quantities():
             first = self.line_fields[0][1] if self.line_fields else None
             self.add_error(first, _("Enter how many units of at least one line come back"))

@@ -84,6 +84,7 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
         navigation = cashier.page.get_by_role("navigation", name="Console")
         assert navigation.get_by_role("link").all_inner_texts() == [
             "Dashboard",
+            "Members",
             "Stores",
             "Earn rules",
             "Point value",

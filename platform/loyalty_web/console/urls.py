@@ -89,6 +89,7 @@ urlpatterns = [
         "integration/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
         integration.delivery_redeliver,
         name="webhook_redeliver",
+    ),
     # members: look-up, profile, history, purchases and returns, adjustments
     path("members/", members.member_search, name="members"),
     path("members/<str:number>/", members.member_detail, name="member"),

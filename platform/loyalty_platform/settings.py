@@ -97,6 +97,7 @@ SHARED_APPS = [
     "loyalty_graphql",
     "coalition.api_keys",
     "coalition.members",
+    "coalition.member_auth",
     "coalition.ledger",
     "coalition.tiers",
     "coalition.catalogue",
@@ -191,6 +192,10 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 LOYALTY_STAFF_SESSION_SECONDS = env_int("LOYALTY_STAFF_SESSION_SECONDS", 8 * 3600)
+# Member portal sessions: signed out after a week without a visit, and after 30
+# days whatever happens (members sign in again with an e-mailed code, cheaply).
+LOYALTY_MEMBER_SESSION_IDLE_SECONDS = env_int("LOYALTY_MEMBER_SESSION_IDLE_SECONDS", 7 * 86400)
+LOYALTY_MEMBER_SESSION_MAX_SECONDS = env_int("LOYALTY_MEMBER_SESSION_MAX_SECONDS", 30 * 86400)
 # Two-step sign-in (django-otp): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = LOYALTY_COALITION_NAME
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -15,7 +15,7 @@ admin.site.site_title = "Coalition operator"
 
 urlpatterns = [
     path("", views.coalition_home, name="coalition-home"),
-    path("portal/", views.member_portal, name="member-portal"),
+    path("portal/", include("loyalty_web.portal.urls")),
     path("admin/", admin.site.urls),
     path(
         "graphql",

@@ -1,4 +1,5 @@
-"""Pages of the public site (coalition home, member portal), the GraphQL endpoint
+"""Pages of the public site (the coalition home; the member portal is
+loyalty_web.portal), the GraphQL endpoint
 with its GraphiQL page, and a health check for load balancers."""
 
 from __future__ import annotations
@@ -27,14 +28,6 @@ def coalition_home(request: HttpRequest) -> HttpResponse:
         request,
         "loyalty_platform/coalition_home.html",
         {"coalition_name": settings.LOYALTY_COALITION_NAME, "partners": partners},
-    )
-
-
-def member_portal(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "loyalty_platform/member_portal.html",
-        {"coalition_name": settings.LOYALTY_COALITION_NAME, "partners": partners_active()},
     )
 
 

@@ -88,17 +88,10 @@ def _tables_read(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def test_member_portal_lists_active_partners(
-    public_client: Client, partner_a: Partner, partner_b: Partner
-) -> None:
-    _partner_with_status("gamma", "Gamma Suspended", PartnerStatus.ACTIVE, PartnerStatus.SUSPENDED)
+def test_member_portal_asks_visitors_to_sign_in(public_client: Client) -> None:
     response = public_client.get("/portal/")
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Member portal" in page
-    assert "Alpha Grocers" in page
-    assert "Beta Airways" in page
-    assert "Gamma Suspended" not in page
+    assert response.status_code == 302
+    assert response["Location"].startswith("/portal/sign-in/?next=")
 
 
 def test_loopback_address_serves_the_public_site(partner_a: Partner) -> None:

@@ -238,7 +238,12 @@ def test_console_pages_over_a_million_entries(live_db: Any) -> None:
 
     # when an owner opens each page
     client = _owner_client(console, run)
-    pages = [("dashboard", "/")]
+    number = heavy.member_number
+    pages = [
+        ("dashboard", "/"),
+        ("member page", f"/members/{number}/"),
+        ("history page", f"/members/{number}/history/"),
+    ]
     figures = [_measure(client, console, name, path) for name, path in pages]
 
     # then (figures, not assertions, for the timings)

@@ -51,3 +51,15 @@ class NotBirthday(DomainError):
 class UnknownRuleVersion(DomainError):
     code = "unknown_rule_version"
     field = "version"
+
+
+class UnknownCampaign(DomainError):
+    code = "unknown_campaign"
+    field = "campaign"
+
+
+class CampaignEnded(DomainError):
+    """An ended campaign (by staff, or past its end) cannot pause or resume."""
+
+    code = "campaign_ended"
+    field = "campaign"

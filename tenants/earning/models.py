@@ -51,6 +51,15 @@ class EarnRule(models.Model):
         return f"{self.kind} {self.name}"
 
 
+class CampaignStatus(models.TextChoices):
+    """What staff decided: a campaign earns only while ``active`` (and inside its
+    time window); ``paused`` can resume; ``ended`` is final."""
+
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ENDED = "ended", "Ended"
+
+
 class Campaign(models.Model):
     """A time-boxed multiplier or bonus, targeted by tier or segment, with a budget
     on the points it may issue. A budget is split over ``CampaignBudgetBucket``
@@ -64,12 +73,22 @@ class Campaign(models.Model):
     tiers = models.JSONField(default=list, blank=True)  # tier codes; empty: all
     segments = models.JSONField(default=list, blank=True)  # segment names; empty: all
     budget_points = models.BigIntegerField(null=True, blank=True)  # null: unlimited
-    is_active = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=8, choices=CampaignStatus.choices, default=CampaignStatus.ACTIVE
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)  # when staff ended it
+    # The create form's (or API call's) idempotency key: a second submit of the
+    # same form finds the campaign the first one made.
+    request_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering: ClassVar = ["starts_at", "id"]
         constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "paused", "ended"]),
+                name="campaign_status_known",
+            ),
             models.CheckConstraint(
                 condition=models.Q(ends_at__gt=models.F("starts_at")),
                 name="campaign_ends_after_start",

@@ -15,12 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from loyalty_kernel import driver_sql
 from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine
-from tenants.earning.models import Campaign, CampaignBudgetBucket, EarnRule, RuleSetVersion
+from tenants.earning.models import (
+    Campaign,
+    CampaignBudgetBucket,
+    CampaignStatus,
+    EarnRule,
+    RuleSetVersion,
+    Segment,
+)
 
 
 def schema_sql(schema: str) -> str:
@@ -89,12 +96,19 @@ def _rules_of(version_id: int) -> list[engine.Rule]:
 
 
 def campaigns_running_sql(s: str, *, at: str = "at") -> str:
-    """A JSON array of the campaigns running at ``%(at)s`` (active, started, not
-    ended; in start order), NULL if none."""
+    """A JSON array of the campaigns running at ``%(at)s`` (active: neither paused
+    nor ended; started, not past their end; in start order), NULL if none.
+    ``campaigns_running_q`` is the same rule for the ORM (the console's list);
+    the pricing snapshot agreement tests hold the two together."""
     return f"""(SELECT json_agg(c ORDER BY c.starts_at, c.id) FROM (
      SELECT id, kind, params, starts_at, ends_at, tiers, segments, name, budget_points
        FROM {s}.earning_campaign
-      WHERE is_active AND starts_at <= %({at})s AND ends_at > %({at})s) c)"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+      WHERE status = 'active' AND starts_at <= %({at})s AND ends_at > %({at})s) c)"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+
+
+def campaigns_running_q(at: datetime) -> Q:
+    """The ORM twin of ``campaigns_running_sql``: the campaigns that earn at ``at``."""
+    return Q(status=CampaignStatus.ACTIVE, starts_at__lte=at, ends_at__gt=at)
 
 
 def _json(value: Any) -> Any:
@@ -148,6 +162,74 @@ def campaign_issued_points(campaign_id: int) -> int:
         issued=Sum("issued")
     )["issued"]
     return int(total or 0)
+
+
+def campaign_state(campaign: Campaign, now: datetime) -> str:
+    """How staff see a campaign at ``now``: "ended" (ended by staff, or past its
+    end), "paused", "scheduled" (not started) or "running" (it earns: exactly
+    the campaigns ``campaigns_running_q`` selects)."""
+    if campaign.status == CampaignStatus.ENDED or campaign.ends_at <= now:
+        return "ended"
+    if campaign.status == CampaignStatus.PAUSED:
+        return "paused"
+    if campaign.starts_at > now:
+        return "scheduled"
+    return "running"
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    campaign: Campaign
+    state: str
+    issued: int  # points issued against the budget (budgeted campaigns)
+
+    @property
+    def left(self) -> int | None:
+        budget = self.campaign.budget_points
+        return None if budget is None else max(0, budget - self.issued)
+
+    @property
+    def percent_used(self) -> int | None:
+        budget = self.campaign.budget_points
+        if budget is None:
+            return None
+        return 100 if budget == 0 else min(100, self.issued * 100 // budget)
+
+
+def campaign_summaries(
+    *, now: datetime, before_id: int | None = None, state: str = "", limit: int | None = None
+) -> list[CampaignSummary]:
+    """Campaigns newest first (ids below ``before_id`` for the next page), each with
+    its state at ``now`` and its live budget consumption (one query for all)."""
+    rows = Campaign.objects.order_by("-id")
+    if before_id is not None:
+        rows = rows.filter(pk__lt=before_id)
+    if state == "running":
+        rows = rows.filter(campaigns_running_q(now))
+    elif state == "scheduled":
+        rows = rows.filter(status=CampaignStatus.ACTIVE, starts_at__gt=now)
+    elif state == "paused":
+        rows = rows.filter(status=CampaignStatus.PAUSED, ends_at__gt=now)
+    elif state == "ended":
+        rows = rows.filter(Q(status=CampaignStatus.ENDED) | Q(ends_at__lte=now))
+    campaigns = list(rows[:limit] if limit is not None else rows)
+    issued = dict(
+        CampaignBudgetBucket.objects.filter(campaign_id__in=[c.pk for c in campaigns])
+        .values("campaign_id")
+        .annotate(total=Sum("issued"))
+        .values_list("campaign_id", "total")
+    )
+    return [
+        CampaignSummary(c, campaign_state(c, now), int(issued.get(c.pk) or 0)) for c in campaigns
+    ]
+
+
+def campaign_by_id(campaign_id: int) -> Campaign | None:
+    return Campaign.objects.filter(pk=campaign_id).first()
+
+
+def segment_names() -> list[str]:
+    return list(Segment.objects.order_by("name").values_list("name", flat=True))
 
 
 # --- segments -----------------------------------------------------------------------

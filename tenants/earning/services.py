@@ -25,9 +25,11 @@ from tenants.earning.budgets import budget_buckets_create
 from tenants.earning.errors import (
     AwardLimitReached,
     BehaviourNotConfigured,
+    CampaignEnded,
     InvalidEffectiveDate,
     InvalidRule,
     NotBirthday,
+    UnknownCampaign,
     VersionNotDraft,
 )
 from tenants.earning.models import (
@@ -35,6 +37,7 @@ from tenants.earning.models import (
     BehaviourEvent,
     BehaviourRule,
     Campaign,
+    CampaignStatus,
     EarnRule,
     Referral,
     ReferralStatus,
@@ -202,6 +205,35 @@ def ruleset_publish(
 # --- campaigns and segments ----------------------------------------------------------
 
 
+def campaign_state_of(campaign: Campaign) -> dict[str, Any]:
+    """What the audit log shows of a campaign."""
+    return {
+        "name": campaign.name,
+        "kind": campaign.kind,
+        "params": campaign.params,
+        "starts_at": campaign.starts_at,
+        "ends_at": campaign.ends_at,
+        "tiers": campaign.tiers,
+        "segments": campaign.segments,
+        "budget_points": campaign.budget_points,
+        "status": campaign.status,
+        "ended_at": campaign.ended_at,
+    }
+
+
+def _audit_campaign(
+    actor: Any, action: str, campaign: Campaign, before: dict[str, Any] | None
+) -> None:
+    audit_record(
+        actor=actor,
+        partner_id=current_tenant().pk,
+        action=action,
+        target=("campaign", campaign.pk),
+        before=before,
+        after=campaign_state_of(campaign),
+    )
+
+
 def campaign_create(
     *,
     name: str,
@@ -212,26 +244,115 @@ def campaign_create(
     tiers: list[str] | None = None,
     segments: list[str] | None = None,
     budget_points: int | None = None,
+    actor: Any = None,
+    request_key: str | None = None,
 ) -> Campaign:
+    """A new campaign. With ``request_key`` (a form's or API call's idempotency
+    key) a repeat of the same request returns the campaign the first one made."""
+    if request_key is not None:
+        request_key = request_key[:80]
+        earlier = Campaign.objects.filter(request_key=request_key).first()
+        if earlier is not None:
+            return earlier
+    name = (name or "").strip()
+    if not name:
+        raise engine.InvalidRule("a campaign needs a name", field="name")
+    if len(name) > 120:
+        raise engine.InvalidRule("a campaign name has 120 characters or fewer", field="name")
+    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
+        raise engine.InvalidRule("a campaign's start and end need a time zone", field="starts_at")
     candidate = engine.Campaign(
         0, kind, params, starts_at, ends_at, frozenset(tiers or []), frozenset(segments or []), name
     )
     engine.validate_campaign(candidate)
     if budget_points is not None and budget_points < 0:
         raise engine.InvalidRule("budget must be zero or more", field="budget_points")
+    try:
+        with transaction.atomic():
+            campaign = Campaign.objects.create(
+                name=name,
+                kind=kind,
+                params=params,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                tiers=list(tiers or []),
+                segments=list(segments or []),
+                budget_points=budget_points,
+                request_key=request_key,
+            )
+            if budget_points is not None:
+                budget_buckets_create(campaign_id=campaign.pk)
+            _audit_campaign(actor, "campaigns.create", campaign, None)
+    except IntegrityError:
+        # The same request twice at once: the other one made it.
+        earlier = Campaign.objects.filter(request_key=request_key).first() if request_key else None
+        if earlier is None:
+            raise
+        return earlier
+    return campaign
+
+
+def _campaign_locked(campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+    if campaign is None:
+        raise UnknownCampaign(f"there is no campaign {campaign_id}")
+    return campaign
+
+
+def _refuse_if_ended(campaign: Campaign, now: datetime, doing: str) -> None:
+    if campaign.status == CampaignStatus.ENDED:
+        raise CampaignEnded(f"campaign {campaign.name!r} has ended and cannot {doing}")
+    if campaign.ends_at <= now:
+        raise CampaignEnded(f"campaign {campaign.name!r} is over (its end has passed)")
+
+
+def campaign_pause(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:
+    """Stop a campaign earning until it resumes. Pausing a paused one changes
+    nothing (a second press of the button)."""
+    now = now or timezone.now()
     with transaction.atomic():
-        campaign = Campaign.objects.create(
-            name=name,
-            kind=kind,
-            params=params,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            tiers=list(tiers or []),
-            segments=list(segments or []),
-            budget_points=budget_points,
-        )
-        if budget_points is not None:
-            budget_buckets_create(campaign_id=campaign.pk)
+        campaign = _campaign_locked(campaign_id)
+        _refuse_if_ended(campaign, now, "pause")
+        if campaign.status == CampaignStatus.PAUSED:
+            return campaign
+        before = campaign_state_of(campaign)
+        campaign.status = CampaignStatus.PAUSED
+        campaign.save(update_fields=["status"])
+        _audit_campaign(actor, "campaigns.pause", campaign, before)
+    return campaign
+
+
+def campaign_resume(
+    *, campaign_id: int, actor: Any = None, now: datetime | None = None
+) -> Campaign:
+    """Let a paused campaign earn again (within its time window). An ended one
+    cannot resume (``CampaignEnded``)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = _campaign_locked(campaign_id)
+        _refuse_if_ended(campaign, now, "resume")
+        if campaign.status == CampaignStatus.ACTIVE:
+            return campaign
+        before = campaign_state_of(campaign)
+        campaign.status = CampaignStatus.ACTIVE
+        campaign.save(update_fields=["status"])
+        _audit_campaign(actor, "campaigns.resume", campaign, before)
+    return campaign
+
+
+def campaign_end(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:
+    """End a campaign for good: it earns nothing more and cannot resume. Ending
+    an ended one changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = _campaign_locked(campaign_id)
+        if campaign.status == CampaignStatus.ENDED:
+            return campaign
+        before = campaign_state_of(campaign)
+        campaign.status = CampaignStatus.ENDED
+        campaign.ended_at = now
+        campaign.save(update_fields=["status", "ended_at"])
+        _audit_campaign(actor, "campaigns.end", campaign, before)
     return campaign
 
 

@@ -58,6 +58,7 @@ NAV = (
     # programme
     ("stores", "/stores/", "Stores", "view_dashboard"),
     ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),
+    ("campaigns", "/campaigns/", "Campaigns", "view_dashboard"),
     ("point_value", "/point-value/", "Point value", "view_dashboard"),
     ("staff", "/staff/", "Staff", "manage_staff"),
     ("integration", "/integration/", "Integration", "manage_integration"),

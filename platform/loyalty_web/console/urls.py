@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from loyalty_web.console import account, dashboard, integration, members, programme, views
+from loyalty_web.console import (
+    account,
+    campaigns,
+    dashboard,
+    integration,
+    members,
+    programme,
+    views,
+)
 from loyalty_web.design.pages import web_view
 
 app_name = "console"
@@ -99,4 +107,10 @@ urlpatterns = [
         members.purchase_detail,
         name="purchase",
     ),
+    # campaigns
+    path("campaigns/", campaigns.campaign_list, name="campaigns"),
+    path("campaigns/new/", campaigns.campaign_create, name="campaign_create"),
+    path("campaigns/<int:campaign_id>/pause/", campaigns.campaign_pause, name="campaign_pause"),
+    path("campaigns/<int:campaign_id>/resume/", campaigns.campaign_resume, name="campaign_resume"),
+    path("campaigns/<int:campaign_id>/end/", campaigns.campaign_end, name="campaign_end"),
 ]

@@ -51,6 +51,8 @@ AUDIT_KINDS = [
     ("staff.", "Staff and invitations"),
     ("store.", "Stores"),
     ("earn_rules.", "Earn rules"),
+    ("campaigns.", "Campaigns"),
+    ("rewards.", "Rewards"),
     ("points_payments.", "Point value"),
     ("api_key.", "API keys"),
     ("webhook.", "Webhooks"),

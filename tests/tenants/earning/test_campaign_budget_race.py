@@ -175,7 +175,7 @@ def _bonus_campaign(partner: Partner, now: datetime, budget: int) -> Iterator[Ca
         yield campaign
     finally:
         with in_partner(partner):
-            Campaign.objects.filter(pk=campaign.pk).update(is_active=False)
+            Campaign.objects.filter(pk=campaign.pk).update(status="ended")
 
 
 def test_a_purchase_does_not_wait_for_another_bucket_of_the_budget(

@@ -29,7 +29,13 @@ from coalition.tiers.models import MemberTier, TierLevel
 from coalition.tiers.selectors import tier_code_of
 from tenants.earning import engine, pricing
 from tenants.earning.models import Campaign, RuleSetVersion, Segment, SegmentMember
-from tenants.earning.selectors import campaigns_running, member_segments, version_in_force
+from tenants.earning.selectors import (
+    campaign_state,
+    campaigns_running,
+    campaigns_running_q,
+    member_segments,
+    version_in_force,
+)
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
 from tenants.purchases.services import recording
@@ -104,7 +110,12 @@ def test_snapshot_version_in_force_agrees_with_selector_version_in_force(
 # --- earning: the campaigns running ---------------------------------------------------
 
 campaign_rows = st.lists(
-    st.tuples(hours, st.integers(1, 48), st.booleans(), st.sampled_from([None, 0, 500])),
+    st.tuples(
+        hours,
+        st.integers(1, 48),
+        st.sampled_from(["active", "paused", "ended"]),
+        st.sampled_from([None, 0, 500]),
+    ),
     max_size=6,
 )
 
@@ -112,13 +123,14 @@ campaign_rows = st.lists(
 @EXAMPLES
 @given(campaigns=campaign_rows, at=hours)
 def test_snapshot_campaigns_running_agree_with_selector_campaigns_running(
-    db: None, partner_a: Partner, campaigns: list[tuple[int, int, bool, int | None]], at: int
+    db: None, partner_a: Partner, campaigns: list[tuple[int, int, str, int | None]], at: int
 ) -> None:
     with in_partner(partner_a), _rolled_back():
-        # given campaigns, active or not, budgeted or not, running over hours around T0
-        for offset, length, active, budget in campaigns:
+        # given campaigns, active, paused or ended by staff, budgeted or not, over
+        # hours around T0
+        for offset, length, status, budget in campaigns:
             Campaign.objects.create(
-                name=uid("c"), kind="bonus", params={"points": 5}, is_active=active,
+                name=uid("c"), kind="bonus", params={"points": 5}, status=status,
                 starts_at=T0 + timedelta(hours=offset),
                 ends_at=T0 + timedelta(hours=offset + length),
                 tiers=["gold"] if length % 2 else [], segments=["vip"] if length % 3 else [],
@@ -129,13 +141,17 @@ def test_snapshot_campaigns_running_agree_with_selector_campaigns_running(
         # when the snapshot and the selector read the campaigns running at the instant
         snapshot, _ = _snapshot(partner_a, member, instant)
         selected = campaigns_running(instant)
+        orm_twin = list(
+            Campaign.objects.filter(campaigns_running_q(instant)).order_by("starts_at", "id")
+        )
 
-        # then both list the active ones started and not ended, in start order
+        # then both list the active ones (neither paused nor ended) started and not
+        # ended, in start order
         running = sorted(
             (
                 c
                 for c in Campaign.objects.all()
-                if c.is_active and c.starts_at <= instant < c.ends_at
+                if c.status == "active" and c.starts_at <= instant < c.ends_at
             ),
             key=lambda c: (c.starts_at, c.pk),
         )
@@ -146,6 +162,13 @@ def test_snapshot_campaigns_running_agree_with_selector_campaigns_running(
         ]  # fmt: skip
         assert list(snapshot.campaigns) == expected
         assert selected == expected
+        # and the ORM twin the console lists with selects the same rows, which are
+        # exactly the ones the console calls "running"
+        assert orm_twin == running
+        assert [
+            c for c in Campaign.objects.order_by("starts_at", "id")
+            if campaign_state(c, instant) == "running"
+        ] == running  # fmt: skip
         # and the snapshot knows which of them have a budget
         assert snapshot.budgeted == {c.pk for c in running if c.budget_points is not None}
 

@@ -30,12 +30,8 @@ CONFIGURERS = frozenset({"owner", "manager"})
 def _state(partner: Partner) -> tuple[Any, ...]:
     with in_partner(partner):
         return (
-            sorted(
-                Campaign.objects.values_list(
-                    "id", "name", "kind", "params", "status", "starts_at", "ends_at",
-                    "budget_points",
-                )
-            ),  # fmt: skip
+            sorted(Campaign.objects.values_list("id", "name", "kind", "params", "status")),
+            sorted(Campaign.objects.values_list("id", "starts_at", "ends_at", "budget_points")),
             sorted(CampaignBudgetBucket.objects.values_list("campaign_id", "bucket", "issued")),
             AuditEntry.objects.count(),
         )

@@ -87,6 +87,7 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
             "Members",
             "Stores",
             "Earn rules",
+            "Campaigns",
             "Point value",
         ]
         # and the used link does not work again

@@ -308,3 +308,9 @@ LOGGING = {
         "stripe": {"level": "WARNING"},
     },
 }
+
+# Member portal sign-in: an e-mailed six-digit code and link, single use, valid this
+# long; requests per address and per network address in that window are limited.
+LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS = env_int("LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS", 600)
+LOYALTY_MEMBER_SIGN_IN_PER_ADDRESS = env_int("LOYALTY_MEMBER_SIGN_IN_PER_ADDRESS", 3)
+LOYALTY_MEMBER_SIGN_IN_PER_IP = env_int("LOYALTY_MEMBER_SIGN_IN_PER_IP", 20)

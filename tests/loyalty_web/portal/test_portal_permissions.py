@@ -91,6 +91,10 @@ def test_the_portal_home_sends_everyone_but_a_signed_in_member_to_sign_in(
     assert response["Location"] == "/portal/sign-in/?next=%2Fportal%2F%3Ffrom%3Dtest", role
     assert response["Content-Security-Policy"]
     assert _state() == before
+    everywhere = _client_for(role, partner_a).post("/portal/sign-out/everywhere/")
+    assert everywhere.status_code == 302, role
+    assert everywhere["Location"].startswith("/portal/sign-in/?next="), role
+    assert _state() == before
     # a revoked, expired or blocked member's session is forgotten, not kept around
     assert SESSION_MEMBER not in client.session
 

@@ -1,0 +1,141 @@
+"""Signing members in with only an e-mail address: a six-digit code and a one-time
+link, e-mailed together, stored hashed, single use, expiring after
+``LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS``. The answer and the work are the same
+whether or not the address belongs to a member (no enumeration); the tenth wrong
+code locks that attempt."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from coalition.member_auth.errors import (
+    InvalidSignInCode,
+    InvalidSignInLink,
+    SignInLocked,
+    SignInThrottled,
+)
+from coalition.member_auth.models import MemberSignInAttempt
+from coalition.members.models import Member, MemberStatus
+from loyalty_kernel import clock
+
+MAX_WRONG_CODES = 10
+_SALT = "coalition.member_auth.sign_in"
+
+
+def _hash(value: str) -> str:
+    return salted_hmac(_SALT, value, algorithm="sha256").hexdigest()
+
+
+def _code_hash(attempt_email: str, code: str) -> str:
+    return _hash(f"code:{attempt_email}:{code}")
+
+
+def _window() -> timedelta:
+    return timedelta(seconds=settings.LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS)
+
+
+def _throttle(email: str, ip: str | None) -> None:
+    now = clock.now()
+    since = now - _window()
+    recent = MemberSignInAttempt.objects.filter(created_at__gt=since)
+    checks = [(recent.filter(email=email), settings.LOYALTY_MEMBER_SIGN_IN_PER_ADDRESS)]
+    if ip:
+        checks.append((recent.filter(ip=ip), settings.LOYALTY_MEMBER_SIGN_IN_PER_IP))
+    for attempts, limit in checks:
+        times = list(attempts.order_by("-created_at").values_list("created_at", flat=True)[:limit])
+        if len(times) >= limit:
+            wait = max(1, int((times[-1] + _window() - now).total_seconds()) + 1)
+            minutes = (wait + 59) // 60
+            raise SignInThrottled(
+                f"Too many sign-in requests. Try again in {minutes} minute(s).",
+                retry_after_seconds=wait,
+            )
+
+
+def member_sign_in_start(*, email: str, ip: str | None, link_url: str) -> None:
+    """E-mail a code and a link to ``email`` if it belongs to an active member.
+    ``link_url`` is where the link points; the token is added to it."""
+    email = email.strip().lower()
+    _throttle(email, ip)
+    member = Member.objects.filter(email__iexact=email, status=MemberStatus.ACTIVE).first()
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    MemberSignInAttempt.objects.create(
+        email=email,
+        member=member,
+        ip=ip,
+        code_hash=_code_hash(email, code),
+        token_hash=_hash(f"token:{token}"),
+        created_at=now,
+        expires_at=now + _window(),
+    )
+    if member is None:
+        return
+    minutes = settings.LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS // 60
+    send_mail(
+        subject=f"Your sign-in code: {code}",
+        message=(
+            f"Your code to sign in to {settings.LOYALTY_COALITION_NAME}: {code}\n\n"
+            f"Or open this link: {link_url}{token}\n\n"
+            f"The code and the link work once, for {minutes} minutes. "
+            "If you did not ask to sign in, ignore this e-mail."
+        ),
+        from_email=None,
+        recipient_list=[member.email],
+    )
+
+
+def member_sign_in_complete(*, email: str, code: str) -> Member:
+    """The member whose latest code this is; the code then stops working. A wrong
+    code is counted (and the count kept) before the error is raised."""
+    email = email.strip().lower()
+    now = clock.now()
+    locked = SignInLocked("Too many wrong codes. Ask for a new code.")
+    wrong = InvalidSignInCode("That code is wrong or has expired. Check the e-mail or ask again.")
+    with transaction.atomic():
+        attempt = (
+            MemberSignInAttempt.objects.select_for_update()
+            .filter(email=email, used_at__isnull=True, expires_at__gt=now)
+            .order_by("-created_at")
+            .first()
+        )
+        if attempt is None:
+            raise wrong
+        if attempt.wrong_codes >= MAX_WRONG_CODES:
+            raise locked
+        right = constant_time_compare(attempt.code_hash, _code_hash(email, code.strip()))
+        if right and attempt.member is not None:
+            return _use(attempt, now, wrong)
+        attempt.wrong_codes += 1
+        attempt.save(update_fields=["wrong_codes"])
+    raise locked if attempt.wrong_codes >= MAX_WRONG_CODES else wrong
+
+
+@transaction.atomic
+def member_sign_in_with_link(*, token: str) -> Member:
+    now = clock.now()
+    attempt = (
+        MemberSignInAttempt.objects.select_for_update()
+        .filter(token_hash=_hash(f"token:{token}"), used_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    wrong = InvalidSignInLink("That sign-in link has expired or was used. Ask for a new one.")
+    if attempt is None or attempt.wrong_codes >= MAX_WRONG_CODES:
+        raise wrong
+    return _use(attempt, now, wrong)
+
+
+def _use(attempt: MemberSignInAttempt, now: datetime, wrong: Exception) -> Member:
+    member = attempt.member
+    if member is None or member.status != MemberStatus.ACTIVE:
+        raise wrong
+    attempt.used_at = now
+    attempt.save(update_fields=["used_at"])
+    return member

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -65,14 +67,13 @@ def join(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            try:
+            # An enrolled address gets the same answer: a sign-in e-mail either way.
+            with suppress(EmailAlreadyEnrolled):
                 member_enrol(
                     email=data["email"],
                     marketing_email_consent=data["marketing_email_consent"],
                     idempotency=IdempotencyKey("portal:join", data["idempotency_key"]),
                 )
-            except EmailAlreadyEnrolled:
-                pass  # the same answer: a sign-in e-mail goes to the address either way
             _send_code(request, data["email"], HOME)
         except DomainError as error:
             show_domain_error(form, error)

@@ -85,13 +85,14 @@ def test_the_portal_home_sends_everyone_but_a_signed_in_member_to_sign_in(
     role: str, partner_a: Partner
 ) -> None:
     client = _client_for(role, partner_a)
+    poster = _client_for(role, partner_a)
     before = _state()
     response = client.get("/portal/?from=test")
     assert response.status_code == 302, (role, response.status_code)
     assert response["Location"] == "/portal/sign-in/?next=%2Fportal%2F%3Ffrom%3Dtest", role
     assert response["Content-Security-Policy"]
     assert _state() == before
-    everywhere = _client_for(role, partner_a).post("/portal/sign-out/everywhere/")
+    everywhere = poster.post("/portal/sign-out/everywhere/")
     assert everywhere.status_code == 302, role
     assert everywhere["Location"].startswith("/portal/sign-in/?next="), role
     assert _state() == before

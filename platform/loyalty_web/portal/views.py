@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from coalition.ledger.wallet import member_wallet
 from coalition.member_auth.services import member_sign_out_everywhere
 from coalition.member_auth.sign_in import (
     member_sign_in_complete,
@@ -19,6 +20,7 @@ from coalition.member_auth.sign_in import (
 )
 from coalition.members.errors import EmailAlreadyEnrolled
 from coalition.members.services import member_enrol
+from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_web.design.forms import show_domain_error
@@ -180,4 +182,8 @@ def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
 @member_page
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "loyalty_web/portal/home.html", portal_context(request, "home"))
+    member = request.member  # type: ignore[attr-defined]
+    wallet = member_wallet(member.pk, now=clock.now())
+    return render_page(
+        request, "loyalty_web/portal/home.html", portal_context(request, "home", wallet=wallet)
+    )

@@ -55,6 +55,17 @@ class Command(BaseCommand):
         self.stdout.write(f"  Password of every demo log-in (operator and staff): {DEMO_PASSWORD}")
         members = ", ".join(f"{number} ({email})" for number, email in demo_member_logins())
         self.stdout.write(f"  Members (number, e-mail): {members}")
+        first = demo_member_logins()[:1]
+        if first:
+            where = (
+                "printed in this terminal"
+                if settings.EMAIL_BACKEND.endswith("console.EmailBackend")
+                else f"sent through {settings.EMAIL_BACKEND}"
+            )
+            self.stdout.write(
+                f"  Member portal: http://{base}:{port}/portal/sign-in/  enter {first[0][1]}; "
+                f"the e-mail with the sign-in code and link is {where}"
+            )
         self.stdout.write(
             "  API keys for partner apps: loyalty create-api-key till --partner freshmart "
             "(operator: --operator)"

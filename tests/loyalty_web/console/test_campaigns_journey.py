@@ -14,10 +14,10 @@ import pytest
 from django.utils import timezone
 
 from tenants.earning.models import Campaign
-from tenants.partners.models import Partner
 from tenants.purchases.services import ReceiptLine, purchase_record
 from tenants.staff import services as staff
 from tests.testkit import in_partner
+from tests.testkit.api import onboard
 from tests.testkit.browser import check_page
 from tests.testkit.earning import new_member, publish, receipt
 
@@ -26,9 +26,10 @@ pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery 9"
 
 
-def test_a_manager_runs_a_budgeted_campaign(
-    browser_page: Any, live_server_url: str, partner_a: Partner
-) -> None:
+def test_a_manager_runs_a_budgeted_campaign(browser_page: Any, live_server_url: str) -> None:
+    # a partner of its own: browser tests share committed data, and what one
+    # journey creates (rule versions, keys) must not show in another
+    partner_a = onboard(prefix="shop", currency="EUR")
     host = f"{partner_a.slug}.localhost"
     manager = staff.staff_member_create(
         partner_id=partner_a.pk,

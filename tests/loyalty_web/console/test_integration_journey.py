@@ -20,9 +20,9 @@ import pytest
 from django.db import transaction
 
 from coalition.webhooks import services as webhooks
-from tenants.partners.models import Partner
 from tenants.staff import services as staff
 from tests.testkit import api as s
+from tests.testkit.api import onboard
 from tests.testkit.browser import check_page
 
 pytestmark = pytest.mark.slow
@@ -66,9 +66,10 @@ def _api(live_server_url: str, host: str, key: str, query: str, variables: dict[
         return int(refused.code)
 
 
-def test_an_owner_creates_an_api_key_and_a_webhook(
-    browser_page: Any, live_server_url: str, partner_a: Partner
-) -> None:
+def test_an_owner_creates_an_api_key_and_a_webhook(browser_page: Any, live_server_url: str) -> None:
+    # a partner of its own: browser tests share committed data, and what one
+    # journey creates (rule versions, keys) must not show in another
+    partner_a = onboard(prefix="shop", currency="EUR")
     host = f"{partner_a.slug}.localhost"
     owner = staff.staff_member_create(
         partner_id=partner_a.pk,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -78,14 +77,16 @@ class QualifyingMonth(models.Model):
     """A member's qualifying points earned in one UTC calendar month: earns minus
     their reversals, at every partner (the running aggregate the tier check reads).
 
-    ``points`` is the month's total; ``times`` and ``amounts`` are the month's
-    wallet entries one by one, so a window that starts or ends inside the month (a
-    rolling window starts at any instant) is still summed exactly. The row is
-    written by the statement that posts the journal entries: a statement-level
-    trigger on ``ledger_entry`` (migration 0002), so every path that earns or
-    reverses an earn keeps it right, the ledger's code untouched. The tier check
-    reads at most 13 rows for a year's window (two of them entry by entry),
-    however long the member's history.
+    ``points`` is the month's total; ``first_at``/``last_at`` and
+    ``first_tx``/``last_tx`` bound the month's entries in time and in the journal.
+    A window that cuts a month but holds all its entries (the month the check after
+    a purchase ends in) counts the total; one that cuts through the entries (the
+    month a rolling window starts in) sums that month's entries from the journal,
+    an index range between the two transaction ids. The row is written by the
+    statement that posts the journal entries: a statement-level trigger on
+    ``ledger_entry`` (migrations 0002 and 0003), so every path that earns or
+    reverses an earn keeps it right, the ledger's code untouched. The row has a
+    fixed size: a member earning often makes no later earn dearer.
     """
 
     member = models.ForeignKey(
@@ -93,8 +94,10 @@ class QualifyingMonth(models.Model):
     )
     month = models.DateField()  # its first day
     points = models.BigIntegerField()
-    times = ArrayField(models.DateTimeField())
-    amounts = ArrayField(models.BigIntegerField())
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    first_tx = models.BigIntegerField()
+    last_tx = models.BigIntegerField()
 
     class Meta:
         constraints: ClassVar = [

@@ -91,18 +91,29 @@ def qualifying_points_sql(*, member: str, start: str, end: str) -> str:
     expressions (parameters, usually).
 
     Read from the member's qualifying months (``QualifyingMonth``), not the
-    journal: a month wholly inside the window counts its total, a month the window
-    starts or ends in counts its entries one by one. At most 13 rows for a year's
-    window, whatever the member's history; the journal's sum is the definition it
-    agrees with (tests/coalition/tiers/test_qualifying_months.py).
+    journal: a month whose entries all fall inside the window counts its total
+    (every month wholly inside it, and the month the check after a purchase ends
+    in); a month the window cuts through its entries (the one a rolling window
+    starts in) sums its wallet entries from the journal, an index range between
+    the month's first and last transaction ids. At most 13 rows and one month of
+    entries for a year's window, whatever the member's history; the journal's sum
+    is the definition it agrees with (tests/coalition/tiers/test_qualifying_months.py).
     """
     since, until = f"({start})::timestamptz", f"({end})::timestamptz"
     month_start = "(q.month::timestamp AT TIME ZONE 'UTC')"
     month_end = "((q.month + interval '1 month') AT TIME ZONE 'UTC')"
     return f"""(SELECT coalesce(sum(CASE
-       WHEN {month_start} >= {since} AND {month_end} <= {until} THEN q.points
-       ELSE (SELECT coalesce(sum(x.amount), 0) FROM unnest(q.times, q.amounts) AS x(at, amount)
-              WHERE x.at >= {since} AND x.at < {until}) END), 0)
+       WHEN q.first_at >= {until} OR q.last_at < {since} THEN 0
+       WHEN q.first_at >= {since} AND q.last_at < {until} THEN q.points
+       ELSE (SELECT coalesce(sum(n.amount), 0)
+               FROM public.ledger_account a
+               JOIN public.ledger_entry n ON n.account_id = a.id
+               JOIN public.ledger_transaction t ON t.id = n.transaction_id
+              WHERE a.member_id = q.member_id AND a.kind = 'wallet'
+                AND n.transaction_id BETWEEN q.first_tx AND q.last_tx
+                AND t.kind IN ('earn', 'earn_reversal')
+                AND t.created_at >= greatest({since}, {month_start})
+                AND t.created_at < least({until}, {month_end})) END), 0)
      FROM public.tiers_qualifyingmonth q
     WHERE q.member_id = {member}
       AND q.month >= date_trunc('month', {since} AT TIME ZONE 'UTC')::date

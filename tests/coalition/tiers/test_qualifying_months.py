@@ -154,13 +154,16 @@ def test_the_backfill_rebuilds_the_months_from_the_journal(db: None, partner_a: 
     ids = [member.pk for member in members]
     expected = _aggregate_months(ids)
     # when the months are lost and the migration's backfill runs again
-    migration = importlib.import_module("coalition.tiers.migrations.0002_qualifying_month")
+    migration = importlib.import_module("coalition.tiers.migrations.0003_qualifying_month_bounds")
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM public.tiers_qualifyingmonth")
         cursor.execute(migration._ADD_ENTRIES.format(entries="public.ledger_entry"))
     # then they are what the triggers had kept, which is what the journal says
     assert _aggregate_months(ids) == expected == _journal_months(ids)
-    assert all(len(month.times) == len(month.amounts) for month in QualifyingMonth.objects.all())
+    assert all(
+        month.first_at <= month.last_at and month.first_tx <= month.last_tx
+        for month in QualifyingMonth.objects.all()
+    )
 
 
 def _buffers_read(sql: str, params: dict[str, Any]) -> int:
@@ -179,6 +182,14 @@ def _buffers_read(sql: str, params: dict[str, Any]) -> int:
     return total(top) + sum(total(child) for child in top.get("Plans", ()))
 
 
+def _upgrade_check_reads(member: Member, now: datetime) -> int:
+    params: dict[str, Any] = {"member": member.pk, "end": now + timedelta(microseconds=1)}
+    for index, qualification in enumerate(tier_services._WINDOWS):
+        window = tier_services.qualification_window(TierPolicy(qualification=qualification), now)
+        params[f"start_{index}"] = window[0]
+    return _buffers_read(tier_services._UPGRADE_CHECK_SQL, params)
+
+
 def test_the_upgrade_check_reads_no_more_for_a_long_history(db: None, partner_a: Partner) -> None:
     # given tier levels and two members with the same earns this year; one of
     # them also has 400 earns from two and three years ago
@@ -195,18 +206,70 @@ def test_the_upgrade_check_reads_no_more_for_a_long_history(db: None, partner_a:
                         at=NOW - timedelta(days=730 + index))  # fmt: skip
 
     # when the check after a purchase reads each member's standing
-    def check(member: Member) -> int:
-        params: dict[str, Any] = {"member": member.pk, "end": NOW + timedelta(microseconds=1)}
-        for index, qualification in enumerate(tier_services._WINDOWS):
-            window = tier_services.qualification_window(
-                TierPolicy(qualification=qualification), NOW
-            )
-            params[f"start_{index}"] = window[0]
-        return _buffers_read(tier_services._UPGRADE_CHECK_SQL, params)
-
-    short_reads, long_reads = check(short), check(long)
+    short_reads, long_reads = _upgrade_check_reads(short, NOW), _upgrade_check_reads(long, NOW)
 
     # then the long history costs no more pages than the short one (it used to
     # read every earn the member ever had)
     assert long_reads <= short_reads + 2, (short_reads, long_reads)
     assert qualifying_points(long.pk, NOW - timedelta(days=365), NOW) == 150
+
+
+def test_a_member_earning_often_keeps_a_month_row_of_one_size(db: None, partner_a: Partner) -> None:
+    # given one member who earned once this month and one who earned 400 times
+    TierLevel.objects.create(code=uid("q").lower()[:20], name="Entry", rank=951,
+                             threshold_points=0)  # fmt: skip
+    TierPolicy.objects.create(qualification=QualificationPeriod.ROLLING_12_MONTHS)
+    once, often = new_member(), new_member()
+    post_journal_at(member_id=once.pk, partner_id=partner_a.pk, amount=10,
+                    at=NOW - timedelta(minutes=5))  # fmt: skip
+    # (posted in one statement: the row is written once, so the test transaction
+    # leaves no 400 dead versions of it for the reads below to step over)
+    scalar(
+        """
+        WITH header AS (
+            INSERT INTO public.ledger_transaction
+                (kind, partner_id, member_id, points, external_ref, memo, request_hash,
+                 result, created_at)
+            SELECT 'earn', %(partner)s, %(member)s, 10, '', 'backdated', '', '{}'::jsonb,
+                   %(now)s - make_interval(mins => g)
+              FROM generate_series(1, 400) g
+            RETURNING id
+        ), entries AS (
+            INSERT INTO public.ledger_entry (transaction_id, account_id, amount)
+            SELECT header.id, a.id, CASE WHEN a.kind = 'wallet' THEN 10 ELSE -10 END
+              FROM header, public.ledger_account a
+             WHERE (a.kind = 'wallet' AND a.member_id = %(member)s)
+                OR (a.kind = 'issuance' AND a.partner_id = %(partner)s)
+        )
+        SELECT count(*) FROM header
+        """,
+        {"partner": partner_a.pk, "member": often.pk, "now": NOW},
+    )
+
+    # then their month rows are the same size: each earn updates a fixed-size row
+    # (0002 appended every entry to arrays in the row, so each earn rewrote a row
+    # that grew all month, and the demo workload's purchases grew dearer)
+    def row_bytes(member: Member) -> int:
+        return int(scalar("SELECT pg_column_size(q.*) FROM public.tiers_qualifyingmonth q"
+                          " WHERE q.member_id = %s", [member.pk]))  # fmt: skip
+
+    assert row_bytes(often) == row_bytes(once)
+    # and the check after a purchase reads no more pages for the frequent earner
+    once_reads, often_reads = _upgrade_check_reads(once, NOW), _upgrade_check_reads(often, NOW)
+    assert often_reads <= once_reads + 2, (once_reads, often_reads)
+    assert qualifying_points(often.pk, NOW - timedelta(days=365), NOW) == 4000
+
+
+def test_a_window_starting_inside_a_month_sums_only_its_entries_from_the_journal(
+    db: None, partner_a: Partner
+) -> None:
+    # given a member who earned at the start and the end of a month a year ago
+    member = new_member()
+    start = datetime(2030, 3, 10, 12, tzinfo=UTC)
+    for at, amount in ((start - timedelta(days=5), 100), (start + timedelta(days=5), 7),
+                       (start - timedelta(seconds=1), 1000), (start, 20)):  # fmt: skip
+        post_journal_at(member_id=member.pk, partner_id=partner_a.pk, amount=amount, at=at)
+    # when a rolling window starts at an instant inside that month
+    # then only the entries at or after the start count, as in the journal
+    assert qualifying_points(member.pk, start, NOW) == 27 == journal_points(member.pk, start, NOW)
+    assert qualifying_points(member.pk, start + timedelta(days=6), NOW) == 0

@@ -25,6 +25,7 @@ def catalogue_available(
     *,
     now: datetime | None = None,
     max_points: int | None = None,
+    min_points: int | None = None,
     partner_ids: list[int] | None = None,
     channel: str | None = None,
     search: str | None = None,
@@ -36,6 +37,8 @@ def catalogue_available(
     entries = entries.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
     if max_points is not None:
         entries = entries.filter(points_price__lte=max_points)
+    if min_points is not None:
+        entries = entries.filter(points_price__gte=min_points)
     if partner_ids:
         entries = entries.filter(partner_id__in=partner_ids)
     if channel:
@@ -57,3 +60,18 @@ def catalogue_page(
     page = rows[:first]
     next_after = (page[-1].points_price, page[-1].pk) if len(rows) > first else None
     return CataloguePage(page, next_after)
+
+
+def catalogue_entry(entry_id: int, *, now: datetime | None = None) -> CatalogueEntry | None:
+    """One reward of the catalogue, if it is available now."""
+    return catalogue_available(now=now).filter(pk=entry_id).first()
+
+
+def catalogue_partners() -> list[tuple[int, str]]:
+    """(id, name) of the active partners with at least one available reward."""
+    return list(
+        catalogue_available()
+        .order_by("partner__name", "partner_id")
+        .values_list("partner_id", "partner__name")
+        .distinct()
+    )

@@ -39,6 +39,7 @@ from loyalty_graphql.rewards.mutations import (
     CancelVoucher,
     CapturePointsPayment,
     ConsumeVoucher,
+    RedeemCatalogueReward,
     RedeemReward,
     VoidPointsPayment,
 )
@@ -83,6 +84,7 @@ class CoalitionMutation(graphene.ObjectType):
     pool_to_household = PoolToHousehold.Field()
     donate_points = DonatePoints.Field()
     close_period = ClosePeriod.Field()
+    redeem_catalogue_reward = RedeemCatalogueReward.Field()
 
 
 class PartnerMutation(graphene.ObjectType):

@@ -153,6 +153,17 @@ def _consume_redeemed(world: World, answer: Any) -> None:
     use_public_schema()
 
 
+def _two_catalogue_rewards(world: World) -> None:
+    world.extra["rewards"] = [s.catalogue_reward(), s.catalogue_reward()]
+
+
+def _consume_catalogue_voucher(world: World, answer: Any) -> None:
+    """The partner's till uses the voucher the member redeemed."""
+    with in_partner(Partner.objects.get(slug=answer["voucher"]["partner"])):
+        rewards.voucher_consume(code=answer["voucher"]["code"])
+    use_public_schema()
+
+
 def _capture_authorized(world: World, answer: Any) -> None:
     with in_partner(world.partner.partner):
         rewards.points_payment_capture(payment_id=int(answer["payment"]["paymentId"]))
@@ -378,6 +389,11 @@ COALITION_CASES: dict[str, Case] = {
         s.PAY_OUT_PERIOD, "operator", prepare=_two_closed_periods, stripe=True,
         first=lambda w: {"number": w.extra["periods"][0]},
         other=lambda w: {"number": w.extra["periods"][1]},
+    ),
+    "redeemCatalogueReward": Case(
+        s.REDEEM_CATALOGUE_REWARD, "member", later=_consume_catalogue_voucher,
+        prepare=_two_catalogue_rewards,
+        first=lambda w: w.extra["rewards"][0], other=lambda w: w.extra["rewards"][1],
     ),
 }  # fmt: skip
 

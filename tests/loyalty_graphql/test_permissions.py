@@ -194,6 +194,8 @@ COALITION_OPERATIONS = (
               lambda w: {"charity": w.charity, "last": 6}),
     Operation("payOutPeriod", s.PAY_OUT_PERIOD, OPERATOR_ONLY, True, lambda w: {"key": "m1"},
               prepare=_closed_period, stripe=True),
+    Operation("redeemCatalogueReward", s.REDEEM_CATALOGUE_REWARD, MEMBER_ONLY, True,
+              lambda w: {"key": "m1"}, prepare=lambda w: s.catalogue_reward()),
 )  # fmt: skip
 
 

@@ -215,6 +215,15 @@ def reward(partner: Partner, points_price: int, **fields: Any) -> str:
     return code
 
 
+def catalogue_reward(slug: str = "alpha", points_price: int = 10, **fields: Any) -> dict[str, str]:
+    """A reward of the partner ``slug`` in the coalition catalogue: the variables
+    of ``redeemCatalogueReward``."""
+    return {
+        "partner": slug,
+        "reward": reward(Partner.objects.get(slug=slug), points_price, **fields),
+    }
+
+
 def receipt(
     member_number: str,
     currency: str,
@@ -500,6 +509,10 @@ POOL_TO_HOUSEHOLD = f"""mutation($key: String!, $points: BigInt!) {{
   poolToHousehold(idempotencyKey: $key, points: $points) {{ points {ERRORS} }} }}"""
 DONATE_POINTS = f"""mutation($key: String!, $charity: String!, $points: BigInt!) {{
   donatePoints(idempotencyKey: $key, charity: $charity, points: $points) {{ points {ERRORS} }} }}"""
+MEMBER_VOUCHER = "voucher { partner partnerName code reward rewardName points status expiresAt }"
+REDEEM_CATALOGUE_REWARD = f"""mutation($key: String!, $partner: String!, $reward: String!) {{
+  redeemCatalogueReward(idempotencyKey: $key, partner: $partner, rewardCode: $reward) {{
+    {MEMBER_VOUCHER} {ERRORS} }} }}"""
 ME_HISTORY_QUERY = """query($kind: LedgerTransactionKind, $partner: String, $first: Int) {
   meHistory: me {
     lots(first: $first) { edges { node { issuer remaining } } pageInfo { hasNextPage } }

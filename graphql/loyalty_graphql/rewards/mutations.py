@@ -1,5 +1,6 @@
 """Redeeming rewards, using and cancelling vouchers, paying with points
-(authorise, capture, void), for partner apps."""
+(authorise, capture, void), for partner apps; a member redeeming a catalogue
+reward by themselves, for member apps."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ from typing import Any
 
 import graphene
 
-from loyalty_graphql.base import Call, LoyaltyMutation
+from loyalty_graphql.base import MEMBER, Call, LoyaltyMutation, member_id_of
 from loyalty_graphql.members.inputs import member_by_number
-from loyalty_graphql.rewards.types import PaymentView, VoucherView, payment_view, voucher_view
+from loyalty_graphql.rewards.types import (
+    MemberVoucherView,
+    PaymentView,
+    VoucherView,
+    member_voucher_view,
+    payment_view,
+    voucher_view,
+)
+from tenants.rewards import self_service
 from tenants.rewards import services as rewards
 
 
@@ -113,3 +122,26 @@ class VoidPointsPayment(LoyaltyMutation):
             payment_id=int(args["payment_id"]), idempotency=call.idempotency
         )
         return {"payment": payment_view(view)}
+
+
+class RedeemCatalogueReward(LoyaltyMutation):
+    """A member redeems any partner's reward from the coalition catalogue by
+    themselves (member token). The reward's partner honours the voucher and is
+    reimbursed through settlement, as for a redemption by its own app."""
+
+    class Arguments:
+        partner = graphene.String(required=True, description="The reward's partner (slug)")
+        reward_code = graphene.String(required=True)
+
+    voucher = graphene.Field(MemberVoucherView)
+    allowed = MEMBER
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        voucher = self_service.member_reward_redeem(
+            member_id=member_id_of(call.principal),
+            partner_slug=args["partner"],
+            reward_code=args["reward_code"],
+            idempotency=call.idempotency,
+        )
+        return {"voucher": member_voucher_view(voucher)}

@@ -64,3 +64,29 @@ class CatalogueItem(graphene.ObjectType):
 class CatalogueConnection(graphene.relay.Connection):
     class Meta:
         node = CatalogueItem
+
+
+class MemberVoucherView(graphene.ObjectType):
+    """A member's own voucher, from any partner: the partner honours it at its tills."""
+
+    partner = graphene.String(required=True, description="The partner's slug")
+    partner_name = graphene.String(required=True)
+    code = graphene.String(required=True)
+    reward = graphene.String(required=True, description="The reward's code")
+    reward_name = graphene.String(required=True)
+    points = graphene.BigInt(required=True)
+    status = graphene.String(required=True)
+    expires_at = graphene.DateTime(required=True)
+
+
+def member_voucher_view(voucher: Any) -> MemberVoucherView:
+    return MemberVoucherView(
+        partner=voucher.partner_slug,
+        partner_name=voucher.partner_name,
+        code=voucher.code,
+        reward=voucher.reward_code,
+        reward_name=voucher.reward_name,
+        points=voucher.points,
+        status=voucher.status,
+        expires_at=voucher.expires_at,
+    )

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext_noop
 
 from coalition.member_auth.selectors import member_for_session, member_session_generation
 from coalition.members.models import Member
@@ -77,7 +78,11 @@ def member_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
 
 
 # The portal's navigation: (key, url, label). Each area adds its entry here.
-NAV: tuple[tuple[str, str, str], ...] = (("home", "/portal/", "Home"),)
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("home", "/portal/", gettext_noop("Home")),
+    ("rewards", "/portal/rewards/", gettext_noop("Rewards")),
+    ("vouchers", "/portal/vouchers/", gettext_noop("My vouchers")),
+)
 
 
 def portal_context(request: HttpRequest, current: str, **extra: Any) -> dict[str, Any]:

@@ -45,3 +45,43 @@ class SignInCodeForm(forms.Form):
         ),
         error_messages={"required": _("Enter the 6-digit code from the e-mail")},
     )
+
+
+class RewardFilterForm(forms.Form):
+    """The catalogue's filters, read from the query string (the back button works)."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=80)
+    partner = forms.TypedChoiceField(
+        label=_("Partner"), required=False, coerce=int, empty_value=None
+    )
+    min_points = forms.IntegerField(
+        label=_("From (points)"), required=False, min_value=0, max_value=10**9,
+        error_messages={"min_value": _("Enter 0 or more points")},
+    )  # fmt: skip
+    max_points = forms.IntegerField(
+        label=_("Up to (points)"), required=False, min_value=0, max_value=10**9,
+        error_messages={"min_value": _("Enter 0 or more points")},
+    )  # fmt: skip
+    affordable = forms.BooleanField(label=_("Only rewards I can afford now"), required=False)
+
+    def __init__(self, *args: object, partners: list[tuple[int, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        partner_field = self.fields["partner"]
+        if isinstance(partner_field, forms.TypedChoiceField):
+            partner_field.choices = [("", _("Every partner")), *partners]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        low, high = data.get("min_points"), data.get("max_points")
+        if isinstance(low, int) and isinstance(high, int) and high < low:
+            self.add_error("max_points", _("Enter a number of points no lower than the first"))
+        return data
+
+
+class RedeemForm(forms.Form):
+    """Confirming a redemption; its key (made when the page is shown) makes a
+    double submit redeem once."""
+
+    idempotency_key = forms.CharField(
+        widget=forms.HiddenInput, max_length=120, initial=lambda: uuid.uuid4().hex
+    )

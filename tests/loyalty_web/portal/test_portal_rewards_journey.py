@@ -1,0 +1,134 @@
+"""On a phone, a member who collected points at two partners (purchases recorded
+through their APIs) signs in, finds a reward of a THIRD partner in the coalition
+catalogue, redeems it and sees the voucher with its QR code and barcode; the third
+partner's cashier then uses the voucher and the member sees it used. Every page
+passes the accessibility check and is photographed at desktop and phone size."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from django.core import mail
+
+from coalition.ledger.selectors import balance
+from coalition.members.services import member_enrol
+from loyalty_kernel.tenancy import use_public_schema
+from tenants.rewards.models import Voucher, VoucherStatus
+from tests.testkit import api as s
+from tests.testkit import in_partner
+from tests.testkit.browser import PHONE, check_page
+
+pytestmark = pytest.mark.slow
+
+
+def _phone(page: Any) -> None:
+    page.set_viewport_size(PHONE)
+
+
+def _purchase_through_the_api(partner: Any, member_number: str, total: int) -> int:
+    """The partner's till records a purchase over its API; the points it earned."""
+    reply = s.gql(
+        s.host_of(partner),
+        s.RECORD_PURCHASE,
+        {
+            "key": uuid4().hex,
+            "receipt": s.receipt(
+                member_number, partner.default_currency, ((1, total),), uuid4().hex[:12]
+            ),
+        },
+        s.partner_key(partner),
+    )
+    purchase = reply.payload("recordPurchase")
+    assert purchase["errors"] == [], purchase
+    return int(purchase["purchase"]["points"])
+
+
+def test_a_member_redeems_a_third_partners_reward_and_its_cashier_uses_the_voucher(
+    browser_page: Any,
+) -> None:
+    # given: three partners of their own; the member collects at the first two
+    grocer = s.onboard(prefix="grocer", currency="EUR")
+    airline = s.onboard(prefix="airline", currency="EUR")
+    cinema = s.onboard(prefix="cinema", currency="EUR")
+    for partner in (grocer, airline):
+        s.publish_rules(partner)
+    tag = uuid4().hex[:6]
+    s.reward(cinema, 60, name=f"Cinema ticket {tag}", stock=10)
+    s.reward(cinema, 100_000, name=f"Private screening {tag}")
+    s.store(cinema, code=f"C-{tag}")
+    member = member_enrol(email=f"rewards-journey-{tag}@example.com")
+    earned = _purchase_through_the_api(grocer, member.member_number, 5000)
+    earned += _purchase_through_the_api(airline, member.member_number, 4000)
+    assert earned >= 60
+    assert balance(member.pk) == earned
+
+    # when: the member signs in on a phone with the e-mailed code
+    page = browser_page.page
+    _phone(page)
+    page.goto(browser_page.url("/portal/rewards/"))
+    page.get_by_label("E-mail address").fill(member.email)
+    page.get_by_role("button", name="E-mail me a code").click()
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body)
+    assert code
+    page.get_by_label("Code from the e-mail").fill(code.group(1))
+    page.get_by_role("button", name="Sign in").click()
+
+    # then: the catalogue across brands, filtered to the cinema
+    assert page.get_by_role("heading", name="Rewards from every partner").is_visible()
+    page.get_by_label("Search").fill(tag)
+    page.get_by_label("Partner").select_option(label=cinema.name)
+    page.get_by_role("button", name="Show rewards").click()
+    page.wait_for_url(re.compile(r"partner="))
+    assert page.get_by_role("heading", name=f"Cinema ticket {tag}").is_visible()
+    assert page.get_by_text(re.compile(r"more points needed")).is_visible()
+    check_page(browser_page, "portal-rewards")
+    _phone(page)
+
+    # when: the member redeems the ticket after checking what it costs
+    page.get_by_role("link", name=f"Redeem Cinema ticket {tag}").click()
+    assert page.get_by_role("heading", name=f"Redeem Cinema ticket {tag}").is_visible()
+    assert page.get_by_text("Your balance after").is_visible()
+    check_page(browser_page, "portal-reward-redeem")
+    _phone(page)
+    page.get_by_role("button", name="Spend 60 points").click()
+
+    # then: the voucher, with its QR code and barcode, and where to use it
+    assert page.get_by_text(f"Your voucher for Cinema ticket {tag} is ready").is_visible()
+    qr = page.get_by_role("img", name=re.compile("QR code of voucher"))
+    assert qr.is_visible()
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.get_by_role("img", name=re.compile("Barcode of voucher")).is_visible()
+    assert page.get_by_text("API test shop").is_visible()
+    check_page(browser_page, "portal-voucher")
+    _phone(page)
+    assert balance(member.pk) == earned - 60
+    with in_partner(cinema):
+        voucher = Voucher.objects.get(member=member)
+    voucher_code = voucher.code
+    use_public_schema()
+
+    # when: the cinema's cashier uses it (over the partner API: the console till
+    # pages are not on main yet)
+    used = s.gql(
+        s.host_of(cinema),
+        s.CONSUME_VOUCHER,
+        {"key": uuid4().hex, "code": voucher_code},
+        s.partner_key(cinema),
+    ).payload("consumeVoucher")
+    assert used["errors"] == [], used
+
+    # then: the member sees it used, with no code left to scan
+    page.get_by_role("link", name="My vouchers", exact=True).click()
+    assert page.get_by_role("heading", name="My vouchers").is_visible()
+    assert page.get_by_text("Used", exact=True).is_visible()
+    check_page(browser_page, "portal-vouchers")
+    _phone(page)
+    page.get_by_role("link", name=f"Cinema ticket {tag}").click()
+    assert page.get_by_text("Used on").is_visible()
+    assert page.get_by_role("img", name=re.compile("QR code")).count() == 0
+    with in_partner(cinema):
+        assert Voucher.objects.get(code=voucher_code).status == VoucherStatus.CONSUMED
+    use_public_schema()

@@ -207,6 +207,14 @@ class StatementLine(models.Model):
     amount = models.BigIntegerField()  # signed: positive, the partner owes it
     first_transaction_id = models.BigIntegerField(null=True)
     last_transaction_id = models.BigIntegerField(null=True)
+    # What selects the line's journal transactions: the group ``compute_statements``
+    # made it from. Several lines share a kind (burns and captured holds are both
+    # "redeemed"; returns of this period and of earlier ones are both "reversed"), so
+    # the kind alone cannot say which transactions are behind a line. Empty on lines
+    # with no transactions (fees).
+    account_kind = models.CharField(max_length=12, blank=True)  # the partner's account
+    transaction_kind = models.CharField(max_length=20, blank=True)
+    earlier_periods = models.BooleanField(default=False)  # reversals of earlier periods
 
     class Meta:
         ordering: ClassVar = ["id"]

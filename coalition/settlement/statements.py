@@ -66,7 +66,8 @@ from loyalty_kernel.money import money as money_view
 PARTNER_EVENTS_SQL = f"""
 WITH {TERMS_RANGES}
 SELECT a.partner_id, a.kind, t.kind, terms.id,
-       (t.kind IN ('earn_reversal', 'burn_reversal') AND t.reverses_id <= %(start)s),
+       coalesce(t.kind IN ('earn_reversal', 'burn_reversal') AND t.reverses_id <= %(start)s,
+                false),
        count(*), sum(e.amount), min(t.id), max(t.id)
   FROM public.ledger_entry e
   JOIN public.ledger_account a ON a.id = e.account_id
@@ -105,6 +106,10 @@ class DraftLine:
     first_transaction_id: int | None = None
     last_transaction_id: int | None = None
     fee_month: date | None = None  # a fixed fee's calendar month
+    # what selects its transactions (see ``StatementLine``)
+    account_kind: str = ""
+    transaction_kind: str = ""
+    earlier_periods: bool = False
 
 
 @dataclass
@@ -158,25 +163,26 @@ def compute_statements(
     ):
         terms = require_terms(terms_id, partner_id, known)
         total = int(total)
+        points = points_sign(account_kind, tx_kind) * total
         if account_kind == "issuance":
             price = terms.issuance_price
             if tx_kind == "earn":
-                kind, points, amount, text = LineKind.ISSUED, -total, money(-total, price), "issued"
+                kind, amount, text = LineKind.ISSUED, money(points, price), "issued"
                 issued_amounts[(partner_id, terms.pk)] += amount
                 margin[terms.currency] += amount
             else:
-                kind, points = LineKind.ISSUED_REVERSAL, total
-                amount = -money(total, price)
+                kind = LineKind.ISSUED_REVERSAL
+                amount = -money(points, price)
                 margin[terms.currency] += amount
                 text = "returned" + (" (purchases of earlier periods)" if earlier else "")
             rate = price
         else:
             rate = terms.reimbursement_rate
             if tx_kind == "burn_reversal":
-                kind, points, amount = LineKind.REDEEMED_REVERSAL, -total, money(-total, rate)
+                kind, amount = LineKind.REDEEMED_REVERSAL, money(points, rate)
                 text = "redemptions reversed" + (" (of earlier periods)" if earlier else "")
             else:
-                kind, points, amount = LineKind.REDEEMED, total, -money(total, rate)
+                kind, amount = LineKind.REDEEMED, -money(points, rate)
                 text = "redeemed" if tx_kind == "burn" else "paid with points (captured holds)"
             margin[terms.currency] += amount
         draft_for(partner_id, terms).lines.append(
@@ -190,6 +196,9 @@ def compute_statements(
                 amount,
                 first,
                 last,
+                account_kind=account_kind,
+                transaction_kind=tx_kind,
+                earlier_periods=bool(earlier),
             )
         )
     for issuer_id, terms_id, count, points, first, last in breakage_rows:
@@ -210,6 +219,7 @@ def compute_statements(
                 amount,
                 first,
                 last,
+                transaction_kind="expiry",
             )
         )
     for (partner_id, terms_id), issued in issued_amounts.items():
@@ -387,6 +397,9 @@ def persist_statements(
             amount=line.amount,
             first_transaction_id=line.first_transaction_id,
             last_transaction_id=line.last_transaction_id,
+            account_kind=line.account_kind,
+            transaction_kind=line.transaction_kind,
+            earlier_periods=line.earlier_periods,
         )
         for statement, line in pairs
     )
@@ -408,41 +421,110 @@ def persist_statements(
         })  # fmt: skip
 
 
-def statement_transactions(line: StatementLine) -> list[int]:
-    """The journal transactions behind a statement line (its audit trail)."""
+# The transactions behind one line, the same group ``compute_statements`` summed:
+# the partner's account, the transaction kind, for reversals whether they reverse
+# an earlier period's transaction, and the terms in force when each was posted.
+# Keyset-paged by id through the entries' (account, transaction) index.
+ACCOUNT_LINE_TRANSACTIONS_SQL = f"""
+WITH {TERMS_RANGES}
+SELECT t.id, t.created_at, t.kind, t.member_id, e.amount, t.external_ref, t.memo
+  FROM public.ledger_entry e
+  JOIN public.ledger_account a ON a.id = e.account_id
+  JOIN public.ledger_transaction t ON t.id = e.transaction_id
+  JOIN terms ON terms.id = %(terms)s AND terms.partner_id = a.partner_id
+            AND t.created_at >= terms.starts AND t.created_at < terms.ends
+ WHERE a.partner_id = %(partner)s AND a.kind = %(account_kind)s
+   AND e.transaction_id > greatest(%(start)s::bigint, %(after)s::bigint)
+   AND e.transaction_id <= %(end)s
+   AND t.kind = %(tx_kind)s
+   AND coalesce(t.kind IN ('earn_reversal', 'burn_reversal') AND t.reverses_id <= %(start)s,
+                false) = %(earlier)s
+ ORDER BY e.transaction_id
+ LIMIT %(limit)s
+"""  # noqa: S608 - constant fragments only
+
+# A breakage line's transactions: the expiry sweeps that took this issuer's lots,
+# each with the points of its lots it expired (as BREAKAGE_SQL counts them).
+BREAKAGE_LINE_TRANSACTIONS_SQL = f"""
+WITH {TERMS_RANGES}
+SELECT t.id, t.created_at, t.kind, t.member_id, sum(m.points), t.external_ref, t.memo
+  FROM public.ledger_transaction t
+  JOIN public.ledger_lotmovement m ON m.transaction_id = t.id
+  JOIN public.ledger_lot l ON l.id = m.lot_id
+  JOIN terms ON terms.id = %(terms)s AND terms.partner_id = l.issuer_id
+            AND t.created_at >= terms.starts AND t.created_at < terms.ends
+ WHERE t.id > greatest(%(start)s::bigint, %(after)s::bigint) AND t.id <= %(end)s
+   AND t.kind = 'expiry' AND l.issuer_id = %(partner)s
+ GROUP BY t.id
+ ORDER BY t.id
+ LIMIT %(limit)s
+"""  # noqa: S608 - constant fragments only
+
+
+def points_sign(account_kind: str, tx_kind: str) -> int:
+    """How a line counts the entries on the partner's account as points: issuing
+    debits the issuance account (a return credits it back); redeeming credits the
+    redemption account (a reversed redemption debits it)."""
+    if account_kind == "issuance":
+        return -1 if tx_kind == "earn" else 1
+    if account_kind == "redemption":
+        return -1 if tx_kind == "burn_reversal" else 1
+    return -1  # lot movements: an expiry takes points out of lots
+
+
+@dataclass(frozen=True)
+class LineTransaction:
+    transaction_id: int
+    created_at: datetime
+    kind: str
+    member_id: int | None
+    points: int  # as the line counts them: the transactions' points add up to the line's
+    external_ref: str
+    memo: str
+
+
+def line_transactions(
+    line: StatementLine, *, after: int | None = None, limit: int = 200
+) -> list[LineTransaction]:
+    """The journal transactions behind a statement line, oldest first, the first
+    ``limit`` with an id above ``after``. Fee lines have none; so do lines of
+    statements closed before lines said what selects them."""
     statement = line.statement
     period = statement.period
-    account_kind = (
-        "issuance" if line.kind in {LineKind.ISSUED, LineKind.ISSUED_REVERSAL} else "redemption"
-    )
-    tx_kinds = {
-        LineKind.ISSUED: ["earn"],
-        LineKind.ISSUED_REVERSAL: ["earn_reversal"],
-        LineKind.REDEEMED: ["burn", "capture"],
-        LineKind.REDEEMED_REVERSAL: ["burn_reversal"],
-    }.get(LineKind(line.kind))
-    if tx_kinds is None:
+    if statement.partner_id is None or period.end_watermark is None or not line.transaction_kind:
         return []
+    params = {
+        "terms": line.terms_id,
+        "partner": statement.partner_id,
+        "start": period.start_watermark,
+        "end": period.end_watermark,
+        "after": after or 0,
+        "limit": limit,
+        "account_kind": line.account_kind,
+        "tx_kind": line.transaction_kind,
+        "earlier": line.earlier_periods,
+    }
+    if line.kind == LineKind.BREAKAGE_SHARE:
+        sql = BREAKAGE_LINE_TRANSACTIONS_SQL
+    elif line.account_kind:
+        sql = ACCOUNT_LINE_TRANSACTIONS_SQL
+    else:
+        return []
+    sign = points_sign(line.account_kind, line.transaction_kind)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH {TERMS_RANGES}
-            SELECT DISTINCT t.id FROM public.ledger_transaction t
-              JOIN public.ledger_entry e ON e.transaction_id = t.id
-              JOIN public.ledger_account a ON a.id = e.account_id
-              JOIN terms ON terms.id = %s
-                        AND t.created_at >= terms.starts AND t.created_at < terms.ends
-             WHERE t.id > %s AND t.id <= %s AND a.partner_id = %s AND a.kind = %s
-               AND t.kind = ANY(%s)
-             ORDER BY t.id
-            """,  # noqa: S608 - constant SQL fragment
-            [
-                line.terms_id,
-                period.start_watermark,
-                period.end_watermark,
-                statement.partner_id,
-                account_kind,
-                tx_kinds,
-            ],
-        )
-        return [int(row[0]) for row in cursor.fetchall()]
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        LineTransaction(int(tid), at, kind, member, sign * int(amount), ref or "", memo or "")
+        for tid, at, kind, member, amount, ref, memo in rows
+    ]
+
+
+def statement_transactions(line: StatementLine) -> list[int]:
+    """The ids of every journal transaction behind a statement line (its audit trail)."""
+    ids: list[int] = []
+    while True:
+        page = line_transactions(line, after=ids[-1] if ids else None, limit=1000)
+        ids.extend(row.transaction_id for row in page)
+        if len(page) < 1000:
+            return ids

@@ -11,7 +11,6 @@ renders; a domain error is shown next to the field it names.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,14 +30,14 @@ from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_web.console.access import nav_for, staff_page
 from loyalty_web.console.members_forms import (
-    HistoryFilterForm,
     LookupForm,
     ReturnForm,
-    kind_label,
 )
 from loyalty_web.console.views import console_context
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
+from loyalty_web.design.history_filters import HistoryFilterForm, history_filters
+from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import Page, cursor_of
 from tenants.partners.selectors import partners_active
@@ -182,15 +181,6 @@ def cursor_of_param(request: HttpRequest, name: str) -> int | None:
 # --- history -------------------------------------------------------------------------------
 
 
-def _window(form: HistoryFilterForm, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
-    """The filter's days as a half-open window of instants in the partner's zone."""
-    since = form.cleaned_data.get("since")
-    until = form.cleaned_data.get("until")
-    start = datetime.combine(since, time.min, tzinfo=zone) if since else None
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None
-    return start, end
-
-
 @staff_page(LOOK_UP)
 def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
     member = _member(number)
@@ -200,13 +190,7 @@ def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
     valid = form.is_valid()
     filters: dict[str, Any] = {}
     if valid:
-        start, end = _window(form, ZoneInfo(partner.time_zone))
-        filters = {
-            "kind": form.cleaned_data.get("kind") or None,
-            "partner_slug": form.cleaned_data.get("partner") or None,
-            "occurred_after": start,
-            "occurred_before": end,
-        }
+        filters = history_filters(form, ZoneInfo(partner.time_zone))
     if request.GET.get("format") == "csv":
         if not _can(request, "export"):
             return _denied(request)

@@ -3,35 +3,11 @@ return of a purchase's units and a points adjustment."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from uuid import uuid4
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-
-from coalition.ledger.models import TransactionKind
-
-# What each kind of ledger transaction means to a member, in the console's words.
-KIND_LABELS: dict[str, Any] = {
-    TransactionKind.EARN: _("Points earned"),
-    TransactionKind.BURN: _("Points spent"),
-    TransactionKind.HOLD: _("Points held at a till"),
-    TransactionKind.CAPTURE: _("Held points taken"),
-    TransactionKind.VOID: _("Held points released"),
-    TransactionKind.HOLD_EXPIRY: _("Hold expired"),
-    TransactionKind.EARN_REVERSAL: _("Points taken back (return)"),
-    TransactionKind.BURN_REVERSAL: _("Spent points given back"),
-    TransactionKind.TRANSFER: _("Transfer between members"),
-    TransactionKind.TRANSFER_REVERSAL: _("Transfer reversed"),
-    TransactionKind.EXPIRY: _("Points expired"),
-    TransactionKind.DONATION: _("Donation to a charity"),
-}
-
-
-def kind_label(kind: str) -> str:
-    label = KIND_LABELS.get(kind)
-    return str(label) if label is not None else kind
 
 
 class LookupForm(forms.Form):
@@ -42,36 +18,6 @@ class LookupForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         error_messages={"required": _("Enter an e-mail address, a member number or a card number")},
     )
-
-
-class HistoryFilterForm(forms.Form):
-    kind = forms.ChoiceField(label=_("What happened"), required=False)
-    partner = forms.ChoiceField(label=_("Where"), required=False)
-    since = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter a date like 2026-03-31")},
-    )
-    until = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter a date like 2026-03-31")},
-    )
-
-    def __init__(self, *args: Any, partners: list[tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("Everything")), *KIND_LABELS.items()]  # type: ignore[attr-defined]
-        self.fields["partner"].choices = [("", _("Every partner")), *partners]  # type: ignore[attr-defined]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since: date | None = data.get("since")
-        until: date | None = data.get("until")
-        if since and until and until < since:
-            self.add_error("until", _("The end date must be on or after the start date"))
-        return data
 
 
 class ReturnForm(forms.Form):

@@ -37,10 +37,10 @@ from loyalty_web.console.programme_forms import (
     PublishForm,
     StoreForm,
 )
-from loyalty_web.console.rule_words import describe_changes, describe_rule, kind_label
 from loyalty_web.console.views import console_context
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
+from loyalty_web.design.rule_words import describe_changes, describe_rule, kind_label
 from tenants.earning import engine
 from tenants.earning import selectors as earning_selectors
 from tenants.earning import services as earning

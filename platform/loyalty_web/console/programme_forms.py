@@ -17,10 +17,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_kernel.money import MINOR_UNITS
+from loyalty_web.design.rule_words import ROUNDING_WORDS
 from tenants.earning.engine import ROUNDING_MODES
 from tenants.stores.models import StoreChannel
-
-from .rule_words import ROUNDING_WORDS
 
 TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 

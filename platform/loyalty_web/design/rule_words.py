@@ -151,3 +151,14 @@ def describe_changes(changes: list[RuleChange]) -> list[ChangeInWords]:
 
 def _named(name: str, text: str) -> str:
     return f"{name}: {text}" if name else text
+
+
+def reason_words(*, source: str, kind: str, description: str, rule_params: Any) -> str:
+    """Why a purchase earned some of its points, in a sentence a member understands:
+    the rule that gave them (as the rule reads when it is shown to staff) or the
+    campaign by name."""
+    if source == "campaign":
+        return _("Campaign: %(name)s") % {"name": description}
+    if rule_params is not None:
+        return describe_rule(kind, rule_params)
+    return kind_label(kind)

@@ -8,8 +8,15 @@ instants and keys are SQL expressions (a column or a parameter).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
 from django.db.models import Prefetch
 
+from loyalty_kernel.tenancy import in_tenant
+from tenants.earning.models import EarnRule
+from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase, PurchaseReturn
 
 
@@ -64,3 +71,82 @@ def purchase_of_member(*, member_id: int, purchase_id: int) -> Purchase | None:
         )
         .first()
     )
+
+
+@dataclass(frozen=True)
+class EarnReason:
+    """One reason a purchase earned points: a rule (with its kind and parameters,
+    so a page can say it in words) or a campaign (its name)."""
+
+    source: str  # "rule" or "campaign"
+    kind: str
+    points: Decimal
+    description: str  # the engine's note; a campaign's name
+    rule_params: dict[str, Any] | None  # the rule as it was when the purchase earned
+
+
+@dataclass(frozen=True)
+class PurchaseEarning:
+    transaction_id: int
+    partner_id: int
+    store_name: str
+    total: int
+    currency: str
+    points_awarded: int
+    points_reversed: int
+    reasons: list[EarnReason]
+
+
+def _earning_of(partner_id: int, purchase: Purchase, rules: dict[int, Any]) -> PurchaseEarning:
+    reasons = []
+    for item in purchase.breakdown.get("contributions") or []:
+        rule = rules.get(item.get("id")) if item.get("source") == "rule" else None
+        reasons.append(
+            EarnReason(
+                source=str(item.get("source") or "rule"),
+                kind=str(item.get("kind") or ""),
+                points=Decimal(str(item.get("points") or 0)),
+                description=str(item.get("description") or ""),
+                rule_params=dict(rule.params) if rule is not None else None,
+            )
+        )
+    return PurchaseEarning(
+        transaction_id=int(purchase.ledger_transaction_id or 0),
+        partner_id=partner_id,
+        store_name=purchase.store.name if purchase.store else "",
+        total=purchase.total,
+        currency=purchase.currency,
+        points_awarded=purchase.points_awarded,
+        points_reversed=purchase.points_reversed,
+        reasons=reasons,
+    )
+
+
+def member_purchase_earnings(
+    *, member_id: int, transactions_by_partner: dict[int, list[int]]
+) -> dict[int, PurchaseEarning]:
+    """The purchases behind the member's earn transactions (by ledger transaction
+    id), read in each partner's schema: two statements per partner named, whatever
+    the number of transactions. A transaction that is not this member's purchase
+    (an award, an adjustment) has no entry."""
+    found: dict[int, PurchaseEarning] = {}
+    partners = Partner.objects.filter(pk__in=list(transactions_by_partner)).order_by("pk")
+    for partner in partners:
+        with in_tenant(partner):
+            purchases = list(
+                Purchase.objects.filter(
+                    member_id=member_id,
+                    ledger_transaction_id__in=transactions_by_partner[partner.pk],
+                ).select_related("store")
+            )
+            rule_ids = {
+                item.get("id")
+                for purchase in purchases
+                for item in purchase.breakdown.get("contributions") or []
+                if item.get("source") == "rule" and item.get("id") is not None
+            }
+            rules = {rule.pk: rule for rule in EarnRule.objects.filter(pk__in=rule_ids)}
+            for purchase in purchases:
+                earning = _earning_of(partner.pk, purchase, rules)
+                found[earning.transaction_id] = earning
+    return found

@@ -80,6 +80,7 @@ def member_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
 # The portal's navigation: (key, url, label). Each area adds its entry here.
 NAV: tuple[tuple[str, str, str], ...] = (
     ("home", "/portal/", gettext_noop("Home")),
+    ("history", "/portal/history/", gettext_noop("History")),
     ("rewards", "/portal/rewards/", gettext_noop("Rewards")),
     ("vouchers", "/portal/vouchers/", gettext_noop("My vouchers")),
 )

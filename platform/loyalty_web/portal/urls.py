@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.portal import rewards, views
+from loyalty_web.portal import history, rewards, views
 
 app_name = "portal"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("sign-in/link/", views.sign_in_link, name="sign_in_link"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("sign-out/everywhere/", views.sign_out_everywhere, name="sign_out_everywhere"),
+    path("history/", history.history, name="history"),
+    path("lots/", history.lots, name="lots"),
     path("rewards/", rewards.rewards, name="rewards"),
     path("rewards/<int:entry_id>/", rewards.reward_redeem, name="reward_redeem"),
     path("vouchers/", rewards.vouchers, name="vouchers"),

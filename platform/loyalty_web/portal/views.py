@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.wallet import member_wallet
 from coalition.member_auth.services import member_sign_out_everywhere
 from coalition.member_auth.sign_in import (
@@ -20,10 +21,12 @@ from coalition.member_auth.sign_in import (
 )
 from coalition.members.errors import EmailAlreadyEnrolled
 from coalition.members.services import member_enrol
+from coalition.tiers.progress import tier_progress
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_web.design.forms import show_domain_error
+from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page, web_view
 from loyalty_web.portal.access import (
     SIGN_IN_URL,
@@ -38,6 +41,7 @@ from loyalty_web.portal.forms import JoinForm, SignInCodeForm, SignInForm
 HOME = "/portal/"
 CODE_URL = "/portal/sign-in/code/"
 LINK_URL = "/portal/sign-in/link/"
+RECENT_ACTIVITY = 5  # the home's last movements across brands
 SESSION_SIGN_IN = "portal_sign_in"  # the address a code was asked for, and where to go
 
 
@@ -183,7 +187,25 @@ def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     member = request.member  # type: ignore[attr-defined]
-    wallet = member_wallet(member.pk, now=clock.now())
+    now = clock.now()
+    wallet = member_wallet(member.pk, now=now)
+    recent = ledger_selectors.history(member.pk, limit=RECENT_ACTIVITY).items
     return render_page(
-        request, "loyalty_web/portal/home.html", portal_context(request, "home", wallet=wallet)
+        request,
+        "loyalty_web/portal/home.html",
+        portal_context(
+            request,
+            "home",
+            wallet=wallet,
+            tier=tier_progress(member.pk, now=now),
+            recent=[
+                {
+                    "at": item.created_at,
+                    "what": kind_label(item.kind),
+                    "points": item.points,
+                    "partner": item.partner_name or "",
+                }
+                for item in recent
+            ],
+        ),
     )

@@ -1,8 +1,9 @@
 """On a phone, a member who collected points at two partners (purchases recorded
-through their APIs) signs in, finds a reward of a THIRD partner in the coalition
-catalogue, redeems it and sees the voucher with its QR code and barcode; the third
-partner's cashier then uses the voucher and the member sees it used. Every page
-passes the accessibility check and is photographed at desktop and phone size."""
+through their APIs) signs in, reads why each purchase earned its points and when
+they expire, finds a reward of a THIRD partner in the coalition catalogue, redeems
+it and sees the voucher with its QR code and barcode; the third partner's cashier
+then uses the voucher and the member sees it used. Every page passes the
+accessibility check and is photographed at desktop and phone size."""
 
 from __future__ import annotations
 
@@ -75,6 +76,23 @@ def test_a_member_redeems_a_third_partners_reward_and_its_cashier_uses_the_vouch
     assert code
     page.get_by_label("Code from the e-mail").fill(code.group(1))
     page.get_by_role("button", name="Sign in").click()
+
+    # then: the history explains each purchase's points, and the lots their expiry
+    page.get_by_role("link", name="History").click()
+    assert page.get_by_role("heading", name="Your points history").is_visible()
+    page.get_by_text("Why these points").first.click()
+    assert page.get_by_text("1 point per EUR spent").first.is_visible()
+    check_page(browser_page, "portal-history")
+    _phone(page)
+    page.get_by_role("link", name="See when your points expire").click()
+    assert page.get_by_role("cell", name=grocer.name).first.is_visible()
+    check_page(browser_page, "portal-lots")
+    _phone(page)
+    page.get_by_role("link", name="Home").click()
+    assert page.get_by_role("heading", name="Recent activity").is_visible()
+    check_page(browser_page, "portal-home-activity")
+    _phone(page)
+    page.get_by_role("link", name="Rewards").click()
 
     # then: the catalogue across brands, filtered to the cinema
     assert page.get_by_role("heading", name="Rewards from every partner").is_visible()

@@ -150,3 +150,17 @@ def member_purchase_earnings(
                 earning = _earning_of(partner.pk, purchase, rules)
                 found[earning.transaction_id] = earning
     return found
+
+
+def stores_of_purchases(external_ids: list[str]) -> dict[str, str]:
+    """The store's name ("" for a purchase made without one) of each of these
+    purchases here, by the receipt's external id (one statement, on its unique
+    index); receipts that are not this partner's purchases are left out."""
+    if not external_ids:
+        return {}
+    return {
+        external_id: store_name or ""
+        for external_id, store_name in Purchase.objects.filter(
+            external_id__in=external_ids
+        ).values_list("external_id", "store__name")
+    }

@@ -60,6 +60,7 @@ NAV = (
     ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),
     ("campaigns", "/campaigns/", "Campaigns", "view_dashboard"),
     ("point_value", "/point-value/", "Point value", "view_dashboard"),
+    ("settlement", "/settlement/", "Settlement", "read_reports"),
     ("staff", "/staff/", "Staff", "manage_staff"),
     ("integration", "/integration/", "Integration", "manage_integration"),
     ("audit", "/audit/", "Audit log", "read_audit"),

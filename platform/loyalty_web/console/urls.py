@@ -9,6 +9,7 @@ from loyalty_web.console import (
     integration,
     members,
     programme,
+    settlement,
     views,
 )
 from loyalty_web.design.pages import web_view
@@ -106,6 +107,14 @@ urlpatterns = [
         "members/<str:number>/purchases/<int:purchase_id>/",
         members.purchase_detail,
         name="purchase",
+    ),
+    # settlement: the live position, statements and the transactions behind a line
+    path("settlement/", settlement.overview, name="settlement"),
+    path("settlement/periods/<int:number>/", settlement.statement, name="statement"),
+    path(
+        "settlement/periods/<int:number>/lines/<int:line_id>/",
+        settlement.line_transactions,
+        name="statement_line",
     ),
     # campaigns
     path("campaigns/", campaigns.campaign_list, name="campaigns"),

@@ -4,12 +4,13 @@ with its hint and error."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from loyalty_web.design.formatting import format_money, format_points
+from loyalty_web.design.formatting import format_money, format_points, format_rate
 
 register = template.Library()
 
@@ -22,6 +23,12 @@ def money(amount_minor: int | None, currency: str) -> str:
 @register.filter
 def points(value: int | None) -> str:
     return "" if value is None else format_points(int(value))
+
+
+@register.filter
+def rate(value: Decimal | None, currency: str) -> str:
+    """A price per point: ``{{ line.rate|rate:currency }}``."""
+    return "" if value is None else format_rate(Decimal(value), currency)
 
 
 @register.filter

@@ -9,7 +9,8 @@ Run with `./loyalty bench console`. On one test database, in one run:
    recorded through the purchase service, so the member and history pages have
    a long past to page through;
 3. the rollups folded as the beat task does, and the period closed (forced), so
-   the partner has a statement with every line kind the fill produced;
+   the partner has a statement with every line kind the fill produced (its
+   "issued" line counts a third of the million entries' earns);
 4. each page fetched by an owner signed in on the partner's host, through the
    whole Django stack in this process (middleware, session, permission, view,
    template): the "server time" of a request, with no network in it. Each page is
@@ -44,7 +45,7 @@ from coalition.ledger import services as ledger
 from coalition.ledger.errors import InsufficientPoints
 from coalition.ledger.services import EarnRequest
 from coalition.members.models import Member
-from coalition.settlement.models import Statement
+from coalition.settlement.models import LineKind, Statement
 from loyalty_web.console.access import SESSION_PARTNER
 from tenants.partners.models import Partner
 from tenants.purchases.services import ReceiptLine, purchase_record
@@ -55,9 +56,12 @@ from tests.testkit.concurrency import bulk_members
 from tests.testkit.earning import publish, receipt
 from tests.testkit.settlement import close_now, cover_every_partner_with_terms, onboard_partner
 
+# LOYALTY_BENCH_SCALE=0.01 runs the same steps on 1,000 members and 10,000 entries:
+# a quick check that the benchmark still runs, not a measurement.
+SCALE = float(os.environ.get("LOYALTY_BENCH_SCALE", "1"))
 PARTNERS = 10
-MEMBERS = 100_000
-MIN_ENTRIES = 1_000_000
+MEMBERS = max(int(100_000 * SCALE), 100)
+MIN_ENTRIES = max(int(1_000_000 * SCALE), 1_000)
 CONSOLE_SHARE = 0.33  # of the earns: at the partner whose console is measured
 FILL_CLIENTS = 2
 BATCH_SIZE = 5_000
@@ -234,6 +238,7 @@ def test_console_pages_over_a_million_entries(live_db: Any) -> None:
     _, fold_seconds = timed(rollups_advance)
     period, close_seconds = timed(close_now)
     statement = Statement.objects.get(period=period, partner=console)
+    issued_line = statement.lines.get(kind=LineKind.ISSUED)
     connection.set_schema_to_public()
 
     # when an owner opens each page
@@ -243,6 +248,8 @@ def test_console_pages_over_a_million_entries(live_db: Any) -> None:
         ("dashboard", "/"),
         ("member page", f"/members/{number}/"),
         ("history page", f"/members/{number}/history/"),
+        ("statement page", f"/settlement/periods/{period.number}/"),
+        ("statement line page", f"/settlement/periods/{period.number}/lines/{issued_line.pk}/"),
     ]
     figures = [_measure(client, console, name, path) for name, path in pages]
 
@@ -256,6 +263,7 @@ def test_console_pages_over_a_million_entries(live_db: Any) -> None:
     )
     assert issued_here > 0
     assert statement.partner_id == console.pk
+    assert issued_line.points == issued_here  # the statement counts every earn here
     rows: list[tuple[str, str, str, str, str, str]] = []
     for page in figures:
         p95, sql_p95 = percentile(page.page_ms, 95), percentile(page.sql_ms, 95)

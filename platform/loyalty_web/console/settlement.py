@@ -23,6 +23,7 @@ from loyalty_kernel.money import MINOR_UNITS, money
 from loyalty_web.console.access import nav_for, staff_page
 from loyalty_web.console.views import console_context
 from loyalty_web.design.exports import csv_response
+from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import Page, cursor_of
 from tenants.staff.selectors import staff_can
@@ -64,14 +65,6 @@ STATUS_WORDS = {
     PaymentStatus.FAILED: gettext_lazy("Invoice not paid"),
     PaymentStatus.REVERSED: gettext_lazy("Payment reversed"),
     PaymentStatus.PAYOUT_ERROR: gettext_lazy("Payment refused, retrying"),
-}
-KIND_WORDS = {
-    TransactionKind.EARN: gettext_lazy("Points earned"),
-    TransactionKind.BURN: gettext_lazy("Points spent"),
-    TransactionKind.CAPTURE: gettext_lazy("Paid with points"),
-    TransactionKind.EARN_REVERSAL: gettext_lazy("Return"),
-    TransactionKind.BURN_REVERSAL: gettext_lazy("Spent points given back"),
-    TransactionKind.EXPIRY: gettext_lazy("Points expired"),
 }
 
 
@@ -249,10 +242,7 @@ def line_transactions(request: HttpRequest, number: int, line_id: int) -> HttpRe
     after = cursor_of(request.GET)
     result = selectors.line_transaction_page(line, after=after, limit=TRANSACTIONS_ON_PAGE)
     page: Page[Any] = Page(
-        [
-            {"row": row, "kind": str(KIND_WORDS.get(TransactionKind(row.kind), row.kind))}
-            for row in result.rows
-        ],
+        [{"row": row, "kind": kind_label(row.kind)} for row in result.rows],
         str(result.next_after) if result.next_after else None,
         after is None,
     )

@@ -10,7 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from coalition.ledger import services as ledger
@@ -168,3 +170,25 @@ def test_the_overview_shows_the_live_position_liability_and_closed_statements(
     assert "To be paid" in page
     # and the liability counts the points members still hold
     assert response.context["liability"].outstanding_points >= 800
+
+
+def test_a_lines_page_costs_the_same_statements_whatever_its_length(
+    partner_a: Partner, partner_b: Partner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the issued line of 7 earns, read 2 to a page and then all on one page
+    from loyalty_web.console import settlement
+
+    client, _user = login_as(partner_a, "owner", partner_b)
+    period = _period(partner_a)
+    line = statement_of(period, partner_a).lines.get(kind=LineKind.ISSUED)
+    url = f"/settlement/periods/{period.number}/lines/{line.pk}/"
+    counts = []
+    for size in (2, 50):
+        monkeypatch.setattr(settlement, "TRANSACTIONS_ON_PAGE", size)
+        client.get(url)  # the session and the staff role are read once warm
+        # when the page is fetched
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    # then the members and stores of a page are read in one statement each, not per row
+    assert counts[0] == counts[1]

@@ -424,41 +424,40 @@ def persist_statements(
 # The transactions behind one line, the same group ``compute_statements`` summed:
 # the partner's account, the transaction kind, for reversals whether they reverse
 # an earlier period's transaction, and the terms in force when each was posted.
-# Keyset-paged by id through the entries' (account, transaction) index.
-ACCOUNT_LINE_TRANSACTIONS_SQL = f"""
-WITH {TERMS_RANGES}
+# The account is one id and the terms one time window, both looked up first: the
+# planner then walks the entries' (account, transaction) index in order and stops
+# at the page's end, where a join on the account's kind and the terms' window
+# function made it read every entry of the period (a second over a million).
+ACCOUNT_LINE_TRANSACTIONS_SQL = """
 SELECT t.id, t.created_at, t.kind, t.member_id, e.amount, t.external_ref, t.memo
   FROM public.ledger_entry e
-  JOIN public.ledger_account a ON a.id = e.account_id
   JOIN public.ledger_transaction t ON t.id = e.transaction_id
-  JOIN terms ON terms.id = %(terms)s AND terms.partner_id = a.partner_id
-            AND t.created_at >= terms.starts AND t.created_at < terms.ends
- WHERE a.partner_id = %(partner)s AND a.kind = %(account_kind)s
-   AND e.transaction_id > greatest(%(start)s::bigint, %(after)s::bigint)
-   AND e.transaction_id <= %(end)s
+ WHERE e.account_id = %(account)s
+   AND e.transaction_id > %(low)s AND e.transaction_id <= %(high)s
    AND t.kind = %(tx_kind)s
+   AND t.created_at >= %(starts)s::timestamptz
+   AND t.created_at < coalesce(%(ends)s::timestamptz, 'infinity'::timestamptz)
    AND coalesce(t.kind IN ('earn_reversal', 'burn_reversal') AND t.reverses_id <= %(start)s,
                 false) = %(earlier)s
  ORDER BY e.transaction_id
  LIMIT %(limit)s
-"""  # noqa: S608 - constant fragments only
+"""
 
 # A breakage line's transactions: the expiry sweeps that took this issuer's lots,
 # each with the points of its lots it expired (as BREAKAGE_SQL counts them).
-BREAKAGE_LINE_TRANSACTIONS_SQL = f"""
-WITH {TERMS_RANGES}
+BREAKAGE_LINE_TRANSACTIONS_SQL = """
 SELECT t.id, t.created_at, t.kind, t.member_id, sum(m.points), t.external_ref, t.memo
   FROM public.ledger_transaction t
   JOIN public.ledger_lotmovement m ON m.transaction_id = t.id
   JOIN public.ledger_lot l ON l.id = m.lot_id
-  JOIN terms ON terms.id = %(terms)s AND terms.partner_id = l.issuer_id
-            AND t.created_at >= terms.starts AND t.created_at < terms.ends
- WHERE t.id > greatest(%(start)s::bigint, %(after)s::bigint) AND t.id <= %(end)s
+ WHERE t.id > %(low)s AND t.id <= %(high)s
    AND t.kind = 'expiry' AND l.issuer_id = %(partner)s
+   AND t.created_at >= %(starts)s::timestamptz
+   AND t.created_at < coalesce(%(ends)s::timestamptz, 'infinity'::timestamptz)
  GROUP BY t.id
  ORDER BY t.id
  LIMIT %(limit)s
-"""  # noqa: S608 - constant fragments only
+"""
 
 
 def points_sign(account_kind: str, tx_kind: str) -> int:
@@ -493,12 +492,26 @@ def line_transactions(
     period = statement.period
     if statement.partner_id is None or period.end_watermark is None or not line.transaction_kind:
         return []
+    if line.terms is None:
+        return []
+    # the window in which the line's terms were in force (as TERMS_RANGES draws it)
+    ends = (
+        SettlementTerms.objects.filter(
+            partner_id=line.terms.partner_id, effective_from__gt=line.terms.effective_from
+        )
+        .order_by("effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
     params = {
-        "terms": line.terms_id,
+        "starts": line.terms.effective_from,
+        "ends": ends,
         "partner": statement.partner_id,
         "start": period.start_watermark,
-        "end": period.end_watermark,
-        "after": after or 0,
+        # the line's own first and last transactions bound the scan: a sparse line
+        # (a few returns among a million earns) reads its stretch, not the period
+        "low": max(period.start_watermark, (line.first_transaction_id or 1) - 1, after or 0),
+        "high": min(period.end_watermark, line.last_transaction_id or period.end_watermark),
         "limit": limit,
         "account_kind": line.account_kind,
         "tx_kind": line.transaction_kind,
@@ -512,6 +525,15 @@ def line_transactions(
         return []
     sign = points_sign(line.account_kind, line.transaction_kind)
     with connection.cursor() as cursor:
+        if line.account_kind:
+            cursor.execute(
+                "SELECT id FROM public.ledger_account WHERE partner_id = %s AND kind = %s",
+                [statement.partner_id, line.account_kind],
+            )
+            account = cursor.fetchone()
+            if account is None:
+                return []
+            params["account"] = account[0]
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [

@@ -25,3 +25,24 @@ class AlreadyInHousehold(HouseholdError):
 
 class HouseholdFull(HouseholdError):
     code = "household_full"
+
+
+class UnknownRecipient(DomainError):
+    """The same answer for an unknown, blocked or erased recipient: the sender learns
+    only that no member can receive points there."""
+
+    code = "unknown_recipient"
+    field = "recipient"
+
+
+class NotHouseholdHead(HouseholdError):
+    code = "not_household_head"
+
+
+class HeadCannotLeave(HouseholdError):
+    code = "household_head_cannot_leave"
+
+
+class HouseholdInviteInvalid(HouseholdError):
+    code = "household_invite_invalid"
+    field = "invite"

@@ -31,7 +31,11 @@ class TransferCap(models.Model):
 
 class Household(models.Model):
     name = models.CharField(max_length=120)
-    head = models.OneToOneField("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Empty once the household has ended (its head left last): pooling records
+    # keep pointing at it, and its head may start another.
+    head = models.OneToOneField(
+        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -68,3 +72,22 @@ class TransferRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points}: {self.from_member_id}->{self.to_member_id}"
+
+
+class HouseholdInvite(models.Model):
+    """An invitation to join a household, sent to an e-mail address. Whoever signs
+    in to the portal with that address may accept it once, before it expires; the
+    invitation says nothing to the head about whether the address is enrolled."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField()
+    invited_by = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["email"], name="household_invite_email")]
+
+    def __str__(self) -> str:
+        return f"invite to {self.household_id} for {self.email}"

@@ -8,31 +8,44 @@ transfers can never exceed the cap together.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from coalition.ledger import services as ledger
+from coalition.ledger.errors import TransferToSelf
 from coalition.members.errors import UnknownMember
-from coalition.members.models import Member
+from coalition.members.models import Member, MemberStatus
+from coalition.members.selectors import member_by_email, member_by_number
 from coalition.tiers.selectors import tier_code_of
 from coalition.transfers.errors import (
     AlreadyInHousehold,
+    HeadCannotLeave,
     HouseholdError,
     HouseholdFull,
+    HouseholdInviteInvalid,
+    NotHouseholdHead,
     NotInHousehold,
     TransferCapExceeded,
+    UnknownRecipient,
 )
 from coalition.transfers.models import (
     Household,
+    HouseholdInvite,
     HouseholdMembership,
     TransferCap,
     TransferKind,
     TransferRecord,
 )
+from loyalty_kernel import clock
 from loyalty_kernel.idempotency import IdempotencyKey
 
 MAX_HOUSEHOLD_MEMBERS = 6
+HOUSEHOLD_INVITE_DAYS = 14
 TRANSFER_LOCK_NAMESPACE = 7_310_002
 
 
@@ -113,6 +126,8 @@ def points_transfer(
     points: int,
     idempotency: IdempotencyKey | None = None,
 ) -> TransferRecord:
+    if from_member_id == to_member_id:
+        raise TransferToSelf("You cannot send points to yourself", field="recipient")
     return _move(
         kind=TransferKind.TRANSFER,
         from_member_id=from_member_id,
@@ -128,7 +143,7 @@ def household_create(*, head_member_id: int, name: str) -> Household:
         raise UnknownMember("no such member")
     with transaction.atomic():
         if HouseholdMembership.objects.filter(member_id=head_member_id).exists():
-            raise AlreadyInHousehold("that member already belongs to a household")
+            raise AlreadyInHousehold("Already in a household: leave it first")
         household = Household.objects.create(head_id=head_member_id, name=name)
         HouseholdMembership.objects.create(household=household, member_id=head_member_id)
     return household
@@ -137,14 +152,14 @@ def household_create(*, head_member_id: int, name: str) -> Household:
 def household_join(*, household_id: int, member_id: int) -> HouseholdMembership:
     with transaction.atomic():
         household = Household.objects.select_for_update().filter(pk=household_id).first()
-        if household is None:
+        if household is None or household.head_id is None:
             raise HouseholdError(f"no household {household_id}")
         if not Member.objects.filter(pk=member_id).exists():
             raise UnknownMember("no such member")
         if HouseholdMembership.objects.filter(member_id=member_id).exists():
-            raise AlreadyInHousehold("that member already belongs to a household")
+            raise AlreadyInHousehold("Already in a household: leave it first")
         if household.memberships.count() >= MAX_HOUSEHOLD_MEMBERS:
-            raise HouseholdFull(f"a household has at most {MAX_HOUSEHOLD_MEMBERS} members")
+            raise HouseholdFull(f"A household has at most {MAX_HOUSEHOLD_MEMBERS} members")
         return HouseholdMembership.objects.create(household=household, member_id=member_id)
 
 
@@ -156,10 +171,10 @@ def household_pool(
         HouseholdMembership.objects.select_related("household").filter(member_id=member_id).first()
     )
     if membership is None:
-        raise NotInHousehold("the member belongs to no household")
+        raise NotInHousehold("You do not belong to a household")
     household = membership.household
-    if household.head_id == member_id:
-        raise HouseholdError("the head's wallet is the pool already")
+    if household.head_id is None or household.head_id == member_id:
+        raise HouseholdError("As the head you hold the pooled points already", field="points")
     return _move(
         kind=TransferKind.HOUSEHOLD,
         from_member_id=member_id,
@@ -168,3 +183,120 @@ def household_pool(
         household=household,
         idempotency=idempotency,
     )
+
+
+def transfer_recipient(*, sender_id: int, query: str) -> Member:
+    """The member a sender names by member number or e-mail address. Unknown,
+    blocked and erased members give the same error, so the answer tells the sender
+    no more than that the points cannot go there."""
+    query = query.strip()
+    found = member_by_email(query) if "@" in query else member_by_number(query)
+    if found is None or found.status != MemberStatus.ACTIVE:
+        raise UnknownRecipient(
+            "No member can receive points at that member number or e-mail address. "
+            "Check it with the person you are sending to."
+        )
+    if found.pk == sender_id:
+        raise TransferToSelf("You cannot send points to yourself", field="recipient")
+    return found
+
+
+def household_invite(
+    *, member_id: int, email: str, invite_url: str, now: datetime | None = None
+) -> HouseholdInvite:
+    """The head invites an e-mail address. The invitation is e-mailed whether or not
+    the address is enrolled (the head learns nothing about it); the e-mail says how
+    to join first."""
+    now = now or clock.now()
+    email = email.strip().lower()
+    membership = (
+        HouseholdMembership.objects.select_related("household").filter(member_id=member_id).first()
+    )
+    if membership is None:
+        raise NotInHousehold("You do not belong to a household yet")
+    household = membership.household
+    if household.head_id != member_id:
+        raise NotHouseholdHead("Only the head of the household can invite people", field="email")
+    with transaction.atomic():
+        if household.memberships.count() >= MAX_HOUSEHOLD_MEMBERS:
+            raise HouseholdFull(
+                f"A household has at most {MAX_HOUSEHOLD_MEMBERS} members", field="email"
+            )
+        invite = HouseholdInvite.objects.create(
+            household=household,
+            email=email,
+            invited_by_id=member_id,
+            created_at=now,
+            expires_at=now + timedelta(days=HOUSEHOLD_INVITE_DAYS),
+        )
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"You are invited to join the household {household.name}",
+                message=(
+                    f"You are invited to pool your {settings.LOYALTY_COALITION_NAME} points "
+                    f"with the household {household.name}.\n\n"
+                    f"Sign in with this e-mail address to accept: {invite_url}\n"
+                    "Not a member yet? Join with this address first, then accept.\n\n"
+                    f"The invitation is valid for {HOUSEHOLD_INVITE_DAYS} days. "
+                    "If you do not know the sender, ignore this e-mail."
+                ),
+                from_email=None,
+                recipient_list=[email],
+            ),
+            robust=True,
+        )
+    return invite
+
+
+def household_invite_accept(
+    *, member_id: int, invite_id: int, now: datetime | None = None
+) -> HouseholdMembership:
+    """The member the invitation was sent to joins the household, once."""
+    now = now or clock.now()
+    member = Member.objects.filter(pk=member_id).first()
+    if member is None:
+        raise UnknownMember("no such member")
+    with transaction.atomic():
+        invite = HouseholdInvite.objects.select_for_update().filter(pk=invite_id).first()
+        if (
+            invite is None
+            or invite.email.lower() != member.email.lower()
+            or invite.accepted_at is not None
+            or invite.expires_at <= now
+        ):
+            raise HouseholdInviteInvalid(
+                "This invitation is no longer valid. Ask the head of the household for a new one."
+            )
+        joined = household_join(household_id=invite.household_id, member_id=member_id)
+        invite.accepted_at = now
+        invite.save(update_fields=["accepted_at"])
+    return joined
+
+
+def household_leave(*, member_id: int) -> None:
+    """A member leaves their household. The head leaves last, which ends it."""
+    with transaction.atomic():
+        membership = (
+            HouseholdMembership.objects.select_for_update()
+            .select_related("household")
+            .filter(member_id=member_id)
+            .first()
+        )
+        if membership is None:
+            raise NotInHousehold("You do not belong to a household")
+        household = membership.household
+        if household.head_id == member_id:
+            if household.memberships.exclude(member_id=member_id).exists():
+                raise HeadCannotLeave(
+                    "As the head you leave last: the others must leave the household first"
+                )
+            membership.delete()
+            if not TransferRecord.objects.filter(household=household).exists():
+                household.delete()
+            else:
+                # Pooling records keep pointing at it; it stays, ended, with nobody in it.
+                household.head = None
+                household.save(update_fields=["head"])
+                household.invites.filter(accepted_at__isnull=True).delete()
+            return
+        membership.delete()

@@ -83,6 +83,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("history", "/portal/history/", gettext_noop("History")),
     ("rewards", "/portal/rewards/", gettext_noop("Rewards")),
     ("vouchers", "/portal/vouchers/", gettext_noop("My vouchers")),
+    ("give", "/portal/give/", gettext_noop("Give")),
 )
 
 

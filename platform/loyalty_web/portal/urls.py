@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.portal import history, rewards, views
+from loyalty_web.portal import give, history, rewards, views
 
 app_name = "portal"
 
@@ -25,4 +25,15 @@ urlpatterns = [
         rewards.voucher_cancel,
         name="voucher_cancel",
     ),
+    path("give/", give.give, name="give"),
+    path("give/charities/<slug:slug>/", give.donate, name="donate"),
+    path("give/transfer/", give.transfer, name="transfer"),
+    path("household/", give.household, name="household"),
+    path("household/create/", give.household_start, name="household_create"),
+    path("household/invite/", give.household_send_invite, name="household_invite"),
+    path(
+        "household/invites/<int:invite_id>/accept/", give.household_accept, name="household_accept"
+    ),
+    path("household/leave/", give.household_quit, name="household_leave"),
+    path("household/pool/", give.household_pool_points, name="household_pool"),
 ]

@@ -46,7 +46,15 @@ from loyalty_graphql.rewards.mutations import (
 from loyalty_graphql.rewards.queries import CatalogueQueries, PartnerRewardQueries
 from loyalty_graphql.settlement.mutations import ClosePeriod, PayOutPeriod
 from loyalty_graphql.settlement.queries import CoalitionSettlementQueries, PartnerSettlementQueries
-from loyalty_graphql.transfers.mutations import PoolToHousehold, TransferPoints
+from loyalty_graphql.transfers.mutations import (
+    AcceptHouseholdInvite,
+    CreateHousehold,
+    InviteToHousehold,
+    LeaveHousehold,
+    PoolToHousehold,
+    TransferPoints,
+)
+from loyalty_graphql.transfers.queries import TransferQueries
 from loyalty_graphql.webhooks.mutations import CreateWebhookEndpoint, DisableWebhookEndpoint
 from loyalty_graphql.webhooks.queries import WebhookQueries
 
@@ -64,6 +72,7 @@ CoalitionQuery = root_type(
     CatalogueQueries,
     CoalitionSettlementQueries,
     CharityQueries,
+    TransferQueries,
 )
 
 PartnerQuery = root_type(
@@ -82,6 +91,10 @@ class CoalitionMutation(graphene.ObjectType):
     pay_out_period = PayOutPeriod.Field()
     transfer_points = TransferPoints.Field()
     pool_to_household = PoolToHousehold.Field()
+    create_household = CreateHousehold.Field()
+    invite_to_household = InviteToHousehold.Field()
+    accept_household_invite = AcceptHouseholdInvite.Field()
+    leave_household = LeaveHousehold.Field()
     donate_points = DonatePoints.Field()
     close_period = ClosePeriod.Field()
     redeem_catalogue_reward = RedeemCatalogueReward.Field()

@@ -34,6 +34,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.members.services import member_erase
+from coalition.transfers import services as transfers
 from coalition.webhooks import services as webhooks
 from coalition.webhooks.models import WebhookEndpoint
 from loyalty_graphql.auth import api_key_create, member_token_issue
@@ -102,6 +103,23 @@ class Case:
 
 
 # --- set-ups and later operations -------------------------------------------------------
+
+
+def _member_leaves(world: World) -> None:
+    s.leave_household(world.coalition.member)
+
+
+def _member_heads_a_household(world: World) -> None:
+    s.leave_household(world.coalition.member)
+    transfers.household_create(head_member_id=world.coalition.member.pk, name="Ours")
+
+
+def _two_invitations(world: World) -> None:
+    first = s.invite_to_friends_household(world.coalition)
+    second = transfers.household_invite(
+        member_id=world.coalition.friend.pk, email=world.coalition.member.email, invite_url="x"
+    )
+    world.extra["invites"] = [str(first), str(second.pk)]
 
 
 def _rules(world: World) -> None:
@@ -374,6 +392,23 @@ COALITION_CASES: dict[str, Case] = {
     "poolToHousehold": Case(
         s.POOL_TO_HOUSEHOLD, "member",
         first=lambda w: {"points": 100}, other=lambda w: {"points": 99},
+    ),
+    "createHousehold": Case(
+        s.CREATE_HOUSEHOLD, "member", prepare=_member_leaves,
+        first=lambda w: {"name": "Ours"}, other=lambda w: {"name": "Theirs"},
+    ),
+    "inviteToHousehold": Case(
+        s.INVITE_TO_HOUSEHOLD, "member", prepare=_member_heads_a_household,
+        first=lambda w: {"email": "a@example.com"}, other=lambda w: {"email": "b@example.com"},
+    ),
+    "acceptHouseholdInvite": Case(
+        s.ACCEPT_HOUSEHOLD_INVITE, "member", prepare=_two_invitations,
+        first=lambda w: {"invite": w.extra["invites"][0]},
+        other=lambda w: {"invite": w.extra["invites"][1]},
+    ),
+    "leaveHousehold": Case(
+        s.LEAVE_HOUSEHOLD, "member", first=lambda w: {}, other=lambda w: {"name": "Next"},
+        other_mutation=("createHousehold", s.CREATE_HOUSEHOLD),
     ),
     "donatePoints": Case(
         s.DONATE_POINTS, "member",

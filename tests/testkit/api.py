@@ -31,7 +31,13 @@ from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from coalition.settlement.models import SettlementPeriod, SettlementTerms, Statement
 from coalition.transfers import services as transfers
-from coalition.transfers.models import HouseholdMembership, TransferCap, TransferRecord
+from coalition.transfers.models import (
+    Household,
+    HouseholdInvite,
+    HouseholdMembership,
+    TransferCap,
+    TransferRecord,
+)
 from coalition.webhooks.models import WebhookDelivery, WebhookEndpoint
 from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_kernel.tenancy import use_public_schema
@@ -352,6 +358,28 @@ def coalition_world(partner: Partner) -> CoalitionWorld:
     return CoalitionWorld(member=member, friend=friend, charity=charity.slug)
 
 
+def leave_household(member: Member) -> None:
+    """The member leaves their household (if any), so that they may start or join one."""
+    if HouseholdMembership.objects.filter(member=member).exists():
+        transfers.household_leave(member_id=member.pk)
+
+
+def head_own_household(member: Member) -> dict[str, Any]:
+    """The member leaves their household and starts one of their own (no variables)."""
+    leave_household(member)
+    transfers.household_create(head_member_id=member.pk, name="Own")
+    return {}
+
+
+def invite_to_friends_household(world: CoalitionWorld) -> int:
+    """The coalition world's member leaves the friend's household and is invited back:
+    the invitation's id."""
+    leave_household(world.member)
+    return transfers.household_invite(
+        member_id=world.friend.pk, email=world.member.email, invite_url="https://x/"
+    ).pk
+
+
 # --- what a call could change ----------------------------------------------------------
 
 
@@ -364,6 +392,8 @@ def books(*partners: Partner) -> dict[str, Any]:
         "transfers": TransferRecord.objects.count(),
         "donations": Donation.objects.count(),
         "household members": HouseholdMembership.objects.count(),
+        "households": sorted(Household.objects.values_list("pk", "head_id")),
+        "household invites": sorted(HouseholdInvite.objects.values_list("pk", "accepted_at")),
         "periods": sorted(SettlementPeriod.objects.values_list("number", "status")),
         "statements": sorted(
             Statement.objects.values_list("pk", "payment_status", "stripe_object_id")
@@ -507,6 +537,29 @@ TRANSFER_POINTS = f"""mutation($key: String!, $to: String!, $points: BigInt!) {{
     balanceAfter {ERRORS} }} }}"""
 POOL_TO_HOUSEHOLD = f"""mutation($key: String!, $points: BigInt!) {{
   poolToHousehold(idempotencyKey: $key, points: $points) {{ points {ERRORS} }} }}"""
+HOUSEHOLD_FIELDS = """household { name isHead members { memberNumber email isHead isYou }
+  pendingInvites { id email householdName expiresAt } }"""
+TRANSFER_POINTS_BY_EMAIL = f"""mutation($key: String!, $to: String!, $points: BigInt!) {{
+  transferPoints(idempotencyKey: $key, toEmail: $to, points: $points) {{
+    balanceAfter {ERRORS} }} }}"""
+CREATE_HOUSEHOLD = f"""mutation($key: String!, $name: String!) {{
+  createHousehold(idempotencyKey: $key, name: $name) {{ {HOUSEHOLD_FIELDS} {ERRORS} }} }}"""
+INVITE_TO_HOUSEHOLD = f"""mutation($key: String!, $email: String!) {{
+  inviteToHousehold(idempotencyKey: $key, email: $email) {{
+    invite {{ id email householdName expiresAt }} {ERRORS} }} }}"""
+ACCEPT_HOUSEHOLD_INVITE = f"""mutation($key: String!, $invite: ID!) {{
+  acceptHouseholdInvite(idempotencyKey: $key, invite: $invite) {{
+    {HOUSEHOLD_FIELDS} {ERRORS} }} }}"""
+LEAVE_HOUSEHOLD = f"""mutation($key: String!) {{
+  leaveHousehold(idempotencyKey: $key) {{ left {ERRORS} }} }}"""
+MY_HOUSEHOLD_ONLY_QUERY = """{ myHousehold { name isHead members { memberNumber } } }"""
+MY_HOUSEHOLD_INVITES_QUERY = """{ myHouseholdInvites { id householdName } }"""
+MY_TRANSFER_ALLOWANCE_QUERY = """query($household: Boolean) {
+  myTransferAllowance(household: $household) { year cap used left } }"""
+MY_HOUSEHOLD_QUERY = """{ myHousehold { name isHead members { memberNumber email isHead isYou }
+  pendingInvites { id email } }
+  myHouseholdInvites { id householdName email expiresAt }
+  myTransferAllowance { year cap used left } }"""
 DONATE_POINTS = f"""mutation($key: String!, $charity: String!, $points: BigInt!) {{
   donatePoints(idempotencyKey: $key, charity: $charity, points: $points) {{ points {ERRORS} }} }}"""
 MEMBER_VOUCHER = "voucher { partner partnerName code reward rewardName points status expiresAt }"

@@ -36,3 +36,11 @@ class UnknownMember(MemberError):
 class MemberNotActive(MemberError):
     code = "member_not_active"
     field = "member"
+
+
+class PrivacyLinkInvalid(MemberError):
+    """The e-mailed link is unknown, used, expired, for another request or for
+    another member: one answer for all of them."""
+
+    code = "privacy_link_invalid"
+    field = "token"

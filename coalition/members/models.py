@@ -77,3 +77,45 @@ class MemberCard(models.Model):
 
     def __str__(self) -> str:
         return self.card_number
+
+
+class MemberChange(models.Model):
+    """A change a member made to their own profile, one row per field: which field,
+    what it became for a consent ("granted"/"withdrawn"), "changed" or "removed" for
+    a contact detail (whose value is not copied here: erasure has one place to wipe),
+    when and where."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=40)
+    change = models.CharField(max_length=20)
+    channel = models.CharField(max_length=20)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["member", "-changed_at"], name="member_change_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.field} {self.change}"
+
+
+class PrivacyRequestKind(models.TextChoices):
+    EXPORT = "export", "Download my data"
+    ERASE = "erase", "Erase my account"
+
+
+class MemberPrivacyRequest(models.Model):
+    """A request to download or erase, confirmed by a link e-mailed to the member:
+    the token is stored hashed, works once, for the member who asked, until it
+    expires."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=PrivacyRequestKind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.member_id}"

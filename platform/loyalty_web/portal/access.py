@@ -84,6 +84,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("rewards", "/portal/rewards/", gettext_noop("Rewards")),
     ("vouchers", "/portal/vouchers/", gettext_noop("My vouchers")),
     ("give", "/portal/give/", gettext_noop("Give")),
+    ("profile", "/portal/profile/", gettext_noop("Profile")),
 )
 
 

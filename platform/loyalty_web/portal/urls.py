@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.portal import give, history, rewards, views
+from loyalty_web.portal import give, history, profile, rewards, views
 
 app_name = "portal"
 
@@ -36,4 +36,9 @@ urlpatterns = [
     ),
     path("household/leave/", give.household_quit, name="household_leave"),
     path("household/pool/", give.household_pool_points, name="household_pool"),
+    path("profile/", profile.profile, name="profile"),
+    path("privacy/", profile.privacy, name="privacy"),
+    path("privacy/<slug:kind>/", profile.privacy_request, name="privacy_request"),
+    path("privacy/export/confirm/", profile.export_confirm, name="export_confirm"),
+    path("privacy/erase/confirm/", profile.erase_confirm, name="erase_confirm"),
 ]

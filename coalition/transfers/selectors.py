@@ -13,6 +13,8 @@ from coalition.transfers.models import Household, HouseholdInvite, HouseholdMemb
 from coalition.transfers.services import sent_this_year, yearly_cap
 from loyalty_kernel import clock
 
+MAX_PENDING_SHOWN = 20  # the newest invitations waiting; older ones still work
+
 
 @dataclass(frozen=True)
 class TransferAllowance:
@@ -80,7 +82,7 @@ def member_household(*, member_id: int, now: datetime | None = None) -> MemberHo
         list(
             household.invites.filter(
                 accepted_at__isnull=True, expires_at__gt=now or clock.now()
-            ).order_by("-created_at")
+            ).order_by("-created_at")[:MAX_PENDING_SHOWN]
         )
         if is_head
         else []

@@ -113,6 +113,9 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("CoalitionQuery", "liability"): FieldCost(500, items=20),
     ("CoalitionQuery", "periods"): FieldCost(20, page_default=12),
     ("CoalitionQuery", "charityStatements"): FieldCost(200, page_default=12),
+    ("CoalitionQuery", "myTransferAllowance"): QUERY,
+    ("CoalitionQuery", "myHousehold"): QUERY,
+    ("CoalitionQuery", "myHouseholdInvites"): QUERY,
     # a partner's host
     ("PartnerQuery", "partner"): FieldCost(1, public=True),
     ("PartnerQuery", "stores"): FieldCost(10, items=50, public=True),
@@ -139,6 +142,8 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("CharityStatementView", "months"): FieldCost(1, items=12),
     ("PeriodView", "coalitionMargin"): FieldCost(1, items=5),
     ("WebhookEndpointView", "events"): FieldCost(1, items=5),
+    ("HouseholdView", "members"): FieldCost(1, items=6),  # MAX_HOUSEHOLD_MEMBERS
+    ("HouseholdView", "pendingInvites"): FieldCost(1, items=20),
     ("RuleVersionView", "rules"): FieldCost(1, items=50),
     ("PayOutPeriod", "payouts"): FieldCost(1, items=100),  # a statement per partner
     # closing a period and paying it out touch every partner (and Stripe)

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
@@ -50,6 +50,27 @@ def staff_page(
         return wrapped
 
     return decorate
+
+
+def partner_of(request: HttpRequest) -> Any:
+    """The partner whose host this request came to."""
+    return request.tenant  # type: ignore[attr-defined]
+
+
+def may(request: HttpRequest, capability: str) -> bool:
+    """Whether the signed-in staff member's role (set by ``staff_page``) has this capability."""
+    return staff_can(getattr(request, "staff_role", None), capability)
+
+
+def denied(request: HttpRequest) -> HttpResponse:
+    """The 403 page for staff who may open a page but not do what they asked on it."""
+    role = getattr(request, "staff_role", None)
+    return render(
+        request,
+        "loyalty_web/console/denied.html",
+        {"partner": partner_of(request), "role": role, "nav": nav_for(role)},
+        status=403,
+    )
 
 
 NAV = (

@@ -28,7 +28,10 @@ from coalition.members.models import Member, MemberStatus
 from coalition.tiers.selectors import tier_code_of
 from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
-from loyalty_web.console.access import nav_for, staff_page
+from loyalty_web.console.access import denied as _denied
+from loyalty_web.console.access import may as _can
+from loyalty_web.console.access import partner_of as _partner
+from loyalty_web.console.access import staff_page
 from loyalty_web.console.members_forms import (
     LookupForm,
     ReturnForm,
@@ -44,31 +47,12 @@ from tenants.partners.selectors import partners_active
 from tenants.purchases import selectors as purchase_selectors
 from tenants.purchases import services as purchases
 from tenants.purchases.errors import InvalidReturn
-from tenants.staff.selectors import staff_can
 
 LOOK_UP = "look_up_members"
 HISTORY_PAGE_SIZE = 50
 RECENT_ACTIVITY = 10
 RECENT_PURCHASES = 10
 LOTS_ON_PAGE = 20
-
-
-def _partner(request: HttpRequest) -> Any:
-    return request.tenant  # type: ignore[attr-defined]
-
-
-def _can(request: HttpRequest, capability: str) -> bool:
-    return staff_can(getattr(request, "staff_role", None), capability)
-
-
-def _denied(request: HttpRequest) -> HttpResponse:
-    role = getattr(request, "staff_role", None)
-    return render_page(
-        request,
-        "loyalty_web/console/denied.html",
-        {"partner": _partner(request), "role": role, "nav": nav_for(role)},
-        status=403,
-    )
 
 
 def _member(number: str) -> Member:

@@ -20,13 +20,15 @@ from coalition.ledger.models import TransactionKind
 from coalition.settlement import selectors
 from coalition.settlement.models import LineKind, PaymentStatus, StatementLine
 from loyalty_kernel.money import MINOR_UNITS, money
-from loyalty_web.console.access import nav_for, staff_page
+from loyalty_web.console.access import denied as _denied
+from loyalty_web.console.access import may as _can
+from loyalty_web.console.access import partner_of as _partner
+from loyalty_web.console.access import staff_page
 from loyalty_web.console.views import console_context
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import Page, cursor_of
-from tenants.staff.selectors import staff_can
 
 READ = "read_reports"
 TRANSACTIONS_ON_PAGE = 50
@@ -75,24 +77,6 @@ def line_words(kind: str, transaction_kind: str, earlier_periods: bool) -> str:
         (LineKind(kind), False)
     )
     return str(words) if words else kind
-
-
-def _partner(request: HttpRequest) -> Any:
-    return request.tenant  # type: ignore[attr-defined]
-
-
-def _can(request: HttpRequest, capability: str) -> bool:
-    return staff_can(getattr(request, "staff_role", None), capability)
-
-
-def _denied(request: HttpRequest) -> HttpResponse:
-    role = getattr(request, "staff_role", None)
-    return render_page(
-        request,
-        "loyalty_web/console/denied.html",
-        {"partner": _partner(request), "role": role, "nav": nav_for(role)},
-        status=403,
-    )
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:

@@ -36,6 +36,9 @@ class Command(BaseCommand):
                 translations.update(json.loads(Path(name).read_text(encoding="utf-8")))
             except (OSError, ValueError) as error:
                 raise CommandError(f"--fill {name}: {error}") from error
+        # Keep the header's creation date: makemessages stamps the time of every run,
+        # which would make two branches' catalogues conflict on that line alone.
+        created = polib.pofile(str(PO)).metadata.get("POT-Creation-Date") if PO.exists() else None
         # makemessages collects from the working directory: the web app's own tree.
         here = Path.cwd()
         os.chdir(WEB)
@@ -51,6 +54,8 @@ class Command(BaseCommand):
         finally:
             os.chdir(here)
         catalogue = polib.pofile(str(PO), wrapwidth=0)
+        if created:
+            catalogue.metadata["POT-Creation-Date"] = created
         for entry in catalogue:
             if entry.msgid in translations and (not entry.translated() or entry.fuzzy):
                 entry.msgstr = translations[entry.msgid]

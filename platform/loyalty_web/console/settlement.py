@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from coalition.ledger.models import TransactionKind
 from coalition.settlement import selectors
@@ -25,7 +25,9 @@ from loyalty_web.console.access import may as _can
 from loyalty_web.console.access import partner_of as _partner
 from loyalty_web.console.access import staff_page
 from loyalty_web.console.views import console_context
+from loyalty_web.design.charts import signed_bars
 from loyalty_web.design.exports import csv_response
+from loyalty_web.design.formatting import format_money
 from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import Page, cursor_of
@@ -126,6 +128,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "loyalty_web/console/settlement.html",
         _context(
             request,
+            chart=_statements_chart(shown),
             live_lines=[_line(line, live.currency) for line in live.lines],
             live_net=live.net,
             live_net_abs=abs(live.net),
@@ -135,6 +138,21 @@ def overview(request: HttpRequest) -> HttpResponse:
             next_query=page.next_query(request.GET),
             first_query=page.first_query(request.GET),
         ),
+    )
+
+
+def _statements_chart(statements: list[Any]) -> str:
+    """The closed periods on this page, oldest first: what the partner paid (up) or
+    was paid (down), so a season's swing reads at a glance. The table says the same."""
+    if not statements:
+        return ""
+    ordered = list(reversed(statements))
+    currency = ordered[-1].currency
+    return signed_bars(
+        gettext("Statements of closed periods: up, you pay the coalition; down, it pays you"),
+        [str(s.period_number) for s in ordered],
+        [s.net_amount if s.currency == currency else 0 for s in ordered],
+        text=lambda amount: format_money(amount, currency),
     )
 
 

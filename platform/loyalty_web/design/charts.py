@@ -4,7 +4,7 @@ readers, and the page shows the same numbers in a table next to it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from html import escape
@@ -78,5 +78,67 @@ def daily_bars(title: str, days: Sequence[date], series: Sequence[Series]) -> st
                 f'<text class="chart-axis" x="{x0 + bar:.1f}" y="{HEIGHT - 6}" '
                 f'text-anchor="middle">{day:%d %b}</text>'
             )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def signed_bars(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[int],
+    *,
+    text: Callable[[int], str] = str,
+    up: str = "bar-a",
+    down: str = "bar-b",
+) -> str:
+    """One bar per label from a zero line: positive values up (``up`` class), negative
+    down (``down`` class), so "who pays whom" reads at a glance. ``text`` writes a
+    value for the axis, the tooltips and the description (money, points)."""
+    highest = _nice_max(max((abs(v) for v in values), default=0))
+    has_up = any(v > 0 for v in values)
+    has_down = any(v < 0 for v in values)
+    plot_w = WIDTH - PAD_LEFT - 8
+    plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
+    # The zero line sits at the bottom, the top or the middle, as the signs need.
+    top_share = 0.5 if has_up and has_down else (0.0 if has_down else 1.0)
+    zero_y = PAD_TOP + plot_h * top_share
+    scale = plot_h * (0.5 if has_up and has_down else 1.0) / highest
+    slot = plot_w / max(len(labels), 1)
+    bar = max(min(slot * 0.6, 48.0), 1.0)
+    description = "; ".join(
+        f"{label}: {text(value)}" for label, value in zip(labels, values, strict=True)
+    )
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<desc id="chart-desc">{escape(description)}</desc>',
+    ]
+    marks = [(zero_y, 0)]
+    if has_up:
+        marks.append((zero_y - highest * scale, highest))
+    if has_down:
+        marks.append((zero_y + highest * scale, -highest))
+    for y, value in marks:
+        parts.append(
+            f'<line class="chart-grid" x1="{PAD_LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+        parts.append(
+            f'<text class="chart-axis" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(text(value))}</text>"
+        )
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        x = PAD_LEFT + i * slot + (slot - bar) / 2
+        h = abs(value) * scale
+        y = zero_y - h if value > 0 else zero_y
+        parts.append(
+            f'<rect class="{up if value > 0 else down}" x="{x:.1f}" y="{y:.1f}" '
+            f'width="{bar:.1f}" height="{h:.1f}">'
+            f"<title>{escape(label)}: {escape(text(value))}</title></rect>"
+        )
+        parts.append(
+            f'<text class="chart-axis" x="{x + bar / 2:.1f}" y="{HEIGHT - 6}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -170,6 +170,10 @@ def test_the_overview_shows_the_live_position_liability_and_closed_statements(
     assert "To be paid" in page
     # and the liability counts the points members still hold
     assert response.context["liability"].outstanding_points >= 800
+    # and a chart draws the closed period's amount, with the same figure in words
+    statement = statement_of(period, partner_a)
+    assert '<svg class="chart"' in page
+    assert f"{period.number}: {format_money(statement.net_amount, 'EUR')}" in page
 
 
 def test_a_lines_page_costs_the_same_statements_whatever_its_length(

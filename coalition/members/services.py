@@ -176,6 +176,7 @@ def member_erase(*, member_id: int, acting_user: Any = None) -> Member:
         member = Member.objects.select_for_update().filter(pk=member_id).first()
         if member is None:
             raise UnknownMember("no such member")
+        email = member.email
         member.email = f"erased-{member.pk}@erased.invalid"
         member.phone = None
         member.birth_date = None
@@ -191,5 +192,5 @@ def member_erase(*, member_id: int, acting_user: Any = None) -> Member:
         member.enrol_request_hash = ""
         member.save()
         member.cards.all().delete()
-        member_erased.send(sender=Member, member_id=member.pk)
+        member_erased.send(sender=Member, member_id=member.pk, email=email)
     return member

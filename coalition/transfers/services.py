@@ -291,12 +291,43 @@ def household_leave(*, member_id: int) -> None:
                     "As the head you leave last: the others must leave the household first"
                 )
             membership.delete()
-            if not TransferRecord.objects.filter(household=household).exists():
-                household.delete()
-            else:
-                # Pooling records keep pointing at it; it stays, ended, with nobody in it.
-                household.head = None
-                household.save(update_fields=["head"])
-                household.invites.filter(accepted_at__isnull=True).delete()
+            _household_end(household)
             return
         membership.delete()
+
+
+def _household_end(household: Household) -> None:
+    """The last member has gone: the household ends. Pooling records keep pointing
+    at it, so with any it stays, ended, with nobody in it and no invitation open."""
+    if not TransferRecord.objects.filter(household=household).exists():
+        household.delete()
+        return
+    household.head = None
+    household.save(update_fields=["head"])
+    household.invites.filter(accepted_at__isnull=True).delete()
+
+
+def household_forget_member(*, member_id: int, email: str) -> None:
+    """An erased member leaves their household (the head's role passes to the member
+    who joined first after them; alone, the household ends), and the invitations
+    waiting for their address are deleted: nothing keeps who they were or that they
+    were asked. Runs in the erasure's transaction (``member_erased``)."""
+    HouseholdInvite.objects.filter(email__iexact=email, accepted_at__isnull=True).delete()
+    membership = (
+        HouseholdMembership.objects.select_for_update()
+        .select_related("household")
+        .filter(member_id=member_id)
+        .first()
+    )
+    if membership is None:
+        return
+    household = Household.objects.select_for_update().get(pk=membership.household_id)
+    membership.delete()
+    if household.head_id != member_id:
+        return
+    successor = household.memberships.order_by("joined_at", "pk").first()
+    if successor is None:
+        _household_end(household)
+        return
+    household.head_id = successor.member_id
+    household.save(update_fields=["head"])

@@ -15,7 +15,7 @@ from django.core import mail
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import TransferToSelf
 from coalition.members.models import Member, MemberStatus
-from coalition.members.services import member_enrol
+from coalition.members.services import member_enrol, member_erase
 from coalition.transfers import services as transfers
 from coalition.transfers.errors import (
     HeadCannotLeave,
@@ -29,6 +29,7 @@ from coalition.transfers.models import (
     HouseholdMembership,
     TransferCap,
     TransferKind,
+    TransferRecord,
 )
 from coalition.transfers.selectors import (
     household_invites_for,
@@ -174,3 +175,56 @@ def test_the_allowance_is_the_cap_less_what_was_sent_this_year(partner_a: Partne
     assert (allowance.cap, allowance.used, allowance.left) == (300, 120, 180)
     TransferCap.objects.filter(kind=TransferKind.TRANSFER).delete()
     assert transfer_allowance(member_id=sender.pk, kind=TransferKind.TRANSFER).left is None
+
+
+def test_an_erased_member_leaves_their_household_and_their_invitations_go() -> None:
+    # given a household of a head and two members, and an invitation waiting for a
+    # fourth person's address
+    head, first, second, invited = (_member(p) for p in ("head", "first", "second", "invited"))
+    household = transfers.household_create(head_member_id=head.pk, name="Home")
+    transfers.household_join(household_id=household.pk, member_id=first.pk)
+    transfers.household_join(household_id=household.pk, member_id=second.pk)
+    transfers.household_invite(member_id=head.pk, email=invited.email, invite_url=URL)
+
+    # when a member who is not the head is erased, they are no longer in it
+    member_erase(member_id=second.pk)
+    assert not HouseholdMembership.objects.filter(member_id=second.pk).exists()
+    assert Household.objects.get(pk=household.pk).head_id == head.pk
+
+    # when the invited person is erased, the invitation to their address is gone
+    member_erase(member_id=invited.pk)
+    assert not HouseholdInvite.objects.filter(household=household).exists()
+
+    # when the head is erased, the member who joined first after them becomes head
+    member_erase(member_id=head.pk)
+    assert Household.objects.get(pk=household.pk).head_id == first.pk
+    assert list(
+        HouseholdMembership.objects.filter(household=household).values_list("member_id", flat=True)
+    ) == [first.pk]
+    # and the new head can run it: leave last, which ends it
+    transfers.household_leave(member_id=first.pk)
+    assert not Household.objects.filter(pk=household.pk).exists()
+
+
+def test_an_erased_head_alone_ends_the_household_and_keeps_pooling_records(
+    partner_a: Partner,
+) -> None:
+    # given a household whose member pooled points to the head, then left
+    TransferCap.objects.filter(kind=TransferKind.HOUSEHOLD).delete()
+    head, member = _member("head"), _member("pooler")
+    household = transfers.household_create(head_member_id=head.pk, name="Home")
+    transfers.household_join(household_id=household.pk, member_id=member.pk)
+    ledger.earn(member_id=member.pk, partner_id=partner_a.pk, points=50)
+    transfers.household_pool(member_id=member.pk, points=20)
+    transfers.household_leave(member_id=member.pk)
+
+    # when the head, now alone, is erased
+    member_erase(member_id=head.pk)
+
+    # then the household has ended with nobody in it, its pooling record kept
+    ended = Household.objects.get(pk=household.pk)
+    assert ended.head_id is None
+    assert not ended.memberships.exists()
+    assert (
+        TransferRecord.objects.filter(household=household, kind=TransferKind.HOUSEHOLD).count() == 1
+    )

@@ -35,6 +35,14 @@ class UnknownRecipient(DomainError):
     field = "recipient"
 
 
+class RecipientLookupsThrottled(DomainError):
+    """Too many recipients that could not receive points in the last hour: stops a
+    member testing addresses to learn who is enrolled."""
+
+    code = "recipient_lookups_throttled"
+    field = "recipient"
+
+
 class NotHouseholdHead(HouseholdError):
     code = "not_household_head"
 

@@ -8,9 +8,12 @@ transfers can never exceed the cap together.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -30,6 +33,7 @@ from coalition.transfers.errors import (
     HouseholdInviteInvalid,
     NotHouseholdHead,
     NotInHousehold,
+    RecipientLookupsThrottled,
     TransferCapExceeded,
     UnknownRecipient,
 )
@@ -47,6 +51,8 @@ from loyalty_kernel.idempotency import IdempotencyKey
 MAX_HOUSEHOLD_MEMBERS = 6
 HOUSEHOLD_INVITE_DAYS = 14
 TRANSFER_LOCK_NAMESPACE = 7_310_002
+
+logger = logging.getLogger(__name__)
 
 
 def yearly_cap(kind: str, tier_code: str | None) -> int | None:
@@ -185,13 +191,47 @@ def household_pool(
     )
 
 
+def _recipient_misses_key(sender_id: int) -> str:
+    hour = int(time.time()) // 3600
+    return f"transfers:recipient-misses:{sender_id}:{hour}"
+
+
+def _recipient_misses(key: str) -> int:
+    """Recipients this sender named this hour that could not receive points. The
+    count lives in the shared cache; while it is unreachable nobody is refused
+    (a warning is logged), so Redis being down never stops a transfer."""
+    try:
+        return int(cache.get(key) or 0)
+    except Exception as exc:  # any cache failure: transfers stay up
+        logger.warning("transfer look-up throttle unavailable (%s: %s)", type(exc).__name__, exc)
+        return 0
+
+
+def _recipient_miss_record(key: str) -> None:
+    try:
+        if not cache.add(key, 1, timeout=3600):
+            cache.incr(key)
+    except Exception as exc:  # any cache failure: transfers stay up
+        logger.warning("transfer look-up throttle unavailable (%s: %s)", type(exc).__name__, exc)
+
+
 def transfer_recipient(*, sender_id: int, query: str) -> Member:
     """The member a sender names by member number or e-mail address. Unknown,
     blocked and erased members give the same error, so the answer tells the sender
-    no more than that the points cannot go there."""
+    no more than that the points cannot go there; after
+    ``LOYALTY_TRANSFER_RECIPIENT_MISSES_PER_HOUR`` such answers in an hour every
+    look-up is refused until the hour ends, so a member cannot test addresses to
+    learn who is enrolled."""
     query = query.strip()
+    misses = _recipient_misses_key(sender_id)
+    if _recipient_misses(misses) >= settings.LOYALTY_TRANSFER_RECIPIENT_MISSES_PER_HOUR:
+        raise RecipientLookupsThrottled(
+            "Too many member numbers or addresses that could not receive points. "
+            "Try again in an hour, or ask the person for their member number."
+        )
     found = member_by_email(query) if "@" in query else member_by_number(query)
     if found is None or found.status != MemberStatus.ACTIVE:
+        _recipient_miss_record(misses)
         raise UnknownRecipient(
             "No member can receive points at that member number or e-mail address. "
             "Check it with the person you are sending to."

@@ -314,3 +314,8 @@ LOGGING = {
 LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS = env_int("LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS", 600)
 LOYALTY_MEMBER_SIGN_IN_PER_ADDRESS = env_int("LOYALTY_MEMBER_SIGN_IN_PER_ADDRESS", 3)
 LOYALTY_MEMBER_SIGN_IN_PER_IP = env_int("LOYALTY_MEMBER_SIGN_IN_PER_IP", 20)
+# Transfers: a member naming this many recipients in an hour that cannot receive
+# points (unknown, blocked, erased) is refused further look-ups until the hour ends.
+LOYALTY_TRANSFER_RECIPIENT_MISSES_PER_HOUR = env_int(
+    "LOYALTY_TRANSFER_RECIPIENT_MISSES_PER_HOUR", 10
+)

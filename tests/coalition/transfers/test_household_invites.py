@@ -21,6 +21,7 @@ from coalition.transfers.errors import (
     HeadCannotLeave,
     HouseholdInviteInvalid,
     NotHouseholdHead,
+    RecipientLookupsThrottled,
     UnknownRecipient,
 )
 from coalition.transfers.models import (
@@ -162,6 +163,35 @@ def test_a_recipient_is_named_by_number_or_email_and_unknown_ones_look_alike() -
     assert len(messages) == 1
     with pytest.raises(TransferToSelf):
         transfers.transfer_recipient(sender_id=sender.pk, query=sender.email)
+
+
+def test_a_sender_naming_too_many_unknown_recipients_is_stopped_for_the_hour(
+    settings: Any,
+) -> None:
+    # given a limit of 3 recipients an hour that cannot receive points
+    settings.LOYALTY_TRANSFER_RECIPIENT_MISSES_PER_HOUR = 3
+    sender, other_sender, friend = _member("prober"), _member("honest"), _member("friend")
+    # when the sender tries three addresses nobody can receive points at
+    for n in range(3):
+        with pytest.raises(UnknownRecipient):
+            transfers.transfer_recipient(sender_id=sender.pk, query=f"guess{n}@example.com")
+    # then every further look-up is refused, a real member's address too, so a
+    # prober learns nothing more this hour
+    for query in (friend.email, "guess9@example.com"):
+        with pytest.raises(RecipientLookupsThrottled) as refused:
+            transfers.transfer_recipient(sender_id=sender.pk, query=query)
+        assert refused.value.field == "recipient"
+    # and another member is not affected
+    assert transfers.transfer_recipient(sender_id=other_sender.pk, query=friend.email) == friend
+
+
+def test_found_recipients_do_not_count_towards_the_look_up_limit(settings: Any) -> None:
+    settings.LOYALTY_TRANSFER_RECIPIENT_MISSES_PER_HOUR = 2
+    sender, friend = _member("regular"), _member("friend")
+    for _ in range(5):
+        assert (
+            transfers.transfer_recipient(sender_id=sender.pk, query=friend.member_number) == friend
+        )
 
 
 def test_the_allowance_is_the_cap_less_what_was_sent_this_year(partner_a: Partner) -> None:

@@ -6,9 +6,10 @@
   allowed: lots carry no date; a member with no earn, burn, capture, transfer or
   donation for ``inactivity_months`` loses the remaining points.
 - Reminders: ``reminder_days`` before lots expire, one e-mail per member and
-  expiry day. The reminder row is unique and written before sending, so reruns
-  and concurrent runs send once; a run that crashed after writing it retries
-  the still-pending row.
+  expiry day, through ``coalition.notifications`` (the member may switch them
+  off; each carries an unsubscribe link). The reminder row is unique and written
+  before sending, so reruns and concurrent runs send once; a run that crashed
+  after writing it retries the still-pending row.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -28,6 +27,8 @@ from coalition.expiry.selectors import expiry_policy
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.members.selectors import member_active_sql
+from coalition.notifications.models import NotificationKind, NotificationStatus
+from coalition.notifications.services import notification_send
 
 logger = logging.getLogger(__name__)
 
@@ -135,15 +136,16 @@ def reminders_send(*, now: datetime | None = None) -> int:
             ).update(status=ReminderStatus.SENT, sent_at=now)
             if not claimed:
                 continue  # another run took it
-            send_mail(
-                subject=f"{reminder.points} points expire on {reminder.expires_on:%d %B %Y}",
-                message=(
-                    f"Hello,\n\n{reminder.points} of your {settings.LOYALTY_COALITION_NAME} "
-                    f"points expire on {reminder.expires_on:%d %B %Y}. Spend them at any "
-                    "partner before then.\n"
-                ),
-                from_email=None,
-                recipient_list=[reminder.member.email],
+            # Through the member's choices and the outbox (an unsubscribe link in
+            # every reminder); a member who switched reminders off gets none.
+            notification = notification_send(
+                member_id=reminder.member_id,
+                kind=NotificationKind.POINTS_EXPIRING,
+                key=reminder.expires_on.isoformat(),
+                context={"points": reminder.points, "expires_on": reminder.expires_on},
+                now=now,
             )
+            if notification is None or notification.status != NotificationStatus.SENT:
+                continue
             sent += 1
     return sent

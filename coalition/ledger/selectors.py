@@ -232,3 +232,60 @@ def safe_watermark() -> int:
         cursor.execute("SELECT coalesce(max(id), 0) FROM public.ledger_transaction")
         (watermark,) = cursor.fetchone()
     return int(watermark)
+
+
+def last_transaction_before(instant: datetime, through_id: int) -> int:
+    """The sequence just before the first transaction created at or after
+    ``instant`` (up to ``through_id``): where a window "since ``instant``" starts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(min(id), %(through)s + 1) - 1 FROM public.ledger_transaction
+             WHERE created_at >= %(instant)s AND id <= %(through)s
+            """,
+            {"instant": instant, "through": through_id},
+        )
+        (before,) = cursor.fetchone()
+    return int(before)
+
+
+@dataclass(frozen=True)
+class EarnedAtPartner:
+    member_id: int
+    partner_id: int | None
+    partner_name: str
+    points: int
+
+
+def earned_by_partner(
+    *, after_id: int, through_id: int, after_member: int = 0, members: int = 500
+) -> list[EarnedAtPartner]:
+    """Points earned per member and partner in the journal window
+    ``after_id < id <= through_id``: the next ``members`` members (by id) after
+    ``after_member`` who earned in it, each with every partner they earned at."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH window_earns AS (
+                SELECT t.member_id, t.partner_id, t.points
+                  FROM public.ledger_transaction t
+                 WHERE t.id > %(after)s AND t.id <= %(through)s
+                   AND t.kind = 'earn' AND t.member_id IS NOT NULL
+            ), page AS (
+                SELECT DISTINCT member_id FROM window_earns
+                 WHERE member_id > %(after_member)s ORDER BY member_id LIMIT %(members)s
+            )
+            SELECT w.member_id, w.partner_id, coalesce(p.name, ''), sum(w.points)
+              FROM window_earns w
+              JOIN page ON page.member_id = w.member_id
+              LEFT JOIN public.partners_partner p ON p.id = w.partner_id
+             GROUP BY 1, 2, 3 ORDER BY 1, 3
+            """,
+            {
+                "after": after_id,
+                "through": through_id,
+                "after_member": after_member,
+                "members": members,
+            },
+        )
+        return [EarnedAtPartner(int(m), p, name, int(points)) for m, p, name, points in cursor]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from psycopg.types.numeric import Int8
 
 from coalition.members.models import Member
+from coalition.tiers import notices
 from coalition.tiers.errors import TierError
 from coalition.tiers.models import (
     MemberTier,
@@ -39,7 +40,7 @@ from coalition.tiers.selectors import (
     tier_policy_sql,
 )
 from coalition.webhooks import services as webhooks
-from loyalty_kernel import driver_sql
+from loyalty_kernel import driver_sql, jobs
 
 ROLLING_PERIOD = timedelta(days=365)
 
@@ -77,7 +78,7 @@ def _levels() -> list[TierLevel]:
 def _record(
     member_id: int, old: TierLevel | None, new: TierLevel, reason: str, points: int, at: datetime
 ) -> None:
-    TierChange.objects.create(
+    change = TierChange.objects.create(
         member_id=member_id,
         from_level=old,
         to_level=new,
@@ -90,6 +91,7 @@ def _record(
         "from_tier": old.code if old else None, "to_tier": new.code, "reason": reason,
         "qualifying_points": points, "changed_at": at,
     })  # fmt: skip
+    jobs.enqueue_on_commit(notices.send_change_notice, change.pk)
 
 
 def tier_evaluate(*, member_id: int, now: datetime | None = None) -> MemberTier | None:

@@ -39,6 +39,13 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG"  # noqa: S105
 
 LOYALTY_BASE_DOMAIN = env_str("LOYALTY_BASE_DOMAIN", "localhost").lower()
+# Where members reach the public site: the links in e-mails (unsubscribe, profile).
+LOYALTY_PUBLIC_URL = env_str(
+    "LOYALTY_PUBLIC_URL",
+    "http://localhost:8000"
+    if LOYALTY_BASE_DOMAIN == "localhost"
+    else f"https://{LOYALTY_BASE_DOMAIN}",
+).rstrip("/")
 LOYALTY_COALITION_NAME = env_str("LOYALTY_COALITION_NAME", "Demo Coalition")
 # Hosts that serve the public (coalition) site: the base domain, and loopback
 # addresses when the base domain is localhost.
@@ -108,6 +115,7 @@ SHARED_APPS = [
     "coalition.webhooks",
     "coalition.audit",
     "coalition.analytics",
+    "coalition.notifications",
     "tenants.staff",
     "loyalty_web",
 ]
@@ -267,6 +275,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
     # Folds new journal transactions into the dashboards' daily rollups.
     "analytics-advance-rollups": {"task": "analytics.advance_rollups", "schedule": 15.0},
+    # Hourly, but each member gets one digest per UTC day: the first run of the day
+    # fixes the day's window and the outbox keys each e-mail by the day.
+    "notifications-points-digests": {
+        "task": "notifications.send_points_digests",
+        "schedule": 3600.0,
+    },
 }
 
 # --- e-mail ---------------------------------------------------------------------

@@ -38,9 +38,10 @@ from coalition.ledger.models import HoldStatus
 from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
 from coalition.webhooks import services as webhooks
-from loyalty_kernel import driver_sql
+from loyalty_kernel import driver_sql, jobs
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_tenant
+from tenants.rewards import tasks
 from tenants.rewards.errors import (
     InvalidAmount,
     InvalidPointValue,
@@ -266,6 +267,8 @@ def reward_redeem(
                 "balance_after": posting.balance_after, "reason": "reward",
                 "reward_code": reward.code, "voucher_code": voucher.code,
             })  # fmt: skip
+            # The member's e-mail with the code, once the redemption has committed.
+            jobs.enqueue_on_commit(tasks.send_voucher_notice, partner.pk, voucher.pk)
             return voucher
     except IntegrityError:
         if idempotency is not None:

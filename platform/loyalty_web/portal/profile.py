@@ -26,6 +26,7 @@ from loyalty_kernel.errors import DomainError
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
 from loyalty_web.portal.access import SIGN_IN_URL, end_member_session, member_page, portal_context
+from loyalty_web.portal.notifications import CHANGE_LABELS, notifications_form
 from loyalty_web.portal.profile_forms import ProfileForm
 from tenants.earning.profile import member_profile_save
 
@@ -43,6 +44,8 @@ CHANGE_WORDS = {
     "withdrawn": gettext_lazy("withdrawn"),
     "changed": gettext_lazy("changed"),
     "removed": gettext_lazy("removed"),
+    "on": gettext_lazy("switched on"),
+    "off": gettext_lazy("switched off"),
 }
 
 
@@ -100,11 +103,12 @@ def profile(request: HttpRequest) -> HttpResponse:
             filled=filled,
             of=of,
             complete=filled == of,
+            notifications=notifications_form(member.pk),
             changes=[
                 (
                     ProfileForm.base_fields[c.field].label
                     if c.field in ProfileForm.base_fields
-                    else c.field,
+                    else CHANGE_LABELS.get(c.field, c.field),
                     CHANGE_WORDS.get(c.change, c.change),
                     c.changed_at,
                 )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.portal import give, history, profile, rewards, views
+from loyalty_web.portal import give, history, notifications, profile, rewards, views
 
 app_name = "portal"
 
@@ -37,6 +37,12 @@ urlpatterns = [
     path("household/leave/", give.household_quit, name="household_leave"),
     path("household/pool/", give.household_pool_points, name="household_pool"),
     path("profile/", profile.profile, name="profile"),
+    path(
+        "profile/notifications/",
+        notifications.notifications_save,
+        name="notifications_save",
+    ),
+    path("unsubscribe/<str:token>/", notifications.unsubscribe, name="unsubscribe"),
     path("privacy/", profile.privacy, name="privacy"),
     path("privacy/<slug:kind>/", profile.privacy_request, name="privacy_request"),
     path("privacy/export/confirm/", profile.export_confirm, name="export_confirm"),

@@ -113,6 +113,10 @@ class TransactionKind(models.TextChoices):
     TRANSFER_REVERSAL = "transfer_reversal", "Transfer reversed"
     EXPIRY = "expiry", "Points expired"
     DONATION = "donation", "Donation to a charity"
+    # A partner's points adjustment: a goodwill or correcting credit (issued like
+    # an earn) or a correcting debit (taken back like a return).
+    ADJUSTMENT_CREDIT = "adjustment_credit", "Points added by an adjustment"
+    ADJUSTMENT_DEBIT = "adjustment_debit", "Points taken back by an adjustment"
 
 
 class Transaction(models.Model):

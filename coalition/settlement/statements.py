@@ -5,7 +5,9 @@ Valuation: each event at the partner's terms in force when it was posted.
 Per partner and period:
 
     issued            + points issued x issuance price
+    issued            + points added by the partner's adjustments x issuance price
     issued_reversal   - points taken back by returns x issuance price
+    issued_reversal   - points taken back by the partner's adjustments x issuance price
                         (returns of earlier periods' purchases are settled now, and say so)
     redeemed          - points honoured here x reimbursement rate
     redeemed_reversal + redemptions reversed x reimbursement rate
@@ -94,6 +96,13 @@ SELECT l.issuer_id, terms.id, count(DISTINCT t.id), -sum(m.points), min(t.id), m
 """  # noqa: S608 - constant fragments only
 
 
+# Journal kinds that issue points on the partner's issuance account: an earn, and
+# a partner's adjustment that adds points (settled like issued points, fee % and
+# all); every other kind on that account takes points back (a return, or an
+# adjustment that takes points back) and is settled like a return.
+ISSUING_KINDS = frozenset({"earn", "adjustment_credit"})
+
+
 @dataclass
 class DraftLine:
     kind: str
@@ -166,15 +175,20 @@ def compute_statements(
         points = points_sign(account_kind, tx_kind) * total
         if account_kind == "issuance":
             price = terms.issuance_price
-            if tx_kind == "earn":
-                kind, amount, text = LineKind.ISSUED, money(points, price), "issued"
+            if tx_kind in ISSUING_KINDS:
+                kind, amount = LineKind.ISSUED, money(points, price)
+                text = "issued" if tx_kind == "earn" else "added by adjustments"
                 issued_amounts[(partner_id, terms.pk)] += amount
                 margin[terms.currency] += amount
             else:
                 kind = LineKind.ISSUED_REVERSAL
                 amount = -money(points, price)
                 margin[terms.currency] += amount
-                text = "returned" + (" (purchases of earlier periods)" if earlier else "")
+                text = (
+                    "taken back by adjustments"
+                    if tx_kind == "adjustment_debit"
+                    else "returned" + (" (purchases of earlier periods)" if earlier else "")
+                )
             rate = price
         else:
             rate = terms.reimbursement_rate
@@ -465,7 +479,7 @@ def points_sign(account_kind: str, tx_kind: str) -> int:
     debits the issuance account (a return credits it back); redeeming credits the
     redemption account (a reversed redemption debits it)."""
     if account_kind == "issuance":
-        return -1 if tx_kind == "earn" else 1
+        return -1 if tx_kind in ISSUING_KINDS else 1
     if account_kind == "redemption":
         return -1 if tx_kind == "burn_reversal" else 1
     return -1  # lot movements: an expiry takes points out of lots

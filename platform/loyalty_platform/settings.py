@@ -110,6 +110,7 @@ SHARED_APPS = [
     "coalition.catalogue",
     "coalition.charity",
     "coalition.transfers",
+    "coalition.adjustments",
     "coalition.expiry",
     "coalition.settlement",
     "coalition.webhooks",
@@ -296,6 +297,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "loyalty@localhost")
 
 # --- settlement -----------------------------------------------------------------
+# Points a partner may adjust (added and taken back alike) per partner-local day.
+LOYALTY_ADJUSTMENT_DAILY_CAP = env_int("LOYALTY_ADJUSTMENT_DAILY_CAP", 10_000)
 LOYALTY_SETTLEMENT_FREQUENCY = env_str("LOYALTY_SETTLEMENT_FREQUENCY", "monthly").lower()
 if LOYALTY_SETTLEMENT_FREQUENCY not in {"daily", "weekly", "monthly"}:
     raise ConfigurationError(

@@ -14,7 +14,8 @@ One module per operation, over a shared core: ``posting`` (wallets, journal,
 lots, idempotent execution), ``accounts``, ``retry`` (the one retry loop);
 ``earning`` (the hottest path, a single SQL statement), ``bulk_earning``,
 ``spending`` (burn and donate, and the spend path holds share), ``holds``,
-``reversals``, ``transfers``, ``expiry``. Callers import this package and call
+``reversals``, ``transfers``, ``expiry``, ``adjusting`` (a partner's
+adjustments: credits like an earn, debits like a return). Callers import this package and call
 ``services.<operation>``; the operations are re-exported here.
 """
 
@@ -25,6 +26,7 @@ from coalition.ledger.services.accounts import (
     forget_known_accounts,
     partner_accounts_ensure,
 )
+from coalition.ledger.services.adjusting import ADJUSTMENT_KINDS, adjust
 from coalition.ledger.services.bulk_earning import EarnRequest, earn_batch
 from coalition.ledger.services.earning import earn
 from coalition.ledger.services.expiry import lots_expire, member_lots_expire
@@ -36,10 +38,12 @@ from coalition.ledger.services.spending import burn, donate
 from coalition.ledger.services.transfers import transfer, transfer_replay
 
 __all__ = [
+    "ADJUSTMENT_KINDS",
     "MAX_ATTEMPTS",
     "REVERSAL_KINDS",
     "EarnRequest",
     "Posting",
+    "adjust",
     "burn",
     "coalition_accounts_ensure",
     "donate",

@@ -52,6 +52,12 @@ LINE_WORDS = {
     (LineKind.DONATED, False): gettext_lazy("Points donated"),
 }
 CAPTURED = gettext_lazy("Points members paid with at the till")
+# Lines of a partner's points adjustments (settled like issuance and returns).
+KIND_WORDS = {
+    TransactionKind.CAPTURE: CAPTURED,
+    TransactionKind.ADJUSTMENT_CREDIT: gettext_lazy("Points you added by adjustments"),
+    TransactionKind.ADJUSTMENT_DEBIT: gettext_lazy("Points you took back by adjustments"),
+}
 
 STATUS_TAGS = {
     PaymentStatus.PAID: "tag--ok",
@@ -73,8 +79,8 @@ STATUS_WORDS = {
 
 
 def line_words(kind: str, transaction_kind: str, earlier_periods: bool) -> str:
-    if kind == LineKind.REDEEMED and transaction_kind == TransactionKind.CAPTURE:
-        return str(CAPTURED)
+    if transaction_kind in KIND_WORDS and kind != LineKind.FEE_PERCENT:
+        return str(KIND_WORDS[transaction_kind])
     words = LINE_WORDS.get((LineKind(kind), earlier_periods)) or LINE_WORDS.get(
         (LineKind(kind), False)
     )

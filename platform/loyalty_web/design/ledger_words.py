@@ -23,6 +23,8 @@ KIND_LABELS: dict[str, Any] = {
     TransactionKind.TRANSFER_REVERSAL: _("Transfer reversed"),
     TransactionKind.EXPIRY: _("Points expired"),
     TransactionKind.DONATION: _("Donation to a charity"),
+    TransactionKind.ADJUSTMENT_CREDIT: _("Points added by the partner"),
+    TransactionKind.ADJUSTMENT_DEBIT: _("Points taken back by the partner"),
 }
 
 

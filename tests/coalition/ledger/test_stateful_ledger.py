@@ -3,10 +3,11 @@
 A Python model keeps what the books must say: every member's balance, every lot
 (issuer's points with an expiry, consumed soonest-expiry first), every hold and
 every reversible transaction. Random programs enrol, earn (with an expiry on a
-simulated clock; one already past is refused), burn, authorise / capture / void /
-expire holds (a suspended partner cannot capture), reverse (wholly, in part, with
-or without shortfall), transfer, expire lots, block members, suspend a partner
-and retry earlier requests with the same idempotency
+simulated clock; one already past is refused), burn, adjust (a partner's credit
+issued like an earn, or debit taken from the member's lots, its own first),
+authorise / capture / void / expire holds (a suspended partner cannot capture),
+reverse (wholly, in part, with or without shortfall), transfer, expire lots, block
+members, suspend a partner and retry earlier requests with the same idempotency
 key (same payload: the same Posting and not one row more; another payload:
 IdempotencyKeyReused and not one row more). The model predicts each outcome,
 typed refusals included; a refusal must change nothing.
@@ -98,6 +99,7 @@ class MLot:
     expires_at: datetime | None
     points: int
     remaining: int
+    issuer: int = 0
 
     def spend_order(self) -> tuple[bool, datetime, int]:
         # soonest expiry first, no expiry last; then by id (inside one database
@@ -316,7 +318,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.balances[member] += points
         lot_id = int(posting.result["lot"])
         assert posting.result == {"balance_after": self.balances[member], "lot": lot_id}
-        self.lots[lot_id] = MLot(lot_id, member, expires_at, points, points)
+        self.lots[lot_id] = MLot(lot_id, member, expires_at, points, points, partner)
         self.txs[posting.transaction_id] = MTx(
             posting.transaction_id, "earn", member, partner, points, created_lots=[lot_id]
         )
@@ -583,7 +585,8 @@ class LedgerMachine(RuleBasedStateMachine):
         for lot_id, source, lot_points, remaining, expires_at in created:
             assert remaining == lot_points
             assert expires_at == self.lots[source].expires_at
-            self.lots[lot_id] = MLot(lot_id, recipient, expires_at, lot_points, lot_points)
+            issuer = self.lots[source].issuer
+            self.lots[lot_id] = MLot(lot_id, recipient, expires_at, lot_points, lot_points, issuer)
         self.txs[posting.transaction_id] = MTx(
             posting.transaction_id,
             "transfer",
@@ -594,6 +597,76 @@ class LedgerMachine(RuleBasedStateMachine):
             consumed=plan,
             created_lots=[int(row[0]) for row in created],
         )
+
+    @rule(
+        data=st.data(),
+        points=st.integers(1, 300),
+        credit=st.booleans(),
+        expiry_days=EXPIRY_DAYS,
+        use_key=st.booleans(),
+    )
+    def adjust(
+        self,
+        data: st.DataObject,
+        points: int,
+        credit: bool,
+        expiry_days: int | None,
+        use_key: bool,
+    ) -> None:
+        """A partner's adjustment: a credit is issued like an earn (a lot of its
+        own); a debit takes points back from the member's lots, the partner's own
+        first, then soonest expiry first, never below zero."""
+        member, partner = self._pick(data, self.members), self._pick(data, list(self.partner_ids))
+        if not credit:
+            points = self._amount(data, member)
+        expires_at = None
+        if credit and expiry_days is not None:
+            expires_at = self.clock + timedelta(days=expiry_days)
+        kwargs = {
+            "member_id": member,
+            "partner_id": partner,
+            "points": points if credit else -points,
+            "expires_at": expires_at,
+            "idempotency": self._key(use_key),
+            "memo": "goodwill" if credit else "correction",
+            "now": self.clock,
+        }
+        expected: type[Exception] | None = None
+        if credit:
+            if expires_at is not None and expires_at <= self.clock:
+                expected = InvalidExpiry
+            elif not self.active[member]:
+                expected = MemberNotActive
+            elif not self.partner_active[partner]:
+                expected = PartnerNotActive
+        else:
+            expected = self._spend_refusal(member, partner, points)
+        posting = self._call(services.adjust, kwargs, expected)
+        if posting is None:
+            return
+        if credit:
+            self.balances[member] += points
+            lot_id = int(posting.result["lot"])
+            assert posting.result == {"balance_after": self.balances[member], "lot": lot_id}
+            self.lots[lot_id] = MLot(lot_id, member, expires_at, points, points, partner)
+            self._post(f"issuance:{partner}", -points)
+            return
+        lots = sorted(
+            (lot for lot in self._spendable(member)),
+            key=lambda lot: (lot.issuer != partner, *lot.spend_order()),
+        )
+        plan, needed = [], points
+        for lot in lots:
+            if needed == 0:
+                break
+            take = min(needed, lot.remaining)
+            lot.remaining -= take
+            plan.append((lot.id, take))
+            needed -= take
+        self.balances[member] -= points
+        assert [(c["lot"], c["points"]) for c in posting.result["consumed"]] == plan
+        assert posting.balance_after == self.balances[member]
+        self._post(f"issuance:{partner}", points)
 
     @precondition(lambda self: self.requests)
     @rule(data=st.data(), same_payload=st.booleans(), other_operation=st.booleans())
@@ -629,6 +702,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 kwargs["points"] = request.kwargs["points"] + 1
         elif operation is services.reverse:
             kwargs["allow_shortfall"] = not kwargs["allow_shortfall"]
+        elif operation is services.adjust and kwargs["points"] < 0:
+            kwargs["points"] -= 1  # still a debit (a 0 would be refused before the key)
         else:
             kwargs["points"] = (kwargs["points"] or 0) + 1
         self._call(operation, kwargs, IdempotencyKeyReused)

@@ -1,0 +1,50 @@
+"""Reads of points adjustments: the daily cap, what a partner has adjusted on its
+local day and what is left of the cap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Func, Sum
+
+from coalition.adjustments.models import Adjustment
+from loyalty_kernel import clock
+from tenants.partners.models import Partner
+
+DEFAULT_DAILY_CAP = 10_000
+
+
+def daily_cap() -> int:
+    """Points a partner may adjust per local day, adding and taking back alike
+    (setting ``LOYALTY_ADJUSTMENT_DAILY_CAP``)."""
+    return int(getattr(settings, "LOYALTY_ADJUSTMENT_DAILY_CAP", DEFAULT_DAILY_CAP))
+
+
+def local_day(partner: Partner, now: datetime | None = None) -> date:
+    """The partner's calendar day at ``now`` (default: the application clock)."""
+    return (now or clock.now()).astimezone(ZoneInfo(partner.time_zone)).date()
+
+
+def adjusted_on(partner_id: int, day: date) -> int:
+    """Points the partner adjusted on its local ``day``, credits and debits alike."""
+    total = Adjustment.objects.filter(partner_id=partner_id, local_day=day).aggregate(
+        points=Sum(Func("points", function="abs"))
+    )["points"]
+    return int(total or 0)
+
+
+@dataclass(frozen=True)
+class CapToday:
+    cap: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(self.cap - self.used, 0)
+
+
+def cap_today(partner: Partner, now: datetime | None = None) -> CapToday:
+    return CapToday(daily_cap(), adjusted_on(partner.pk, local_day(partner, now)))

@@ -53,7 +53,7 @@ LINE_WORDS = {
 }
 CAPTURED = gettext_lazy("Points members paid with at the till")
 # Lines of a partner's points adjustments (settled like issuance and returns).
-KIND_WORDS = {
+KIND_WORDS: dict[str, Any] = {
     TransactionKind.CAPTURE: CAPTURED,
     TransactionKind.ADJUSTMENT_CREDIT: gettext_lazy("Points you added by adjustments"),
     TransactionKind.ADJUSTMENT_DEBIT: gettext_lazy("Points you took back by adjustments"),

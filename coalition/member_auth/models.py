@@ -22,9 +22,10 @@ class MemberSessionGeneration(models.Model):
 
 
 class MemberSignInAttempt(models.Model):
-    """One request to sign in: a six-digit code and a link token, both stored hashed,
-    single use, expiring. A row is kept for unknown addresses too (with no member),
-    so throttling and answers are the same whether or not the address exists."""
+    """One request to sign in: a six-digit code, a link token and a challenge id (for
+    member apps), all stored hashed, single use, expiring. A row is kept for unknown
+    addresses too (with no member), so throttling and answers are the same whether
+    or not the address exists."""
 
     email = models.CharField(max_length=254)  # lower-case
     member = models.ForeignKey(
@@ -33,6 +34,9 @@ class MemberSignInAttempt(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     code_hash = models.CharField(max_length=64)
     token_hash = models.CharField(max_length=64, unique=True)
+    # What a member app names the attempt by when it sends the code (hashed; none
+    # on attempts made before apps could sign in).
+    challenge_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     wrong_codes = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()

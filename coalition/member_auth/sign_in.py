@@ -2,16 +2,22 @@
 link, e-mailed together, stored hashed, single use, expiring after
 ``LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS``. The answer and the work are the same
 whether or not the address belongs to a member (no enumeration); the tenth wrong
-code locks that attempt."""
+code locks that attempt.
+
+The portal finds the attempt by the address it asked a code for; a member app
+(over the coalition API) by the challenge id ``member_sign_in_start`` returns.
+Either way the code, its single use, its expiry and its lock are the same."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from coalition.member_auth.errors import (
@@ -58,14 +64,17 @@ def _throttle(email: str, ip: str | None) -> None:
             )
 
 
-def member_sign_in_start(*, email: str, ip: str | None, link_url: str) -> None:
+def member_sign_in_start(*, email: str, ip: str | None, link_url: str) -> str:
     """E-mail a code and a link to ``email`` if it belongs to an active member.
-    ``link_url`` is where the link points; the token is added to it."""
+    ``link_url`` is where the link points; the token is added to it. Returns the
+    attempt's challenge id, made (and stored) whether or not a member has the
+    address, so it tells nothing about it."""
     email = email.strip().lower()
     _throttle(email, ip)
     member = Member.objects.filter(email__iexact=email, status=MemberStatus.ACTIVE).first()
     code = f"{secrets.randbelow(1_000_000):06d}"
     token = secrets.token_urlsafe(32)
+    challenge = secrets.token_urlsafe(24)
     now = clock.now()
     MemberSignInAttempt.objects.create(
         email=email,
@@ -73,11 +82,12 @@ def member_sign_in_start(*, email: str, ip: str | None, link_url: str) -> None:
         ip=ip,
         code_hash=_code_hash(email, code),
         token_hash=_hash(f"token:{token}"),
+        challenge_hash=_hash(f"challenge:{challenge}"),
         created_at=now,
         expires_at=now + _window(),
     )
     if member is None:
-        return
+        return challenge
     minutes = settings.LOYALTY_MEMBER_SIGN_IN_CODE_SECONDS // 60
     send_mail(
         subject=f"Your sign-in code: {code}",
@@ -90,27 +100,44 @@ def member_sign_in_start(*, email: str, ip: str | None, link_url: str) -> None:
         from_email=None,
         recipient_list=[member.email],
     )
+    return challenge
 
 
 def member_sign_in_complete(*, email: str, code: str) -> Member:
     """The member whose latest code this is; the code then stops working. A wrong
     code is counted (and the count kept) before the error is raised."""
     email = email.strip().lower()
+    return _complete(
+        lambda now: MemberSignInAttempt.objects.filter(
+            email=email, used_at__isnull=True, expires_at__gt=now
+        ).order_by("-created_at"),
+        code,
+    )
+
+
+def member_sign_in_complete_challenge(*, challenge: str, code: str) -> Member:
+    """The member of the attempt ``challenge`` names, if ``code`` is its code; the
+    code then stops working. Wrong codes are counted as in the portal."""
+    challenge_hash = _hash(f"challenge:{challenge.strip()}")
+    return _complete(
+        lambda now: MemberSignInAttempt.objects.filter(
+            challenge_hash=challenge_hash, used_at__isnull=True, expires_at__gt=now
+        ),
+        code,
+    )
+
+
+def _complete(attempts: Callable[[datetime], QuerySet[MemberSignInAttempt]], code: str) -> Member:
     now = clock.now()
     locked = SignInLocked("Too many wrong codes. Ask for a new code.")
     wrong = InvalidSignInCode("That code is wrong or has expired. Check the e-mail or ask again.")
     with transaction.atomic():
-        attempt = (
-            MemberSignInAttempt.objects.select_for_update()
-            .filter(email=email, used_at__isnull=True, expires_at__gt=now)
-            .order_by("-created_at")
-            .first()
-        )
+        attempt = attempts(now).select_for_update().first()
         if attempt is None:
             raise wrong
         if attempt.wrong_codes >= MAX_WRONG_CODES:
             raise locked
-        right = constant_time_compare(attempt.code_hash, _code_hash(email, code.strip()))
+        right = constant_time_compare(attempt.code_hash, _code_hash(attempt.email, code.strip()))
         if right and attempt.member is not None:
             return _use(attempt, now, wrong)
         attempt.wrong_codes += 1

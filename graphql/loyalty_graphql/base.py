@@ -9,7 +9,8 @@ hold no business rules: ``perform`` calls services.
 
 **The idempotency rule, for every mutation of both schemas.** Every mutation
 takes a required ``idempotencyKey``, scoped to its caller (a partner, a member,
-the operator), so two callers' "k1" never collide. The first request with a key
+the operator), so two callers' "k1" never collide; a mutation open to anonymous
+callers scopes it to what it acts on (``idempotency_key``). The first request with a key
 acts and its answer is kept; the same key with the same input answers that
 original answer again, whatever happened since (a balance spent, a voucher used,
 an endpoint disabled), and acts no more; the same key with other input, or for
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 PARTNER = frozenset({"partner"})
 MEMBER = frozenset({"member"})
 OPERATOR = frozenset({"operator"})
+# Open to anyone who reaches the host, credentials or not (signing in).
+ANYONE = frozenset({"anonymous", "member", "partner", "operator"})
 
 
 def principal_of(info: Any) -> Principal:
@@ -56,7 +59,7 @@ def principal_of(info: Any) -> Principal:
 def permission_problem(
     principal: Principal, kinds: frozenset[str], scope: str | None
 ) -> str | None:
-    if principal.kind == "anonymous":
+    if principal.kind == "anonymous" and principal.kind not in kinds:
         return "authentication required"
     if principal.kind not in kinds:
         return f"{principal.kind} credentials cannot do this"
@@ -166,11 +169,17 @@ class LoyaltyMutation(graphene.Mutation):
         return arguments
 
     @classmethod
+    def idempotency_key(cls, call: Call, arguments: dict[str, Any]) -> IdempotencyKey:
+        """The client's key in its scope: the caller's, unless the mutation (open
+        to anonymous callers, who have no scope of their own) says otherwise."""
+        return call.idempotency
+
+    @classmethod
     def answer(cls, call: Call, arguments: dict[str, Any]) -> dict[str, Any]:
         """The payload for this request: performed once per key, then replayed."""
         if cls.replay is Replay.BY_SERVICE:
             return cls.perform(call, **arguments)
-        key = call.idempotency
+        key = cls.idempotency_key(call, arguments)
         operation = call.info.field_name
         keep = answer_in_transaction if cls.replay is Replay.IN_TRANSACTION else answer_after
         stored = keep(

@@ -149,6 +149,9 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     # closing a period and paying it out touch every partner (and Stripe)
     ("CoalitionMutation", "closePeriod"): FieldCost(1000),
     ("CoalitionMutation", "payOutPeriod"): FieldCost(1000),
+    # members' apps sign in before they hold a token
+    ("CoalitionMutation", "startMemberSignIn"): FieldCost(50, public=True),
+    ("CoalitionMutation", "completeMemberSignIn"): FieldCost(50, public=True),
 }
 # Any other mutation: a transaction with a few statements.
 MUTATION = FieldCost(50)

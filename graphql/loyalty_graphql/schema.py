@@ -19,6 +19,7 @@ from loyalty_graphql.charity.queries import CharityQueries
 from loyalty_graphql.earning.mutations import AwardBehaviour, RecordReferral
 from loyalty_graphql.members.mutations import EnrolMember, IssueMemberToken
 from loyalty_graphql.members.queries import CoalitionMemberQueries, PartnerMemberQueries
+from loyalty_graphql.members.sign_in import CompleteMemberSignIn, StartMemberSignIn
 from loyalty_graphql.partners.queries import PartnerHostQueries, PartnerListQueries
 from loyalty_graphql.programme.mutations import (
     AddEarnRule,
@@ -98,6 +99,8 @@ class CoalitionMutation(graphene.ObjectType):
     donate_points = DonatePoints.Field()
     close_period = ClosePeriod.Field()
     redeem_catalogue_reward = RedeemCatalogueReward.Field()
+    start_member_sign_in = StartMemberSignIn.Field()
+    complete_member_sign_in = CompleteMemberSignIn.Field()
 
 
 class PartnerMutation(graphene.ObjectType):

@@ -91,7 +91,7 @@ def _earn(world: World, _answer: Any) -> None:
 @dataclass(frozen=True)
 class Case:
     document: str
-    caller: str  # "partner", "member" or "operator"
+    caller: str  # "partner", "member", "operator" or "anonymous"
     first: Callable[[World], Variables]
     other: Callable[[World], Variables]
     # After the first answer, change what it showed; gets the first payload.
@@ -103,6 +103,14 @@ class Case:
 
 
 # --- set-ups and later operations -------------------------------------------------------
+
+
+def _sign_in_started(world: World) -> None:
+    world.extra["sign_in"] = s.member_sign_in_started(world.coalition.member)
+
+
+def _another_code(started: dict[str, str]) -> str:
+    return f"{(int(started['code']) + 1) % 1_000_000:06d}"
 
 
 def _member_leaves(world: World) -> None:
@@ -430,6 +438,18 @@ COALITION_CASES: dict[str, Case] = {
         prepare=_two_catalogue_rewards,
         first=lambda w: w.extra["rewards"][0], other=lambda w: w.extra["rewards"][1],
     ),
+    # Anonymous callers' keys are scoped to the address (the same address written
+    # otherwise is other input) and to the challenge (another code is other input).
+    "startMemberSignIn": Case(
+        s.START_MEMBER_SIGN_IN, "anonymous",
+        first=lambda w: {"email": w.coalition.member.email},
+        other=lambda w: {"email": w.coalition.member.email.upper()},
+    ),
+    "completeMemberSignIn": Case(
+        s.COMPLETE_MEMBER_SIGN_IN, "anonymous", prepare=_sign_in_started,
+        first=lambda w: w.extra["sign_in"],
+        other=lambda w: {**w.extra["sign_in"], "code": _another_code(w.extra["sign_in"])},
+    ),
 }  # fmt: skip
 
 MATRIX = [
@@ -446,9 +466,9 @@ def _case(host: str, name: str) -> Case:
     return cases[name]
 
 
-def _token(world: World, case: Case) -> str:
+def _token(world: World, case: Case) -> str | None:
     return {"partner": world.partner_key, "member": world.member_token,
-            "operator": world.operator_key}[case.caller]  # fmt: skip
+            "operator": world.operator_key, "anonymous": None}[case.caller]  # fmt: skip
 
 
 def test_the_matrix_has_a_case_for_every_mutation_and_no_other() -> None:

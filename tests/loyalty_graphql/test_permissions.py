@@ -210,6 +210,10 @@ COALITION_OPERATIONS = (
               prepare=_closed_period, stripe=True),
     Operation("redeemCatalogueReward", s.REDEEM_CATALOGUE_REWARD, MEMBER_ONLY, True,
               lambda w: {"key": "m1"}, prepare=lambda w: s.catalogue_reward()),
+    Operation("startMemberSignIn", s.START_MEMBER_SIGN_IN, None, True,
+              lambda w: {"key": "m1", "email": w.member.email}),
+    Operation("completeMemberSignIn", s.COMPLETE_MEMBER_SIGN_IN, None, True,
+              lambda w: {"key": "m1"}, prepare=lambda w: s.member_sign_in_started(w.member)),
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ Set-up goes through services; the behaviour under test goes through HTTP only.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -27,6 +29,7 @@ from coalition.charity.models import Donation
 from coalition.charity.services import charity_create
 from coalition.ledger import services as ledger
 from coalition.ledger.models import Transaction
+from coalition.member_auth.sign_in import member_sign_in_start
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
 from coalition.settlement.models import SettlementPeriod, SettlementTerms, Statement
@@ -380,6 +383,16 @@ def invite_to_friends_household(world: CoalitionWorld) -> int:
     ).pk
 
 
+def member_sign_in_started(member: Member) -> dict[str, str]:
+    """A sign-in started for ``member`` (as the portal starts one): its challenge
+    and the code e-mailed (variables of ``COMPLETE_MEMBER_SIGN_IN``)."""
+    challenge = member_sign_in_start(email=member.email, ip=None, link_url="https://x/?t=")
+    found = re.search(r"\b(\d{6})\b", mail.outbox[-1].body)
+    assert found
+    assert mail.outbox[-1].to == [member.email]
+    return {"challenge": challenge, "code": found.group(1)}
+
+
 # --- what a call could change ----------------------------------------------------------
 
 
@@ -566,6 +579,11 @@ MEMBER_VOUCHER = "voucher { partner partnerName code reward rewardName points st
 REDEEM_CATALOGUE_REWARD = f"""mutation($key: String!, $partner: String!, $reward: String!) {{
   redeemCatalogueReward(idempotencyKey: $key, partner: $partner, rewardCode: $reward) {{
     {MEMBER_VOUCHER} {ERRORS} }} }}"""
+START_MEMBER_SIGN_IN = f"""mutation($key: String!, $email: String!) {{
+  startMemberSignIn(idempotencyKey: $key, email: $email) {{ challenge {ERRORS} }} }}"""
+COMPLETE_MEMBER_SIGN_IN = f"""mutation($key: String!, $challenge: String!, $code: String!) {{
+  completeMemberSignIn(idempotencyKey: $key, challenge: $challenge, code: $code) {{
+    token {ERRORS} }} }}"""
 ME_HISTORY_QUERY = """query($kind: LedgerTransactionKind, $partner: String, $first: Int) {
   meHistory: me {
     lots(first: $first) { edges { node { issuer remaining } } pageInfo { hasNextPage } }

@@ -37,6 +37,7 @@ from loyalty_graphql.purchases.mutations import RecordPurchase, ReturnPurchase
 from loyalty_graphql.purchases.queries import PurchaseQueries
 from loyalty_graphql.rewards.mutations import (
     AuthorizePointsPayment,
+    CancelMyVoucher,
     CancelVoucher,
     CapturePointsPayment,
     ConsumeVoucher,
@@ -44,7 +45,11 @@ from loyalty_graphql.rewards.mutations import (
     RedeemReward,
     VoidPointsPayment,
 )
-from loyalty_graphql.rewards.queries import CatalogueQueries, PartnerRewardQueries
+from loyalty_graphql.rewards.queries import (
+    CatalogueQueries,
+    MemberVoucherQueries,
+    PartnerRewardQueries,
+)
 from loyalty_graphql.settlement.mutations import ClosePeriod, PayOutPeriod
 from loyalty_graphql.settlement.queries import CoalitionSettlementQueries, PartnerSettlementQueries
 from loyalty_graphql.transfers.mutations import (
@@ -71,6 +76,7 @@ CoalitionQuery = root_type(
     PartnerListQueries,
     CoalitionMemberQueries,
     CatalogueQueries,
+    MemberVoucherQueries,
     CoalitionSettlementQueries,
     CharityQueries,
     TransferQueries,
@@ -101,6 +107,7 @@ class CoalitionMutation(graphene.ObjectType):
     redeem_catalogue_reward = RedeemCatalogueReward.Field()
     start_member_sign_in = StartMemberSignIn.Field()
     complete_member_sign_in = CompleteMemberSignIn.Field()
+    cancel_my_voucher = CancelMyVoucher.Field()
 
 
 class PartnerMutation(graphene.ObjectType):

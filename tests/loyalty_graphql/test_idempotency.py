@@ -183,6 +183,10 @@ def _two_catalogue_rewards(world: World) -> None:
     world.extra["rewards"] = [s.catalogue_reward(), s.catalogue_reward()]
 
 
+def _two_member_vouchers(world: World) -> None:
+    world.extra["vouchers"] = [s.member_voucher(world.coalition.member) for _ in range(2)]
+
+
 def _consume_catalogue_voucher(world: World, answer: Any) -> None:
     """The partner's till uses the voucher the member redeemed."""
     with in_partner(Partner.objects.get(slug=answer["voucher"]["partner"])):
@@ -449,6 +453,10 @@ COALITION_CASES: dict[str, Case] = {
         s.COMPLETE_MEMBER_SIGN_IN, "anonymous", prepare=_sign_in_started,
         first=lambda w: w.extra["sign_in"],
         other=lambda w: {**w.extra["sign_in"], "code": _another_code(w.extra["sign_in"])},
+    ),
+    "cancelMyVoucher": Case(
+        s.CANCEL_MY_VOUCHER, "member", prepare=_two_member_vouchers,
+        first=lambda w: w.extra["vouchers"][0], other=lambda w: w.extra["vouchers"][1],
     ),
 }  # fmt: skip
 

@@ -214,6 +214,9 @@ COALITION_OPERATIONS = (
               lambda w: {"key": "m1", "email": w.member.email}),
     Operation("completeMemberSignIn", s.COMPLETE_MEMBER_SIGN_IN, None, True,
               lambda w: {"key": "m1"}, prepare=lambda w: s.member_sign_in_started(w.member)),
+    Operation("myVouchers", s.MY_VOUCHERS_QUERY, MEMBER_ONLY, False, lambda w: {"first": 5}),
+    Operation("cancelMyVoucher", s.CANCEL_MY_VOUCHER, MEMBER_ONLY, True,
+              lambda w: {"key": "m1"}, prepare=lambda w: s.member_voucher(w.member)),
 )  # fmt: skip
 
 

@@ -49,6 +49,7 @@ from tenants.earning.models import BehaviourAward, EarnRule, Referral, RuleSetVe
 from tenants.partners.models import Partner
 from tenants.purchases import services as purchases
 from tenants.purchases.models import Purchase, PurchaseReturn
+from tenants.rewards import self_service
 from tenants.rewards import services as rewards
 from tenants.rewards.models import PointsPayment, PointsPaymentSettings, Reward, Voucher
 from tenants.stores.models import Store
@@ -231,6 +232,17 @@ def catalogue_reward(slug: str = "alpha", points_price: int = 10, **fields: Any)
         "partner": slug,
         "reward": reward(Partner.objects.get(slug=slug), points_price, **fields),
     }
+
+
+def member_voucher(member: Member, slug: str = "alpha", points_price: int = 10) -> dict[str, str]:
+    """The member redeems a new reward of ``slug`` from the catalogue: the variables
+    of ``cancelMyVoucher`` for its voucher."""
+    variables = catalogue_reward(slug, points_price)
+    voucher = self_service.member_reward_redeem(
+        member_id=member.pk, partner_slug=slug, reward_code=variables["reward"]
+    )
+    use_public_schema()
+    return {"partner": slug, "code": voucher.code}
 
 
 def receipt(
@@ -584,6 +596,12 @@ START_MEMBER_SIGN_IN = f"""mutation($key: String!, $email: String!) {{
 COMPLETE_MEMBER_SIGN_IN = f"""mutation($key: String!, $challenge: String!, $code: String!) {{
   completeMemberSignIn(idempotencyKey: $key, challenge: $challenge, code: $code) {{
     token {ERRORS} }} }}"""
+MY_VOUCHERS_QUERY = """query($first: Int) {
+  myVouchers(first: $first) { partner partnerName code reward rewardName points status
+    expiresAt issuedAt consumedAt cancelledAt } }"""
+CANCEL_MY_VOUCHER = f"""mutation($key: String!, $partner: String!, $code: String!) {{
+  cancelMyVoucher(idempotencyKey: $key, partner: $partner, code: $code) {{
+    {MEMBER_VOUCHER} {ERRORS} }} }}"""
 ME_HISTORY_QUERY = """query($kind: LedgerTransactionKind, $partner: String, $first: Int) {
   meHistory: me {
     lots(first: $first) { edges { node { issuer remaining } } pageInfo { hasNextPage } }

@@ -145,3 +145,25 @@ class RedeemCatalogueReward(LoyaltyMutation):
             idempotency=call.idempotency,
         )
         return {"voucher": member_voucher_view(voucher)}
+
+
+class CancelMyVoucher(LoyaltyMutation):
+    """A member cancels one of their own unused vouchers (member token): the points
+    go back to their wallet and the reward back to the partner's stock. Another
+    member's voucher is as unknown as a made-up code."""
+
+    class Arguments:
+        partner = graphene.String(required=True, description="The voucher's partner (slug)")
+        code = graphene.String(required=True)
+
+    voucher = graphene.Field(MemberVoucherView)
+    allowed = MEMBER
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        voucher = self_service.member_voucher_cancel(
+            member_id=member_id_of(call.principal),
+            partner_slug=args["partner"],
+            code=args["code"],
+        )
+        return {"voucher": member_voucher_view(voucher)}

@@ -8,17 +8,20 @@ from typing import Any
 import graphene
 
 from coalition.catalogue.selectors import catalogue_page
-from loyalty_graphql.base import PARTNER, require
+from loyalty_graphql.base import MEMBER, PARTNER, member_id_of, require
 from loyalty_graphql.core.types import decode_cursor, encode_cursor
 from loyalty_graphql.limits import page_size
 from loyalty_graphql.rewards.types import (
     CatalogueConnection,
     CatalogueItem,
+    MemberVoucherView,
     RewardView,
     VoucherView,
+    member_voucher_view,
     voucher_view,
 )
 from tenants.partners.models import Partner
+from tenants.rewards import self_service
 from tenants.rewards import services as rewards
 from tenants.rewards.models import Reward
 
@@ -103,3 +106,20 @@ class CatalogueQueries(graphene.ObjectType):
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+
+class MemberVoucherQueries(graphene.ObjectType):
+    my_vouchers = graphene.List(
+        graphene.NonNull(MemberVoucherView),
+        required=True,
+        first=graphene.Int(description="How many, newest first (20 by default)."),
+        description="The member's vouchers at every partner, newest first (member token).",
+    )
+
+    @staticmethod
+    def resolve_my_vouchers(root: Any, info: Any, first: int | None = None) -> list[Any]:
+        principal = require(info, MEMBER)
+        vouchers = self_service.member_vouchers(
+            member_id=member_id_of(principal), limit=page_size(first)
+        )
+        return [member_voucher_view(voucher) for voucher in vouchers]

@@ -75,8 +75,11 @@ class MemberVoucherView(graphene.ObjectType):
     reward = graphene.String(required=True, description="The reward's code")
     reward_name = graphene.String(required=True)
     points = graphene.BigInt(required=True)
-    status = graphene.String(required=True)
+    status = graphene.String(required=True, description="issued, consumed or cancelled")
     expires_at = graphene.DateTime(required=True)
+    issued_at = graphene.DateTime(required=True)
+    consumed_at = graphene.DateTime(description="When the partner's till used it")
+    cancelled_at = graphene.DateTime(description="When it was cancelled (points given back)")
 
 
 def member_voucher_view(voucher: Any) -> MemberVoucherView:
@@ -89,4 +92,7 @@ def member_voucher_view(voucher: Any) -> MemberVoucherView:
         points=voucher.points,
         status=voucher.status,
         expires_at=voucher.expires_at,
+        issued_at=voucher.issued_at,
+        consumed_at=voucher.consumed_at,
+        cancelled_at=voucher.cancelled_at,
     )

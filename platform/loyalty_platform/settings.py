@@ -118,6 +118,7 @@ SHARED_APPS = [
     "coalition.analytics",
     "coalition.notifications",
     "tenants.staff",
+    "coalition.operators",
     "loyalty_web",
 ]
 TENANT_APPS = [

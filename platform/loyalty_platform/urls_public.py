@@ -1,4 +1,5 @@
-"""URLs of the public host: coalition home, member portal, operator admin, coalition API."""
+"""URLs of the public host: coalition home, member portal, operator console and admin,
+coalition API."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -16,6 +17,7 @@ admin.site.site_title = "Coalition operator"
 urlpatterns = [
     path("", views.coalition_home, name="coalition-home"),
     path("portal/", include("loyalty_web.portal.urls")),
+    path("operator/", include("loyalty_web.operator.urls")),
     path("admin/", admin.site.urls),
     path(
         "graphql",

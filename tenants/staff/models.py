@@ -60,9 +60,12 @@ class StaffInvitation(models.Model):
 
 
 class LoginAttempt(models.Model):
-    """Failed log-ins per partner and address, for throttling and lock-out."""
+    """Failed log-ins per partner and address, for throttling and lock-out; with no
+    partner, a failed log-in to the operator console (public host)."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     email = models.CharField(max_length=254)
     ip = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField()

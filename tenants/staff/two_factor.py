@@ -94,7 +94,7 @@ def _check(device: TOTPDevice | None, code: str) -> None:
         )
 
 
-def two_factor_confirm(*, user: Any, code: str, partner_id: int) -> None:
+def two_factor_confirm(*, user: Any, code: str, partner_id: int | None) -> None:
     with transaction.atomic():
         device = (
             TOTPDevice.objects.select_for_update().filter(user_id=user.pk, confirmed=False).first()
@@ -115,7 +115,7 @@ def two_factor_confirm(*, user: Any, code: str, partner_id: int) -> None:
         )
 
 
-def two_factor_disable(*, user: Any, code: str, partner_id: int) -> None:
+def two_factor_disable(*, user: Any, code: str, partner_id: int | None) -> None:
     with transaction.atomic():
         device = (
             TOTPDevice.objects.select_for_update().filter(user_id=user.pk, confirmed=True).first()
@@ -133,7 +133,7 @@ def two_factor_disable(*, user: Any, code: str, partner_id: int) -> None:
 
 
 def staff_second_step(
-    *, user: Any, partner_id: int, code: str, ip: str | None, now: datetime | None = None
+    *, user: Any, partner_id: int | None, code: str, ip: str | None, now: datetime | None = None
 ) -> None:
     """The code after the password at sign-in; a wrong one is a failed sign-in."""
     now = now or clock.now()

@@ -1,0 +1,102 @@
+"""Reads of operator staff: a user's operator role and what each role may do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django_tenants.utils import get_public_schema_name
+
+from coalition.operators.models import OperatorMembership, OperatorRole
+from tenants.partners.models import Domain, Partner, PartnerStatusChange
+
+ADMIN = OperatorRole.ADMIN
+FINANCE = OperatorRole.FINANCE
+SUPPORT = OperatorRole.SUPPORT
+READ_ONLY = OperatorRole.READ_ONLY
+
+# What each operator role may do in the operator console. The one place this
+# rule lives: views ask ``operator_can``. Later areas (settlement, programme,
+# reports, member support) add their capabilities here.
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "view_partners": frozenset(OperatorRole.values),
+    "export": frozenset(OperatorRole.values),
+    "onboard_partners": frozenset({ADMIN}),
+    "change_partner_status": frozenset({ADMIN}),
+    "manage_operators": frozenset({ADMIN}),
+    "manage_terms": frozenset({ADMIN, FINANCE}),
+    "run_settlement": frozenset({ADMIN, FINANCE}),
+    "pay_out": frozenset({ADMIN, FINANCE}),
+    "read_reports": frozenset({ADMIN, FINANCE, READ_ONLY}),
+    "configure_programme": frozenset({ADMIN}),
+    "support_members": frozenset({ADMIN, SUPPORT}),
+    "read_audit": frozenset({ADMIN, FINANCE}),
+}
+
+# Roles that may not use the console before two-step sign-in is on.
+TWO_FACTOR_REQUIRED: frozenset[str] = frozenset({ADMIN, FINANCE})
+
+
+def operator_can(role: str | None, capability: str) -> bool:
+    return role is not None and role in CAPABILITIES[capability]
+
+
+def operator_role(*, user: Any) -> str | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return OperatorMembership.objects.filter(user_id=user.pk).values_list("role", flat=True).first()
+
+
+def two_factor_required(role: str | None) -> bool:
+    return role in TWO_FACTOR_REQUIRED
+
+
+def operators_all() -> QuerySet[OperatorMembership]:
+    return OperatorMembership.objects.select_related("user").order_by("user__email", "pk")
+
+
+# --- partners, as the operator sees them -------------------------------------------------
+
+
+def partners_listed(
+    *, status: str = "", currency: str = "", text: str = "", before_id: int | None = None
+) -> QuerySet[Partner]:
+    """Partners newest first, with their primary host as ``host``; filtered by
+    status, currency and a piece of the name or slug, below a keyset cursor."""
+    rows = Partner.objects.exclude(schema_name=get_public_schema_name()).annotate(
+        host=Subquery(
+            Domain.objects.filter(tenant_id=OuterRef("pk"), is_primary=True).values("domain")[:1]
+        )
+    )
+    if status:
+        rows = rows.filter(status=status)
+    if currency:
+        rows = rows.filter(default_currency=currency.upper())
+    if text:
+        rows = rows.filter(Q(name__icontains=text) | Q(slug__icontains=text.lower()))
+    if before_id is not None:
+        rows = rows.filter(pk__lt=before_id)
+    return rows.order_by("-pk")
+
+
+def partner_for_operator(slug: str) -> Partner | None:
+    return (
+        Partner.objects.exclude(schema_name=get_public_schema_name())
+        .annotate(
+            host=Subquery(
+                Domain.objects.filter(tenant_id=OuterRef("pk"), is_primary=True).values("domain")[
+                    :1
+                ]
+            )
+        )
+        .filter(slug=slug)
+        .first()
+    )
+
+
+def partner_status_history(partner_id: int) -> QuerySet[PartnerStatusChange]:
+    return (
+        PartnerStatusChange.objects.filter(partner_id=partner_id)
+        .select_related("acting_user")
+        .order_by("-changed_at", "-pk")
+    )

@@ -1,0 +1,79 @@
+"""Forms of the operator console."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from loyalty_web.console.programme_forms import TIME_ZONES
+
+
+class OnboardForm(forms.Form):
+    name = forms.CharField(
+        label=_("Partner name"),
+        max_length=200,
+        help_text=_("As members see it, for example Alpha Grocers."),
+        error_messages={"required": _("Enter the partner's name")},
+    )
+    slug = forms.CharField(
+        label=_("Short name (slug)"),
+        max_length=42,
+        help_text=_(
+            "3 to 42 lowercase letters, digits or hyphens, starting with a letter. "
+            "It names the partner's host, for example alpha.localhost, and cannot change."
+        ),
+        error_messages={"required": _("Enter a short name, like alpha-grocers")},
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "none"}),
+    )
+    default_currency = forms.CharField(
+        label=_("Currency"),
+        max_length=3,
+        help_text=_("The 3-letter ISO 4217 code the partner settles in, like EUR or GBP."),
+        error_messages={"required": _("Enter the partner's currency, like EUR")},
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "characters"}),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=[(zone, zone) for zone in TIME_ZONES],
+        initial="Europe/Madrid",
+        help_text=_("The partner's local time: its days and reports follow it."),
+    )
+    contact_email = forms.EmailField(
+        label=_("Contact e-mail address"),
+        help_text=_("Where the coalition writes to the partner; Stripe also uses it."),
+        error_messages={
+            "required": _("Enter the partner's contact e-mail address"),
+            "invalid": _("Enter an e-mail address in the right format, like name@example.com"),
+        },
+    )
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+
+
+class OwnerForm(forms.Form):
+    email = forms.EmailField(
+        label=_("E-mail address of the first owner"),
+        help_text=_(
+            "We e-mail them a link to the partner's console. It works once, for 7 days; "
+            "the owner then invites the rest of their staff."
+        ),
+        error_messages={
+            "required": _("Enter the e-mail address of the person to invite"),
+            "invalid": _("Enter an e-mail address in the right format, like name@example.com"),
+        },
+    )
+
+
+class StatusForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept in the partner's status history."),
+        error_messages={"required": _("Say why, for the partner's status history")},
+    )
+
+
+class PartnerFilterForm(forms.Form):
+    q = forms.CharField(label=_("Name or slug contains"), required=False, max_length=100)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    currency = forms.CharField(label=_("Currency"), required=False, max_length=3)

@@ -1,0 +1,25 @@
+"""URLs of the operator console, on the coalition's public host under ``/operator/``."""
+
+from django.urls import path
+
+from loyalty_web.operator import partners, views
+
+app_name = "operator"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_page, name="login"),
+    path("login/code/", views.login_code, name="login_code"),
+    path("logout/", views.logout_page, name="logout"),
+    path("account/two-step/", views.two_factor_page, name="two_factor"),
+    path("partners/", partners.partner_list, name="partners"),
+    path("onboard/", partners.onboard, name="onboard"),
+    path("partners/<slug:slug>/", partners.partner_detail, name="partner"),
+    path("partners/<slug:slug>/owner/", partners.onboard_owner, name="onboard_owner"),
+    path("partners/<slug:slug>/payouts/", partners.onboard_payouts, name="onboard_payouts"),
+    path(
+        "partners/<slug:slug>/status/<str:to_status>/",
+        partners.partner_status,
+        name="partner_status",
+    ),
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -77,3 +79,8 @@ class PartnerFilterForm(forms.Form):
     q = forms.CharField(label=_("Name or slug contains"), required=False, max_length=100)
     status = forms.ChoiceField(label=_("Status"), required=False)
     currency = forms.CharField(label=_("Currency"), required=False, max_length=3)
+
+    def __init__(self, *args: Any, statuses: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        status = cast(forms.ChoiceField, self.fields["status"])
+        status.choices = [("", _("Any status")), *statuses]

@@ -34,7 +34,7 @@ from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import cursor_of, keyset_page
-from loyalty_web.operator.access import denied, may, operator_context, operator_page
+from loyalty_web.operator.access import may, operator_context, operator_page
 from loyalty_web.operator.forms import OnboardForm, OwnerForm, PartnerFilterForm, StatusForm
 from tenants.partners.models import STATUS_TRANSITIONS, Partner, PartnerStatus
 from tenants.staff import services as staff_services
@@ -114,10 +114,10 @@ def _moves(partner: Partner) -> list[dict[str, Any]]:
 
 @operator_page("view_partners")
 def partner_list(request: HttpRequest) -> HttpResponseBase:
-    form = PartnerFilterForm(request.GET or None)
-    form.fields["status"].choices = [  # type: ignore[attr-defined]("", _("Any status"))] + [
-        (value, STATUS_WORDS[PartnerStatus(value)]) for value in PartnerStatus.values
-    ]
+    form = PartnerFilterForm(
+        request.GET or None,
+        statuses=[(value, STATUS_WORDS[PartnerStatus(value)]) for value in PartnerStatus.values],
+    )
     filters = form.cleaned_data if form.is_valid() else {}
     status = filters.get("status", "")
     currency = (filters.get("currency") or "").strip().upper()
@@ -316,11 +316,9 @@ def onboard_payouts(request: HttpRequest, slug: str) -> HttpResponseBase:
 # --- lifecycle ---------------------------------------------------------------------------------
 
 
-@operator_page("view_partners")
+@operator_page("change_partner_status")
 @require_http_methods(["GET", "POST"])
 def partner_status(request: HttpRequest, slug: str, to_status: str) -> HttpResponseBase:
-    if not may(request, "change_partner_status"):
-        return denied(request)
     partner = _partner(slug)
     if to_status not in MOVES:
         raise Http404

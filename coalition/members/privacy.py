@@ -25,6 +25,7 @@ from coalition.members.models import (
     PrivacyRequestKind,
 )
 from coalition.members.services import member_erase, member_get
+from coalition.notifications.selectors import notifications_export
 from coalition.transfers.models import HouseholdMembership, TransferRecord
 from loyalty_kernel import clock
 from tenants.rewards.self_service import member_vouchers
@@ -187,6 +188,7 @@ def member_data(*, member_id: int, now: datetime) -> dict[str, Any]:
             }
             for c in MemberChange.objects.filter(member=member).order_by("changed_at", "pk")
         ],
+        "notifications": notifications_export(member.pk),
         "cards": list(member.cards.values_list("card_number", flat=True)),
         "balance": balance(member.pk),
         "lots": [

@@ -44,3 +44,22 @@ def member_language(member_id: int) -> str | None:
 def notifications_sent(member_id: int, kind: str | None = None) -> list[Notification]:
     rows = Notification.objects.filter(member_id=member_id).order_by("-created_at", "-pk")
     return list(rows.filter(kind=kind) if kind else rows)
+
+
+def notifications_export(member_id: int) -> dict[str, object]:
+    """What "download my data" holds of notifications: the choices, the language
+    and each e-mail sent or skipped."""
+    return {
+        "choices": notification_preferences(member_id),
+        "language": member_language(member_id),
+        "emails": [
+            {
+                "kind": row.kind,
+                "key": row.key,
+                "status": row.status,
+                "subject": row.subject,
+                "at": row.created_at.isoformat(),
+            }
+            for row in notifications_sent(member_id)
+        ],
+    }

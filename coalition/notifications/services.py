@@ -160,6 +160,15 @@ def notification_unsubscribe(*, token: str, now: datetime | None = None) -> Unsu
     return Unsubscribed(member_id, kind, changed)
 
 
+def notifications_forget_member(*, member_id: int) -> None:
+    """Erasure: the member's choices, language and what was e-mailed to them go
+    (an erased member is sent nothing, so the outbox has nothing left to guard).
+    Runs in the erasure's transaction (``member_erased``)."""
+    NotificationPreference.objects.filter(member_id=member_id).delete()
+    MemberLanguage.objects.filter(member_id=member_id).delete()
+    Notification.objects.filter(member_id=member_id).delete()
+
+
 # --- sending --------------------------------------------------------------------
 
 

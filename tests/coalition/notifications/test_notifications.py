@@ -20,7 +20,7 @@ from coalition.expiry import services as expiry
 from coalition.expiry.models import ExpiryPolicy
 from coalition.ledger import services as ledger
 from coalition.members.models import Member, MemberChange
-from coalition.members.services import member_enrol
+from coalition.members.services import member_enrol, member_erase
 from coalition.notifications import digest
 from coalition.notifications.errors import InvalidUnsubscribeLink, UnknownNotificationKind
 from coalition.notifications.models import (
@@ -30,7 +30,7 @@ from coalition.notifications.models import (
     NotificationPreference,
     NotificationStatus,
 )
-from coalition.notifications.selectors import notification_preferences
+from coalition.notifications.selectors import notification_preferences, notifications_export
 from coalition.notifications.services import (
     notification_preference_set,
     notification_preferences_save,
@@ -409,3 +409,39 @@ def test_the_digest_is_on_the_beat_schedule() -> None:
     assert "notifications.send_points_digests" in app.tasks
     assert "rewards.send_voucher_notice" in app.tasks
     assert "tiers.send_change_notice" in app.tasks
+
+
+def test_an_erased_member_is_sent_nothing_and_their_notification_data_goes() -> None:
+    # given a member with a choice, a language and an e-mail sent
+    member = _member()
+    notification_preferences_save(
+        member_id=member.pk, choices={"tier_changed": False}, language="es"
+    )
+    notification_send(
+        member_id=member.pk,
+        kind="points_expiring",
+        key="before",
+        context={"points": 1, "expires_on": timezone.now().date()},
+    )
+    exported = notifications_export(member.pk)
+    assert exported["choices"]["tier_changed"] is False
+    assert exported["language"] == "es"
+    assert [email["kind"] for email in exported["emails"]] == ["points_expiring"]
+
+    # when they are erased
+    member_erase(member_id=member.pk)
+    mail.outbox.clear()
+
+    # then their choices, language and outbox are gone, and nothing more is sent
+    assert not NotificationPreference.objects.filter(member=member).exists()
+    assert not MemberLanguage.objects.filter(member=member).exists()
+    assert not Notification.objects.filter(member=member, key="before").exists()
+    after = notification_send(
+        member_id=member.pk,
+        kind="points_expiring",
+        key="after",
+        context={"points": 1, "expires_on": timezone.now().date()},
+    )
+    assert after is not None
+    assert after.status == NotificationStatus.SKIPPED
+    assert mail.outbox == []

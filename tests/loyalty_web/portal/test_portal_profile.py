@@ -173,6 +173,7 @@ def test_download_my_data_works_once_from_the_emailed_link(
     assert data["history"][0]["points"] == 120
     assert data["consents"]["marketing_email"] is True
     assert {c["field"] for c in data["profile_changes"]} >= {"phone", "country"}
+    assert data["notifications"]["choices"]["points_earned"] is True
     again = client.post("/portal/privacy/export/confirm/", {"t": token})
     assert again.status_code == 400
     assert "This link does not work any more" in again.content.decode()

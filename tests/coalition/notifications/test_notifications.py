@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from coalition.expiry import services as expiry
@@ -445,3 +446,28 @@ def test_an_erased_member_is_sent_nothing_and_their_notification_data_goes() -> 
     assert after is not None
     assert after.status == NotificationStatus.SKIPPED
     assert mail.outbox == []
+
+
+def test_the_digest_reads_the_journal_and_the_choices_once_per_batch(
+    partner_a: Partner,
+) -> None:
+    # given six members who earned today
+    members = [_member(f"reads{index}") for index in range(6)]
+    for member in members:
+        _earn(member, partner_a, 2)
+    now = _db_now()
+
+    # when the digest runs in batches of four members
+    with CaptureQueriesContext(connection) as queries:
+        digest.points_digests_send(now=now, batch=4)
+
+    # then the journal is read once per batch (two batches, and the empty third),
+    # the switched-off members once per batch, and everyone got their e-mail
+    statements = [query["sql"] for query in queries.captured_queries]
+    window_reads = [sql for sql in statements if "window_earns" in sql]
+    choice_reads = [
+        sql for sql in statements if "notifications_notificationpreference" in sql and "IN (" in sql
+    ]
+    assert len(window_reads) == 3
+    assert len(choice_reads) == 2
+    assert all(len(_to(member)) == 1 for member in members)

@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from coalition.adjustments import selectors as adjustment_selectors
+from coalition.adjustments import services as adjustments
 from coalition.ledger import selectors as ledger_selectors
 from coalition.members import selectors as member_selectors
 from coalition.members.models import Member, MemberStatus
@@ -33,6 +35,7 @@ from loyalty_web.console.access import may as _can
 from loyalty_web.console.access import partner_of as _partner
 from loyalty_web.console.access import staff_page
 from loyalty_web.console.members_forms import (
+    AdjustmentForm,
     LookupForm,
     ReturnForm,
 )
@@ -323,6 +326,80 @@ def purchase_detail(request: HttpRequest, number: str, purchase_id: int) -> Http
             returns=list(purchase.returns.all()),
             form=form,
             returnable=bool(form.line_fields),
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+# --- a points adjustment ---------------------------------------------------------------------
+
+ADJUST = "adjust_points"
+
+
+@staff_page(ADJUST)
+@require_http_methods(["GET", "POST"])
+def member_adjust(request: HttpRequest, number: str) -> HttpResponse:
+    """Add points to a member's wallet or take some back, with a reason: the form,
+    then a check page (the balance after and the cap left today), then the
+    confirmation, which posts once whatever the number of presses."""
+    member = _member(number)
+    partner = _partner(request)
+    form = AdjustmentForm(request.POST or None)
+    checking = False
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("step") == "confirm":
+            try:
+                result = adjustments.adjust_points(
+                    partner=partner,
+                    member=member,
+                    points=form.signed_points(),
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    idempotency=IdempotencyKey(
+                        f"console:{partner.pk}:adjust", form.cleaned_data["idempotency_key"]
+                    ),
+                )
+            except DomainError as error:
+                show_domain_error(form, error)
+            else:
+                points = result.adjustment.points
+                messages.success(
+                    request,
+                    (
+                        _("%(points)s points added. The member now has %(balance)s points.")
+                        if points > 0
+                        else _(
+                            "%(points)s points taken back. The member now has %(balance)s points."
+                        )
+                    )
+                    % {
+                        "points": f"{abs(points):,}",
+                        "balance": f"{result.adjustment.balance_after:,}",
+                    },
+                )
+                return HttpResponseRedirect(reverse("console:member", args=[member.member_number]))
+        else:
+            checking = True
+    points_now = ledger_selectors.balance(member.pk)
+    cap = adjustment_selectors.cap_today(partner)
+    wanted = form.signed_points() if checking else 0
+    return render_page(
+        request,
+        "loyalty_web/console/member_adjust.html",
+        _context(
+            request,
+            member=member,
+            profile=_profile(member),
+            form=form,
+            checking=checking,
+            adding=wanted > 0,
+            wanted=abs(wanted),
+            balance=points_now,
+            balance_after=points_now + wanted,
+            affordable=points_now + wanted >= 0,
+            cap=cap,
+            within_cap=abs(wanted) <= cap.left,
+            cap_left_after=cap.left - abs(wanted),
         ),
         status=400 if form.errors else 200,
     )

@@ -67,13 +67,26 @@ class ReturnForm(forms.Form):
         }
 
 
+class Radios(forms.RadioSelect):
+    """Radio buttons whose group is labelled by its first button, so the error
+    summary's link moves the focus to the group (Django labels a group with nothing)."""
+
+    def id_for_label(self, id_: str, index: str | None = None) -> str:
+        return super().id_for_label(id_, "0" if index is None else index)
+
+
 class AdjustmentForm(forms.Form):
+    """A points adjustment: add or take back, how many, and why. The hidden key
+    makes a second press of the confirm button post nothing more."""
+
+    ADD, TAKE_BACK = "add", "take_back"
+
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=120)
     direction = forms.ChoiceField(
-        label=_("Credit or debit"),
-        choices=[("credit", _("Credit: add points")), ("debit", _("Debit: take points away"))],
-        widget=forms.RadioSelect,
-        error_messages={"required": _("Choose whether to add or take away points")},
+        label=_("Add or take back"),
+        choices=[(ADD, _("Add points to the member")), (TAKE_BACK, _("Take points back"))],
+        widget=Radios,
+        error_messages={"required": _("Choose whether to add points or take points back")},
     )
     points = forms.IntegerField(
         label=_("Points"),
@@ -87,18 +100,20 @@ class AdjustmentForm(forms.Form):
         },
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
-    kind = forms.ChoiceField(
-        label=_("Reason type"),
-        choices=[("goodwill", _("Goodwill")), ("correction", _("Correction"))],
-        error_messages={"required": _("Choose goodwill or correction")},
-    )
     reason = forms.CharField(
         label=_("Reason"),
         max_length=200,
-        help_text=_("The member and your colleagues read this, for example: late delivery."),
-        error_messages={"required": _("Enter the reason for this adjustment")},
+        error_messages={
+            "required": _("Enter the reason for this adjustment"),
+            "max_length": _("Keep the reason to 200 characters"),
+        },
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial.setdefault("idempotency_key", uuid4().hex)
+
+    def signed_points(self) -> int:
+        """The points as the domain takes them: negative to take back."""
+        points = int(self.cleaned_data["points"])
+        return -points if self.cleaned_data["direction"] == self.TAKE_BACK else points

@@ -103,6 +103,7 @@ urlpatterns = [
     path("members/", members.member_search, name="members"),
     path("members/<str:number>/", members.member_detail, name="member"),
     path("members/<str:number>/history/", members.member_history, name="member_history"),
+    path("members/<str:number>/adjust/", members.member_adjust, name="member_adjust"),
     path(
         "members/<str:number>/purchases/<int:purchase_id>/",
         members.purchase_detail,

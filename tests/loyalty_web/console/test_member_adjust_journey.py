@@ -1,0 +1,83 @@
+"""A manager adjusts a member's points in a browser: a goodwill addition through the
+check page, then a correction that asks for more than the member holds (refused,
+with the message next to the points) and one that fits. Every page passes the
+accessibility check, fetches nothing from outside the machine, and is photographed
+at desktop and phone size."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from coalition.ledger import selectors as ledger_selectors
+from tenants.staff import services as staff
+from tests.testkit.api import funded_member, host_of, onboard
+from tests.testkit.browser import check_page
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery 9"
+
+
+def test_a_manager_adds_goodwill_points_and_takes_some_back(
+    browser_page: Any, live_server_url: str
+) -> None:
+    # a partner of its own: its daily cap is not shared with other tests
+    partner = onboard(prefix="adjust", currency="EUR")
+    host = host_of(partner)
+    manager = staff.staff_member_create(
+        partner_id=partner.pk,
+        email=f"manager-{uuid4().hex[:8]}@example.com",
+        password=PASSWORD,
+        role="manager",
+    )
+    member = funded_member(partner, 120, prefix="adjust-journey")
+    page = browser_page.page
+
+    # given the manager signed in on the member's page
+    page.goto(browser_page.url("/", host=host))
+    page.get_by_label("E-mail address").fill(manager.user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(browser_page.url(f"/members/{member.member_number}/", host=host))
+
+    # when they add 30 goodwill points: the form, then the check page
+    page.get_by_role("link", name="Adjust points").click()
+    assert page.get_by_role(
+        "heading", name=f"Adjust the points of member {member.member_number}"
+    ).is_visible()
+    page.get_by_role("button", name="Continue").click()
+    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    check_page(browser_page, "console-member-adjust-errors")
+    page.get_by_label("Add points to the member").check()
+    page.get_by_label("Points", exact=True).fill("30")
+    page.get_by_label("Reason").fill("Parcel delivered late")
+    page.get_by_role("button", name="Continue").click()
+    assert page.get_by_role("heading", name="Check before you confirm").is_visible()
+    assert page.get_by_text("150 points").is_visible()
+    check_page(browser_page, "console-member-adjust-check")
+    page.get_by_role("button", name="Add 30 points").click()
+
+    # then the member page says so, and the activity names the adjustment
+    assert page.get_by_text("30 points added. The member now has 150 points.").is_visible()
+    assert page.get_by_role("cell", name="Points added by the partner").first.is_visible()
+    check_page(browser_page, "console-member-adjusted")
+
+    # when they take back more than the member has, then a correction that fits
+    page.get_by_role("link", name="Adjust points").click()
+    page.get_by_label("Take points back").check()
+    page.get_by_label("Points", exact=True).fill("500")
+    page.get_by_label("Reason").fill("Points given twice")
+    page.get_by_role("button", name="Continue").click()
+    assert page.get_by_text("The member has only 150 points").is_visible()
+    check_page(browser_page, "console-member-adjust-too-many")
+    page.get_by_role("link", name="Change the adjustment").click()
+    page.get_by_label("Take points back").check()
+    page.get_by_label("Points", exact=True).fill("50")
+    page.get_by_label("Reason").fill("Points given twice")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Take back 50 points").click()
+    assert page.get_by_text("50 points taken back. The member now has 100 points.").is_visible()
+    assert ledger_selectors.balance(member.pk) == 100

@@ -1,29 +1,51 @@
 """Who may open the member portal: only the member the session was started for,
 while active, not expired and not signed out everywhere. Staff and operator logins
 on the public host are not members; everyone else is sent to sign in, with the page
-they asked for, and a denied request changes nothing."""
+they asked for, and a denied request changes nothing.
+
+Every URL of the portal is in the matrix below (a test fails for a URL without its
+row): anonymous visitors are sent to sign in from each member URL, GET and POST;
+every POST needs the CSRF token; another member can neither open nor act on the
+owner's voucher, household invitation or privacy links, and no member page shows
+anything of another member's."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 from uuid import uuid4
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.test import Client
 from django.test.utils import override_settings
+from django.urls import resolve
 
-from coalition.member_auth.models import MemberSessionGeneration
+from coalition.catalogue.models import CatalogueEntry
+from coalition.charity.models import Donation
+from coalition.charity.services import charity_create
+from coalition.ledger.models import Account
+from coalition.ledger.selectors import account_balances
+from coalition.member_auth.models import MemberSessionGeneration, MemberSignInAttempt
 from coalition.member_auth.services import member_sign_out_everywhere
-from coalition.members.models import Member, MemberStatus
+from coalition.members.models import Member, MemberChange, MemberPrivacyRequest, MemberStatus
 from coalition.members.services import member_enrol
+from coalition.transfers import services as transfers
+from coalition.transfers.models import HouseholdInvite, HouseholdMembership, TransferRecord
 from loyalty_kernel import clock
+from loyalty_kernel.tenancy import use_public_schema
 from loyalty_web.console.access import SESSION_PARTNER
+from loyalty_web.portal import urls as portal_urls
 from loyalty_web.portal.access import SESSION_MEMBER, SESSION_STARTED
 from tenants.partners.models import Partner
+from tenants.rewards.models import Voucher
 from tenants.staff.services import staff_member_create
+from tests.testkit import in_partner
+from tests.testkit.api import funded_member, reward, unique
 from tests.testkit.console import PASSWORD
 from tests.testkit.portal import portal_client, public_host
 
@@ -169,3 +191,233 @@ def test_the_sign_in_page_is_public_and_a_signed_in_member_goes_home() -> None:
 
 def test_the_portal_lives_on_the_public_host_only(partner_a: Partner) -> None:
     assert Client(HTTP_HOST="alpha.localhost").get("/portal/").status_code == 404
+
+
+# --- every portal URL ------------------------------------------------------------------
+#
+# Each URL of ``loyalty_web/portal/urls.py`` by name: its path (placeholders filled
+# from the world below), the methods it answers and whether it is public (signing in)
+# or a member's page. A new URL without its row fails the first test.
+
+MEMBER, PUBLIC = "member", "public"
+ROUTES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "home": ("/portal/", ("get",), MEMBER),
+    "join": ("/portal/join/", ("get", "post"), PUBLIC),
+    "sign_in": ("/portal/sign-in/", ("get", "post"), PUBLIC),
+    "sign_in_code": ("/portal/sign-in/code/", ("get", "post"), PUBLIC),
+    "sign_in_link": ("/portal/sign-in/link/?t={erase_token}", ("get", "post"), PUBLIC),
+    "sign_out": ("/portal/sign-out/", ("post",), PUBLIC),
+    "sign_out_everywhere": ("/portal/sign-out/everywhere/", ("post",), MEMBER),
+    "history": ("/portal/history/", ("get",), MEMBER),
+    "lots": ("/portal/lots/", ("get",), MEMBER),
+    "rewards": ("/portal/rewards/", ("get",), MEMBER),
+    "reward_redeem": ("/portal/rewards/{entry}/", ("get", "post"), MEMBER),
+    "vouchers": ("/portal/vouchers/", ("get",), MEMBER),
+    "voucher": ("/portal/vouchers/{slug}/{code}/", ("get",), MEMBER),
+    "voucher_cancel": ("/portal/vouchers/{slug}/{code}/cancel/", ("post",), MEMBER),
+    "give": ("/portal/give/", ("get",), MEMBER),
+    "donate": ("/portal/give/charities/{charity}/", ("get", "post"), MEMBER),
+    "transfer": ("/portal/give/transfer/", ("get", "post"), MEMBER),
+    "household": ("/portal/household/", ("get",), MEMBER),
+    "household_create": ("/portal/household/create/", ("post",), MEMBER),
+    "household_invite": ("/portal/household/invite/", ("post",), MEMBER),
+    "household_accept": ("/portal/household/invites/{invite}/accept/", ("post",), MEMBER),
+    "household_leave": ("/portal/household/leave/", ("post",), MEMBER),
+    "household_pool": ("/portal/household/pool/", ("post",), MEMBER),
+    "profile": ("/portal/profile/", ("get", "post"), MEMBER),
+    "privacy": ("/portal/privacy/", ("get",), MEMBER),
+    "privacy_request": ("/portal/privacy/erase/", ("post",), MEMBER),
+    "export_confirm": ("/portal/privacy/export/confirm/?t={export_token}", ("get", "post"), MEMBER),
+    "erase_confirm": ("/portal/privacy/erase/confirm/?t={erase_token}", ("get", "post"), MEMBER),
+}
+CALLS = [(name, method) for name, (_, methods, _) in ROUTES.items() for method in methods]
+MEMBER_CALLS = [call for call in CALLS if ROUTES[call[0]][2] == MEMBER]
+POSTS = [call for call in CALLS if call[1] == "post"]
+
+
+def _form(world: dict[str, Any]) -> dict[str, str]:
+    """Everything any portal form asks for, valid, aimed at the owner's things."""
+    return {
+        "email": world["owner"].email,
+        "code": "123456",
+        "points": "10",
+        "idempotency_key": f"perm-{uuid4().hex[:6]}",
+        "step": "confirm",
+        "recipient": world["owner"].member_number,
+        "name": "Ours",
+        "phone": "+34600000000",
+        "country": "ES",
+        "t": world["erase_token"],
+    }
+
+
+def _world(partner: Partner, capture: Any) -> dict[str, Any]:
+    """An owner with a voucher, a household with an invitation waiting (for a third
+    address) and live privacy links; an intruder with points of their own."""
+    owner = funded_member(partner, 300, "owner")
+    intruder = funded_member(partner, 300, "intruder")
+    entry = CatalogueEntry.objects.get(partner=partner, code=reward(partner, 100))
+    owners = portal_client(owner)
+    voucher_url = owners.post(f"/portal/rewards/{entry.pk}/", {"idempotency_key": "own"})
+    code = voucher_url["Location"].rstrip("/").rsplit("/", 1)[1]
+    household = transfers.household_create(head_member_id=owner.pk, name=f"Home {uuid4().hex[:4]}")
+    invite = transfers.household_invite(
+        member_id=owner.pk, email=f"third-{uuid4().hex[:6]}@example.com", invite_url="https://x/"
+    )
+    tokens = {}
+    for kind in ("export", "erase"):
+        with capture(execute=True):
+            assert owners.post(f"/portal/privacy/{kind}/").status_code == 302
+        found = re.search(rf"/portal/privacy/{kind}/confirm/\?t=([\w-]+)", mail.outbox[-1].body)
+        assert found
+        tokens[f"{kind}_token"] = found.group(1)
+    return {
+        "owner": owner,
+        "intruder": intruder,
+        "entry": entry.pk,
+        "slug": partner.slug,
+        "code": code,
+        "household": household,
+        "invite": invite.pk,
+        "charity": charity_create(slug=unique("charity"), name="Shelter").slug,
+        **tokens,
+    }
+
+
+def _url(name: str, world: dict[str, Any]) -> str:
+    return ROUTES[name][0].format(**world)
+
+
+def _call(client: Client, method: str, url: str, world: dict[str, Any]) -> Any:
+    return client.get(url) if method == "get" else client.post(url, _form(world))
+
+
+def _everything(partner: Partner) -> tuple[Any, ...]:
+    """All a portal request could change, the partner's vouchers included."""
+    accounts = list(Account.objects.values_list("pk", flat=True))
+    with in_partner(partner):
+        vouchers = sorted(Voucher.objects.values_list("code", "status", "member_id"))
+    use_public_schema()
+    return (
+        _state(),
+        sorted(
+            Member.objects.values_list(
+                "pk", "phone", "birth_date", "country", "marketing_email_consent"
+            )
+        ),
+        sorted(account_balances(accounts).items()),
+        vouchers,
+        Donation.objects.count(),
+        TransferRecord.objects.count(),
+        sorted(HouseholdMembership.objects.values_list("household_id", "member_id")),
+        sorted(HouseholdInvite.objects.values_list("pk", "accepted_at")),
+        sorted(MemberPrivacyRequest.objects.values_list("pk", "used_at")),
+        MemberChange.objects.count(),
+        MemberSignInAttempt.objects.count(),
+    )
+
+
+def test_the_matrix_names_every_portal_url() -> None:
+    # given / when: the names of the portal's URLs
+    names = {pattern.name for pattern in portal_urls.urlpatterns}
+
+    # then: each has its row here, and each row's path resolves to its view
+    assert set(ROUTES) == names
+    for name, (template, _methods, _access) in ROUTES.items():
+        path = template.split("?")[0].format(
+            entry=1, slug="alpha", code="ABC", charity="c", invite=1
+        )
+        assert resolve(path, settings.PUBLIC_SCHEMA_URLCONF).url_name == name, (name, path)
+
+
+@pytest.mark.parametrize(("name", "method"), MEMBER_CALLS)
+def test_anonymous_visitors_are_sent_to_sign_in_from_every_member_url(
+    name: str, method: str, partner_a: Partner, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: the owner's things, and a visitor with no session
+    world = _world(partner_a, django_capture_on_commit_callbacks)
+    url = _url(name, world)
+    before = _everything(partner_a)
+
+    # when: the visitor calls the URL (a POST with a whole valid form)
+    answer = _call(Client(HTTP_HOST=public_host()), method, url, world)
+
+    # then: sent to sign in, coming back to this URL, and nothing changed
+    assert answer.status_code == 302, (name, method, answer.status_code)
+    assert answer["Location"] == "/portal/sign-in/?" + urlencode({"next": url}), name
+    assert _everything(partner_a) == before
+
+
+@pytest.mark.parametrize(("name", "method"), POSTS)
+def test_every_portal_post_needs_the_csrf_token(
+    name: str, method: str, partner_a: Partner, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: a signed-in member (a visitor for the public forms) whose client
+    # checks CSRF as a browser's request would be checked
+    world = _world(partner_a, django_capture_on_commit_callbacks)
+    if ROUTES[name][2] == MEMBER:
+        client = portal_client(world["owner"])
+        client.handler.enforce_csrf_checks = True
+    else:
+        client = Client(HTTP_HOST=public_host(), enforce_csrf_checks=True)
+    before = _everything(partner_a)
+
+    # when: the form is posted without the token
+    answer = client.post(_url(name, world), _form(world))
+
+    # then: refused, and nothing changed
+    assert answer.status_code == 403, (name, answer.status_code)
+    assert _everything(partner_a) == before
+
+
+# The member URLs naming one of the owner's things, called by another member:
+# what each answers (404: unknown to them; 400: the domain refuses it).
+OWNERS_THINGS = {
+    ("voucher", "get"): 404,
+    ("voucher_cancel", "post"): 404,
+    ("household_accept", "post"): 400,
+    ("export_confirm", "get"): 400,
+    ("export_confirm", "post"): 400,
+    ("erase_confirm", "get"): 400,
+    ("erase_confirm", "post"): 400,
+}
+
+
+@pytest.mark.parametrize(("name", "method"), list(OWNERS_THINGS))
+def test_another_member_cannot_open_or_act_on_the_owners_things(
+    name: str, method: str, partner_a: Partner, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: the owner's voucher, household invitation and privacy links
+    world = _world(partner_a, django_capture_on_commit_callbacks)
+    intruder = portal_client(world["intruder"])
+    before = _everything(partner_a)
+
+    # when: another member calls the URL with them
+    answer = _call(intruder, method, _url(name, world), world)
+
+    # then: refused, nothing of the owner's shown, and nothing changed
+    assert answer.status_code == OWNERS_THINGS[(name, method)], (name, answer.status_code)
+    page = answer.content.decode()
+    assert world["code"] not in page
+    assert world["owner"].email not in page
+    assert _everything(partner_a) == before
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, method in MEMBER_CALLS if method == "get" and name != "voucher"]
+)
+def test_a_members_pages_show_nothing_of_another_members(
+    name: str, partner_a: Partner, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: the owner's voucher, household and history; the intruder signed in
+    world = _world(partner_a, django_capture_on_commit_callbacks)
+    intruder = portal_client(world["intruder"])
+
+    # when: the intruder opens each of their own pages
+    answer = intruder.get(_url(name, world))
+
+    # then: none shows the owner's number, address, voucher or household
+    page = answer.content.decode()
+    for secret in (world["owner"].member_number, world["owner"].email, world["code"],
+                   world["household"].name):  # fmt: skip
+        assert secret not in page, (name, secret)

@@ -34,6 +34,8 @@ from coalition.member_auth.models import MemberSessionGeneration, MemberSignInAt
 from coalition.member_auth.services import member_sign_out_everywhere
 from coalition.members.models import Member, MemberChange, MemberPrivacyRequest, MemberStatus
 from coalition.members.services import member_enrol
+from coalition.notifications.models import NotificationKind, NotificationPreference
+from coalition.notifications.services import unsubscribe_token
 from coalition.transfers import services as transfers
 from coalition.transfers.models import HouseholdInvite, HouseholdMembership, TransferRecord
 from loyalty_kernel import clock
@@ -225,6 +227,8 @@ ROUTES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "household_leave": ("/portal/household/leave/", ("post",), MEMBER),
     "household_pool": ("/portal/household/pool/", ("post",), MEMBER),
     "profile": ("/portal/profile/", ("get", "post"), MEMBER),
+    "notifications_save": ("/portal/profile/notifications/", ("post",), MEMBER),
+    "unsubscribe": ("/portal/unsubscribe/{unsubscribe_token}/", ("get", "post"), PUBLIC),
     "privacy": ("/portal/privacy/", ("get",), MEMBER),
     "privacy_request": ("/portal/privacy/erase/", ("post",), MEMBER),
     "export_confirm": ("/portal/privacy/export/confirm/?t={export_token}", ("get", "post"), MEMBER),
@@ -232,7 +236,18 @@ ROUTES: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 CALLS = [(name, method) for name, (_, methods, _) in ROUTES.items() for method in methods]
 MEMBER_CALLS = [call for call in CALLS if ROUTES[call[0]][2] == MEMBER]
-POSTS = [call for call in CALLS if call[1] == "post"]
+# One-click unsubscribe (RFC 8058): mail clients POST the signed link without a
+# session or a CSRF token; the signed token authorises it (tested below).
+CSRF_EXEMPT = {"unsubscribe"}
+POSTS = [call for call in CALLS if call[1] == "post" and call[0] not in CSRF_EXEMPT]
+# What a visitor without a session gets from a GET of each public URL.
+PUBLIC_GETS = {
+    "join": 200,
+    "sign_in": 200,
+    "sign_in_code": 302,  # no code asked for: back to sign in
+    "sign_in_link": 200,  # a button; only its POST signs in
+    "unsubscribe": 200,  # a button; only its POST switches e-mails off
+}
 
 
 def _form(world: dict[str, Any]) -> dict[str, str]:
@@ -280,6 +295,7 @@ def _world(partner: Partner, capture: Any) -> dict[str, Any]:
         "household": household,
         "invite": invite.pk,
         "charity": charity_create(slug=unique("charity"), name="Shelter").slug,
+        "unsubscribe_token": unsubscribe_token(owner.pk, NotificationKind.POINTS_EARNED),
         **tokens,
     }
 
@@ -292,29 +308,32 @@ def _call(client: Client, method: str, url: str, world: dict[str, Any]) -> Any:
     return client.get(url) if method == "get" else client.post(url, _form(world))
 
 
-def _everything(partner: Partner) -> tuple[Any, ...]:
+def _everything(partner: Partner) -> dict[str, Any]:
     """All a portal request could change, the partner's vouchers included."""
     accounts = list(Account.objects.values_list("pk", flat=True))
     with in_partner(partner):
         vouchers = sorted(Voucher.objects.values_list("code", "status", "member_id"))
     use_public_schema()
-    return (
-        _state(),
-        sorted(
+    return {
+        "members and sessions": _state(),
+        "profiles": sorted(
             Member.objects.values_list(
                 "pk", "phone", "birth_date", "country", "marketing_email_consent"
             )
         ),
-        sorted(account_balances(accounts).items()),
-        vouchers,
-        Donation.objects.count(),
-        TransferRecord.objects.count(),
-        sorted(HouseholdMembership.objects.values_list("household_id", "member_id")),
-        sorted(HouseholdInvite.objects.values_list("pk", "accepted_at")),
-        sorted(MemberPrivacyRequest.objects.values_list("pk", "used_at")),
-        MemberChange.objects.count(),
-        MemberSignInAttempt.objects.count(),
-    )
+        "balances": sorted(account_balances(accounts).items()),
+        "vouchers": vouchers,
+        "donations": Donation.objects.count(),
+        "transfers": TransferRecord.objects.count(),
+        "households": sorted(HouseholdMembership.objects.values_list("household_id", "member_id")),
+        "invites": sorted(HouseholdInvite.objects.values_list("pk", "accepted_at")),
+        "privacy requests": sorted(MemberPrivacyRequest.objects.values_list("pk", "used_at")),
+        "member changes": MemberChange.objects.count(),
+        "sign-in attempts": MemberSignInAttempt.objects.count(),
+        "e-mail choices": sorted(
+            NotificationPreference.objects.values_list("member_id", "kind", "enabled")
+        ),
+    }
 
 
 def test_the_matrix_names_every_portal_url() -> None:
@@ -325,7 +344,7 @@ def test_the_matrix_names_every_portal_url() -> None:
     assert set(ROUTES) == names
     for name, (template, _methods, _access) in ROUTES.items():
         path = template.split("?")[0].format(
-            entry=1, slug="alpha", code="ABC", charity="c", invite=1
+            entry=1, slug="alpha", code="ABC", charity="c", invite=1, unsubscribe_token="x"
         )
         assert resolve(path, settings.PUBLIC_SCHEMA_URLCONF).url_name == name, (name, path)
 
@@ -368,6 +387,50 @@ def test_every_portal_post_needs_the_csrf_token(
     # then: refused, and nothing changed
     assert answer.status_code == 403, (name, answer.status_code)
     assert _everything(partner_a) == before
+
+
+def test_the_public_urls_answer_a_visitor_and_a_get_changes_nothing(
+    partner_a: Partner, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: the owner's things, and a visitor with no session
+    world = _world(partner_a, django_capture_on_commit_callbacks)
+    assert set(PUBLIC_GETS) == {name for name, (_, _, access) in ROUTES.items() if access == PUBLIC
+                                and "get" in ROUTES[name][1]}  # fmt: skip
+    before = _everything(partner_a)
+
+    # when / then: each public page answers, and opening it changes nothing
+    for name, status in PUBLIC_GETS.items():
+        answer = Client(HTTP_HOST=public_host()).get(_url(name, world))
+        assert answer.status_code == status, (name, answer.status_code)
+    assert _everything(partner_a) == before
+
+
+def test_one_click_unsubscribe_needs_no_csrf_token_but_only_switches_e_mails_off(
+    partner_a: Partner, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: the owner's signed unsubscribe link, posted by a mail client (no
+    # session, no CSRF token), and a made-up one
+    world = _world(partner_a, django_capture_on_commit_callbacks)
+    client = Client(HTTP_HOST=public_host(), enforce_csrf_checks=True)
+    before = _everything(partner_a)
+
+    # when: a made-up token is posted, then the owner's
+    forged = client.post("/portal/unsubscribe/forged-token/")
+    after_forged = _everything(partner_a)
+    answer = client.post(_url("unsubscribe", world))
+
+    # then: the forged one changes nothing; the signed one switches off that one
+    # kind of e-mail for its member (the consent change recorded), nothing else
+    assert forged.status_code == 400
+    assert after_forged == before
+    assert answer.status_code == 200
+    after = _everything(partner_a)
+    assert after.pop("e-mail choices") == [
+        (world["owner"].pk, NotificationKind.POINTS_EARNED.value, False)
+    ]
+    assert after.pop("member changes") == before.pop("member changes") + 1
+    before.pop("e-mail choices")
+    assert after == before
 
 
 # The member URLs naming one of the owner's things, called by another member:

@@ -36,10 +36,12 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
@@ -150,8 +152,11 @@ def _fill(partners: list[Partner], members: list[int], entries: int, clients: in
 
 def _heavy_member(partners: list[Partner], member: Member, movements: int) -> int:
     """``movements`` wallet movements across the partners: a voucher at each
-    partner, a fifth spends, the rest earns (batched). Returns how many."""
+    partner, a fifth spends, the rest earns (batched), each earn's points expiring
+    within 13 months (a year's earning under a 12-month expiry; a quarter of them
+    within the home's 90 days). Returns how many."""
     rng = random.Random(5)
+    now = timezone.now()
     earns = movements - movements // 5
     for start in range(0, earns, 1_000):
         ledger.earn_batch(
@@ -160,6 +165,7 @@ def _heavy_member(partners: list[Partner], member: Member, movements: int) -> in
                     member_id=member.pk,
                     partner_id=partners[(start + n) % len(partners)].pk,
                     points=rng.randint(20, 90),
+                    expires_at=now + timedelta(days=rng.randint(2, 400)),
                 )
                 for n in range(min(1_000, earns - start))
             ]

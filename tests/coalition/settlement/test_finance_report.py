@@ -1,0 +1,272 @@
+"""The finance report matches the ledger: generated activity at three issuers in
+three currencies, over months, posted through the ledger's own services, then
+every figure recomputed here from the journal's entries, the lots, their
+movements and the terms, and compared to the point and the cent."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+from django.db import connection
+from django.utils import timezone
+
+from coalition.ledger import services as ledger
+from coalition.ledger.models import (
+    Entry,
+    Hold,
+    HoldStatus,
+    Lot,
+    LotMovement,
+    Transaction,
+    TransactionKind,
+)
+from coalition.settlement import services as settlement
+from coalition.settlement.finance import FinanceReport, finance_report
+from coalition.settlement.models import SettlementTerms
+from tests.testkit.settlement import (
+    AFTER_EXPIRY,
+    EARNED_AT,
+    EXPIRES_AT,
+    known_terms,
+    new_member,
+    onboard_partner,
+)
+
+FOUR = Decimal("0.0001")
+
+
+def month_of(at: datetime) -> date:
+    at = at.astimezone(UTC)
+    return date(at.year, at.month, 1)
+
+
+def mid_month(now: datetime, back: int) -> datetime:
+    """The 15th, noon UTC, ``back`` months before ``now``'s month."""
+    index = now.year * 12 + now.month - 1 - back
+    return datetime(index // 12, index % 12 + 1, 15, 12, tzinfo=UTC)
+
+
+@contextmanager
+def posted_at(at: datetime) -> Iterator[None]:
+    """Journal headers posted inside the block are stamped ``at`` (the services
+    stamp ``now()``; the append-only guard is lifted for the update only, as a
+    superuser would, inside the test's transaction)."""
+    before = Transaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE public.ledger_transaction SET created_at = %s WHERE id > %s", [at, before]
+        )
+        cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+def rate(part: int, whole: int) -> Decimal:
+    return (Decimal(part) / Decimal(whole)).quantize(FOUR) if whole else Decimal(0)
+
+
+def recompute(now: datetime) -> dict[str, object]:
+    """Every figure of the report, from the rows, in Python."""
+    # flows: the entries on the issuers', redeemers' and breakage accounts
+    flows: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    entries = Entry.objects.select_related("transaction", "account")
+    for entry in entries.iterator():
+        kind, account = entry.transaction.kind, entry.account.kind
+        month = flows[month_of(entry.transaction.created_at)]
+        if account == "issuance" and kind in ("earn", "adjustment_credit"):
+            month["issued"] -= entry.amount
+        elif account == "issuance" and kind in ("earn_reversal", "adjustment_debit"):
+            month["issued_reversed"] += entry.amount
+        elif account == "redemption" and kind in ("burn", "capture"):
+            month["redeemed"] += entry.amount
+        elif account == "redemption" and kind == "burn_reversal":
+            month["redeem_reversed"] -= entry.amount
+        elif account == "breakage" and kind == "expiry":
+            month["expired"] += entry.amount
+    expired = sum(month["expired"] for month in flows.values())
+    redeemed = sum(month["redeemed"] - month["redeem_reversed"] for month in flows.values())
+    expected = rate(expired, expired + redeemed)
+
+    # liability: unspent lots, and what pending holds took from lots, per issuer
+    outstanding: dict[int, int] = defaultdict(int)
+    for lot in Lot.objects.filter(remaining__gt=0):
+        outstanding[lot.issuer_id] += lot.remaining
+    held: dict[int, int] = defaultdict(int)
+    pending = Hold.objects.filter(status=HoldStatus.PENDING).values_list("pk", flat=True)
+    for movement in LotMovement.objects.select_related("lot", "transaction").filter(
+        transaction__kind=TransactionKind.HOLD, transaction__hold_id__in=list(pending)
+    ):
+        held[movement.lot.issuer_id] -= movement.points
+    terms: dict[int, SettlementTerms] = {}
+    for version in SettlementTerms.objects.filter(effective_from__lte=now).order_by(
+        "effective_from"
+    ):
+        terms[version.partner_id] = version  # the latest started version wins
+    lines = []
+    per_currency: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    unvalued = 0
+    for issuer in sorted(set(outstanding) | set(held)):
+        version = terms.get(issuer)
+        points = outstanding.get(issuer, 0)
+        if version is None:
+            lines.append((issuer, points, held.get(issuer, 0), None, None))
+            unvalued += points
+            continue
+        value = int((points * version.issuance_price).quantize(Decimal(1), ROUND_HALF_UP))
+        lines.append((issuer, points, held.get(issuer, 0), version.currency, value))
+        totals = per_currency[version.currency]
+        totals[0] += points
+        totals[1] += held.get(issuer, 0)
+        totals[2] += value
+    currencies = [
+        (
+            currency, points, held_points, value,
+            int((value * (1 - expected)).quantize(Decimal(1), ROUND_HALF_EVEN)),
+        )
+        for currency, (points, held_points, value) in sorted(per_currency.items())
+    ]  # fmt: skip
+    months = []
+    for back in range(11, -1, -1):
+        month = month_of(mid_month(now, back))
+        figures = flows.get(month, {})
+        months.append(
+            (
+                month,
+                figures.get("issued", 0), figures.get("issued_reversed", 0),
+                figures.get("redeemed", 0), figures.get("redeem_reversed", 0),
+                figures.get("expired", 0),
+                rate(figures.get("expired", 0),
+                     figures.get("expired", 0) + figures.get("redeemed", 0)),
+            )
+        )  # fmt: skip
+    return {
+        "lines": lines,
+        "currencies": currencies,
+        "unvalued": unvalued,
+        "months": months,
+        "expired": expired,
+        "redeemed": redeemed,
+        "expected": expected,
+    }
+
+
+def as_compared(report: FinanceReport) -> dict[str, object]:
+    return {
+        "lines": [
+            (line.issuer_id, line.outstanding_points, line.held_points, line.currency, line.value)
+            for line in report.lines
+        ],
+        "currencies": [
+            (c.currency, c.outstanding_points, c.held_points, c.value, c.deferred_revenue)
+            for c in report.currencies
+        ],
+        "unvalued": report.unvalued_points,
+        "months": [
+            (
+                m.month,
+                m.issued,
+                m.issued_reversed,
+                m.redeemed,
+                m.redeem_reversed,
+                m.expired,
+                m.breakage_rate,
+            )
+            for m in report.months
+        ],
+        "expired": report.expired_points,
+        "redeemed": report.redeemed_points,
+        "expected": report.expected_breakage_rate,
+    }
+
+
+def test_the_finance_report_matches_the_ledger_to_the_point_and_the_cent(db: None) -> None:
+    now = timezone.now()
+    # given three issuers in three currencies; the euro issuer's price changed
+    # an hour ago (the liability uses today's price); the pound issuer's only
+    # terms start tomorrow, so nothing values its points yet
+    eur, usd, gbp = (onboard_partner(name, code) for name, code in
+                     (("fin-eur", "EUR"), ("fin-usd", "USD"), ("fin-gbp", "GBP")))  # fmt: skip
+    year_ago = now - timedelta(days=400)
+    known_terms(eur, issuance_price="1.5", reimbursement_rate="1.0", effective_from=year_ago)
+    known_terms(eur, issuance_price="2.25", reimbursement_rate="1.0",
+                effective_from=now - timedelta(hours=1))  # fmt: skip
+    known_terms(usd, issuance_price="0.013", reimbursement_rate="0.01", effective_from=year_ago)
+    known_terms(gbp, issuance_price="0.7", reimbursement_rate="0.5",
+                effective_from=now + timedelta(days=1))  # fmt: skip
+    alice, bob, carol = new_member("fin"), new_member("fin"), new_member("fin")
+
+    # when, 13 months ago (outside the months shown, inside the history), points
+    # are earned and some expire
+    with posted_at(mid_month(now, 13)):
+        ledger.earn(member_id=alice, partner_id=eur.pk, points=1_000)
+        ledger.earn(member_id=alice, partner_id=usd.pk, points=333, expires_at=EXPIRES_AT,
+                    now=EARNED_AT)  # fmt: skip
+        assert ledger.lots_expire(now=AFTER_EXPIRY) == 333
+    # 5 months ago: earns everywhere, a burn, a burn partly reversed, an
+    # adjustment credit and a debit
+    with posted_at(mid_month(now, 5)):
+        ledger.earn(member_id=bob, partner_id=usd.pk, points=7_777)
+        ledger.earn(member_id=bob, partner_id=gbp.pk, points=451)
+        spent = ledger.burn(member_id=bob, partner_id=eur.pk, points=1_203)
+        ledger.reverse(transaction_id=spent.transaction_id, points=201)
+        ledger.adjust(member_id=carol, partner_id=eur.pk, points=95)
+        ledger.adjust(member_id=carol, partner_id=eur.pk, points=-17)
+    # 2 months ago: an earn reversed with a shortfall (the member spent part of
+    # it), a captured hold (partly), a voided hold, and expiry
+    with posted_at(mid_month(now, 2)):
+        earned = ledger.earn(member_id=carol, partner_id=gbp.pk, points=500)
+        ledger.burn(member_id=carol, partner_id=usd.pk, points=478)
+        taken = ledger.reverse(transaction_id=earned.transaction_id, allow_shortfall=True)
+        assert taken.result["reversed"] == 500 - (478 - 78)
+        hold = ledger.hold_authorize(member_id=bob, partner_id=gbp.pk, points=640)
+        ledger.hold_capture(hold_id=int(hold.result["hold"]), points=455)
+        voided = ledger.hold_authorize(member_id=bob, partner_id=usd.pk, points=99)
+        ledger.hold_void(hold_id=int(voided.result["hold"]))
+        ledger.earn(member_id=carol, partner_id=gbp.pk, points=1_111, expires_at=EXPIRES_AT,
+                    now=EARNED_AT)  # fmt: skip
+        assert ledger.lots_expire(now=AFTER_EXPIRY) == 1_111
+    # this month: more earns, a burn, and a hold still pending
+    ledger.earn(member_id=alice, partner_id=eur.pk, points=2_469)
+    ledger.burn(member_id=alice, partner_id=gbp.pk, points=1_500)
+    ledger.hold_authorize(member_id=bob, partner_id=eur.pk, points=3_001)
+
+    report = finance_report(now)
+
+    # then every figure equals the recomputation from the rows
+    assert as_compared(report) == recompute(now)
+    # and, read by hand: two months ago 1,111 expired and 478 + 455 were redeemed
+    two_back = report.months[-3]
+    assert (two_back.month, two_back.expired, two_back.redeemed) == (
+        month_of(mid_month(now, 2)), 1_111, 933,
+    )  # fmt: skip
+    assert two_back.breakage_rate == (Decimal(1_111) / Decimal(1_111 + 933)).quantize(FOUR)
+    assert two_back.issued_reversed == 100
+    five_back = report.months[-6]
+    assert (five_back.issued, five_back.redeemed, five_back.redeem_reversed) == (
+        7_777 + 451 + 95, 1_203, 201,
+    )  # fmt: skip
+    assert five_back.issued_reversed == 17
+    assert len(report.months) == 12
+    assert report.months[-1].month == month_of(now)
+    # the euro issuer's line is valued at today's 2.25; the pending hold at the
+    # euro partner took Bob's dollar issuer's points, and shows on that issuer
+    line = next(line for line in report.lines if line.issuer_id == eur.pk)
+    assert line.currency == "EUR"
+    assert next(x for x in report.lines if x.issuer_id == usd.pk).held_points == 3_001
+    assert line.value == int(
+        (line.outstanding_points * Decimal("2.25")).quantize(Decimal(1), ROUND_HALF_UP)
+    )
+    # the issuer without terms in force has points but no value
+    assert next(line for line in report.lines if line.issuer_id == gbp.pk).value is None
+    assert report.unvalued_points >= 451
+    # the expected rate is the liability report's
+    liability = settlement.liability_report(now=now)
+    assert report.expected_breakage_rate == liability.breakage_rate
+    assert (report.expired_points, report.redeemed_points) == (
+        liability.expired_points, liability.redeemed_points,
+    )  # fmt: skip
+    assert report.expired_points >= 333 + 1_111

@@ -18,6 +18,9 @@ class CatalogueEntry(models.Model):
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     channels = models.JSONField(default=list, blank=True)
+    category = models.CharField(max_length=60, blank=True)
+    # False: the partner keeps the reward for its own tills and apps, out of the catalogue.
+    in_catalogue = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

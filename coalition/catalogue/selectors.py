@@ -1,5 +1,6 @@
 """The coalition-wide catalogue for a member: every active partner's available
-rewards, filterable and keyset-paginated by (points price, id)."""
+rewards that the partner offers in the catalogue (``in_catalogue``), filterable
+and keyset-paginated by (points price, id)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,11 @@ def catalogue_available(
     partner_ids: list[int] | None = None,
     channel: str | None = None,
     search: str | None = None,
+    category: str | None = None,
 ) -> QuerySet[CatalogueEntry]:
     now = now or timezone.now()
     entries = CatalogueEntry.objects.filter(
-        is_active=True, in_stock=True, partner__status=PartnerStatus.ACTIVE
+        is_active=True, in_stock=True, in_catalogue=True, partner__status=PartnerStatus.ACTIVE
     ).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
     entries = entries.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
     if max_points is not None:
@@ -45,6 +47,8 @@ def catalogue_available(
         entries = entries.filter(Q(channels=[]) | Q(channels__contains=[channel]))
     if search:
         entries = entries.filter(name__icontains=search)
+    if category:
+        entries = entries.filter(category__iexact=category.strip())
     return entries.select_related("partner").order_by("points_price", "id")
 
 

@@ -33,6 +33,11 @@ class InvalidReward(RewardError):
     code = "invalid_reward"
 
 
+class RewardCodeTaken(RewardError):
+    code = "reward_code_taken"
+    field = "code"
+
+
 class UnknownVoucher(RewardError):
     code = "unknown_voucher"
     field = "code"

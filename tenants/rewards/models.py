@@ -19,8 +19,14 @@ class Reward(models.Model):
     valid_until = models.DateTimeField(null=True, blank=True)
     channels = models.JSONField(default=list, blank=True)  # empty: every channel
     voucher_validity_days = models.PositiveIntegerField(default=90)
-    is_active = models.BooleanField(default=True)
+    category = models.CharField(max_length=60, blank=True)  # e.g. "travel", for filters
+    # Offered to members in the coalition catalogue (portal, member apps); when not,
+    # it is redeemable only where the partner offers it itself (its tills and apps).
+    in_catalogue = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)  # False: retired
     created_at = models.DateTimeField(auto_now_add=True)
+    # The console form's or API call's idempotency key: a repeat creates nothing new.
+    request_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
 
     class Meta:
         ordering: ClassVar = ["points_price", "code"]

@@ -19,8 +19,8 @@ from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import in_tenant
 from tenants.partners.models import Partner
 from tenants.rewards import services as rewards
-from tenants.rewards.errors import UnknownReward, UnknownVoucher
-from tenants.rewards.models import Voucher, VoucherStatus
+from tenants.rewards.errors import RewardUnavailable, UnknownReward, UnknownVoucher
+from tenants.rewards.models import Reward, Voucher, VoucherStatus
 from tenants.stores.models import Store, StoreChannel
 
 # A member redeeming by themselves does it on their own device: a reward a partner
@@ -106,13 +106,18 @@ def member_reward_redeem(
     idempotency: IdempotencyKey | None = None,
     now: datetime | None = None,
 ) -> MemberVoucher:
-    """The member spends their points on ``partner_slug``'s reward and gets its voucher.
+    """The member spends their points on ``partner_slug``'s reward and gets its voucher
+    (only a reward offered in the coalition catalogue).
 
     The partner's own redemption runs in its schema: the same stock, per-member
     limit, validity and channel rules (``MEMBER_CHANNEL``) and the same burn to
     the partner's redemption account."""
     partner = _partner_by_slug(partner_slug)
     with in_tenant(partner):
+        kept_back = Reward.objects.filter(code=reward_code, in_catalogue=False).first()
+        if kept_back is not None:
+            # The partner offers it at its own tills and apps only, not in the catalogue.
+            raise RewardUnavailable(f"{kept_back.name} is not offered in the catalogue")
         voucher = rewards.reward_redeem(
             member_id=member_id,
             reward_code=reward_code,

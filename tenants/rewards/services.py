@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ from tenants.rewards.errors import (
     MemberLimitReached,
     PaymentsNotConfigured,
     PointsBelowMinimum,
+    RewardCodeTaken,
     RewardError,
     RewardOutOfStock,
     RewardUnavailable,
@@ -67,6 +69,7 @@ from tenants.rewards.models import (
     Voucher,
     VoucherStatus,
 )
+from tenants.stores.models import StoreChannel
 
 # Crockford's base32: no I, L, O, U, so codes read aloud or typed survive.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -127,8 +130,201 @@ def _sync_catalogue(reward: Reward) -> None:
             "valid_from": reward.valid_from,
             "valid_until": reward.valid_until,
             "channels": reward.channels,
+            "category": reward.category,
+            "in_catalogue": reward.in_catalogue,
         },
     )
+
+
+REWARD_CODE = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
+# What a reward's settings may be; ``code`` is set once, at creation.
+REWARD_FIELDS = (
+    "name",
+    "description",
+    "category",
+    "points_price",
+    "stock",
+    "per_member_limit",
+    "valid_from",
+    "valid_until",
+    "channels",
+    "voucher_validity_days",
+    "in_catalogue",
+)
+
+
+def reward_state(reward: Reward) -> dict[str, Any]:
+    """What the audit log shows of a reward, before and after a change."""
+    state = {name: getattr(reward, name) for name in ("code", *REWARD_FIELDS, "is_active")}
+    state["channels"] = list(reward.channels)
+    return state
+
+
+def _check_reward(reward: Reward) -> None:
+    """The rules every reward keeps, as typed errors naming the field."""
+    if not REWARD_CODE.match(reward.code or ""):
+        raise InvalidReward(
+            "a reward code has 1 to 40 letters, digits, dashes or underscores", field="code"
+        )
+    if not reward.name.strip():
+        raise InvalidReward("a reward needs a name", field="name")
+    if len(reward.name) > 120:
+        raise InvalidReward("a reward name has 120 characters or fewer", field="name")
+    if len(reward.category) > 60:
+        raise InvalidReward("a category has 60 characters or fewer", field="category")
+    if reward.points_price is None or reward.points_price <= 0:
+        raise InvalidReward("a reward costs at least one point", field="points_price")
+    if reward.stock is not None and reward.stock < 0:
+        raise InvalidReward("stock cannot be negative", field="stock")
+    if reward.per_member_limit is not None and reward.per_member_limit < 1:
+        raise InvalidReward(
+            "a limit per member is at least 1 (leave it out for no limit)", field="per_member_limit"
+        )
+    if reward.voucher_validity_days is None or reward.voucher_validity_days < 1:
+        raise InvalidReward(
+            "a voucher is valid for at least one day", field="voucher_validity_days"
+        )
+    for moment, field in ((reward.valid_from, "valid_from"), (reward.valid_until, "valid_until")):
+        if moment is not None and timezone.is_naive(moment):
+            raise InvalidReward("a reward's validity needs a time zone", field=field)
+    if reward.valid_from and reward.valid_until and reward.valid_until <= reward.valid_from:
+        raise InvalidReward(
+            "a reward must be valid until after it is valid from", field="valid_until"
+        )
+    unknown = sorted(set(reward.channels) - set(StoreChannel.values))
+    if unknown:
+        raise InvalidReward(
+            f"unknown channel {unknown[0]!r}: use {', '.join(StoreChannel.values)}",
+            field="channels",
+        )
+
+
+def _audit_reward(actor: Any, action: str, reward: Reward, before: dict[str, Any] | None) -> None:
+    audit_record(
+        actor=actor,
+        partner_id=_partner().pk,
+        action=action,
+        target=("reward", reward.code),
+        before=before,
+        after=reward_state(reward),
+    )
+
+
+def reward_create(
+    *,
+    code: str,
+    name: str,
+    points_price: int,
+    stock: int | None = None,
+    per_member_limit: int | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    channels: list[str] | None = None,
+    description: str = "",
+    category: str = "",
+    in_catalogue: bool = True,
+    voucher_validity_days: int = 90,
+    actor: Any = None,
+    request_key: str | None = None,
+) -> Reward:
+    """A new reward, in the coalition catalogue too unless ``in_catalogue`` is False.
+    With ``request_key`` (a form's or API call's idempotency key) a repeat of the
+    same request returns the reward the first one made."""
+    if request_key is not None:
+        request_key = request_key[:80]
+        earlier = Reward.objects.filter(request_key=request_key).first()
+        if earlier is not None:
+            return earlier
+    reward = Reward(
+        code=(code or "").strip(),
+        name=(name or "").strip(),
+        description=(description or "").strip(),
+        category=(category or "").strip(),
+        points_price=points_price,
+        stock=stock,
+        per_member_limit=per_member_limit,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        channels=sorted(set(channels or [])),
+        voucher_validity_days=voucher_validity_days,
+        in_catalogue=in_catalogue,
+        request_key=request_key,
+    )
+    _check_reward(reward)
+    try:
+        with transaction.atomic():
+            if Reward.objects.filter(code=reward.code).exists():
+                raise RewardCodeTaken(f"there is already a reward with the code {reward.code!r}")
+            reward.save()
+            _sync_catalogue(reward)
+            _audit_reward(actor, "reward.create", reward, None)
+    except IntegrityError:
+        # The same request twice at once: the other one made it; or the code was taken.
+        earlier = Reward.objects.filter(request_key=request_key).first() if request_key else None
+        if earlier is not None:
+            return earlier
+        if Reward.objects.filter(code=reward.code).exists():
+            raise RewardCodeTaken(
+                f"there is already a reward with the code {reward.code!r}"
+            ) from None
+        raise
+    return reward
+
+
+def _reward_locked(code: str) -> Reward:
+    reward = Reward.objects.select_for_update().filter(code=code).first()
+    if reward is None:
+        raise UnknownReward(f"no reward {code!r}")
+    return reward
+
+
+def reward_update(*, code: str, actor: Any = None, **changes: Any) -> Reward:
+    """Change a reward's settings: each of ``REWARD_FIELDS`` given is set (``stock``,
+    ``per_member_limit``, ``valid_from`` or ``valid_until`` given as None: no limit);
+    one left out stays as it is. Its code never changes (tills and vouchers carry it)."""
+    unknown = set(changes) - set(REWARD_FIELDS)
+    if unknown:
+        raise InvalidReward(f"cannot change {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    with transaction.atomic():
+        reward = _reward_locked(code)
+        before = reward_state(reward)
+        for name, value in changes.items():
+            if name in ("name", "description", "category"):
+                value = (value or "").strip()
+            elif name == "channels":
+                value = sorted(set(value or []))
+            elif name == "in_catalogue":
+                value = bool(value)
+            setattr(reward, name, value)
+        _check_reward(reward)
+        if reward_state(reward) != before:
+            reward.save()
+            _sync_catalogue(reward)
+            _audit_reward(actor, "reward.update", reward, before)
+    return reward
+
+
+def _set_active(code: str, is_active: bool, actor: Any) -> Reward:
+    with transaction.atomic():
+        reward = _reward_locked(code)
+        if reward.is_active != is_active:  # pressing twice changes nothing the second time
+            before = reward_state(reward)
+            reward.is_active = is_active
+            reward.save(update_fields=["is_active"])
+            _sync_catalogue(reward)
+            _audit_reward(actor, "reward.restore" if is_active else "reward.retire", reward, before)
+    return reward
+
+
+def reward_retire(*, code: str, actor: Any = None) -> Reward:
+    """Take a reward off sale: nobody can redeem it any more (vouchers already issued
+    stay valid) and it leaves the catalogue. Its history stays; it can be restored."""
+    return _set_active(code, False, actor)
+
+
+def reward_restore(*, code: str, actor: Any = None) -> Reward:
+    """Put a retired reward back on sale with the settings it had."""
+    return _set_active(code, True, actor)
 
 
 def reward_save(
@@ -144,32 +340,29 @@ def reward_save(
     description: str = "",
     voucher_validity_days: int = 90,
     is_active: bool = True,
+    category: str = "",
+    in_catalogue: bool = True,
 ) -> Reward:
-    """Create or update a reward (by code) and its catalogue entry."""
-    if points_price <= 0:
-        raise InvalidReward("a reward costs at least one point", field="points_price")
-    if stock is not None and stock < 0:
-        raise InvalidReward("stock cannot be negative", field="stock")
-    if valid_from and valid_until and valid_until <= valid_from:
-        raise InvalidReward(
-            "a reward must be valid until after it is valid from", field="valid_until"
-        )
+    """Create or update a reward (by code) and its catalogue entry (seeding, fixtures)."""
+    reward = Reward.objects.filter(code=code).first() or Reward(code=code)
+    for name_, value in {
+        "name": name,
+        "points_price": points_price,
+        "stock": stock,
+        "per_member_limit": per_member_limit,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "channels": list(channels or []),
+        "description": description,
+        "voucher_validity_days": voucher_validity_days,
+        "is_active": is_active,
+        "category": category,
+        "in_catalogue": in_catalogue,
+    }.items():
+        setattr(reward, name_, value)
+    _check_reward(reward)
     with transaction.atomic():
-        reward, _ = Reward.objects.update_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "points_price": points_price,
-                "stock": stock,
-                "per_member_limit": per_member_limit,
-                "valid_from": valid_from,
-                "valid_until": valid_until,
-                "channels": list(channels or []),
-                "description": description,
-                "voucher_validity_days": voucher_validity_days,
-                "is_active": is_active,
-            },
-        )
+        reward.save()
         _sync_catalogue(reward)
     return reward
 

@@ -80,6 +80,7 @@ NAV = (
     ("stores", "/stores/", "Stores", "view_dashboard"),
     ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),
     ("campaigns", "/campaigns/", "Campaigns", "view_dashboard"),
+    ("rewards", "/rewards/", "Rewards", "view_dashboard"),
     ("point_value", "/point-value/", "Point value", "view_dashboard"),
     ("settlement", "/settlement/", "Settlement", "read_reports"),
     ("staff", "/staff/", "Staff", "manage_staff"),

@@ -1,7 +1,7 @@
-"""Forms of the campaign and reward pages. A form turns fields into the service's
-arguments; whether a campaign or a reward is valid is the domain's to say
-(``tenants.earning.engine.validate_campaign``, ``tenants.rewards.services.reward_save``),
-and its message lands next to the field it names."""
+"""Forms of the campaign pages (and the idempotent-form base the reward form shares).
+A form turns fields into the service's arguments; whether a campaign is valid is
+the domain's to say (``tenants.earning.engine.validate_campaign``), and its message
+lands next to the field it names."""
 
 from __future__ import annotations
 

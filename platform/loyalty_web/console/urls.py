@@ -9,6 +9,7 @@ from loyalty_web.console import (
     integration,
     members,
     programme,
+    rewards,
     settlement,
     views,
 )
@@ -123,4 +124,10 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/pause/", campaigns.campaign_pause, name="campaign_pause"),
     path("campaigns/<int:campaign_id>/resume/", campaigns.campaign_resume, name="campaign_resume"),
     path("campaigns/<int:campaign_id>/end/", campaigns.campaign_end, name="campaign_end"),
+    # rewards
+    path("rewards/", rewards.reward_list, name="rewards"),
+    path("rewards/new/", rewards.reward_create, name="reward_create"),
+    path("rewards/<slug:code>/edit/", rewards.reward_edit, name="reward_edit"),
+    path("rewards/<slug:code>/retire/", rewards.reward_retire, name="reward_retire"),
+    path("rewards/<slug:code>/restore/", rewards.reward_restore, name="reward_restore"),
 ]

@@ -70,10 +70,7 @@ def reward_summaries(
     if search:
         rows = rows.filter(Q(name__icontains=search.strip()) | Q(code__icontains=search.strip()))
     rewards = list(rows[:limit] if limit is not None else rows)
-    return [
-        RewardSummary(r, reward_state_at(r, now), int(r.issued))  # type: ignore[attr-defined]
-        for r in rewards
-    ]
+    return [RewardSummary(r, reward_state_at(r, now), int(r.issued)) for r in rewards]
 
 
 def reward_by_code(code: str) -> Reward | None:

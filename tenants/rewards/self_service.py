@@ -19,8 +19,8 @@ from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import in_tenant
 from tenants.partners.models import Partner
 from tenants.rewards import services as rewards
-from tenants.rewards.errors import RewardUnavailable, UnknownReward, UnknownVoucher
-from tenants.rewards.models import Reward, Voucher, VoucherStatus
+from tenants.rewards.errors import UnknownReward, UnknownVoucher
+from tenants.rewards.models import Voucher, VoucherStatus
 from tenants.stores.models import Store, StoreChannel
 
 # A member redeeming by themselves does it on their own device: a reward a partner
@@ -114,14 +114,11 @@ def member_reward_redeem(
     the partner's redemption account."""
     partner = _partner_by_slug(partner_slug)
     with in_tenant(partner):
-        kept_back = Reward.objects.filter(code=reward_code, in_catalogue=False).first()
-        if kept_back is not None:
-            # The partner offers it at its own tills and apps only, not in the catalogue.
-            raise RewardUnavailable(f"{kept_back.name} is not offered in the catalogue")
         voucher = rewards.reward_redeem(
             member_id=member_id,
             reward_code=reward_code,
             channel=MEMBER_CHANNEL,
+            catalogue_only=True,
             idempotency=idempotency,
             now=now,
         )

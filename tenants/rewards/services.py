@@ -387,8 +387,11 @@ def reward_redeem(
     channel: str | None = None,
     idempotency: IdempotencyKey | None = None,
     now: datetime | None = None,
+    catalogue_only: bool = False,
 ) -> Voucher:
-    """Burn a reward's points and issue its voucher."""
+    """Burn a reward's points and issue its voucher. ``catalogue_only``: the member
+    redeems by themselves from the coalition catalogue (portal, member apps), so a
+    reward the partner keeps out of the catalogue is not available to them."""
     now = now or timezone.now()
     digest = _digest({"member": member_id, "reward": reward_code, "channel": channel})
     if idempotency is not None:
@@ -410,6 +413,8 @@ def reward_redeem(
                 raise UnknownReward(f"no reward {reward_code!r}")
             if not reward.is_active:
                 raise RewardUnavailable(f"{reward.name} is not available")
+            if catalogue_only and not reward.in_catalogue:
+                raise RewardUnavailable(f"{reward.name} is not offered in the catalogue")
             if (reward.valid_from and now < reward.valid_from) or (
                 reward.valid_until and now >= reward.valid_until
             ):

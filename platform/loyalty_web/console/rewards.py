@@ -89,7 +89,9 @@ def reward_list(request: HttpRequest) -> HttpResponseBase:
     now = clock.now()
     filters = _filters(request)
     if request.GET.get("format") == "csv":
-        summaries = reward_selectors.reward_summaries(now=now, **filters)
+        summaries = reward_selectors.reward_summaries(
+            now=now, state=filters["state"], category=filters["category"], search=filters["search"]
+        )
 
         def moment(value: Any) -> str:
             return value.astimezone(zone).isoformat() if value else ""
@@ -111,7 +113,12 @@ def reward_list(request: HttpRequest) -> HttpResponseBase:
         )  # fmt: skip
     after = cursor_of(request.GET)
     summaries = reward_selectors.reward_summaries(
-        now=now, before_id=after, limit=PAGE_SIZE + 1, **filters
+        now=now,
+        state=filters["state"],
+        category=filters["category"],
+        search=filters["search"],
+        before_id=after,
+        limit=PAGE_SIZE + 1,
     )
     page = keyset_page(summaries, size=PAGE_SIZE, id_of=lambda s: s.reward.pk)
     page = type(page)(page.items, page.next_cursor, after is None)

@@ -91,6 +91,7 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
             "Stores",
             "Earn rules",
             "Campaigns",
+            "Rewards",
             "Point value",
         ]
         # and the used link does not work again

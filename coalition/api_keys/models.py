@@ -18,8 +18,9 @@ from django.db import models
 
 # The one list of scopes: what a key may be allowed to do. The console says what
 # each allows in a sentence (``loyalty_web.console.integration_forms``).
-# "configure": the programme's set-up (stores, earn rules, the value of a point).
-SCOPES = ("read", "members", "earn", "redeem", "settlement", "configure", "operator")
+# "configure": the programme's set-up (stores, earn rules, the value of a point);
+# "adjust": add points to members or take points back (``adjustPoints``).
+SCOPES = ("read", "members", "earn", "redeem", "settlement", "configure", "adjust", "operator")
 # What a partner key may be given (the operator scope is for operator keys only).
 PARTNER_SCOPES = tuple(scope for scope in SCOPES if scope != "operator")
 

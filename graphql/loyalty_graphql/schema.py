@@ -14,6 +14,7 @@ from typing import Any
 
 import graphene
 
+from loyalty_graphql.adjustments.mutations import AdjustPoints
 from loyalty_graphql.charity.mutations import DonatePoints
 from loyalty_graphql.charity.queries import CharityQueries
 from loyalty_graphql.earning.mutations import AwardBehaviour, RecordReferral
@@ -134,6 +135,7 @@ class PartnerMutation(graphene.ObjectType):
     remove_earn_rule = RemoveEarnRule.Field()
     publish_rule_version = PublishRuleVersion.Field()
     set_point_value = SetPointValue.Field()
+    adjust_points = AdjustPoints.Field()
 
 
 coalition_schema = graphene.Schema(query=CoalitionQuery, mutation=CoalitionMutation)

@@ -25,6 +25,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from coalition.adjustments.models import Adjustment
 from coalition.charity.models import Donation
 from coalition.charity.services import charity_create
 from coalition.ledger import services as ledger
@@ -59,7 +60,7 @@ from tests.testkit.settlement import close_now
 HOST_A = "alpha.localhost"
 HOST_B = "beta.localhost"
 PUBLIC_HOST = "localhost"
-PARTNER_SCOPES = ("read", "members", "earn", "redeem", "settlement", "configure")
+PARTNER_SCOPES = ("read", "members", "earn", "redeem", "settlement", "configure", "adjust")
 ERRORS = "errors { field code message }"
 
 
@@ -413,6 +414,7 @@ def books(*partners: Partner) -> dict[str, Any]:
     this exactly as it was."""
     state: dict[str, Any] = {
         "ledger transactions": Transaction.objects.count(),
+        "adjustments": Adjustment.objects.count(),
         "members": Member.objects.count(),
         "transfers": TransferRecord.objects.count(),
         "donations": Donation.objects.count(),
@@ -495,6 +497,10 @@ RETURN_PURCHASE = f"""mutation($key: String!, $externalId: String!, $lines: [Ret
 REDEEM_REWARD = f"""mutation($key: String!, $member: String!, $reward: String!, $channel: String) {{
   redeemReward(idempotencyKey: $key, memberNumber: $member, rewardCode: $reward,
                channel: $channel) {{ {VOUCHER} {ERRORS} }} }}"""
+ADJUST_POINTS = f"""mutation($key: String!, $member: String!, $points: BigInt!, $reason: String!) {{
+  adjustPoints(idempotencyKey: $key, memberNumber: $member, points: $points, reason: $reason) {{
+    adjustment {{ memberNumber points reason balanceAfter transactionId capLeftToday }}
+    {ERRORS} }} }}"""
 CONSUME_VOUCHER = f"""mutation($key: String!, $code: String!) {{
   consumeVoucher(idempotencyKey: $key, code: $code) {{ {VOUCHER} {ERRORS} }} }}"""
 AUTHORIZE_PAYMENT = f"""mutation($key: String!, $member: String!, $amount: BigInt!,

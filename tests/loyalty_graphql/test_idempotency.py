@@ -306,6 +306,11 @@ PARTNER_CASES: dict[str, Case] = {
         other=lambda w: {"member": _member(w), "reward": w.partner.reward_code,
                          "channel": "app"},
     ),
+    "adjustPoints": Case(
+        s.ADJUST_POINTS, "partner",
+        first=lambda w: {"member": _member(w), "points": 12, "reason": "goodwill"},
+        other=lambda w: {"member": _member(w), "points": 13, "reason": "goodwill"},
+    ),
     "consumeVoucher": Case(
         s.CONSUME_VOUCHER, "partner", prepare=_second_voucher,
         first=lambda w: {"code": w.partner.voucher_code},

@@ -503,23 +503,43 @@ def voucher_validate(*, code: str, now: datetime | None = None) -> Voucher:
 
 
 def voucher_consume(
-    *, code: str, now: datetime | None = None, idempotency: IdempotencyKey | None = None
+    *,
+    code: str,
+    now: datetime | None = None,
+    idempotency: IdempotencyKey | None = None,
+    actor: Any = None,
 ) -> Voucher:
     """Use a voucher at the till. Exactly one of any concurrent attempts succeeds;
-    the till's retry of the request that succeeded (same key) gets the same answer."""
+    the till's retry of the request that succeeded (same key) gets the same answer.
+    With an ``actor`` (a member of staff in the console) the use is audited."""
     now = now or timezone.now()
     normalised = normalise_voucher_code(code)
     if normalised is None:
         raise UnknownVoucher(f"{code!r} is not a voucher code (check character mismatch)")
-    updated = Voucher.objects.filter(
-        code=normalised, status=VoucherStatus.ISSUED, expires_at__gt=now
-    ).update(
-        status=VoucherStatus.CONSUMED,
-        consumed_at=now,
-        consumed_scope=idempotency.scope if idempotency else None,
-        consumed_key=idempotency.key if idempotency else None,
-    )
-    voucher = Voucher.objects.select_related("reward").filter(code=normalised).first()
+    with transaction.atomic():
+        updated = Voucher.objects.filter(
+            code=normalised, status=VoucherStatus.ISSUED, expires_at__gt=now
+        ).update(
+            status=VoucherStatus.CONSUMED,
+            consumed_at=now,
+            consumed_scope=idempotency.scope if idempotency else None,
+            consumed_key=idempotency.key if idempotency else None,
+        )
+        voucher = Voucher.objects.select_related("reward").filter(code=normalised).first()
+        if updated and voucher is not None and actor is not None:
+            audit_record(
+                actor=actor,
+                partner_id=_partner().pk,
+                action="till.voucher_consumed",
+                target=("voucher", voucher.pk),
+                before={"status": VoucherStatus.ISSUED},
+                after={
+                    "status": voucher.status,
+                    "reward": voucher.reward.code,
+                    "points": voucher.points,
+                    "member_id": voucher.member_id,
+                },
+            )
     if not updated:
         if (
             voucher is not None
@@ -638,6 +658,25 @@ class PaymentView:
     balance_after: int
 
 
+def _audit_payment(actor: Any, action: str, payment: PointsPayment, **after: Any) -> None:
+    """Record what a member of staff did to a payment at the till (console only:
+    partner apps calling the API are not people)."""
+    if actor is None:
+        return
+    audit_record(
+        actor=actor,
+        partner_id=_partner().pk,
+        action=action,
+        target=("points_payment", payment.pk),
+        after={
+            "status": payment.status,
+            "member_id": payment.member_id,
+            "currency": payment.currency,
+            **after,
+        },
+    )
+
+
 def points_payment_authorize(
     *,
     member_id: int,
@@ -645,6 +684,7 @@ def points_payment_authorize(
     reference: str = "",
     idempotency: IdempotencyKey | None = None,
     now: datetime | None = None,
+    actor: Any = None,
 ) -> PaymentView:
     """Reserve the points that pay ``amount`` (minor units) of a basket, for the
     partner's hold time from ``now`` (default: the application clock)."""
@@ -679,6 +719,10 @@ def points_payment_authorize(
                 "value_per_point": settings_row.value_per_point,
             },
         )
+        if not posting.replayed:
+            _audit_payment(
+                actor, "till.payment_authorised", payment, points=points, amount=amount
+            )
     return PaymentView(
         payment.pk,
         hold_id,
@@ -696,6 +740,7 @@ def points_payment_capture(
     amount: int | None = None,
     idempotency: IdempotencyKey | None = None,
     now: datetime | None = None,
+    actor: Any = None,
 ) -> PaymentView:
     """Capture the payment, wholly or for a smaller amount; the rest goes back.
     A smaller amount converts at the value per point of the authorisation: the
@@ -724,6 +769,11 @@ def points_payment_capture(
         payment.captured_amount = amount if amount is not None else payment.amount
         payment.save(update_fields=["status", "captured_points", "captured_amount"])
         if not posting.replayed:
+            _audit_payment(
+                actor, "till.payment_captured", payment,
+                points=points, amount=payment.captured_amount,
+                held_points=payment.points, held_amount=payment.amount,
+            )  # fmt: skip
             webhooks.emit(partner.pk, "points_redeemed", lambda: {
                 "member_number": Member.objects.get(pk=payment.member_id).member_number,
                 "points": points, "balance_after": posting.balance_after,
@@ -741,7 +791,7 @@ def points_payment_capture(
 
 
 def points_payment_void(
-    *, payment_id: int, idempotency: IdempotencyKey | None = None
+    *, payment_id: int, idempotency: IdempotencyKey | None = None, actor: Any = None
 ) -> PaymentView:
     partner = _partner()
     with transaction.atomic():
@@ -753,6 +803,10 @@ def points_payment_void(
         )
         payment.status = PointsPaymentStatus.VOIDED
         payment.save(update_fields=["status"])
+        if not posting.replayed:
+            _audit_payment(
+                actor, "till.payment_voided", payment, points=payment.points, amount=payment.amount
+            )
     return PaymentView(
         payment.pk,
         payment.hold_id,

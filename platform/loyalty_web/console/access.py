@@ -76,6 +76,7 @@ def denied(request: HttpRequest) -> HttpResponse:
 NAV = (
     ("dashboard", "/", "Dashboard", "view_dashboard"),
     ("members", "/members/", "Members", "look_up_members"),
+    ("till", "/till/", "Till", "serve_till"),
     # programme
     ("stores", "/stores/", "Stores", "view_dashboard"),
     ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),

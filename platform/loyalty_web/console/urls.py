@@ -11,6 +11,7 @@ from loyalty_web.console import (
     programme,
     rewards,
     settlement,
+    till,
     views,
 )
 from loyalty_web.design.pages import web_view
@@ -118,6 +119,14 @@ urlpatterns = [
         settlement.line_transactions,
         name="statement_line",
     ),
+    # the till: vouchers and points payments
+    path("till/", till.till_home, name="till"),
+    path("till/voucher/", till.voucher, name="till_voucher"),
+    path("till/payments/new/", till.payment_new, name="till_payment"),
+    path(
+        "till/payments/<int:payment_id>/capture/", till.payment_capture, name="till_capture"
+    ),
+    path("till/payments/<int:payment_id>/void/", till.payment_void, name="till_void"),
     # campaigns
     path("campaigns/", campaigns.campaign_list, name="campaigns"),
     path("campaigns/new/", campaigns.campaign_create, name="campaign_create"),

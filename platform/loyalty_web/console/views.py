@@ -54,6 +54,7 @@ AUDIT_KINDS = [
     ("campaigns.", "Campaigns"),
     ("rewards.", "Rewards"),
     ("points_payments.", "Point value"),
+    ("till.", "Till"),
     ("api_key.", "API keys"),
     ("webhook.", "Webhooks"),
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.models import Hold, HoldStatus
@@ -227,7 +227,7 @@ def _open(payment: PointsPayment) -> OpenPayment:
 def open_payments(*, now: datetime, limit: int = 200) -> list[OpenPayment]:
     """This partner's points payments authorised and not yet captured, voided or
     expired, the soonest to expire first (at most ``limit``)."""
-    rows = _with_hold_expiry(now).order_by("hold_expires_at", "pk")[:limit]
+    rows = _with_hold_expiry(now).order_by(F("hold_expires_at"), "pk")[:limit]
     return [_open(payment) for payment in rows]
 
 

@@ -720,9 +720,7 @@ def points_payment_authorize(
             },
         )
         if not posting.replayed:
-            _audit_payment(
-                actor, "till.payment_authorised", payment, points=points, amount=amount
-            )
+            _audit_payment(actor, "till.payment_authorised", payment, points=points, amount=amount)
     return PaymentView(
         payment.pk,
         hold_id,

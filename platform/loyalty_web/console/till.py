@@ -212,7 +212,6 @@ def voucher(request: HttpRequest) -> HttpResponse:
             problem = problem or str(ERROR_WORDS["unknown_voucher"])
     if problem:
         lookup.add_error("code" if "code" in lookup.fields else None, problem)
-    usable = found is not None and found.usable
     return render_page(
         request,
         "loyalty_web/console/till_voucher.html",
@@ -220,7 +219,11 @@ def voucher(request: HttpRequest) -> HttpResponse:
             request,
             form=lookup,
             found=_voucher_view(found) if found else None,
-            use_form=VoucherUseForm(initial={"code": found.voucher.code}) if usable else None,
+            use_form=(
+                VoucherUseForm(initial={"code": found.voucher.code})
+                if found is not None and found.usable
+                else None
+            ),
         ),
         status=400 if lookup.errors else 200,
     )

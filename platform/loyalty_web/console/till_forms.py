@@ -21,7 +21,10 @@ class VoucherLookupForm(forms.Form):
     code = forms.CharField(
         label=_("Voucher code"),
         max_length=40,
-        help_text=_("As the member shows it: 13 letters and digits. Dashes, spaces and small letters do not matter."),
+        help_text=_(
+            "As the member shows it: 13 letters and digits. "
+            "Dashes, spaces and small letters do not matter."
+        ),
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
         ),
@@ -126,4 +129,3 @@ class CaptureForm(KeyedForm):
 
 class VoidForm(KeyedForm):
     pass
-

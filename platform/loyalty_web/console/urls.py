@@ -123,9 +123,7 @@ urlpatterns = [
     path("till/", till.till_home, name="till"),
     path("till/voucher/", till.voucher, name="till_voucher"),
     path("till/payments/new/", till.payment_new, name="till_payment"),
-    path(
-        "till/payments/<int:payment_id>/capture/", till.payment_capture, name="till_capture"
-    ),
+    path("till/payments/<int:payment_id>/capture/", till.payment_capture, name="till_capture"),
     path("till/payments/<int:payment_id>/void/", till.payment_void, name="till_void"),
     # campaigns
     path("campaigns/", campaigns.campaign_list, name="campaigns"),

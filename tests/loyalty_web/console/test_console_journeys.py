@@ -88,6 +88,7 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
         assert navigation.get_by_role("link").all_inner_texts() == [
             "Dashboard",
             "Members",
+            "Till",
             "Stores",
             "Earn rules",
             "Campaigns",

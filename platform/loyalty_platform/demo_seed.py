@@ -23,6 +23,8 @@ from coalition.charity.services import charity_create, donation_make
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
+from coalition.operators.selectors import operator_role
+from coalition.operators.services import operator_create
 from coalition.settlement import services as settlement
 from coalition.settlement.models import SettlementPeriod, SettlementTerms
 from coalition.settlement.stripe import gateway
@@ -323,12 +325,16 @@ def demo_member_logins(count: int = 3) -> list[tuple[str, str]]:
 
 
 def seed_demo_operator() -> str:
-    """The coalition operator's account for the admin site."""
+    """The coalition operator's account: an operator admin of the operator console
+    (``/operator/``, which has it set up two-step sign-in at the first log-in) and a
+    superuser of the admin site for low-level data."""
     users = get_user_model()
     if not users.objects.filter(username=DEMO_OPERATOR).exists():
         users.objects.create_superuser(
             username=DEMO_OPERATOR, email=DEMO_OPERATOR, password=DEMO_PASSWORD
         )
+    if operator_role(user=users.objects.get(username=DEMO_OPERATOR)) is None:
+        operator_create(email=DEMO_OPERATOR, role="admin")
     return DEMO_OPERATOR
 
 

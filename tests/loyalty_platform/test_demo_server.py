@@ -48,6 +48,15 @@ def test_demo_serves_the_coalition_and_stops_cleanly_on_ctrl_c(demo: Demo) -> No
     printed = demo.log_text(tail=20000)
     assert "cashier@freshmart.example" in printed, printed
     assert f"Password of every demo log-in (operator and staff): {DEMO_PASSWORD}" in printed
+    assert "/operator/  log in as operator@coalition.example" in printed
+    # and the operator admin signs in to the operator console, which first asks for
+    # two-step sign-in (required for admins)
+    operator = demo.sign_in(
+        host="localhost", email="operator@coalition.example", password=DEMO_PASSWORD,
+        login="/operator/login/",
+    )  # fmt: skip
+    assert operator.status == 200, operator.body
+    assert "needs two-step sign-in" in operator.body
     dashboard = demo.sign_in(
         host="freshmart.localhost", email="cashier@freshmart.example", password=DEMO_PASSWORD
     )

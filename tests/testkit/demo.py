@@ -99,13 +99,13 @@ class Demo:
         except urllib.error.HTTPError as error:
             return Reply(error.code, error.headers["Content-Type"], error.read().decode())
 
-    def sign_in(self, *, host: str, email: str, password: str) -> Reply:
+    def sign_in(self, *, host: str, email: str, password: str, login: str = "/login/") -> Reply:
         """A person signing in on a console's log-in page in a browser of their own
         (cookies kept): the page after the redirect, then the dashboard."""
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         base = f"http://127.0.0.1:{self.port}"
-        first = urllib.request.Request(f"{base}/login/", headers={"Host": host})  # noqa: S310
+        first = urllib.request.Request(f"{base}{login}", headers={"Host": host})  # noqa: S310
         with opener.open(first) as page:
             form = page.read().decode()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
@@ -113,9 +113,9 @@ class Demo:
         body = urllib.parse.urlencode(
             {"csrfmiddlewaretoken": token[1], "email": email, "password": password, "next": "/"}
         ).encode()
-        headers = {"Host": host, "Referer": f"http://{host}/login/", "Origin": f"http://{host}"}
+        headers = {"Host": host, "Referer": f"http://{host}{login}", "Origin": f"http://{host}"}
         try:
-            sent = urllib.request.Request(f"{base}/login/", body, headers)  # noqa: S310
+            sent = urllib.request.Request(f"{base}{login}", body, headers)  # noqa: S310
             with opener.open(sent) as answer:
                 return Reply(answer.status, answer.headers["Content-Type"], answer.read().decode())
         except urllib.error.HTTPError as error:

@@ -41,7 +41,12 @@ class Command(BaseCommand):
         self.stdout.write(f"  coalition site + member portal: http://{base}:{port}/")
         self.stdout.write(f"  coalition GraphQL:              http://{base}:{port}/graphql")
         self.stdout.write(
-            f"  operator admin:                 http://{base}:{port}/admin/  "
+            f"  operator console:               http://{base}:{port}/operator/  "
+            f"log in as {DEMO_OPERATOR} (an operator admin: the first log-in sets up "
+            "two-step sign-in with an authenticator app)"
+        )
+        self.stdout.write(
+            f"  operator admin (low-level data): http://{base}:{port}/admin/  "
             f"log in as {DEMO_OPERATOR}"
         )
         for partner in partners:

@@ -16,3 +16,15 @@ def audit_entries(
     if before_id is not None:
         entries = entries.filter(pk__lt=before_id)
     return entries.order_by("-pk")
+
+
+def audit_entries_everywhere(
+    *, action_prefix: str = "", before_id: int | None = None
+) -> QuerySet[AuditEntry]:
+    """Every partner's entries and the coalition's own (no partner), for the operator."""
+    entries = AuditEntry.objects.all()
+    if action_prefix:
+        entries = entries.filter(action__startswith=action_prefix)
+    if before_id is not None:
+        entries = entries.filter(pk__lt=before_id)
+    return entries.order_by("-pk")

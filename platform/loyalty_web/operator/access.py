@@ -83,7 +83,10 @@ ROLE_WORDS = {
 
 # The operator console's areas; later slices (settlement, programme, reports,
 # member support) add theirs here with the capability that shows them.
-NAV = (("partners", "/operator/partners/", "Partners", "view_partners"),)
+NAV = (
+    ("partners", "/operator/partners/", "Partners", "view_partners"),
+    ("audit", "/operator/audit/", "Audit log", "read_audit"),
+)
 
 
 def nav_for(role: str | None) -> list[dict[str, str]]:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.operator import partners, views
+from loyalty_web.operator import audit, partners, views
 
 app_name = "operator"
 
@@ -22,4 +22,5 @@ urlpatterns = [
         partners.partner_status,
         name="partner_status",
     ),
+    path("audit/", audit.audit_log, name="audit"),
 ]

@@ -152,3 +152,25 @@ def test_the_payouts_step_says_when_stripe_is_not_configured(
     html = client.post(f"/operator/partners/{slug}/payouts/").content.decode()
     assert "set STRIPE_API_KEY" in html
     assert Partner.objects.get(slug=slug).stripe_account_id == ""
+
+
+def test_the_audit_log_shows_operator_and_partner_changes(partner_a: Partner) -> None:
+    client, admin = login_as("admin", partner_a)
+    slug = f"audit-{uuid4().hex[:6]}"
+    client.post("/operator/onboard/", _form(slug))
+    client.post(f"/operator/partners/{slug}/status/active/", {"reason": "audited move"})
+    everywhere = client.get("/operator/audit/").content.decode()
+    assert "partner.status" in everywhere
+    assert "audited move" in everywhere
+    assert admin.email in everywhere
+    # the operator's own changes (operator staff) have no partner
+    only_operator = client.get("/operator/audit/?where=coalition").content.decode()
+    assert "partner.status" not in only_operator
+    assert "operator.create" in only_operator
+    # a partner's entries, as CSV
+    csv = b"".join(
+        client.get(f"/operator/audit/?where={slug}&format=csv").streaming_content
+    ).decode()
+    assert csv.splitlines()[0] == "at,partner,who,action,object,before,after"
+    assert f",{slug},{admin.email},partner.status," in csv
+    assert "operator.create" not in csv

@@ -22,6 +22,7 @@ from tests.testkit.operator import OPERATORS, ROLES, assert_answer, login_as
 pytestmark = pytest.mark.django_db
 
 ADMIN = frozenset({"admin"})
+READERS_OF_AUDIT = frozenset({"admin", "finance"})
 
 
 def _state() -> tuple[Any, ...]:
@@ -70,6 +71,11 @@ PAGES: dict[str, tuple[Request, frozenset[str]]] = {
                                     {"reason": "unpaid invoices"}), ADMIN),
     "offboard": (lambda c, p: c.post(f"/operator/partners/{p.slug}/status/offboarded/",
                                      {"reason": "left the coalition"}), ADMIN),
+    "audit log": (lambda c, p: c.get("/operator/audit/"), READERS_OF_AUDIT),
+    "audit log (operator only)": (lambda c, p: c.get("/operator/audit/?where=coalition"),
+                                  READERS_OF_AUDIT),
+    "audit log (a partner, csv)": (
+        lambda c, p: c.get(f"/operator/audit/?where={p.slug}&format=csv"), READERS_OF_AUDIT),
 }  # fmt: skip
 
 

@@ -132,6 +132,7 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("PartnerQuery", "webhookDeliveries"): FieldCost(20, page_default=20),
     ("PartnerQuery", "ruleVersions"): FieldCost(20, items=20),
     ("PartnerQuery", "ruleVersion"): QUERY,
+    ("PartnerQuery", "campaigns"): FieldCost(20, page_default=20),
     # a member, on either host
     ("MemberView", "balance"): FieldCost(5),
     ("MemberView", "tier"): FieldCost(5),
@@ -147,6 +148,9 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("HouseholdView", "members"): FieldCost(1, items=6),  # MAX_HOUSEHOLD_MEMBERS
     ("HouseholdView", "pendingInvites"): FieldCost(1, items=20),
     ("RuleVersionView", "rules"): FieldCost(1, items=50),
+    ("CampaignView", "tiers"): FieldCost(1, items=10),
+    ("CampaignView", "segments"): FieldCost(1, items=10),
+    ("RewardSettingsView", "channels"): FieldCost(1, items=3),
     ("PayOutPeriod", "payouts"): FieldCost(1, items=100),  # a statement per partner
     # closing a period and paying it out touch every partner (and Stripe)
     ("CoalitionMutation", "closePeriod"): FieldCost(1000),

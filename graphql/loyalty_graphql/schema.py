@@ -22,6 +22,13 @@ from loyalty_graphql.members.mutations import EnrolMember, IssueMemberToken
 from loyalty_graphql.members.queries import CoalitionMemberQueries, PartnerMemberQueries
 from loyalty_graphql.members.sign_in import CompleteMemberSignIn, StartMemberSignIn
 from loyalty_graphql.partners.queries import PartnerHostQueries, PartnerListQueries
+from loyalty_graphql.programme.campaigns import (
+    CampaignQueries,
+    CreateCampaign,
+    EndCampaign,
+    PauseCampaign,
+    ResumeCampaign,
+)
 from loyalty_graphql.programme.mutations import (
     AddEarnRule,
     CloseStore,
@@ -34,6 +41,12 @@ from loyalty_graphql.programme.mutations import (
     UpdateStore,
 )
 from loyalty_graphql.programme.queries import ProgrammeQueries
+from loyalty_graphql.programme.rewards import (
+    CreateReward,
+    RestoreReward,
+    RetireReward,
+    UpdateReward,
+)
 from loyalty_graphql.purchases.mutations import RecordPurchase, ReturnPurchase
 from loyalty_graphql.purchases.queries import PurchaseQueries
 from loyalty_graphql.rewards.mutations import (
@@ -92,6 +105,7 @@ PartnerQuery = root_type(
     WebhookQueries,
     PartnerHostQueries,
     ProgrammeQueries,
+    CampaignQueries,
 )
 
 
@@ -136,6 +150,14 @@ class PartnerMutation(graphene.ObjectType):
     publish_rule_version = PublishRuleVersion.Field()
     set_point_value = SetPointValue.Field()
     adjust_points = AdjustPoints.Field()
+    create_reward = CreateReward.Field()
+    update_reward = UpdateReward.Field()
+    retire_reward = RetireReward.Field()
+    restore_reward = RestoreReward.Field()
+    create_campaign = CreateCampaign.Field()
+    pause_campaign = PauseCampaign.Field()
+    resume_campaign = ResumeCampaign.Field()
+    end_campaign = EndCampaign.Field()
 
 
 coalition_schema = graphene.Schema(query=CoalitionQuery, mutation=CoalitionMutation)

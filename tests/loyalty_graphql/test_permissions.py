@@ -15,16 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from graphql import FieldNode, OperationDefinitionNode, parse
 
 from coalition.webhooks import services as webhooks
 from loyalty_graphql.schema import coalition_schema, partner_schema
 from loyalty_kernel.tenancy import use_public_schema
+from tenants.earning import services as earning
 from tenants.earning.models import BehaviourRule
 from tenants.partners.models import Partner
+from tenants.rewards import services as rewards
 from tenants.stores.models import Store
 from tests.testkit import api as s
 from tests.testkit import in_partner
@@ -90,6 +94,29 @@ def _closed_store(world: s.PartnerWorld) -> dict[str, Any]:
 def _draft(world: s.PartnerWorld) -> dict[str, Any]:
     number, rule = s.rule_draft(world.partner)
     return {"version": number, "rule": str(rule)}
+
+
+def _reward(world: s.PartnerWorld, *, retired: bool = False) -> dict[str, Any]:
+    code = f"matrix-{s.unique('r')[-6:]}"
+    with in_partner(world.partner):
+        rewards.reward_create(code=code, name="Matrix reward", points_price=100)
+        if retired:
+            rewards.reward_retire(code=code)
+    use_public_schema()
+    return {"code": code}
+
+
+def _campaign(world: s.PartnerWorld, *, paused: bool = False) -> dict[str, Any]:
+    now = timezone.now()
+    with in_partner(world.partner):
+        campaign = earning.campaign_create(
+            name="Matrix campaign", kind="bonus", params={"points": 5},
+            starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+        )  # fmt: skip
+        if paused:
+            earning.campaign_pause(campaign_id=campaign.pk)
+    use_public_schema()
+    return {"campaign": str(campaign.pk)}
 
 
 def _closed_period(_world: s.CoalitionWorld) -> dict[str, Any]:
@@ -175,6 +202,26 @@ PARTNER_OPERATIONS = (
               lambda w: {"key": "m1"}, prepare=_draft),
     Operation("setPointValue", s.SET_POINT_VALUE, "configure", True,
               lambda w: {"key": "m1", "value": "2.5"}),
+    Operation("createReward", s.CREATE_REWARD, "configure", True,
+              lambda w: {"key": "m1", "code": "matrix-new", "name": "Matrix", "price": 50}),
+    Operation("updateReward", s.UPDATE_REWARD, "configure", True,
+              lambda w: {"key": "m1", "price": 75}, prepare=_reward),
+    Operation("retireReward", s.RETIRE_REWARD, "configure", True, lambda w: {"key": "m1"},
+              prepare=_reward),
+    Operation("restoreReward", s.RESTORE_REWARD, "configure", True, lambda w: {"key": "m1"},
+              prepare=lambda w: _reward(w, retired=True)),
+    Operation("campaigns", s.CAMPAIGNS_QUERY, "configure", False, _none, prepare=_campaign),
+    Operation("createCampaign", s.CREATE_CAMPAIGN, "configure", True,
+              lambda w: {"key": "m1", "name": "Matrix", "kind": "bonus",
+                         "params": '{"points": 10}',
+                         "startsAt": timezone.now().isoformat(),
+                         "endsAt": (timezone.now() + timedelta(days=2)).isoformat()}),
+    Operation("pauseCampaign", s.PAUSE_CAMPAIGN, "configure", True, lambda w: {"key": "m1"},
+              prepare=_campaign),
+    Operation("resumeCampaign", s.RESUME_CAMPAIGN, "configure", True, lambda w: {"key": "m1"},
+              prepare=lambda w: _campaign(w, paused=True)),
+    Operation("endCampaign", s.END_CAMPAIGN, "configure", True, lambda w: {"key": "m1"},
+              prepare=_campaign),
 )  # fmt: skip
 
 MEMBER_ONLY, OPERATOR_ONLY = "member", "operator"

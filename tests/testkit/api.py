@@ -46,7 +46,13 @@ from coalition.webhooks.models import WebhookDelivery, WebhookEndpoint
 from loyalty_graphql.auth import api_key_create, member_token_issue
 from loyalty_kernel.tenancy import use_public_schema
 from tenants.earning import services as earning
-from tenants.earning.models import BehaviourAward, EarnRule, Referral, RuleSetVersion
+from tenants.earning.models import (
+    BehaviourAward,
+    Campaign,
+    EarnRule,
+    Referral,
+    RuleSetVersion,
+)
 from tenants.partners.models import Partner
 from tenants.purchases import services as purchases
 from tenants.purchases.models import Purchase, PurchaseReturn
@@ -454,6 +460,15 @@ def books(*partners: Partner) -> dict[str, Any]:
             state[f"{partner.slug} point value"] = sorted(
                 PointsPaymentSettings.objects.values_list("pk", "value_per_point")
             )
+            state[f"{partner.slug} reward settings"] = sorted(
+                Reward.objects.values_list("code", "name", "points_price", "per_member_limit",
+                                           "valid_from", "valid_until", "channels", "category",
+                                           "in_catalogue", "is_active")
+            )  # fmt: skip
+            state[f"{partner.slug} campaigns"] = sorted(
+                Campaign.objects.values_list("pk", "name", "params", "status", "starts_at",
+                                             "ends_at", "budget_points")
+            )  # fmt: skip
     use_public_schema()
     return state
 
@@ -674,6 +689,42 @@ PUBLISH_RULE_VERSION = f"""mutation($key: String!, $version: Int!, $effectiveFro
 SET_POINT_VALUE = f"""mutation($key: String!, $value: String!) {{
   setPointValue(idempotencyKey: $key, valuePerPoint: $value) {{
     pointValue {{ valuePerPoint currency }} {ERRORS} }} }}"""
+REWARD_SETTINGS = """reward { code name description category pointsPrice stock perMemberLimit
+  validFrom validUntil channels voucherValidityDays inCatalogue state }"""
+CREATE_REWARD = f"""mutation($key: String!, $code: String!, $name: String!, $price: Int!,
+    $stock: Int, $limit: Int, $validFrom: DateTime, $validUntil: DateTime, $channels: [String!],
+    $category: String, $inCatalogue: Boolean) {{
+  createReward(idempotencyKey: $key, code: $code, name: $name, pointsPrice: $price,
+    stock: $stock, perMemberLimit: $limit, validFrom: $validFrom, validUntil: $validUntil,
+    channels: $channels, category: $category, inCatalogue: $inCatalogue) {{
+    {REWARD_SETTINGS} {ERRORS} }} }}"""
+UPDATE_REWARD = f"""mutation($key: String!, $code: String!, $name: String, $price: Int,
+    $stock: Int, $channels: [String!], $inCatalogue: Boolean) {{
+  updateReward(idempotencyKey: $key, code: $code, name: $name, pointsPrice: $price,
+    stock: $stock, channels: $channels, inCatalogue: $inCatalogue) {{
+    {REWARD_SETTINGS} {ERRORS} }} }}"""
+RETIRE_REWARD = f"""mutation($key: String!, $code: String!) {{
+  retireReward(idempotencyKey: $key, code: $code) {{ {REWARD_SETTINGS} {ERRORS} }} }}"""
+RESTORE_REWARD = f"""mutation($key: String!, $code: String!) {{
+  restoreReward(idempotencyKey: $key, code: $code) {{ {REWARD_SETTINGS} {ERRORS} }} }}"""
+CAMPAIGN = """id name kind params state startsAt endsAt tiers segments budgetPoints
+  issuedPoints"""
+CAMPAIGNS_QUERY = f"""query($state: String, $first: Int) {{
+  campaigns(state: $state, first: $first) {{ {CAMPAIGN} }} }}"""
+CREATE_CAMPAIGN = f"""mutation($key: String!, $name: String!, $kind: String!, $params: JSONString!,
+    $startsAt: DateTime!, $endsAt: DateTime!, $tiers: [String!], $budget: BigInt) {{
+  createCampaign(idempotencyKey: $key, name: $name, kind: $kind, params: $params,
+    startsAt: $startsAt, endsAt: $endsAt, tiers: $tiers, budgetPoints: $budget) {{
+    campaign {{ {CAMPAIGN} }} {ERRORS} }} }}"""
+PAUSE_CAMPAIGN = f"""mutation($key: String!, $campaign: ID!) {{
+  pauseCampaign(idempotencyKey: $key, campaign: $campaign) {{
+    campaign {{ {CAMPAIGN} }} {ERRORS} }} }}"""
+RESUME_CAMPAIGN = f"""mutation($key: String!, $campaign: ID!) {{
+  resumeCampaign(idempotencyKey: $key, campaign: $campaign) {{
+    campaign {{ {CAMPAIGN} }} {ERRORS} }} }}"""
+END_CAMPAIGN = f"""mutation($key: String!, $campaign: ID!) {{
+  endCampaign(idempotencyKey: $key, campaign: $campaign) {{
+    campaign {{ {CAMPAIGN} }} {ERRORS} }} }}"""
 RULE_VERSIONS_QUERY = """{ ruleVersions { number status effectiveFrom publishedAt
   rules { id kind name params } } }"""
 RULE_VERSION_QUERY = """query($number: Int!) { ruleVersion(number: $number) {

@@ -23,11 +23,13 @@ import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from unittest import mock
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from coalition.ledger import selectors as ledger_selectors
@@ -256,6 +258,50 @@ def _set_point_value(world: World, value: str) -> None:
     use_public_schema()
 
 
+def _two_rewards(world: World, *, retired: bool = False) -> None:
+    codes = [f"idem-{s.unique('r')[-6:]}" for _ in range(2)]
+    with in_partner(world.partner.partner):
+        for code in codes:
+            rewards.reward_create(code=code, name="Idempotent reward", points_price=100)
+            if retired:
+                rewards.reward_retire(code=code)
+    use_public_schema()
+    world.extra["rewards"] = codes
+
+
+def _rename_reward(world: World, code: str) -> None:
+    with in_partner(world.partner.partner):
+        rewards.reward_update(code=code, name="Renamed later")
+    use_public_schema()
+
+
+def _two_campaigns(world: World, *, paused: bool = False) -> None:
+    now = timezone.now()
+    ids = []
+    with in_partner(world.partner.partner):
+        for n in range(2):
+            campaign = earning.campaign_create(
+                name=f"Idempotent campaign {n}", kind="bonus", params={"points": 5},
+                starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+            )  # fmt: skip
+            if paused:
+                earning.campaign_pause(campaign_id=campaign.pk)
+            ids.append(str(campaign.pk))
+    use_public_schema()
+    world.extra["campaigns"] = ids
+
+
+def _end_campaign(world: World, campaign_id: str) -> None:
+    with in_partner(world.partner.partner):
+        earning.campaign_end(campaign_id=int(campaign_id))
+    use_public_schema()
+
+
+def _campaign_window() -> dict[str, str]:
+    now = timezone.now()
+    return {"startsAt": now.isoformat(), "endsAt": (now + timedelta(days=2)).isoformat()}
+
+
 def _email(_world: World) -> Variables:
     return {"email": f"{s.unique('idem')}@example.com"}
 
@@ -381,6 +427,55 @@ PARTNER_CASES: dict[str, Case] = {
         other=lambda w: {"version": w.extra["draft"],
                          "effectiveFrom": "2999-01-01T00:00:00+00:00"},
         later=lambda w, a: _add_a_rule(w, None),
+    ),
+    "createReward": Case(
+        s.CREATE_REWARD, "partner",
+        first=lambda w: {"code": "idem-new-1", "name": "First", "price": 50},
+        other=lambda w: {"code": "idem-new-2", "name": "Second", "price": 60},
+        later=lambda w, a: _rename_reward(w, a["reward"]["code"]),
+    ),
+    "updateReward": Case(
+        s.UPDATE_REWARD, "partner", prepare=_two_rewards,
+        first=lambda w: {"code": w.extra["rewards"][0], "price": 75},
+        other=lambda w: {"code": w.extra["rewards"][0], "price": 80},
+        later=lambda w, a: _rename_reward(w, a["reward"]["code"]),
+    ),
+    "retireReward": Case(
+        s.RETIRE_REWARD, "partner", prepare=_two_rewards,
+        first=lambda w: {"code": w.extra["rewards"][0]},
+        other=lambda w: {"code": w.extra["rewards"][1]},
+        later=lambda w, a: _rename_reward(w, a["reward"]["code"]),
+    ),
+    "restoreReward": Case(
+        s.RESTORE_REWARD, "partner", prepare=lambda w: _two_rewards(w, retired=True),
+        first=lambda w: {"code": w.extra["rewards"][0]},
+        other=lambda w: {"code": w.extra["rewards"][1]},
+        later=lambda w, a: _rename_reward(w, a["reward"]["code"]),
+    ),
+    "createCampaign": Case(
+        s.CREATE_CAMPAIGN, "partner",
+        first=lambda w: {"name": "First", "kind": "bonus", "params": '{"points": 10}',
+                         **_campaign_window()},
+        other=lambda w: {"name": "Second", "kind": "bonus", "params": '{"points": 20}',
+                         **_campaign_window()},
+        later=lambda w, a: _end_campaign(w, a["campaign"]["id"]),
+    ),
+    "pauseCampaign": Case(
+        s.PAUSE_CAMPAIGN, "partner", prepare=_two_campaigns,
+        first=lambda w: {"campaign": w.extra["campaigns"][0]},
+        other=lambda w: {"campaign": w.extra["campaigns"][1]},
+        later=lambda w, a: _end_campaign(w, a["campaign"]["id"]),
+    ),
+    "resumeCampaign": Case(
+        s.RESUME_CAMPAIGN, "partner", prepare=lambda w: _two_campaigns(w, paused=True),
+        first=lambda w: {"campaign": w.extra["campaigns"][0]},
+        other=lambda w: {"campaign": w.extra["campaigns"][1]},
+        later=lambda w, a: _end_campaign(w, a["campaign"]["id"]),
+    ),
+    "endCampaign": Case(
+        s.END_CAMPAIGN, "partner", prepare=_two_campaigns,
+        first=lambda w: {"campaign": w.extra["campaigns"][0]},
+        other=lambda w: {"campaign": w.extra["campaigns"][1]},
     ),
     "setPointValue": Case(
         s.SET_POINT_VALUE, "partner",

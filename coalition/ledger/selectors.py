@@ -174,7 +174,11 @@ def history(
     occurred_before: datetime | None = None,
 ) -> HistoryPage:
     """The member's wallet movements, newest first, keyset-paginated by the ledger
-    sequence: stable while new transactions arrive.
+    sequence: stable while new transactions arrive. The wallet's account id is
+    found first (a one-row sub-select), so the statement walks the journal's
+    (account, transaction) index backwards and stops after a page, however long
+    the member's past: joined from the account instead, the planner read and
+    sorted every entry of the wallet for each page.
 
     Optional filters, all in the same one statement: the transaction ``kind``,
     the partner it happened at (by slug; an unknown slug matches nothing) and a
@@ -189,11 +193,11 @@ def history(
             """
             SELECT t.id, t.kind, e.amount, t.partner_id, p.name, p.slug, t.memo, t.external_ref,
                    t.created_at
-              FROM public.ledger_account a
-              JOIN public.ledger_entry e ON e.account_id = a.id
+              FROM public.ledger_entry e
               JOIN public.ledger_transaction t ON t.id = e.transaction_id
               LEFT JOIN public.partners_partner p ON p.id = t.partner_id
-             WHERE a.member_id = %(member)s AND a.kind = 'wallet'
+             WHERE e.account_id = (SELECT a.id FROM public.ledger_account a
+                                    WHERE a.member_id = %(member)s AND a.kind = 'wallet')
                AND e.transaction_id < %(before)s
                AND (%(kind)s::text IS NULL OR t.kind = %(kind)s::text)
                AND (%(partner)s::text IS NULL OR t.partner_id = (

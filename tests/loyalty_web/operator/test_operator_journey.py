@@ -25,28 +25,30 @@ pytestmark = pytest.mark.slow
 def test_an_admin_onboards_a_partner_and_suspends_and_reactivates_it(
     browser_page: Any,
 ) -> None:
+    from playwright.sync_api import expect  # with the browser tests' own dependency
+
     admin = operator("admin")
     slug = f"journey-{uuid4().hex[:6]}"
     page = browser_page.page
 
     # when the admin opens the operator console: the log-in, then the code
     page.goto(browser_page.url("/operator/"))
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     check_page(browser_page, "operator-login")
     page.get_by_label("E-mail address").fill(admin.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", name="Enter your code").is_visible()
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     # (the set-up used the current code, and a code works once: the app's next one)
     page.get_by_label("Code from your authenticator app").fill(code_for(admin, step_ahead=1))
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", name="Partners").is_visible()
+    expect(page.get_by_role("heading", name="Partners")).to_be_visible()
     check_page(browser_page, "operator-partners")
 
     # and sends the onboarding form empty: the problems are listed next to their fields
     page.get_by_role("link", name="Onboard a partner").click()
     page.get_by_role("button", name="Create the partner").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     check_page(browser_page, "operator-onboard-error")
 
     # then fills it in and creates the partner
@@ -56,26 +58,28 @@ def test_an_admin_onboards_a_partner_and_suspends_and_reactivates_it(
     page.get_by_label("Time zone").select_option("Europe/Madrid")
     page.get_by_label("Contact e-mail address").fill("books@example.com")
     page.get_by_role("button", name="Create the partner").click()
-    assert page.get_by_role("heading", name="Invite the first owner of Journey Books").is_visible()
+    expect(
+        page.get_by_role("heading", name="Invite the first owner of Journey Books")
+    ).to_be_visible()
     check_page(browser_page, "operator-onboard-owner")
     page.get_by_role("button", name="Send the invitation").click()
-    assert page.get_by_text("Invitation sent to books@example.com").is_visible()
+    expect(page.get_by_text("Invitation sent to books@example.com")).to_be_visible()
     assert f"{slug}.localhost" in mail.outbox[-1].body
 
     # and makes the Stripe Connect onboarding link
     with running_stripe_fake() as stripe:
         page.get_by_role("button", name="Make the Stripe onboarding link").click()
-        assert page.get_by_text("Send this link to the partner").is_visible()
+        expect(page.get_by_text("Send this link to the partner")).to_be_visible()
         assert len(stripe.state.created("accounts")) == 1
     check_page(browser_page, "operator-onboard-payouts")
     page.get_by_role("link", name="Finish").click()
-    assert page.get_by_role("heading", name="Journey Books").is_visible()
+    expect(page.get_by_role("heading", name="Journey Books")).to_be_visible()
     check_page(browser_page, "operator-partner")
 
     # the new partner's host answers with its own console, asking its staff to sign in
     page.goto(browser_page.url("/", host=f"{slug}.localhost"))
-    assert page.get_by_role("heading", name="Sign in").is_visible()
-    assert page.get_by_text("Staff of Journey Books sign in here.").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Staff of Journey Books sign in here.")).to_be_visible()
     page.goto(browser_page.url(f"/operator/partners/{slug}/"))
 
     # when the admin activates, suspends and reactivates it, each with a reason
@@ -89,10 +93,10 @@ def test_an_admin_onboards_a_partner_and_suspends_and_reactivates_it(
             check_page(browser_page, "operator-partner-suspend")
         page.get_by_label("Reason").fill(reason)
         page.get_by_role("button", name=verb, exact=True).click()
-        assert page.get_by_role("heading", name="Journey Books").is_visible()
+        expect(page.get_by_role("heading", name="Journey Books")).to_be_visible()
         assert Partner.objects.get(slug=slug).status == status
     # then the status history shows every move with its reason
-    assert page.get_by_role("cell", name="card fraud under review").is_visible()
+    expect(page.get_by_role("cell", name="card fraud under review")).to_be_visible()
     check_page(browser_page, "operator-partner-history")
     reasons = list(
         PartnerStatusChange.objects.filter(partner__slug=slug)

@@ -11,7 +11,6 @@ anything of another member's."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -20,14 +19,11 @@ from uuid import uuid4
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core import mail
 from django.test import Client
 from django.test.utils import override_settings
 from django.urls import resolve
 
-from coalition.catalogue.models import CatalogueEntry
 from coalition.charity.models import Donation
-from coalition.charity.services import charity_create
 from coalition.ledger.models import Account
 from coalition.ledger.selectors import account_balances
 from coalition.member_auth.models import MemberSessionGeneration, MemberSignInAttempt
@@ -35,8 +31,6 @@ from coalition.member_auth.services import member_sign_out_everywhere
 from coalition.members.models import Member, MemberChange, MemberPrivacyRequest, MemberStatus
 from coalition.members.services import member_enrol
 from coalition.notifications.models import NotificationKind, NotificationPreference
-from coalition.notifications.services import unsubscribe_token
-from coalition.transfers import services as transfers
 from coalition.transfers.models import HouseholdInvite, HouseholdMembership, TransferRecord
 from loyalty_kernel import clock
 from loyalty_kernel.tenancy import use_public_schema
@@ -47,9 +41,8 @@ from tenants.partners.models import Partner
 from tenants.rewards.models import Voucher
 from tenants.staff.services import staff_member_create
 from tests.testkit import in_partner
-from tests.testkit.api import funded_member, reward, unique
 from tests.testkit.console import PASSWORD
-from tests.testkit.portal import portal_client, public_host
+from tests.testkit.portal import MEMBER, PUBLIC, ROUTES, portal_client, portal_world, public_host
 
 pytestmark = pytest.mark.django_db
 
@@ -201,39 +194,6 @@ def test_the_portal_lives_on_the_public_host_only(partner_a: Partner) -> None:
 # from the world below), the methods it answers and whether it is public (signing in)
 # or a member's page. A new URL without its row fails the first test.
 
-MEMBER, PUBLIC = "member", "public"
-ROUTES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "home": ("/portal/", ("get",), MEMBER),
-    "join": ("/portal/join/", ("get", "post"), PUBLIC),
-    "sign_in": ("/portal/sign-in/", ("get", "post"), PUBLIC),
-    "sign_in_code": ("/portal/sign-in/code/", ("get", "post"), PUBLIC),
-    "sign_in_link": ("/portal/sign-in/link/?t={erase_token}", ("get", "post"), PUBLIC),
-    "sign_out": ("/portal/sign-out/", ("post",), PUBLIC),
-    "sign_out_everywhere": ("/portal/sign-out/everywhere/", ("post",), MEMBER),
-    "history": ("/portal/history/", ("get",), MEMBER),
-    "lots": ("/portal/lots/", ("get",), MEMBER),
-    "rewards": ("/portal/rewards/", ("get",), MEMBER),
-    "reward_redeem": ("/portal/rewards/{entry}/", ("get", "post"), MEMBER),
-    "vouchers": ("/portal/vouchers/", ("get",), MEMBER),
-    "voucher": ("/portal/vouchers/{slug}/{code}/", ("get",), MEMBER),
-    "voucher_cancel": ("/portal/vouchers/{slug}/{code}/cancel/", ("post",), MEMBER),
-    "give": ("/portal/give/", ("get",), MEMBER),
-    "donate": ("/portal/give/charities/{charity}/", ("get", "post"), MEMBER),
-    "transfer": ("/portal/give/transfer/", ("get", "post"), MEMBER),
-    "household": ("/portal/household/", ("get",), MEMBER),
-    "household_create": ("/portal/household/create/", ("post",), MEMBER),
-    "household_invite": ("/portal/household/invite/", ("post",), MEMBER),
-    "household_accept": ("/portal/household/invites/{invite}/accept/", ("post",), MEMBER),
-    "household_leave": ("/portal/household/leave/", ("post",), MEMBER),
-    "household_pool": ("/portal/household/pool/", ("post",), MEMBER),
-    "profile": ("/portal/profile/", ("get", "post"), MEMBER),
-    "notifications_save": ("/portal/profile/notifications/", ("post",), MEMBER),
-    "unsubscribe": ("/portal/unsubscribe/{unsubscribe_token}/", ("get", "post"), PUBLIC),
-    "privacy": ("/portal/privacy/", ("get",), MEMBER),
-    "privacy_request": ("/portal/privacy/erase/", ("post",), MEMBER),
-    "export_confirm": ("/portal/privacy/export/confirm/?t={export_token}", ("get", "post"), MEMBER),
-    "erase_confirm": ("/portal/privacy/erase/confirm/?t={erase_token}", ("get", "post"), MEMBER),
-}
 CALLS = [(name, method) for name, (_, methods, _) in ROUTES.items() for method in methods]
 MEMBER_CALLS = [call for call in CALLS if ROUTES[call[0]][2] == MEMBER]
 # One-click unsubscribe (RFC 8058): mail clients POST the signed link without a
@@ -263,40 +223,6 @@ def _form(world: dict[str, Any]) -> dict[str, str]:
         "phone": "+34600000000",
         "country": "ES",
         "t": world["erase_token"],
-    }
-
-
-def _world(partner: Partner, capture: Any) -> dict[str, Any]:
-    """An owner with a voucher, a household with an invitation waiting (for a third
-    address) and live privacy links; an intruder with points of their own."""
-    owner = funded_member(partner, 300, "owner")
-    intruder = funded_member(partner, 300, "intruder")
-    entry = CatalogueEntry.objects.get(partner=partner, code=reward(partner, 100))
-    owners = portal_client(owner)
-    voucher_url = owners.post(f"/portal/rewards/{entry.pk}/", {"idempotency_key": "own"})
-    code = voucher_url["Location"].rstrip("/").rsplit("/", 1)[1]
-    household = transfers.household_create(head_member_id=owner.pk, name=f"Home {uuid4().hex[:4]}")
-    invite = transfers.household_invite(
-        member_id=owner.pk, email=f"third-{uuid4().hex[:6]}@example.com", invite_url="https://x/"
-    )
-    tokens = {}
-    for kind in ("export", "erase"):
-        with capture(execute=True):
-            assert owners.post(f"/portal/privacy/{kind}/").status_code == 302
-        found = re.search(rf"/portal/privacy/{kind}/confirm/\?t=([\w-]+)", mail.outbox[-1].body)
-        assert found
-        tokens[f"{kind}_token"] = found.group(1)
-    return {
-        "owner": owner,
-        "intruder": intruder,
-        "entry": entry.pk,
-        "slug": partner.slug,
-        "code": code,
-        "household": household,
-        "invite": invite.pk,
-        "charity": charity_create(slug=unique("charity"), name="Shelter").slug,
-        "unsubscribe_token": unsubscribe_token(owner.pk, NotificationKind.POINTS_EARNED),
-        **tokens,
     }
 
 
@@ -354,7 +280,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_from_every_member_url(
     name: str, method: str, partner_a: Partner, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given: the owner's things, and a visitor with no session
-    world = _world(partner_a, django_capture_on_commit_callbacks)
+    world = portal_world(partner_a, django_capture_on_commit_callbacks)
     url = _url(name, world)
     before = _everything(partner_a)
 
@@ -373,7 +299,7 @@ def test_every_portal_post_needs_the_csrf_token(
 ) -> None:
     # given: a signed-in member (a visitor for the public forms) whose client
     # checks CSRF as a browser's request would be checked
-    world = _world(partner_a, django_capture_on_commit_callbacks)
+    world = portal_world(partner_a, django_capture_on_commit_callbacks)
     if ROUTES[name][2] == MEMBER:
         client = portal_client(world["owner"])
         client.handler.enforce_csrf_checks = True
@@ -393,7 +319,7 @@ def test_the_public_urls_answer_a_visitor_and_a_get_changes_nothing(
     partner_a: Partner, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given: the owner's things, and a visitor with no session
-    world = _world(partner_a, django_capture_on_commit_callbacks)
+    world = portal_world(partner_a, django_capture_on_commit_callbacks)
     assert set(PUBLIC_GETS) == {name for name, (_, _, access) in ROUTES.items() if access == PUBLIC
                                 and "get" in ROUTES[name][1]}  # fmt: skip
     before = _everything(partner_a)
@@ -410,7 +336,7 @@ def test_one_click_unsubscribe_needs_no_csrf_token_but_only_switches_e_mails_off
 ) -> None:
     # given: the owner's signed unsubscribe link, posted by a mail client (no
     # session, no CSRF token), and a made-up one
-    world = _world(partner_a, django_capture_on_commit_callbacks)
+    world = portal_world(partner_a, django_capture_on_commit_callbacks)
     client = Client(HTTP_HOST=public_host(), enforce_csrf_checks=True)
     before = _everything(partner_a)
 
@@ -451,7 +377,7 @@ def test_another_member_cannot_open_or_act_on_the_owners_things(
     name: str, method: str, partner_a: Partner, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given: the owner's voucher, household invitation and privacy links
-    world = _world(partner_a, django_capture_on_commit_callbacks)
+    world = portal_world(partner_a, django_capture_on_commit_callbacks)
     intruder = portal_client(world["intruder"])
     before = _everything(partner_a)
 
@@ -473,7 +399,7 @@ def test_a_members_pages_show_nothing_of_another_members(
     name: str, partner_a: Partner, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given: the owner's voucher, household and history; the intruder signed in
-    world = _world(partner_a, django_capture_on_commit_callbacks)
+    world = portal_world(partner_a, django_capture_on_commit_callbacks)
     intruder = portal_client(world["intruder"])
 
     # when: the intruder opens each of their own pages

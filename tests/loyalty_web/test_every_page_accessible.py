@@ -1,0 +1,383 @@
+"""Every page of the merchant console and of the member portal, opened in Chromium
+by someone allowed to see it, passes the accessibility check (axe-core: no serious
+or critical violation) and asks nothing of a machine outside this one.
+
+The journeys check the pages along a person's way; this sweep makes sure that no
+page is missed. ``test_the_sweep_knows_every_url`` reads the URL configuration and
+fails for a URL that is neither opened here nor named below as one that only
+answers a POST (a button's action, which shows no page of its own) or as one that
+needs a step before it (the journey named next to it opens it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.urls import URLPattern
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from playwright.sync_api import Error as PlaywrightError
+
+from coalition.api_keys.services import api_key_create
+from coalition.webhooks.services import webhook_endpoint_create
+from loyalty_kernel.tenancy import use_public_schema
+from loyalty_web.console import urls as console_urls
+from loyalty_web.console.access import SESSION_PARTNER
+from loyalty_web.portal import urls as portal_urls
+from tenants.earning.services import campaign_create
+from tenants.partners.models import Partner
+from tenants.purchases import services as purchases
+from tenants.purchases.models import Purchase
+from tenants.staff import services as staff
+from tests.testkit import host_client, in_partner
+from tests.testkit.api import onboard, publish_rules, reward, rule_draft, store, unique
+from tests.testkit.browser import BLOCKING_IMPACTS, PageSession, accessibility_violations
+from tests.testkit.portal import MEMBER, PUBLIC, ROUTES, portal_client, portal_world
+from tests.testkit.settlement import close_now, cover_every_partner_with_terms, statement_of
+from tests.testkit.till import authorised_payment, member_with_points, set_point_value
+
+PASSWORD = "correct horse battery 9"
+
+# --- the merchant console ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shop:
+    """A partner with one of each thing a console URL names."""
+
+    host: str
+    store: str
+    rule_number: int
+    rule_id: int
+    member: str
+    purchase: int
+    period: int
+    line: int
+    payment: int
+    campaign: int
+    reward: str
+    api_key: int
+    webhook: int
+    invitation: str
+    cashier: int
+    reset_uid: str
+    reset_token: str
+
+
+# Pages a signed-in owner opens, by URL name.
+CONSOLE_PAGES: dict[str, Callable[[Shop], str]] = {
+    "dashboard": lambda s: "/",
+    "two_factor": lambda s: "/account/two-step/",
+    "staff": lambda s: "/staff/",
+    "audit": lambda s: "/audit/",
+    "stores": lambda s: "/stores/",
+    "store_create": lambda s: "/stores/new/",
+    "store_edit": lambda s: f"/stores/{s.store}/edit/",
+    "store_close": lambda s: f"/stores/{s.store}/close/",
+    "rules": lambda s: "/earn-rules/",
+    "rule_compare": lambda s: "/earn-rules/compare/",
+    "rule_version": lambda s: f"/earn-rules/{s.rule_number}/",
+    "rule_preview": lambda s: f"/earn-rules/{s.rule_number}/preview/",
+    "rule_add": lambda s: f"/earn-rules/{s.rule_number}/rules/new/?kind=base_rate",
+    "rule_edit": lambda s: f"/earn-rules/{s.rule_number}/rules/{s.rule_id}/",
+    "point_value": lambda s: "/point-value/",
+    "integration": lambda s: "/integration/",
+    "api_key_create": lambda s: "/integration/api-keys/new/",
+    "api_key_created": lambda s: f"/integration/api-keys/{s.api_key}/created/",
+    "webhook_create": lambda s: "/integration/webhooks/new/",
+    "webhook_deliveries": lambda s: f"/integration/webhooks/{s.webhook}/",
+    "webhook_created": lambda s: f"/integration/webhooks/{s.webhook}/created/",
+    "members": lambda s: "/members/",
+    "member": lambda s: f"/members/{s.member}/",
+    "member_history": lambda s: f"/members/{s.member}/history/",
+    "member_adjust": lambda s: f"/members/{s.member}/adjust/",
+    "purchase": lambda s: f"/members/{s.member}/purchases/{s.purchase}/",
+    "settlement": lambda s: "/settlement/",
+    "statement": lambda s: f"/settlement/periods/{s.period}/",
+    "statement_line": lambda s: f"/settlement/periods/{s.period}/lines/{s.line}/",
+    "till": lambda s: "/till/",
+    "till_voucher": lambda s: "/till/voucher/",
+    "till_payment": lambda s: "/till/payments/new/",
+    "campaigns": lambda s: "/campaigns/",
+    "campaign_create": lambda s: "/campaigns/new/",
+    "rewards": lambda s: "/rewards/",
+    "reward_create": lambda s: "/rewards/new/",
+    "reward_edit": lambda s: f"/rewards/{s.reward}/edit/",
+    "reward_retire": lambda s: f"/rewards/{s.reward}/retire/",
+}
+# Pages for somebody not signed in.
+CONSOLE_PUBLIC_PAGES: dict[str, Callable[[Shop], str]] = {
+    "login": lambda s: "/login/",
+    "password_reset": lambda s: "/password-reset/",
+    "password_reset_sent": lambda s: "/password-reset/sent/",
+    "password_reset_confirm": lambda s: f"/password-reset/{s.reset_uid}/{s.reset_token}/",
+    "password_reset_complete": lambda s: "/password-reset/complete/",
+    "invitation": lambda s: f"/invitations/{s.invitation}/",
+}
+# URLs that are not pages to open, and why.
+CONSOLE_NOT_OPENED = {
+    "login_code": "asks for the code after a password: the two-step journey opens it",
+    "logout": "POST only",
+    "staff_role": "POST only",
+    "staff_remove": "POST only",
+    "invitation_revoke": "POST only",
+    "store_reopen": "the check page of a closed store: store_close's twin",
+    "rule_draft_create": "POST only",
+    "rule_remove": "POST only",
+    "api_key_revoke": "the revoke check page needs a live key: the integration journey opens it",
+    "webhook_disable": "the disable check page: the integration journey opens it",
+    "webhook_redeliver": "POST only",
+    "till_capture": "the capture page of a payment: the till journey opens it",
+    "till_void": "the void check page: the till journey opens it",
+    "campaign_pause": "POST only",
+    "campaign_resume": "POST only",
+    "campaign_end": "the end check page: the campaigns journey opens it",
+    "reward_restore": "the restore check page of a retired reward: reward_retire's twin",
+}
+
+
+def _purchase(partner: Partner, member_id: int) -> int:
+    with in_partner(partner):
+        receipt = purchases.Receipt(
+            external_id=unique("R"),
+            member_id=member_id,
+            occurred_at=timezone.now(),
+            currency=partner.default_currency,
+            lines=(
+                purchases.ReceiptLine("MILK", "general", 2, 150),
+                purchases.ReceiptLine("BREAD", "general", 1, 250),
+            ),
+            total=550,
+        )
+        result = purchases.purchase_record(receipt)
+        purchase = Purchase.objects.get(external_id=result.external_id).pk
+    use_public_schema()
+    return purchase
+
+
+def _shop() -> tuple[Shop, Partner, Any]:
+    """A partner with its stores, rules, members, a closed period and the rest; and
+    its owner."""
+    partner = onboard(prefix="sweep", currency="EUR")
+    owner = staff.staff_member_create(
+        partner_id=partner.pk,
+        email=f"owner-{uuid4().hex[:8]}@example.com",
+        password=PASSWORD,
+        role="owner",
+    ).user
+    cashier = staff.staff_member_create(
+        partner_id=partner.pk,
+        email=f"cashier-{uuid4().hex[:8]}@example.com",
+        password=PASSWORD,
+        role="cashier",
+    ).user
+    _, invitation = staff.staff_invite(
+        partner_id=partner.pk,
+        email=f"new-{uuid4().hex[:8]}@example.com",
+        role="manager",
+        acting_user=owner,
+    )
+    publish_rules(partner)
+    shop_code = store(partner)
+    rule_number, rule_id = rule_draft(partner)
+    member = member_with_points(partner, 500)
+    purchase = _purchase(partner, member.pk)
+    cover_every_partner_with_terms()
+    period = close_now()
+    line = statement_of(period, partner).lines.order_by("pk").first()
+    if line is None:
+        raise LookupError("the closed period has no statement line for the partner")
+    set_point_value(partner)
+    payment = authorised_payment(partner, member, 100)
+    with in_partner(partner):
+        campaign = campaign_create(
+            name="Weekend bonus",
+            kind="bonus",
+            params={"points": 10},
+            starts_at=timezone.now(),
+            ends_at=timezone.now() + timedelta(days=3),
+            budget_points=10_000,
+        )
+    use_public_schema()
+    key, _ = api_key_create(name="Till", scopes=["read", "earn"], partner=partner)
+    webhook, _ = webhook_endpoint_create(
+        partner=partner, url="http://127.0.0.1:9/hooks", events=["points_earned"]
+    )
+    shop = Shop(
+        host=f"{partner.slug}.localhost",
+        store=shop_code,
+        rule_number=rule_number,
+        rule_id=rule_id,
+        member=member.member_number,
+        purchase=purchase,
+        period=period.number,
+        line=line.pk,
+        payment=payment.payment_id,
+        campaign=campaign.pk,
+        reward=reward(partner, 50),
+        api_key=key.pk,
+        webhook=webhook.pk,
+        invitation=invitation,
+        cashier=cashier.pk,
+        reset_uid=urlsafe_base64_encode(force_bytes(owner.pk)),
+        reset_token=default_token_generator.make_token(owner),
+    )
+    return shop, partner, owner
+
+
+# --- the sweep -------------------------------------------------------------------------
+
+
+def _session_cookie(client: Any, url: str) -> dict[str, str]:
+    return {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": url,
+    }
+
+
+@contextmanager
+def _browser(chromium: Any, base_url: str, cookie: dict[str, str] | None) -> Iterator[Any]:
+    from tests.testkit.browser import open_page
+
+    pages = open_page(chromium, base_url)
+    session = next(pages)
+    if cookie is not None:
+        session.page.context.add_cookies([cookie])
+    try:
+        yield session
+    finally:
+        pages.close()
+
+
+def _sweep(session: PageSession, host: str, paths: dict[str, str]) -> list[str]:
+    """Open each page; what is wrong with each, in words."""
+    problems = []
+    for name, path in paths.items():
+        try:
+            answer = session.page.goto(session.url(path, host=host))
+        except PlaywrightError as error:  # an answer with no page (405 has no body)
+            problems.append(f"{name} {path}: {error.message.splitlines()[0]}")
+            session.page.goto("about:blank")
+            continue
+        session.page.wait_for_load_state("networkidle")
+        landed = urlsplit(session.page.url).path
+        if answer is None or answer.status != 200:
+            problems.append(f"{name} {path}: HTTP {answer.status if answer else '?'} at {landed}")
+            continue
+        if landed != urlsplit(path).path and landed.rstrip("/").endswith(("/login", "/sign-in")):
+            problems.append(f"{name} {path}: sent to sign in ({landed})")
+            continue
+        for violation in accessibility_violations(session.page):
+            if violation.get("impact") in BLOCKING_IMPACTS:
+                targets = [node["target"] for node in violation["nodes"]][:3]
+                problems.append(
+                    f"{name} {path}: {violation['id']} ({violation['impact']}): "
+                    f"{violation['help']} at {targets}"
+                )
+    if session.outside_requests:
+        problems.append(f"requests left the machine: {session.outside_requests}")
+    return problems
+
+
+def _names(urlpatterns: list[Any]) -> set[str]:
+    return {p.name for p in urlpatterns if isinstance(p, URLPattern) and p.name}
+
+
+def test_the_sweep_knows_every_url() -> None:
+    console = set(CONSOLE_PAGES) | set(CONSOLE_PUBLIC_PAGES) | set(CONSOLE_NOT_OPENED)
+    assert _names(console_urls.urlpatterns) - console == set(), (
+        "a console URL the sweep does not know: add it to CONSOLE_PAGES (or say why not)"
+    )
+    assert console - _names(console_urls.urlpatterns) == set(), "the sweep names a gone URL"
+    portal = set(PORTAL_PAGES) | set(PORTAL_NOT_OPENED)
+    assert _names(portal_urls.urlpatterns) == portal, (
+        "a portal URL the sweep does not know: give it a row in tests/testkit/portal.py ROUTES"
+    )
+
+
+@pytest.mark.slow
+def test_every_console_page_passes_the_accessibility_check(
+    chromium: Any, live_server_url: str, live_db: None
+) -> None:
+    # given a partner with one of each thing, and its owner signed in
+    shop, partner, owner = _shop()
+    client = host_client(shop.host)
+    client.force_login(owner)
+    session = client.session
+    session[SESSION_PARTNER] = partner.pk
+    session.save()
+    problems = []
+
+    # when every page is opened, signed in and not
+    with _browser(chromium, live_server_url, None) as anonymous:
+        public = {name: path(shop) for name, path in CONSOLE_PUBLIC_PAGES.items()}
+        problems += _sweep(anonymous, shop.host, public)
+    with _browser(chromium, live_server_url, None) as browser:
+        cookie = _session_cookie(client, browser.url("/", host=shop.host))
+        browser.page.context.add_cookies([cookie])
+        pages = {name: path(shop) for name, path in CONSOLE_PAGES.items()}
+        problems += _sweep(browser, shop.host, pages)
+
+    # then none has a serious or critical accessibility fault
+    assert problems == [], "\n".join(problems)
+
+
+# --- the member portal -----------------------------------------------------------------
+
+# Portal URLs from the permission matrix's ROUTES: those answering a GET are opened.
+PORTAL_PAGES = {name for name, (_, methods, _) in ROUTES.items() if "get" in methods}
+PORTAL_NOT_OPENED = {
+    name: "POST only" for name, (_, methods, _) in ROUTES.items() if "get" not in methods
+}
+# Public pages that make sense only on their own (a visitor's), and the one that
+# needs a step before it: the sign-in journey opens it.
+PORTAL_VISITOR_PAGES = {name for name in PORTAL_PAGES if ROUTES[name][2] == PUBLIC}
+PORTAL_STEP_BEFORE = {"sign_in_code": "after an e-mail address: the sign-in journey opens it"}
+
+
+@contextmanager
+def _no_capture(execute: bool = True) -> Iterator[None]:
+    # committed data: on-commit callbacks (the privacy mails) run at once
+    yield
+
+
+@pytest.mark.slow
+def test_every_portal_page_passes_the_accessibility_check(
+    chromium: Any, live_server_url: str, live_db: None
+) -> None:
+    # given a member with a voucher, a household, live privacy links and points
+    partner = onboard(prefix="sweep", currency="EUR")
+    world = portal_world(partner, _no_capture)
+    member = world["owner"]
+    client = portal_client(member)
+    host = settings.LOYALTY_BASE_DOMAIN
+    problems = []
+
+    # when a visitor opens the public pages and the member every member page
+    visitor = {
+        name: ROUTES[name][0].format(**world)
+        for name in sorted(PORTAL_VISITOR_PAGES - set(PORTAL_STEP_BEFORE))
+    }
+    with _browser(chromium, live_server_url, None) as anonymous:
+        problems += _sweep(anonymous, host, visitor)
+    mine = {
+        name: ROUTES[name][0].format(**world)
+        for name in sorted(PORTAL_PAGES)
+        if ROUTES[name][2] == MEMBER
+    }
+    with _browser(chromium, live_server_url, None) as browser:
+        browser.page.context.add_cookies([_session_cookie(client, browser.url("/", host=host))])
+        problems += _sweep(browser, host, mine)
+
+    # then none has a serious or critical accessibility fault
+    assert problems == [], "\n".join(problems)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tenants.earning.models import Campaign
 from tenants.purchases.services import ReceiptLine, purchase_record
@@ -54,7 +55,7 @@ def test_a_manager_runs_a_budgeted_campaign(browser_page: Any, live_server_url: 
     # and sends the create form empty: the problems are listed next to their fields
     page.get_by_role("link", name="Create a campaign").click()
     page.get_by_role("button", name="Create campaign").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     check_page(browser_page, "console-campaign-form-error")
 
     # and creates a 50-point bonus with a 120-point budget, running from an hour ago
@@ -68,8 +69,8 @@ def test_a_manager_runs_a_budgeted_campaign(browser_page: Any, live_server_url: 
     page.get_by_role("button", name="Create campaign").click()
 
     # then it is listed as running with nothing of its budget used yet
-    assert page.get_by_text(f"Campaign “{name}” created.").is_visible()
-    assert page.get_by_text("0 of 120 points (0%)").is_visible()
+    expect(page.get_by_text(f"Campaign “{name}” created.")).to_be_visible()
+    expect(page.get_by_text("0 of 120 points (0%)")).to_be_visible()
     check_page(browser_page, "console-campaigns-created")
 
     # when a purchase is recorded, the consumption moves by the bonus it got
@@ -79,19 +80,19 @@ def test_a_manager_runs_a_budgeted_campaign(browser_page: Any, live_server_url: 
         )
     assert result.campaign_points == 50
     page.reload()
-    assert page.get_by_text("50 of 120 points (41%)").is_visible()
+    expect(page.get_by_text("50 of 120 points (41%)")).to_be_visible()
 
     # and pausing and resuming it says so
     page.get_by_role("button", name=f"Pause {name}").click()
-    assert page.get_by_text(f"Campaign “{name}” is paused").is_visible()
+    expect(page.get_by_text(f"Campaign “{name}” is paused")).to_be_visible()
     page.get_by_role("button", name=f"Resume {name}").click()
-    assert page.get_by_text(f"Campaign “{name}” is active again.").is_visible()
+    expect(page.get_by_text(f"Campaign “{name}” is active again.")).to_be_visible()
 
     # and ending it asks first, then is final
     page.get_by_role("link", name=f"End {name}").click()
-    assert page.get_by_role("heading", name=f"End “{name}”?").is_visible()
+    expect(page.get_by_role("heading", name=f"End “{name}”?")).to_be_visible()
     check_page(browser_page, "console-campaign-end")
     page.get_by_role("button", name="End campaign").click()
-    assert page.get_by_text(f"Campaign “{name}” has ended.").is_visible()
+    expect(page.get_by_text(f"Campaign “{name}” has ended.")).to_be_visible()
     with in_partner(partner_a):
         assert Campaign.objects.get(name=name).status == "ended"

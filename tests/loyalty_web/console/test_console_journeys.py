@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from tenants.staff import services as staff
 from tests.testkit.api import onboard
@@ -45,19 +46,19 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
 
     # given the console asks who you are
     page.goto(browser_page.url("/", host=host))
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     check_page(browser_page, "console-login")
 
     # when the owner mistypes the password, the form says what is wrong, at the top and by the field
     _sign_in(browser_page, host, owner.user.email, "not the password")
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
-    assert page.get_by_text("The e-mail address or password is not right").first.is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    expect(page.get_by_text("The e-mail address or password is not right").first).to_be_visible()
     check_page(browser_page, "console-login-error")
 
     # and with the right one they land on the dashboard, with its chart
     _sign_in(browser_page, host, owner.user.email, PASSWORD)
-    assert page.get_by_role("heading", name="Dashboard").is_visible()
-    assert page.get_by_role("img", name=re.compile("^Points issued and redeemed")).is_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("^Points issued and redeemed"))).to_be_visible()
     check_page(browser_page, "console-dashboard")
 
     # when they invite a cashier
@@ -67,8 +68,8 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
     page.get_by_label("E-mail address").fill(cashier_email)
     page.get_by_label("Role", exact=True).select_option("cashier")
     page.get_by_role("button", name="Send invitation").click()
-    assert page.get_by_text(f"Invitation sent to {cashier_email} as Cashier.").is_visible()
-    assert page.get_by_role("cell", name=cashier_email, exact=True).is_visible()
+    expect(page.get_by_text(f"Invitation sent to {cashier_email} as Cashier.")).to_be_visible()
+    expect(page.get_by_role("cell", name=cashier_email, exact=True)).to_be_visible()
     check_page(browser_page, "console-staff")
 
     # then the cashier gets an e-mail with a link that signs them up once
@@ -77,12 +78,12 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
     assert link is not None
     for cashier in open_page(chromium, live_server_url):
         cashier.page.goto(link.group(0))
-        assert cashier.page.get_by_role("heading", name="Accept your invitation").is_visible()
+        expect(cashier.page.get_by_role("heading", name="Accept your invitation")).to_be_visible()
         check_page(cashier, "console-invitation")
         cashier.page.get_by_label("Choose a password").fill(PASSWORD)
         cashier.page.get_by_label("Type the password again").fill(PASSWORD)
         cashier.page.get_by_role("button", name="Accept and sign in").click()
-        assert cashier.page.get_by_role("heading", name="Dashboard").is_visible()
+        expect(cashier.page.get_by_role("heading", name="Dashboard")).to_be_visible()
         # a cashier sees no staff or audit pages in the navigation
         navigation = cashier.page.get_by_role("navigation", name="Console")
         assert navigation.get_by_role("link").all_inner_texts() == [
@@ -97,11 +98,11 @@ def test_an_owner_invites_a_cashier_who_joins_from_the_email(
         ]
         # and the used link does not work again
         cashier.page.goto(link.group(0))
-        assert cashier.page.get_by_role(
-            "heading", name="This invitation cannot be used"
-        ).is_visible()
+        expect(
+            cashier.page.get_by_role("heading", name="This invitation cannot be used")
+        ).to_be_visible()
 
     # and the owner reads who joined in the audit log
     page.get_by_role("link", name="Audit log").click()
-    assert page.get_by_role("cell", name=re.compile("staff.join")).first.is_visible()
+    expect(page.get_by_role("cell", name=re.compile("staff.join")).first).to_be_visible()
     check_page(browser_page, "console-audit")

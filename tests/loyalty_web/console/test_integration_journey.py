@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import pytest
 from django.db import transaction
+from playwright.sync_api import expect
 
 from coalition.webhooks import services as webhooks
 from tenants.staff import services as staff
@@ -93,14 +94,14 @@ def test_an_owner_creates_an_api_key_and_a_webhook(browser_page: Any, live_serve
         page.get_by_role("navigation", name="Console").get_by_role(
             "link", name="Integration"
         ).click()
-        assert page.get_by_text("No API keys yet").is_visible()
+        expect(page.get_by_text("No API keys yet")).to_be_visible()
         check_page(browser_page, "console-integration-empty")
 
         # and adds a webhook endpoint for points earned (after a first try without events)
         page.get_by_role("link", name="Add a webhook endpoint").click()
         page.get_by_label("Address (URL)").fill(hook_url)
         page.get_by_role("button", name="Add endpoint").click()
-        assert page.get_by_role("heading", name="There is a problem").is_visible()
+        expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
         check_page(browser_page, "console-webhook-form-error")
         page.get_by_label("points_earned").check()
         page.get_by_role("button", name="Add endpoint").click()
@@ -123,7 +124,7 @@ def test_an_owner_creates_an_api_key_and_a_webhook(browser_page: Any, live_serve
         check_page(browser_page, "console-api-key-created")
         page.reload()
         assert page.get_by_label("The API key").count() == 0
-        assert page.get_by_text("cannot be shown again").is_visible()
+        expect(page.get_by_text("cannot be shown again")).to_be_visible()
         check_page(browser_page, "console-api-key-created-reload")
 
         # then the app can use the key: it reads the partner's rewards over the API
@@ -133,21 +134,21 @@ def test_an_owner_creates_an_api_key_and_a_webhook(browser_page: Any, live_serve
             webhooks.emit(partner_a.pk, "points_earned", {"member": "0000000001", "points": 30})
         # and the list shows the key as used
         page.get_by_role("link", name="Done").click()
-        assert page.get_by_role("cell", name="Web shop", exact=True).is_visible()
+        expect(page.get_by_role("cell", name="Web shop", exact=True)).to_be_visible()
         assert page.get_by_role("cell", name="read, earn").count() == 0  # sorted: earn, read
-        assert page.get_by_role("cell", name="earn, read").is_visible()
+        expect(page.get_by_role("cell", name="earn, read")).to_be_visible()
         check_page(browser_page, "console-integration")
 
         # and the event is in the endpoint's delivery log, delivered
         page.get_by_role("link", name="Delivery log").click()
-        assert page.get_by_role("cell", name="points_earned").is_visible()
-        assert page.get_by_text("Delivered").is_visible()
+        expect(page.get_by_role("cell", name="points_earned")).to_be_visible()
+        expect(page.get_by_text("Delivered")).to_be_visible()
         assert len(_Receiver.received) == 1
         check_page(browser_page, "console-webhook-deliveries")
 
         # when the owner sends that delivery again
         page.get_by_role("button", name="Send again").click()
-        assert page.get_by_text("is queued to be sent again").is_visible()
+        expect(page.get_by_text("is queued to be sent again")).to_be_visible()
         # then the app receives it a second time, with the same delivery id
         assert len(_Receiver.received) == 2
         assert _Receiver.received[0] == _Receiver.received[1]
@@ -158,7 +159,7 @@ def test_an_owner_creates_an_api_key_and_a_webhook(browser_page: Any, live_serve
         page.get_by_role("link", name="Revoke Web shop").click()
         check_page(browser_page, "console-api-key-revoke")
         page.get_by_role("button", name="Revoke key").click()
-        assert page.get_by_text("is revoked").is_visible()
+        expect(page.get_by_text("is revoked")).to_be_visible()
         # then the app is refused
         status = _api(live_server_url, host, key, s.REWARDS_QUERY, {})
         assert status == 401
@@ -167,7 +168,7 @@ def test_an_owner_creates_an_api_key_and_a_webhook(browser_page: Any, live_serve
         page.get_by_role("link", name=f"Disable {hook_url}").click()
         check_page(browser_page, "console-webhook-disable")
         page.get_by_role("button", name="Disable endpoint").click()
-        assert page.get_by_role("cell", name="Disabled").is_visible()
+        expect(page.get_by_role("cell", name="Disabled")).to_be_visible()
         check_page(browser_page, "console-integration-after")
     finally:
         receiver.shutdown()

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from playwright.sync_api import expect
 
 from coalition.ledger import selectors as ledger_selectors
 from tenants.staff import services as staff
@@ -45,24 +46,24 @@ def test_a_manager_adds_goodwill_points_and_takes_some_back(
 
     # when they add 30 goodwill points: the form, then the check page
     page.get_by_role("link", name="Adjust points").click()
-    assert page.get_by_role(
-        "heading", name=f"Adjust the points of member {member.member_number}"
-    ).is_visible()
+    expect(
+        page.get_by_role("heading", name=f"Adjust the points of member {member.member_number}")
+    ).to_be_visible()
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     check_page(browser_page, "console-member-adjust-errors")
     page.get_by_label("Add points to the member").check()
     page.get_by_label("Points", exact=True).fill("30")
     page.get_by_label("Reason").fill("Parcel delivered late")
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("heading", name="Check before you confirm").is_visible()
-    assert page.get_by_text("150 points").is_visible()
+    expect(page.get_by_role("heading", name="Check before you confirm")).to_be_visible()
+    expect(page.get_by_text("150 points")).to_be_visible()
     check_page(browser_page, "console-member-adjust-check")
     page.get_by_role("button", name="Add 30 points").click()
 
     # then the member page says so, and the activity names the adjustment
-    assert page.get_by_text("30 points added. The member now has 150 points.").is_visible()
-    assert page.get_by_role("cell", name="Points added by the partner").first.is_visible()
+    expect(page.get_by_text("30 points added. The member now has 150 points.")).to_be_visible()
+    expect(page.get_by_role("cell", name="Points added by the partner").first).to_be_visible()
     check_page(browser_page, "console-member-adjusted")
 
     # when they take back more than the member has, then a correction that fits
@@ -71,7 +72,7 @@ def test_a_manager_adds_goodwill_points_and_takes_some_back(
     page.get_by_label("Points", exact=True).fill("500")
     page.get_by_label("Reason").fill("Points given twice")
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_text("The member has only 150 points").is_visible()
+    expect(page.get_by_text("The member has only 150 points")).to_be_visible()
     check_page(browser_page, "console-member-adjust-too-many")
     page.get_by_role("link", name="Change the adjustment").click()
     page.get_by_label("Take points back").check()
@@ -79,5 +80,5 @@ def test_a_manager_adds_goodwill_points_and_takes_some_back(
     page.get_by_label("Reason").fill("Points given twice")
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Take back 50 points").click()
-    assert page.get_by_text("50 points taken back. The member now has 100 points.").is_visible()
+    expect(page.get_by_text("50 points taken back. The member now has 100 points.")).to_be_visible()
     assert ledger_selectors.balance(member.pk) == 100

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from playwright.sync_api import expect
 
 from tenants.staff import services as staff
 from tests.testkit.api import enrol, gql, host_of, onboard, partner_key, publish_rules, receipt
@@ -52,32 +53,32 @@ def test_a_manager_finds_a_member_reads_a_purchase_and_returns_a_line(
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Members").click()
     page.get_by_label("E-mail, member number or card number").fill("nobody@example.com")
     page.get_by_role("button", name="Find member").click()
-    assert page.get_by_text("No member found").is_visible()
+    expect(page.get_by_text("No member found")).to_be_visible()
     check_page(browser_page, "console-members-not-found")
     page.get_by_label("E-mail, member number or card number").fill(member.email)
     page.get_by_role("button", name="Find member").click()
 
     # then the member's page shows the balance and the purchase
-    assert page.get_by_role("heading", name=f"Member {member.member_number}").is_visible()
+    expect(page.get_by_role("heading", name=f"Member {member.member_number}")).to_be_visible()
     check_page(browser_page, "console-member")
     page.get_by_role("link", name=sale["externalId"]).click()
-    assert page.get_by_role("heading", name="How the points add up").is_visible()
+    expect(page.get_by_role("heading", name="How the points add up")).to_be_visible()
     check_page(browser_page, "console-purchase")
 
     # when the manager returns more units than were bought, then one tea
     page.get_by_label("Line 1: SKU1").fill("3")
     page.get_by_role("button", name="Record return").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     check_page(browser_page, "console-purchase-return-error")
     page.get_by_label("Line 1: SKU1").fill("1")
     page.get_by_role("button", name="Record return").click()
 
     # then the points of that unit are taken back and the return is listed
-    assert page.get_by_text("Return recorded: 10 points taken back.").is_visible()
+    expect(page.get_by_text("Return recorded: 10 points taken back.")).to_be_visible()
     check_page(browser_page, "console-purchase-returned")
 
     # and the history lists the purchase and the return, filterable by kind
     page.get_by_role("link", name=f"Back to member {member.member_number}").click()
     page.get_by_role("link", name="Full history").click()
-    assert page.get_by_role("cell", name="Points taken back (return)").is_visible()
+    expect(page.get_by_role("cell", name="Points taken back (return)")).to_be_visible()
     check_page(browser_page, "console-member-history")

@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tenants.earning import services as earning
 from tenants.earning.models import RuleSetVersion
@@ -61,22 +62,22 @@ def test_a_manager_sets_up_stores_earn_rules_and_the_point_value(
     navigation.get_by_role("link", name="Stores").click()
     page.get_by_role("link", name="Add a store").click()
     page.get_by_role("button", name="Add store").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     check_page(browser_page, "console-store-form-error")
     page.get_by_label("Store code").fill(store_code)
     page.get_by_label("Name").fill("Lyon Part-Dieu")
     page.get_by_label("City").fill("Lyon")
     page.get_by_label("Time zone").select_option("Europe/Paris")
     page.get_by_role("button", name="Add store").click()
-    assert page.get_by_text(f"Store {store_code} added.").is_visible()
-    assert page.get_by_role("cell", name="Lyon Part-Dieu", exact=True).is_visible()
+    expect(page.get_by_text(f"Store {store_code} added.")).to_be_visible()
+    expect(page.get_by_role("cell", name="Lyon Part-Dieu", exact=True)).to_be_visible()
     check_page(browser_page, "console-stores")
 
     # and starts a draft from the rules in force
     navigation.get_by_role("link", name="Earn rules").click()
     page.get_by_label("What changes in this version (optional)").fill("Double points on fruit")
     page.get_by_role("button", name="Start a new draft").click()
-    assert page.get_by_role("heading", name=re.compile(r"^Version \d+")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Version \d+"))).to_be_visible()
     check_page(browser_page, "console-rule-draft")
 
     # and adds a multiplier with the editor for that kind of rule
@@ -86,7 +87,7 @@ def test_a_manager_sets_up_stores_earn_rules_and_the_point_value(
     page.get_by_label("Multiplier").fill("2")
     check_page(browser_page, "console-rule-editor")
     page.get_by_role("button", name="Add rule").click()
-    assert page.get_by_text("Rule added: 2 times the points on the category fruit").is_visible()
+    expect(page.get_by_text("Rule added: 2 times the points on the category fruit")).to_be_visible()
 
     # and tries it on a basket: 6 apples at 0.50 (3 EUR, doubled) and 2 coffees at 4.50
     page.get_by_role("link", name="Try it on a basket").click()
@@ -101,23 +102,23 @@ def test_a_manager_sets_up_stores_earn_rules_and_the_point_value(
     page.get_by_label("At a date and time").check()
     page.get_by_label("Start date and time").fill("2020-01-01T09:00")
     page.get_by_role("button", name="Publish rules").click()
-    assert page.get_by_text(re.compile("cannot take effect in the past")).first.is_visible()
+    expect(page.get_by_text(re.compile("cannot take effect in the past")).first).to_be_visible()
     check_page(browser_page, "console-rule-publish-error")
     page.get_by_label("Now").check()
     page.get_by_role("button", name="Publish rules").click()
-    assert page.get_by_text(re.compile(r"Version \d+ is published")).is_visible()
-    assert page.get_by_text("In force", exact=True).is_visible()
+    expect(page.get_by_text(re.compile(r"Version \d+ is published"))).to_be_visible()
+    expect(page.get_by_text("In force", exact=True)).to_be_visible()
     check_page(browser_page, "console-rule-published")
 
     # then the history lists both versions, and the comparison says what changed
     page.get_by_role("link", name="Back to earn rules").click()
-    assert page.get_by_text("Replaced", exact=True).is_visible()
+    expect(page.get_by_text("Replaced", exact=True)).to_be_visible()
     check_page(browser_page, "console-rule-history")
     page.get_by_role("link", name=re.compile(r"^Compare with version|Compare two versions")).click()
     fruit = "2 times the points on the category fruit"
     change = page.get_by_role("listitem").filter(has_text=fruit)
-    assert change.is_visible()
-    assert page.get_by_text("Added", exact=True).is_visible()
+    expect(change).to_be_visible()
+    expect(page.get_by_text("Added", exact=True)).to_be_visible()
     check_page(browser_page, "console-rule-compare")
 
     # when the manager sets the pay-with-points value
@@ -125,8 +126,8 @@ def test_a_manager_sets_up_stores_earn_rules_and_the_point_value(
     check_page(browser_page, "console-point-value-empty")
     page.get_by_label("What one point pays for").fill("0.01")
     page.get_by_role("button", name="Save the value").click()
-    assert page.get_by_text("The value of a point is saved.").is_visible()
-    assert page.get_by_text("100 points pay for 1.00 EUR", exact=True).is_visible()
+    expect(page.get_by_text("The value of a point is saved.")).to_be_visible()
+    expect(page.get_by_text("100 points pay for 1.00 EUR", exact=True)).to_be_visible()
     check_page(browser_page, "console-point-value")
 
     # then everything is stored, and each change is in the audit log
@@ -135,5 +136,5 @@ def test_a_manager_sets_up_stores_earn_rules_and_the_point_value(
         assert RuleSetVersion.objects.filter(published_at__isnull=False).count() >= 2
         assert PointsPaymentSettings.objects.get().value_per_point == Decimal(1)
     navigation.get_by_role("link", name="Audit log").click()
-    assert page.get_by_role("cell", name=re.compile("earn_rules.publish")).first.is_visible()
+    expect(page.get_by_role("cell", name=re.compile("earn_rules.publish")).first).to_be_visible()
     check_page(browser_page, "console-audit-programme")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from coalition.catalogue.models import CatalogueEntry
 from tenants.rewards.models import Reward
@@ -52,8 +53,8 @@ def test_a_manager_creates_a_reward(browser_page: Any, live_server_url: str) -> 
     # and sends the create form empty: the problems are listed next to their fields
     page.get_by_role("link", name="Create a reward").click()
     page.get_by_role("button", name="Create reward").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
-    assert page.get_by_text("Enter the reward's code").first.is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    expect(page.get_by_text("Enter the reward's code").first).to_be_visible()
     check_page(browser_page, "console-reward-form-error")
 
     # and creates a 150-point coffee, 20 in stock, once per member, in apps, for a month
@@ -70,11 +71,11 @@ def test_a_manager_creates_a_reward(browser_page: Any, live_server_url: str) -> 
     page.get_by_role("button", name="Create reward").click()
 
     # then it is listed as active, with its price, stock, limit and channel
-    assert page.get_by_text(f"Reward “{name}” created.").is_visible()
+    expect(page.get_by_text(f"Reward “{name}” created.")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=name)
-    assert row.get_by_text("Active", exact=True).is_visible()
-    assert row.get_by_text("150 points").is_visible()
-    assert row.get_by_text("Apps and the member portal").is_visible()
+    expect(row.get_by_text("Active", exact=True)).to_be_visible()
+    expect(row.get_by_text("150 points")).to_be_visible()
+    expect(row.get_by_text("Apps and the member portal")).to_be_visible()
     check_page(browser_page, "console-rewards-created")
     with in_partner(partner):
         reward = Reward.objects.get(code=code)
@@ -86,16 +87,18 @@ def test_a_manager_creates_a_reward(browser_page: Any, live_server_url: str) -> 
     check_page(browser_page, "console-reward-edit")
     page.get_by_label("Stock left (optional)").fill("0")
     page.get_by_role("button", name="Save reward").click()
-    assert page.get_by_text(f"Reward “{name}” saved.").is_visible()
-    assert page.get_by_role("row").filter(has_text=name).get_by_text("Out of stock").is_visible()
+    expect(page.get_by_text(f"Reward “{name}” saved.")).to_be_visible()
+    expect(
+        page.get_by_role("row").filter(has_text=name).get_by_text("Out of stock")
+    ).to_be_visible()
 
     # and retiring asks first, then takes it off sale; restoring puts it back
     page.get_by_role("link", name=f"Retire {name}").click()
-    assert page.get_by_role("heading", name=f"Retire “{name}”?").is_visible()
+    expect(page.get_by_role("heading", name=f"Retire “{name}”?")).to_be_visible()
     check_page(browser_page, "console-reward-retire")
     page.get_by_role("button", name="Retire reward").click()
-    assert page.get_by_text(f"Reward “{name}” is retired").is_visible()
+    expect(page.get_by_text(f"Reward “{name}” is retired")).to_be_visible()
     page.get_by_role("button", name=f"Restore {name}").click()
-    assert page.get_by_text(f"Reward “{name}” is back on offer.").is_visible()
+    expect(page.get_by_text(f"Reward “{name}” is back on offer.")).to_be_visible()
     with in_partner(partner):
         assert Reward.objects.get(code=code).is_active is True

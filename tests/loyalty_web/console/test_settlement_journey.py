@@ -12,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from playwright.sync_api import expect
 
 from coalition.ledger import services as ledger
 from coalition.settlement.models import LineKind
@@ -76,22 +77,22 @@ def test_an_analyst_reads_a_statement_drills_down_and_downloads_the_csv(
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Settlement").click()
 
     # then the open period's position and the closed period are there
-    assert page.get_by_role("heading", name="This period so far").is_visible()
-    assert page.get_by_role("cell", name="Points issued to members").is_visible()
+    expect(page.get_by_role("heading", name="This period so far")).to_be_visible()
+    expect(page.get_by_role("cell", name="Points issued to members")).to_be_visible()
     check_page(browser_page, "console-settlement")
 
     # when they open the period's statement
     page.get_by_role("link", name=f"Period {period.number}").click()
-    assert page.get_by_role("heading", name=f"Statement of period {period.number}").is_visible()
-    assert page.get_by_role("link", name="Points members spent here").is_visible()
+    expect(page.get_by_role("heading", name=f"Statement of period {period.number}")).to_be_visible()
+    expect(page.get_by_role("link", name="Points members spent here")).to_be_visible()
     check_page(browser_page, "console-statement")
 
     # and drill down to the points issued
     page.get_by_role("link", name="Points issued to members").click()
-    assert page.get_by_role("heading", name="Points issued to members").is_visible()
+    expect(page.get_by_role("heading", name="Points issued to members")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=sale["externalId"])
-    assert row.get_by_text("High Street shop").is_visible()
-    assert row.get_by_text(member.email[:1] + "***@example.com").is_visible()
+    expect(row.get_by_text("High Street shop")).to_be_visible()
+    expect(row.get_by_text(member.email[:1] + "***@example.com")).to_be_visible()
     check_page(browser_page, "console-statement-line")
 
     # and download the line's transactions

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from playwright.sync_api import expect
 
 from coalition.ledger import selectors as ledger_selectors
 from tenants.rewards.models import PointsPayment, Voucher
@@ -48,7 +49,7 @@ def test_a_cashier_uses_a_voucher_and_takes_points_as_payment(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Till").click()
-    assert page.get_by_role("heading", name="Till", exact=True).is_visible()
+    expect(page.get_by_role("heading", name="Till", exact=True)).to_be_visible()
     check_page(browser_page, "console-till")
 
     # and types the voucher code as the member reads it, in small letters with dashes
@@ -56,25 +57,25 @@ def test_a_cashier_uses_a_voucher_and_takes_points_as_payment(
     page.get_by_label("Voucher code").fill(typed)
     page.get_by_role("button", name="Check voucher").click()
     # then the reward, its state and the member show, with the button to use it
-    assert page.get_by_role("heading", name="Free coffee").is_visible()
-    assert page.get_by_text("Ready to use").is_visible()
-    assert page.get_by_text(member.member_number).is_visible()
+    expect(page.get_by_role("heading", name="Free coffee")).to_be_visible()
+    expect(page.get_by_text("Ready to use")).to_be_visible()
+    expect(page.get_by_text(member.member_number)).to_be_visible()
     check_page(browser_page, "console-till-voucher")
     page.get_by_role("button", name="Use voucher").click()
-    assert page.get_by_text("Voucher used: give the member “Free coffee”.").is_visible()
+    expect(page.get_by_text("Voucher used: give the member “Free coffee”.")).to_be_visible()
     with in_partner(partner):
         assert Voucher.objects.get(pk=voucher.pk).status == "consumed"
 
     # when the same code is checked again, the till says it was used
     page.get_by_label("Voucher code").fill(voucher.code)
     page.get_by_role("button", name="Check voucher").click()
-    assert page.get_by_text("Already used").is_visible()
-    assert page.get_by_text("Do not give the reward again.").is_visible()
+    expect(page.get_by_text("Already used")).to_be_visible()
+    expect(page.get_by_text("Do not give the reward again.")).to_be_visible()
     check_page(browser_page, "console-till-voucher-used")
     # and a code that is no voucher of this partner is an error next to the box
     page.get_by_label("Voucher code").fill("0000-0000-00000")
     page.get_by_role("button", name="Check voucher").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     check_page(browser_page, "console-till-voucher-unknown")
 
     # when the member pays 12,50 EUR with points
@@ -83,14 +84,14 @@ def test_a_cashier_uses_a_voucher_and_takes_points_as_payment(
     page.get_by_label("Amount to pay with points (EUR)").fill("12,50")
     page.get_by_role("button", name="Check the points").click()
     # then the check shows the points it takes and the balance before and after
-    assert page.get_by_role("heading", name="Check with the member").is_visible()
+    expect(page.get_by_role("heading", name="Check with the member")).to_be_visible()
     # (3,000 less the 100 the voucher took)
-    assert page.get_by_text("1,250", exact=True).is_visible()
-    assert page.get_by_text("2,900", exact=True).is_visible()
-    assert page.get_by_text("1,650", exact=True).is_visible()
+    expect(page.get_by_text("1,250", exact=True)).to_be_visible()
+    expect(page.get_by_text("2,900", exact=True)).to_be_visible()
+    expect(page.get_by_text("1,650", exact=True)).to_be_visible()
     check_page(browser_page, "console-till-payment-check")
     page.get_by_role("button", name="Authorise payment").click()
-    assert page.get_by_text("Payment authorised: 1,250 points held for 12.50 EUR.").is_visible()
+    expect(page.get_by_text("Payment authorised: 1,250 points held for 12.50 EUR.")).to_be_visible()
     check_page(browser_page, "console-till-open-payments")
 
     # and the sale comes to 10,00 only: part of it is captured, the rest goes back
@@ -98,7 +99,7 @@ def test_a_cashier_uses_a_voucher_and_takes_points_as_payment(
     page.get_by_label("Amount to take (EUR)").fill("10,00")
     check_page(browser_page, "console-till-capture")
     page.get_by_role("button", name="Capture payment").click()
-    assert page.get_by_text("Payment captured: 1,000 points for 10.00 EUR.").is_visible()
+    expect(page.get_by_text("Payment captured: 1,000 points for 10.00 EUR.")).to_be_visible()
     assert ledger_selectors.balance(member.pk) == 1900
 
     # when another payment is authorised and then voided after the confirmation
@@ -107,11 +108,11 @@ def test_a_cashier_uses_a_voucher_and_takes_points_as_payment(
     page.get_by_role("button", name="Check the points").click()
     page.get_by_role("button", name="Authorise payment").click()
     page.get_by_role("link", name=f"Void 5.00 EUR of member {member.member_number}").click()
-    assert page.get_by_role("heading", name="Void the payment of 5.00 EUR?").is_visible()
+    expect(page.get_by_role("heading", name="Void the payment of 5.00 EUR?")).to_be_visible()
     check_page(browser_page, "console-till-void")
     page.get_by_role("button", name="Void payment").click()
-    assert page.get_by_text("Payment voided: 500 points went back to the member.").is_visible()
-    assert page.get_by_text("No payments waiting").is_visible()
+    expect(page.get_by_text("Payment voided: 500 points went back to the member.")).to_be_visible()
+    expect(page.get_by_text("No payments waiting")).to_be_visible()
     assert ledger_selectors.balance(member.pk) == 1900
     with in_partner(partner):
         statuses = sorted(PointsPayment.objects.values_list("status", flat=True))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from tests.testkit.api import onboard
 from tests.testkit.browser import check_page
@@ -28,14 +29,14 @@ def test_a_manager_turns_on_two_step_sign_in_and_signs_in_with_a_code(browser_pa
     page.get_by_label("E-mail address").fill(user.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
     # when the manager opens two-step sign-in from the header and sets it up
     page.get_by_role("link", name="Two-step sign-in").click()
-    assert page.get_by_text("Two-step sign-in is off").is_visible()
+    expect(page.get_by_text("Two-step sign-in is off")).to_be_visible()
     check_page(browser_page, "console-two-step-off")
     page.get_by_role("button", name="Set up two-step sign-in").click()
-    assert page.locator("figure.qr svg").is_visible()
+    expect(page.locator("figure.qr svg")).to_be_visible()
     key = page.locator("code.secret").inner_text().replace(" ", "")
     device = TOTPDevice.objects.get(user_id=user.pk)
     assert key  # the same key the QR code holds, typed in by hand
@@ -45,12 +46,12 @@ def test_a_manager_turns_on_two_step_sign_in_and_signs_in_with_a_code(browser_pa
     # and first types a code that is not right: the key stays on the page
     page.get_by_label("Code from your authenticator app").fill("000000")
     page.get_by_role("button", name="Turn on two-step sign-in").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
-    assert page.locator("figure.qr svg").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    expect(page.locator("figure.qr svg")).to_be_visible()
     TOTPDevice.objects.filter(user_id=user.pk).update(throttling_failure_count=0)
     page.get_by_label("Code from your authenticator app").fill(code_for(user))
     page.get_by_role("button", name="Turn on two-step sign-in").click()
-    assert page.get_by_text("Two-step sign-in is on. From now on").is_visible()
+    expect(page.get_by_text("Two-step sign-in is on. From now on")).to_be_visible()
     check_page(browser_page, "console-two-step-on")
 
     # then signing in again takes the password and then a code
@@ -58,8 +59,8 @@ def test_a_manager_turns_on_two_step_sign_in_and_signs_in_with_a_code(browser_pa
     page.get_by_label("E-mail address").fill(user.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", name="Enter your code").is_visible()
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     check_page(browser_page, "console-login-code")
     page.get_by_label("Code from your authenticator app").fill(code_for(user, step_ahead=1))
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()

@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from coalition.charity.models import Charity, Donation
 from coalition.charity.services import charity_create
@@ -80,7 +81,7 @@ def _walk(browser_page: Any, tag: str, grocer: Any) -> None:
     page = browser_page.page
     _phone(page)
     _sign_in(browser_page, member, "/portal/give/")
-    assert page.get_by_role("heading", name="Give and share").is_visible()
+    expect(page.get_by_role("heading", name="Give and share")).to_be_visible()
     check_page(browser_page, "portal-give")
     _phone(page)
 
@@ -88,31 +89,31 @@ def _walk(browser_page: Any, tag: str, grocer: Any) -> None:
     page.get_by_role("link", name=f"Donate to {charity.name}").click()
     page.get_by_label("Points to give").fill("50")
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("heading", name="Check your donation").is_visible()
+    expect(page.get_by_role("heading", name="Check your donation")).to_be_visible()
     check_page(browser_page, "portal-donate-check")
     _phone(page)
     page.get_by_role("button", name="Give 50 points").click()
-    assert page.get_by_text(f"Thank you: you gave 50 points to {charity.name}").is_visible()
+    expect(page.get_by_text(f"Thank you: you gave 50 points to {charity.name}")).to_be_visible()
     assert Donation.objects.filter(member=member, charity=charity, points=50).exists()
 
     # when: they send 100 points to the friend by e-mail
     page.get_by_role("link", name="Send points").click()
-    assert page.get_by_text("You can send up to 500 points a year").is_visible()
+    expect(page.get_by_text("You can send up to 500 points a year")).to_be_visible()
     page.get_by_label("Their member number or e-mail address").fill("nobody-" + friend.email)
     page.get_by_label("Points to send").fill("100")
     page.get_by_role("button", name="Continue").click()
     # a wrong address is explained next to the field, and what was typed stays
-    assert page.get_by_text("There is a problem").is_visible()
+    expect(page.get_by_text("There is a problem")).to_be_visible()
     check_page(browser_page, "portal-transfer-error")
     _phone(page)
     page.get_by_label("Their member number or e-mail address").fill(friend.email)
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("heading", name="Check before you send").is_visible()
-    assert page.get_by_text("500 of 500 points").is_visible()
+    expect(page.get_by_role("heading", name="Check before you send")).to_be_visible()
+    expect(page.get_by_text("500 of 500 points")).to_be_visible()
     check_page(browser_page, "portal-transfer-check")
     _phone(page)
     page.get_by_role("button", name="Send 100 points").click()
-    assert page.get_by_text(f"You sent 100 points to {friend.email}").is_visible()
+    expect(page.get_by_text(f"You sent 100 points to {friend.email}")).to_be_visible()
     assert balance(friend.pk) == 100
     assert balance(member.pk) == earned - 150
 
@@ -122,7 +123,7 @@ def _walk(browser_page: Any, tag: str, grocer: Any) -> None:
     page.get_by_role("button", name="Start the household").click()
     page.get_by_label("E-mail address to invite").fill(friend.email)
     page.get_by_role("button", name="Send the invitation").click()
-    assert page.get_by_text(f"We e-mailed an invitation to {friend.email}").is_visible()
+    expect(page.get_by_text(f"We e-mailed an invitation to {friend.email}")).to_be_visible()
     assert mail.outbox[-1].to == [friend.email]
     check_page(browser_page, "portal-household-head")
     _phone(page)
@@ -130,15 +131,15 @@ def _walk(browser_page: Any, tag: str, grocer: Any) -> None:
 
     # then: the friend signs in, accepts the invitation and pools 40 points
     _sign_in(browser_page, friend, "/portal/household/")
-    assert page.get_by_role("heading", name="Invitations for you").is_visible()
+    expect(page.get_by_role("heading", name="Invitations for you")).to_be_visible()
     check_page(browser_page, "portal-household-invited")
     _phone(page)
     page.get_by_role("button", name=f"Join Flat {tag}").click()
-    assert page.get_by_text(f"You joined the household Flat {tag}").is_visible()
-    assert page.get_by_text(member.member_number).is_visible()
+    expect(page.get_by_text(f"You joined the household Flat {tag}")).to_be_visible()
+    expect(page.get_by_text(member.member_number)).to_be_visible()
     page.get_by_label("Points to pool").fill("40")
     page.get_by_role("button", name="Pool points").click()
-    assert page.get_by_text("You pooled 40 points to the head of your household").is_visible()
+    expect(page.get_by_text("You pooled 40 points to the head of your household")).to_be_visible()
     check_page(browser_page, "portal-household-member")
     assert HouseholdMembership.objects.filter(member=friend).exists()
     assert balance(friend.pk) == 60

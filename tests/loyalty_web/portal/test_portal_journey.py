@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
@@ -29,15 +30,15 @@ def test_a_visitor_joins_signs_in_with_the_e_mailed_code_and_sees_the_home(
     page.set_viewport_size({"width": 375, "height": 800})
     email = f"journey-{uuid4().hex[:8]}@example.com"
     page.goto(browser_page.url("/portal/"))
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     check_page(browser_page, "portal-sign-in")
     page.get_by_role("link", name="Not a member yet? Join").click()
     check_page(browser_page, "portal-join")
     page.get_by_role("button", name="Join").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     page.get_by_label("E-mail address").fill(email)
     page.get_by_role("button", name="Join").click()
-    assert page.get_by_role("heading", name="Check your e-mail").is_visible()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
     check_page(browser_page, "portal-code")
 
     member = Member.objects.get(email=email)
@@ -52,11 +53,11 @@ def test_a_visitor_joins_signs_in_with_the_e_mailed_code_and_sees_the_home(
     assert code
     page.get_by_label("Code from the e-mail").fill(code.group(1))
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", name="Your points", exact=True).is_visible()
-    assert page.get_by_role("cell", name="Alpha Grocers").is_visible()
-    assert page.get_by_role("cell", name="Beta Airways").first.is_visible()
-    assert page.get_by_text("Expiring within 30 days").is_visible()
+    expect(page.get_by_role("heading", name="Your points", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="Alpha Grocers")).to_be_visible()
+    expect(page.get_by_role("cell", name="Beta Airways").first).to_be_visible()
+    expect(page.get_by_text("Expiring within 30 days")).to_be_visible()
     check_page(browser_page, "portal-home")
 
     page.get_by_role("button", name="Sign out", exact=True).click()
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from coalition.members.services import member_enrol
 from coalition.notifications.selectors import notification_preferences
@@ -35,13 +36,13 @@ def test_a_member_chooses_their_emails_then_unsubscribes_from_a_link(browser_pag
     page.get_by_role("button", name="Sign in").click()
 
     # when: they untick the daily summary and save their e-mail choices
-    assert page.get_by_role("heading", name="E-mails we send you").is_visible()
+    expect(page.get_by_role("heading", name="E-mails we send you")).to_be_visible()
     page.get_by_label("A summary of the points you earned").uncheck()
     page.get_by_role("button", name="Save your e-mail choices").click()
 
     # then: saved, listed among the recent changes, still unticked
-    assert page.get_by_text("Your e-mail choices are saved.").is_visible()
-    assert page.get_by_text("A summary of the points you earned: switched off").is_visible()
+    expect(page.get_by_text("Your e-mail choices are saved.")).to_be_visible()
+    expect(page.get_by_text("A summary of the points you earned: switched off")).to_be_visible()
     assert not page.get_by_label("A summary of the points you earned").is_checked()
     assert page.get_by_label("Your voucher when you redeem a reward").is_checked()
     check_page(browser_page, "portal-notifications")
@@ -69,17 +70,17 @@ def test_a_member_chooses_their_emails_then_unsubscribes_from_a_link(browser_pag
 
     # when: they open the link and stop those e-mails
     page.goto(browser_page.url(found.group(0)))
-    assert page.get_by_text("Your voucher when you redeem a reward").is_visible()
+    expect(page.get_by_text("Your voucher when you redeem a reward")).to_be_visible()
     check_page(browser_page, "portal-unsubscribe")
     page.set_viewport_size(PHONE)
     page.get_by_role("button", name="Stop these e-mails").click()
 
     # then: done, without signing in
-    assert page.get_by_text("Done. You will no longer get").is_visible()
+    expect(page.get_by_text("Done. You will no longer get")).to_be_visible()
     check_page(browser_page, "portal-unsubscribe-done")
     assert notification_preferences(member.pk)["reward_redeemed"] is False
 
     # and a link cut short shows a clear error
     page.goto(browser_page.url(found.group(0)[:-6] + "/"))
-    assert page.get_by_text("This unsubscribe link is not valid.").is_visible()
+    expect(page.get_by_text("This unsubscribe link is not valid.")).to_be_visible()
     check_page(browser_page, "portal-unsubscribe-invalid")

@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from coalition.members.models import Member, MemberStatus
 from coalition.members.services import member_enrol
@@ -49,14 +50,14 @@ def test_a_member_downloads_their_data_then_erases_their_account_on_a_phone(
     page.get_by_role("button", name="Sign in").click()
 
     # when: they fill in their profile
-    assert page.get_by_role("heading", name="Your profile").is_visible()
+    expect(page.get_by_role("heading", name="Your profile")).to_be_visible()
     page.get_by_label("Mobile phone number").fill(f"+3460{uuid4().int % 10**7:07d}")
     page.get_by_label("Date of birth").fill("1988-02-29")
     page.get_by_label("Country").fill("ES")
     page.get_by_label("Send me offers by text message").check()
     page.get_by_role("button", name="Save your profile").click()
-    assert page.get_by_text("Your profile is saved.").is_visible()
-    assert page.get_by_text("Your profile is complete.").is_visible()
+    expect(page.get_by_text("Your profile is saved.")).to_be_visible()
+    expect(page.get_by_text("Your profile is complete.")).to_be_visible()
     check_page(browser_page, "portal-profile")
     _phone(page)
 
@@ -65,7 +66,7 @@ def test_a_member_downloads_their_data_then_erases_their_account_on_a_phone(
     check_page(browser_page, "portal-privacy")
     _phone(page)
     page.get_by_role("button", name="E-mail me a download link").click()
-    assert page.get_by_text(f"We e-mailed a link to {member.email}").is_visible()
+    expect(page.get_by_text(f"We e-mailed a link to {member.email}")).to_be_visible()
     page.goto(_mailed_link("export"))
     check_page(browser_page, "portal-privacy-export")
     _phone(page)
@@ -81,14 +82,14 @@ def test_a_member_downloads_their_data_then_erases_their_account_on_a_phone(
     page.goto(browser_page.url("/portal/privacy/"))
     page.get_by_role("button", name="E-mail me a link to erase my account").click()
     page.goto(_mailed_link("erase"))
-    assert page.get_by_text("This cannot be undone").is_visible()
+    expect(page.get_by_text("This cannot be undone")).to_be_visible()
     check_page(browser_page, "portal-privacy-erase")
     _phone(page)
     page.get_by_role("button", name="Erase my account").click()
 
     # then: signed out, and nothing of them is left but the member number
-    assert page.get_by_text("Your account is erased").is_visible()
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_text("Your account is erased")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     erased = Member.objects.get(pk=member.pk)
     assert erased.status == MemberStatus.ERASED
     assert erased.phone is None

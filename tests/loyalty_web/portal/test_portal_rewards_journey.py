@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from coalition.ledger.selectors import balance
 from coalition.members.services import member_enrol
@@ -83,23 +84,23 @@ def test_a_member_redeems_a_third_partners_reward_and_its_cashier_uses_the_vouch
 
     # then: the history explains each purchase's points, and the lots their expiry
     page.get_by_role("link", name="History").click()
-    assert page.get_by_role("heading", name="Your points history").is_visible()
+    expect(page.get_by_role("heading", name="Your points history")).to_be_visible()
     page.get_by_text("Why these points").first.click()
-    assert page.get_by_text("1 point per EUR spent").first.is_visible()
+    expect(page.get_by_text("1 point per EUR spent").first).to_be_visible()
     check_page(browser_page, "portal-history")
     _phone(page)
     page.get_by_role("link", name="See when your points expire").click()
-    assert page.get_by_role("cell", name=grocer.name).first.is_visible()
+    expect(page.get_by_role("cell", name=grocer.name).first).to_be_visible()
     check_page(browser_page, "portal-lots")
     _phone(page)
     page.get_by_role("link", name="Home").click()
-    assert page.get_by_role("heading", name="Recent activity").is_visible()
+    expect(page.get_by_role("heading", name="Recent activity")).to_be_visible()
     check_page(browser_page, "portal-home-activity")
     _phone(page)
     page.get_by_role("link", name="Rewards").click()
 
     # then: the catalogue across brands, filtered to the cinema
-    assert page.get_by_role("heading", name="Rewards from every partner").is_visible()
+    expect(page.get_by_role("heading", name="Rewards from every partner")).to_be_visible()
     page.get_by_label("Search").fill(tag)
     page.get_by_label("Partner").select_option(label=cinema.name)
     page.get_by_role("button", name="Show rewards").click()
@@ -111,19 +112,19 @@ def test_a_member_redeems_a_third_partners_reward_and_its_cashier_uses_the_vouch
 
     # when: the member redeems the ticket after checking what it costs
     page.get_by_role("link", name=f"Redeem Cinema ticket {tag}").click()
-    assert page.get_by_role("heading", name=f"Redeem Cinema ticket {tag}").is_visible()
-    assert page.get_by_text("Your balance after").is_visible()
+    expect(page.get_by_role("heading", name=f"Redeem Cinema ticket {tag}")).to_be_visible()
+    expect(page.get_by_text("Your balance after")).to_be_visible()
     check_page(browser_page, "portal-reward-redeem")
     _phone(page)
     page.get_by_role("button", name="Spend 60 points").click()
 
     # then: the voucher, with its QR code and barcode, and where to use it
-    assert page.get_by_text(f"Your voucher for Cinema ticket {tag} is ready").is_visible()
+    expect(page.get_by_text(f"Your voucher for Cinema ticket {tag} is ready")).to_be_visible()
     qr = page.get_by_role("img", name=re.compile("QR code of voucher"))
-    assert qr.is_visible()
+    expect(qr).to_be_visible()
     assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
-    assert page.get_by_role("img", name=re.compile("Barcode of voucher")).is_visible()
-    assert page.get_by_text("API test shop").is_visible()
+    expect(page.get_by_role("img", name=re.compile("Barcode of voucher"))).to_be_visible()
+    expect(page.get_by_text("API test shop")).to_be_visible()
     check_page(browser_page, "portal-voucher")
     _phone(page)
     assert balance(member.pk) == earned - 60
@@ -146,21 +147,23 @@ def test_a_member_redeems_a_third_partners_reward_and_its_cashier_uses_the_vouch
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Voucher code").fill(voucher_code.lower())
     page.get_by_role("button", name="Check voucher").click()
-    assert page.get_by_role("heading", name=f"Cinema ticket {tag}").is_visible()
-    assert page.get_by_text(member.member_number).is_visible()
+    expect(page.get_by_role("heading", name=f"Cinema ticket {tag}")).to_be_visible()
+    expect(page.get_by_text(member.member_number)).to_be_visible()
     page.get_by_role("button", name="Use voucher").click()
-    assert page.get_by_text(f"Voucher used: give the member “Cinema ticket {tag}”.").is_visible()
+    expect(
+        page.get_by_text(f"Voucher used: give the member “Cinema ticket {tag}”.")
+    ).to_be_visible()
     page.goto(browser_page.url("/portal/"))
     _phone(page)
 
     # then: the member sees it used, with no code left to scan
     page.get_by_role("link", name="My vouchers", exact=True).click()
-    assert page.get_by_role("heading", name="My vouchers").is_visible()
-    assert page.get_by_text("Used", exact=True).is_visible()
+    expect(page.get_by_role("heading", name="My vouchers")).to_be_visible()
+    expect(page.get_by_text("Used", exact=True)).to_be_visible()
     check_page(browser_page, "portal-vouchers")
     _phone(page)
     page.get_by_role("link", name=f"Cinema ticket {tag}").click()
-    assert page.get_by_text("Used on").is_visible()
+    expect(page.get_by_text("Used on")).to_be_visible()
     assert page.get_by_role("img", name=re.compile("QR code")).count() == 0
     with in_partner(cinema):
         assert Voucher.objects.get(code=voucher_code).status == VoucherStatus.CONSUMED

@@ -3,12 +3,15 @@ each role, and the roles every permission matrix walks through.
 
 Each console area has its own permission file (``tests/loyalty_web/console/``) that
 lists its pages with the roles allowed and a ``state`` function naming what a denied
-request must leave unchanged; ``login_as`` gives the client for a role.
+request must leave unchanged; ``assert_page_answers_role`` walks one page for one role
+(``login_as`` gives the client for a role, ``assert_answer`` judges the response).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from uuid import uuid4
 
 from django.test import Client
@@ -17,6 +20,8 @@ from loyalty_web.console.access import SESSION_PARTNER
 from tenants.partners.models import Partner
 from tenants.staff import services as staff
 from tests.testkit import host_client
+
+T = TypeVar("T")
 
 ROLES = ("owner", "manager", "cashier", "analyst", "other_partner", "anonymous")
 ALL_STAFF = frozenset({"owner", "manager", "cashier", "analyst"})
@@ -61,3 +66,42 @@ def assert_answer(
     else:
         assert response.status_code == 403, (page, role, response.status_code)
     return False
+
+
+@dataclass(frozen=True)
+class PageAnswer(Generic[T]):
+    """What one role got from one page, for checks a matrix adds of its own."""
+
+    response: Any
+    arguments: T
+    allowed: bool
+    before: object
+
+
+def assert_page_answers_role(
+    partner: Partner,
+    other: Partner,
+    *,
+    role: str,
+    page: str,
+    allowed: frozenset[str] | set[str],
+    setup: Callable[[Partner], T],
+    request: Callable[[Client, T], Any],
+    state: Callable[[T], object],
+) -> PageAnswer[T]:
+    """The body of every console permission matrix: sign in as ``role`` on
+    ``partner``'s host, prepare what the page acts on (``setup``), note ``state``,
+    open the page or press its button (``request``), check the answer with
+    ``assert_answer`` and, when the role was refused, that ``state`` is unchanged."""
+    # given someone in this role and whatever the page acts on
+    client, _user = login_as(partner, role, other)
+    arguments = setup(partner)
+    before = state(arguments)
+    # when they open the page or press its button
+    response = request(client, arguments)
+    # then staff with the capability get it, and everyone else is refused
+    granted = assert_answer(response, role=role, allowed=allowed, page=page)
+    if not granted:
+        # and nothing changed
+        assert state(arguments) == before, (page, role)
+    return PageAnswer(response=response, arguments=arguments, allowed=granted, before=before)

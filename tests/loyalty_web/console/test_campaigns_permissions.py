@@ -20,7 +20,7 @@ from tenants.earning import services as earning
 from tenants.earning.models import Campaign, CampaignBudgetBucket
 from tenants.partners.models import Partner
 from tests.testkit import in_partner
-from tests.testkit.console import ALL_STAFF, ROLES, assert_answer, login_as
+from tests.testkit.console import ALL_STAFF, ROLES, assert_page_answers_role, login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -98,17 +98,19 @@ def test_each_campaign_page_answers_each_role(
     partner_a: Partner, partner_b: Partner, page: str, role: str
 ) -> None:
     setup, request, allowed = PAGES[page]
-    # given someone in this role and whatever the page acts on
-    client, _user = login_as(partner_a, role, partner_b)
-    arguments = setup(partner_a)
-    before = _state(partner_a)
-    # when they open the page or press its button
-    response = request(client, arguments)
-    # then staff with the capability get it, and everyone else is refused
-    if assert_answer(response, role=role, allowed=allowed, page=page):
-        return
-    # and nothing changed
-    assert _state(partner_a) == before
+    # given someone in this role and whatever the page acts on, when they open the page or press
+    # its button: staff with the capability get it, and everyone else is refused; a refusal
+    # changes nothing
+    assert_page_answers_role(
+        partner_a,
+        partner_b,
+        role=role,
+        page=page,
+        allowed=allowed,
+        setup=setup,
+        request=request,
+        state=lambda _arguments: _state(partner_a),
+    )
 
 
 def test_a_manager_of_alpha_cannot_touch_betas_campaigns(

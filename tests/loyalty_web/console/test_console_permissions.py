@@ -15,7 +15,7 @@ from coalition.audit.models import AuditEntry
 from tenants.partners.models import Partner
 from tenants.staff import services as staff
 from tenants.staff.models import StaffInvitation, StaffMembership
-from tests.testkit.console import ALL_STAFF, ROLES, assert_answer, login_as
+from tests.testkit.console import ALL_STAFF, ROLES, assert_page_answers_role, login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -88,17 +88,19 @@ def test_each_page_answers_each_role(
     partner_a: Partner, partner_b: Partner, page: str, role: str
 ) -> None:
     setup, request, allowed = PAGES[page]
-    # given someone in this role and whatever the page acts on
-    client, _user = login_as(partner_a, role, partner_b)
-    argument = setup(partner_a)
-    before = _state()
-    # when they open the page or press its button
-    response = request(client, argument)
-    # then staff with the capability get it, and everyone else is refused
-    if assert_answer(response, role=role, allowed=allowed, page=page):
-        return
-    # and nothing changed
-    assert _state() == before
+    # given someone in this role and whatever the page acts on, when they open the page or press
+    # its button: staff with the capability get it, and everyone else is refused; a refusal
+    # changes nothing
+    assert_page_answers_role(
+        partner_a,
+        partner_b,
+        role=role,
+        page=page,
+        allowed=allowed,
+        setup=setup,
+        request=request,
+        state=lambda _argument: _state(),
+    )
 
 
 def test_a_session_from_another_partners_host_is_useless(

@@ -18,7 +18,7 @@ from coalition.audit.models import AuditEntry
 from coalition.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from coalition.webhooks.services import webhook_endpoint_create
 from tenants.partners.models import Partner
-from tests.testkit.console import ROLES, assert_answer, login_as
+from tests.testkit.console import ROLES, assert_page_answers_role, login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -111,17 +111,18 @@ def test_each_integration_page_answers_each_role(
     partner_a: Partner, partner_b: Partner, page: str, role: str
 ) -> None:
     setup, request, allowed = PAGES[page]
-    # given someone in this role and whatever the page acts on
-    client, _user = login_as(partner_a, role, partner_b)
-    arguments = setup(partner_a)
-    before = _state()
-    # when they open the page or press its button
-    response = request(client, arguments)
-    # then owners get it, and everyone else is refused
-    if assert_answer(response, role=role, allowed=allowed, page=page):
-        return
-    # and nothing changed
-    assert _state() == before
+    # given someone in this role and whatever the page acts on, when they open the page or press
+    # its button: owners get it, and everyone else is refused; a refusal changes nothing
+    assert_page_answers_role(
+        partner_a,
+        partner_b,
+        role=role,
+        page=page,
+        allowed=allowed,
+        setup=setup,
+        request=request,
+        state=lambda _arguments: _state(),
+    )
 
 
 def test_an_owner_of_alpha_cannot_touch_betas_keys_or_endpoints(

@@ -17,7 +17,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.models import Transaction
 from tenants.partners.models import Partner
 from tests.testkit.api import funded_member
-from tests.testkit.console import ROLES, assert_answer, login_as
+from tests.testkit.console import ROLES, assert_page_answers_role, login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -62,22 +62,25 @@ PAGES: dict[str, Request] = {
 def test_the_adjustment_page_answers_each_role(
     partner_a: Partner, partner_b: Partner, page: str, role: str
 ) -> None:
-    # given someone in this role and a member with 100 points
-    client, _user = login_as(partner_a, role, partner_b)
-    member = funded_member(partner_a, 100, prefix="adjust-perm")
-    before = _state(member.pk)
-    # when they open the page or press its button
-    response = PAGES[page](client, member.member_number)
-    # then owners and managers get it (a confirmation posts once), others are refused
-    if assert_answer(response, role=role, allowed=ADJUSTERS, page=page):
-        if page.startswith("confirm"):
-            assert response.status_code == 302
-            balance = 125 if page == "confirm an addition" else 75
-            assert ledger_selectors.balance(member.pk) == balance
-            assert Adjustment.objects.filter(member=member, partner=partner_a).count() == 1
-        return
-    # and nothing changed
-    assert _state(member.pk) == before
+    # given someone in this role and a member with 100 points, when they open the page or press
+    # its button: owners and managers get it, others are refused and nothing changed
+    answer = assert_page_answers_role(
+        partner_a,
+        partner_b,
+        role=role,
+        page=page,
+        allowed=ADJUSTERS,
+        setup=lambda partner: funded_member(partner, 100, prefix="adjust-perm"),
+        request=lambda client, member: PAGES[page](client, member.member_number),
+        state=lambda member: _state(member.pk),
+    )
+    # and a confirmation, when allowed, posts once
+    if answer.allowed and page.startswith("confirm"):
+        member = answer.arguments
+        assert answer.response.status_code == 302
+        balance = 125 if page == "confirm an addition" else 75
+        assert ledger_selectors.balance(member.pk) == balance
+        assert Adjustment.objects.filter(member=member, partner=partner_a).count() == 1
 
 
 def test_only_owners_and_managers_see_the_link_on_the_member_page(

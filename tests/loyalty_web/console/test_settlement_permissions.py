@@ -17,7 +17,7 @@ from coalition.ledger import services as ledger
 from coalition.ledger.models import Transaction
 from coalition.settlement.models import LineKind, Statement, StatementLine
 from tenants.partners.models import Partner
-from tests.testkit.console import ROLES, assert_answer, login_as
+from tests.testkit.console import ROLES, assert_page_answers_role, login_as
 from tests.testkit.settlement import (
     close_everything_before,
     close_now,
@@ -82,18 +82,24 @@ def test_each_settlement_page_answers_each_role(
     partner_a: Partner, partner_b: Partner, page: str, role: str
 ) -> None:
     request, allowed = PAGES[page]
-    # given someone in this role and a closed period with a statement here
-    client, _user = login_as(partner_a, role, partner_b)
-    arguments = _closed_period(partner_a, partner_b)
-    before = _state()
-    # when they open the page
-    response = request(client, arguments)
-    # then readers get it and everyone else is refused, and nothing changed
-    if assert_answer(response, role=role, allowed=allowed, page=page):
-        assert response.status_code == 200
+    # given someone in this role and a closed period with a statement here, when they open the
+    # page: readers get it and everyone else is refused
+    answer = assert_page_answers_role(
+        partner_a,
+        partner_b,
+        role=role,
+        page=page,
+        allowed=allowed,
+        setup=lambda partner: _closed_period(partner, partner_b),
+        request=request,
+        state=lambda _arguments: _state(),
+    )
+    if answer.allowed:
+        assert answer.response.status_code == 200
         if "CSV" in page:
-            assert response["Content-Type"].startswith("text/csv")
-    assert _state() == before
+            assert answer.response["Content-Type"].startswith("text/csv")
+        # and reading changed nothing either
+        assert _state() == answer.before
 
 
 def test_another_partners_statement_and_lines_are_not_found_here(

@@ -18,7 +18,7 @@ from coalition.ledger.models import Hold
 from tenants.partners.models import Partner
 from tenants.rewards.models import PointsPayment, Voucher
 from tests.testkit import in_partner
-from tests.testkit.console import ROLES, assert_answer, login_as
+from tests.testkit.console import ROLES, assert_page_answers_role, login_as
 from tests.testkit.till import authorised_payment, member_with_points, set_point_value, voucher_of
 
 pytestmark = pytest.mark.django_db
@@ -82,17 +82,19 @@ PAGES: dict[str, Request] = {
 def test_each_till_page_answers_each_role(
     partner_a: Partner, partner_b: Partner, page: str, role: str
 ) -> None:
-    # given someone in this role, and a voucher and a payment waiting at the till
-    client, _user = login_as(partner_a, role, partner_b)
-    arguments = _setup(partner_a)
-    before = _state(partner_a)
-    # when they open the page or press its button
-    response = PAGES[page](client, arguments)
-    # then owners, managers and cashiers get it, and everyone else is refused
-    if assert_answer(response, role=role, allowed=TILL, page=page):
-        return
-    # and nothing changed: the voucher is still issued, no payment moved
-    assert _state(partner_a) == before
+    # given someone in this role, and a voucher and a payment waiting at the till, when they
+    # open the page or press its button: owners, managers and cashiers get it, and everyone else
+    # is refused; a refusal changes nothing (the voucher is still issued, no payment moved)
+    assert_page_answers_role(
+        partner_a,
+        partner_b,
+        role=role,
+        page=page,
+        allowed=TILL,
+        setup=_setup,
+        request=PAGES[page],
+        state=lambda _arguments: _state(partner_a),
+    )
 
 
 def test_the_till_is_in_the_navigation_of_those_who_serve_it(

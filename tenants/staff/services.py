@@ -9,19 +9,17 @@ does not tell who works here.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from coalition.audit.services import audit_record
 from loyalty_kernel import clock
+from loyalty_kernel.invitations import email_cleaned, invitation_token, token_hash
 from tenants.staff.errors import (
     InvalidStaffData,
     InvitationInvalid,
@@ -36,19 +34,8 @@ from tenants.staff.two_factor import two_factor_enabled
 INVITATION_LIFETIME = timedelta(days=7)
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _clean_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidStaffData(
-            "Enter an e-mail address in the right format, like name@example.com", field="email"
-        ) from None
-    return email
+    return email_cleaned(email, error=InvalidStaffData)
 
 
 def _clean_role(role: str) -> str:
@@ -68,7 +55,7 @@ def staff_invite(
     now = now or clock.now()
     if StaffMembership.objects.filter(partner_id=partner_id, user__email__iexact=email).exists():
         raise StaffAlreadyMember(f"{email} already works here")
-    token = secrets.token_urlsafe(32)
+    token = invitation_token()
     with transaction.atomic():
         StaffInvitation.objects.filter(
             partner_id=partner_id, email=email, accepted_at__isnull=True, revoked_at__isnull=True
@@ -77,7 +64,7 @@ def staff_invite(
             partner_id=partner_id,
             email=email,
             role=role,
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             invited_by=acting_user if getattr(acting_user, "pk", None) else None,
             expires_at=now + INVITATION_LIFETIME,
         )
@@ -93,7 +80,7 @@ def staff_invite(
 
 def staff_invitation_find(*, token: str, now: datetime | None = None) -> StaffInvitation:
     now = now or clock.now()
-    invitation = StaffInvitation.objects.filter(token_hash=_token_hash(token or "")).first()
+    invitation = StaffInvitation.objects.filter(token_hash=token_hash(token)).first()
     if (
         invitation is None
         or invitation.accepted_at is not None

@@ -33,3 +33,15 @@ class StatusReasonMissing(DomainError):
 
     code = "status_reason_missing"
     field = "reason"
+
+
+class OperatorInvitationInvalid(DomainError):
+    """Unknown, already used, withdrawn or expired: the link cannot be used."""
+
+    code = "operator_invitation_invalid"
+
+
+class OperatorRemoveSelf(DomainError):
+    """An operator cannot take away their own access: another admin does it."""
+
+    code = "operator_remove_self"

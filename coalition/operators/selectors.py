@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import get_public_schema_name
 
-from coalition.operators.models import OperatorMembership, OperatorRole
+from coalition.operators.models import OperatorInvitation, OperatorMembership, OperatorRole
 from tenants.partners.models import Domain, Partner, PartnerStatusChange
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 ADMIN = OperatorRole.ADMIN
 FINANCE = OperatorRole.FINANCE
@@ -53,6 +57,28 @@ def two_factor_required(role: str | None) -> bool:
 
 def operators_all() -> QuerySet[OperatorMembership]:
     return OperatorMembership.objects.select_related("user").order_by("user__email", "pk")
+
+
+class TwoStepState(TypedDict):
+    two_step_on: bool
+
+
+def operators_listed() -> QuerySet[WithAnnotations[OperatorMembership, TwoStepState]]:
+    """Operator staff by address, each with ``two_step_on``: whether their two-step
+    sign-in is on (a confirmed authenticator device)."""
+    return operators_all().annotate(
+        two_step_on=Exists(TOTPDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True))
+    )
+
+
+def operator_of(user_id: int) -> WithAnnotations[OperatorMembership, TwoStepState] | None:
+    return operators_listed().filter(user_id=user_id).first()
+
+
+def operator_invitations_pending(*, now: Any) -> QuerySet[OperatorInvitation]:
+    return OperatorInvitation.objects.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    ).order_by("-created_at", "-pk")
 
 
 # --- partners, as the operator sees them -------------------------------------------------

@@ -1,6 +1,7 @@
-"""Changes to operator staff, the operator's sign-in, and the partner changes the
-operator console makes (onboarding, lifecycle). Every change is audited in the
-same transaction (``coalition.audit``, with no partner for operator staff).
+"""Changes to operator staff (invitations, roles, removal), the operator's sign-in,
+and the partner changes the operator console makes (onboarding, lifecycle). Every
+change is audited in the same transaction (``coalition.audit``, with no partner for
+operator staff).
 
 Sign-in reuses the staff machinery: the lock-out of ``tenants.staff.lockout``
 (its attempts recorded with no partner) and the two-step code of
@@ -9,12 +10,12 @@ Sign-in reuses the staff machinery: the lock-out of ``tenants.staff.lockout``
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from coalition.audit.services import audit_record
@@ -22,29 +23,31 @@ from coalition.operators.errors import (
     InvalidOperatorData,
     LastOperatorAdmin,
     OperatorAlreadyMember,
+    OperatorInvitationInvalid,
     OperatorLoginFailed,
     OperatorNotFound,
+    OperatorRemoveSelf,
     StatusReasonMissing,
 )
-from coalition.operators.models import OnboardingRequest, OperatorMembership, OperatorRole
+from coalition.operators.models import (
+    OnboardingRequest,
+    OperatorInvitation,
+    OperatorMembership,
+    OperatorRole,
+)
 from loyalty_kernel import clock
+from loyalty_kernel.invitations import email_cleaned, invitation_token, token_hash
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_change_status, partner_onboard
 from tenants.staff.lockout import failure_record, failures_clear, refuse_when_locked_out
 from tenants.staff.two_factor import two_factor_enabled
 
 ROLE_HINT = "Choose a role: admin, finance, support or read-only"
+INVITATION_LIFETIME = timedelta(days=7)
 
 
 def _clean_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidOperatorData(
-            "Enter an e-mail address in the right format, like name@example.com", field="email"
-        ) from None
-    return email
+    return email_cleaned(email, error=InvalidOperatorData)
 
 
 def _clean_role(role: str) -> str:
@@ -121,7 +124,9 @@ def operator_role_change(*, user_id: int, role: str, acting_user: Any) -> Operat
 
 
 def operator_remove(*, user_id: int, acting_user: Any) -> None:
-    """Take away a person's operator access (their user and any partner roles stay)."""
+    """Take away a person's operator access (their user and any partner roles stay).
+    Never the last admin, and never oneself: another admin does that. Removing
+    someone already gone changes nothing (a second press of the button)."""
     with transaction.atomic():
         admins = _lock_admins()
         membership = OperatorMembership.objects.select_for_update().filter(user_id=user_id).first()
@@ -131,6 +136,10 @@ def operator_remove(*, user_id: int, acting_user: Any) -> None:
             raise LastOperatorAdmin(
                 "The coalition needs at least one operator admin: make someone else admin first"
             )
+        if getattr(acting_user, "pk", None) == user_id:
+            raise OperatorRemoveSelf(
+                "You cannot remove yourself: ask another operator admin to do it"
+            )
         audit_record(
             actor=acting_user,
             partner_id=None,
@@ -139,6 +148,143 @@ def operator_remove(*, user_id: int, acting_user: Any) -> None:
             before={"user_id": user_id, "role": membership.role},
         )
         membership.delete()
+
+
+# --- invitations ---------------------------------------------------------------------------
+
+
+def operator_invite(
+    *,
+    email: str,
+    role: str,
+    request_key: str,
+    acting_user: Any,
+    now: datetime | None = None,
+) -> tuple[OperatorInvitation, str | None]:
+    """Invite ``email`` to the operator staff as ``role``; returns the invitation and
+    its one-time token for the link (only its hash is stored). The same
+    ``request_key`` again (the form sent twice) returns the first invitation and no
+    token: nothing new to send. A newer invitation to an address withdraws a
+    pending one."""
+    key = (request_key or "").strip()[:80]
+    if not key:
+        raise InvalidOperatorData("The form expired. Open it again and resubmit")
+    email = _clean_email(email)
+    role = _clean_role(role)
+    now = now or clock.now()
+    done = OperatorInvitation.objects.filter(request_key=key).first()
+    if done is not None:
+        return done, None
+    if OperatorMembership.objects.filter(user__username=email).exists():
+        raise OperatorAlreadyMember(f"{email} is operator staff already")
+    token = invitation_token()
+    try:
+        with transaction.atomic():
+            OperatorInvitation.objects.select_for_update().filter(
+                email=email, accepted_at__isnull=True, revoked_at__isnull=True
+            ).update(revoked_at=now)
+            invitation = OperatorInvitation.objects.create(
+                email=email,
+                role=role,
+                token_hash=token_hash(token),
+                request_key=key,
+                invited_by=acting_user if getattr(acting_user, "pk", None) else None,
+                expires_at=now + INVITATION_LIFETIME,
+            )
+            audit_record(
+                actor=acting_user,
+                partner_id=None,
+                action="operator.invite",
+                target=("operator_invitation", invitation.pk),
+                after={"email": email, "role": role},
+            )
+    except IntegrityError:
+        # the same form sent twice at once: the other request made the invitation
+        done = OperatorInvitation.objects.filter(request_key=key).first()
+        if done is None:
+            raise
+        return done, None
+    return invitation, token
+
+
+def operator_invitation_find(*, token: str, now: datetime | None = None) -> OperatorInvitation:
+    now = now or clock.now()
+    invitation = OperatorInvitation.objects.filter(token_hash=token_hash(token)).first()
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= now
+    ):
+        raise OperatorInvitationInvalid(
+            "This invitation link has expired or has already been used. "
+            "Ask an operator admin to send a new one."
+        )
+    return invitation
+
+
+def operator_invitation_accept(
+    *, token: str, password: str, now: datetime | None = None
+) -> OperatorMembership:
+    """Accept an invitation: creates the user (or, for someone who already has an
+    account, such as partner staff, checks their password) and the operator
+    membership in the invitation's role. Single use."""
+    now = now or clock.now()
+    users = get_user_model()
+    with transaction.atomic():
+        found = operator_invitation_find(token=token, now=now)
+        invitation = OperatorInvitation.objects.select_for_update().get(pk=found.pk)
+        if invitation.accepted_at is not None or invitation.revoked_at is not None:
+            # a twin request accepted it meanwhile, or an admin withdrew it
+            raise OperatorInvitationInvalid("This invitation link has already been used.")
+        user = users.objects.filter(username=invitation.email).first()
+        if user is None:
+            try:
+                validate_password(password)
+            except ValidationError as exc:
+                raise InvalidOperatorData(" ".join(exc.messages), field="password") from None
+            user = users.objects.create_user(
+                username=invitation.email, email=invitation.email, password=password
+            )
+        elif not user.check_password(password):
+            raise InvalidOperatorData(
+                "You already have an account: enter its password to accept", field="password"
+            )
+        try:
+            with transaction.atomic():
+                membership = OperatorMembership.objects.create(user=user, role=invitation.role)
+        except IntegrityError:
+            raise OperatorAlreadyMember(f"{invitation.email} is operator staff already") from None
+        invitation.accepted_at = now
+        invitation.save(update_fields=["accepted_at"])
+        audit_record(
+            actor=user,
+            partner_id=None,
+            action="operator.join",
+            target=("operator_membership", membership.pk),
+            after={"email": invitation.email, "role": invitation.role},
+        )
+    return membership
+
+
+def operator_invitation_revoke(
+    *, invitation_id: int, acting_user: Any, now: datetime | None = None
+) -> bool:
+    """Withdraw a pending invitation; whether this call withdrew it (a second press,
+    or an invitation already used, changes nothing)."""
+    now = now or clock.now()
+    with transaction.atomic():
+        updated = OperatorInvitation.objects.filter(
+            pk=invitation_id, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        if updated:
+            audit_record(
+                actor=acting_user,
+                partner_id=None,
+                action="operator.invitation_revoke",
+                target=("operator_invitation", invitation_id),
+            )
+    return bool(updated)
 
 
 def operator_authenticate(

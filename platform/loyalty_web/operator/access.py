@@ -86,6 +86,7 @@ ROLE_WORDS = {
 NAV = (
     ("partners", "/operator/partners/", "Partners", "view_partners"),
     ("audit", "/operator/audit/", "Audit log", "read_audit"),
+    ("staff", "/operator/staff/", "Operator staff", "manage_operators"),
 )
 
 

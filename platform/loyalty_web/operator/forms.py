@@ -7,7 +7,9 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from coalition.operators.models import OperatorRole
 from loyalty_web.console.programme_forms import TIME_ZONES
+from loyalty_web.operator.access import ROLE_WORDS
 
 
 class OnboardForm(forms.Form):
@@ -84,3 +86,33 @@ class PartnerFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         status = cast(forms.ChoiceField, self.fields["status"])
         status.choices = [("", _("Any status")), *statuses]
+
+
+def _role_choices() -> list[tuple[str, Any]]:
+    return [(role.value, ROLE_WORDS[role]) for role in OperatorRole]
+
+
+class OperatorInviteForm(forms.Form):
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        help_text=_("We e-mail an invitation link to this address. It works once, for 7 days."),
+        error_messages={
+            "required": _("Enter the e-mail address of the person to invite"),
+            "invalid": _("Enter an e-mail address in the right format, like name@example.com"),
+        },
+    )
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=_role_choices,
+        initial=OperatorRole.READ_ONLY,
+        help_text=_(
+            "Admins run everything, including operator staff; finance runs settlement and "
+            "pay-outs; support helps members; read-only reads. Admins and finance must set up "
+            "two-step sign-in."
+        ),
+    )
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+
+
+class OperatorRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=_role_choices)

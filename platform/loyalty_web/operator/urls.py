@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.operator import audit, partners, views
+from loyalty_web.operator import audit, partners, staff, views
 
 app_name = "operator"
 
@@ -23,4 +23,13 @@ urlpatterns = [
         name="partner_status",
     ),
     path("audit/", audit.audit_log, name="audit"),
+    path("staff/", staff.staff_list, name="staff"),
+    path("staff/<int:user_id>/role/", staff.staff_role, name="staff_role"),
+    path("staff/<int:user_id>/remove/", staff.staff_remove, name="staff_remove"),
+    path(
+        "staff/invitations/<int:invitation_id>/withdraw/",
+        staff.invitation_withdraw,
+        name="staff_invitation_withdraw",
+    ),
+    path("invitation/<str:token>/", staff.invitation_accept, name="invitation"),
 ]

@@ -43,14 +43,14 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _start_operator_session(request: HttpRequest, user: object) -> None:
+def start_operator_session(request: HttpRequest, user: object) -> None:
     request.session.pop(SESSION_SECOND_STEP, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # type: ignore[arg-type]
     request.session[SESSION_OPERATOR] = user.pk  # type: ignore[attr-defined]
     request.session.set_expiry(settings.LOYALTY_STAFF_SESSION_SECONDS)
 
 
-def _after_sign_in(user: object, next_url: str) -> str:
+def after_sign_in(user: object, next_url: str) -> str:
     """Admins and finance without two-step sign-in set it up first."""
     if two_factor_required(operator_role(user=user)) and not two_factor_enabled(user):
         return reverse("operator:two_factor")
@@ -90,8 +90,8 @@ def login_page(request: HttpRequest) -> HttpResponse:
                     "until": (clock.now() + SECOND_STEP_TIME).isoformat(),
                 }
                 return HttpResponseRedirect(reverse("operator:login_code"))
-            _start_operator_session(request, user)
-            return HttpResponseRedirect(_after_sign_in(user, next_url))
+            start_operator_session(request, user)
+            return HttpResponseRedirect(after_sign_in(user, next_url))
     return render_page(
         request,
         "loyalty_web/operator/login.html",
@@ -119,7 +119,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            _start_operator_session(request, user)
+            start_operator_session(request, user)
             return HttpResponseRedirect(pending.get("next") or HOME)
     return render_page(
         request,

@@ -1,6 +1,7 @@
-"""Every page of the merchant console and of the member portal, opened in Chromium
-by someone allowed to see it, passes the accessibility check (axe-core: no serious
-or critical violation) and asks nothing of a machine outside this one.
+"""Every page of the merchant console, the member portal and the operator console,
+opened in Chromium by someone allowed to see it, passes the accessibility check
+(axe-core: no serious or critical violation) and asks nothing of a machine outside
+this one.
 
 The journeys check the pages along a person's way; this sweep makes sure that no
 page is missed. ``test_the_sweep_knows_every_url`` reads the URL configuration and
@@ -28,10 +29,12 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Error as PlaywrightError
 
 from coalition.api_keys.services import api_key_create
+from coalition.operators.services import operator_invite
 from coalition.webhooks.services import webhook_endpoint_create
 from loyalty_kernel.tenancy import use_public_schema
 from loyalty_web.console import urls as console_urls
 from loyalty_web.console.access import SESSION_PARTNER
+from loyalty_web.operator import urls as operator_urls
 from loyalty_web.portal import urls as portal_urls
 from tenants.earning.services import campaign_create
 from tenants.partners.models import Partner
@@ -41,6 +44,7 @@ from tenants.staff import services as staff
 from tests.testkit import host_client, in_partner
 from tests.testkit.api import onboard, publish_rules, reward, rule_draft, store, unique
 from tests.testkit.browser import BLOCKING_IMPACTS, PageSession, accessibility_violations
+from tests.testkit.operator import operator, signed_in
 from tests.testkit.portal import MEMBER, PUBLIC, ROUTES, portal_client, portal_world
 from tests.testkit.settlement import close_now, cover_every_partner_with_terms, statement_of
 from tests.testkit.till import authorised_payment, member_with_points, set_point_value
@@ -299,6 +303,11 @@ def test_the_sweep_knows_every_url() -> None:
         "a console URL the sweep does not know: add it to CONSOLE_PAGES (or say why not)"
     )
     assert console - _names(console_urls.urlpatterns) == set(), "the sweep names a gone URL"
+    known = set(OPERATOR_PAGES) | set(OPERATOR_PUBLIC_PAGES) | set(OPERATOR_NOT_OPENED)
+    assert _names(operator_urls.urlpatterns) - known == set(), (
+        "an operator URL the sweep does not know: add it to OPERATOR_PAGES (or say why not)"
+    )
+    assert known - _names(operator_urls.urlpatterns) == set(), "the sweep names a gone URL"
     portal = set(PORTAL_PAGES) | set(PORTAL_NOT_OPENED)
     assert _names(portal_urls.urlpatterns) == portal, (
         "a portal URL the sweep does not know: give it a row in tests/testkit/portal.py ROUTES"
@@ -378,6 +387,83 @@ def test_every_portal_page_passes_the_accessibility_check(
     with _browser(chromium, live_server_url, None) as browser:
         browser.page.context.add_cookies([_session_cookie(client, browser.url("/", host=host))])
         problems += _sweep(browser, host, mine)
+
+    # then none has a serious or critical accessibility fault
+    assert problems == [], "\n".join(problems)
+
+
+# --- the operator console --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coalition:
+    """One of each thing an operator URL names."""
+
+    partner: str
+    colleague: int
+    invitation: str
+
+
+# Pages an operator admin opens, by URL name.
+OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
+    "home": lambda c: "/operator/",
+    "two_factor": lambda c: "/operator/account/two-step/",
+    "partners": lambda c: "/operator/partners/",
+    "onboard": lambda c: "/operator/onboard/",
+    "partner": lambda c: f"/operator/partners/{c.partner}/",
+    "onboard_owner": lambda c: f"/operator/partners/{c.partner}/owner/",
+    "onboard_payouts": lambda c: f"/operator/partners/{c.partner}/payouts/",
+    "partner_status": lambda c: f"/operator/partners/{c.partner}/status/suspended/",
+    "audit": lambda c: "/operator/audit/",
+    "staff": lambda c: "/operator/staff/",
+    "staff_remove": lambda c: f"/operator/staff/{c.colleague}/remove/",
+}
+# Pages for somebody not signed in.
+OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {
+    "login": lambda c: "/operator/login/",
+    "invitation": lambda c: f"/operator/invitation/{c.invitation}/",
+}
+OPERATOR_NOT_OPENED = {
+    "login_code": "asks for the code after a password: the sign-in journey opens it",
+    "logout": "POST only",
+    "staff_role": "POST only",
+    "staff_invitation_withdraw": "POST only",
+}
+
+
+def _coalition() -> tuple[Coalition, Any]:
+    admin = operator("admin")
+    colleague = operator("support")
+    _, token = operator_invite(
+        email=f"invited-{uuid4().hex[:8]}@example.com",
+        role="finance",
+        request_key=uuid4().hex,
+        acting_user=admin,
+    )
+    if token is None:
+        raise LookupError("a new invitation gives its token")
+    partner = onboard(prefix="sweep", currency="EUR")
+    return Coalition(partner=partner.slug, colleague=colleague.pk, invitation=token), admin
+
+
+@pytest.mark.slow
+def test_every_operator_page_passes_the_accessibility_check(
+    chromium: Any, live_server_url: str, live_db: None
+) -> None:
+    # given a partner, a colleague, an invitation waiting, and an admin signed in
+    coalition, admin = _coalition()
+    client = signed_in(admin)
+    host = settings.LOYALTY_BASE_DOMAIN
+    problems = []
+
+    # when every page is opened, signed in and not
+    with _browser(chromium, live_server_url, None) as anonymous:
+        public = {name: path(coalition) for name, path in OPERATOR_PUBLIC_PAGES.items()}
+        problems += _sweep(anonymous, host, public)
+    with _browser(chromium, live_server_url, None) as browser:
+        browser.page.context.add_cookies([_session_cookie(client, browser.url("/", host=host))])
+        pages = {name: path(coalition) for name, path in OPERATOR_PAGES.items()}
+        problems += _sweep(browser, host, pages)
 
     # then none has a serious or critical accessibility fault
     assert problems == [], "\n".join(problems)

@@ -76,9 +76,13 @@ def operator_of(user_id: int) -> WithAnnotations[OperatorMembership, TwoStepStat
 
 
 def operator_invitations_pending(*, now: Any) -> QuerySet[OperatorInvitation]:
-    return OperatorInvitation.objects.filter(
-        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
-    ).order_by("-created_at", "-pk")
+    return (
+        OperatorInvitation.objects.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        )
+        .select_related("invited_by")
+        .order_by("-created_at", "-pk")
+    )
 
 
 # --- partners, as the operator sees them -------------------------------------------------

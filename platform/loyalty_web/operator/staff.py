@@ -68,6 +68,16 @@ def staff_list(request: HttpRequest) -> HttpResponseBase:
     if request.method == "GET" and request.GET.get("format") == "csv":
         if not may(request, "export"):
             return denied(request)
+        if request.GET.get("table") == "invitations":
+            return csv_response(
+                "operator-invitations.csv",
+                ["email", "role", "invited_by", "sent_at", "expires_at"],
+                (
+                    [i.email, i.role, i.invited_by.email if i.invited_by else "",
+                     i.created_at.isoformat(), i.expires_at.isoformat()]
+                    for i in selectors.operator_invitations_pending(now=clock.now()).iterator()
+                ),
+            )  # fmt: skip
         return csv_response(
             "operator-staff.csv",
             ["email", "role", "two_step_sign_in", "since"],

@@ -61,6 +61,8 @@ Request = Callable[[Client, dict[str, Any]], Any]
 PAGES: dict[str, tuple[Request, frozenset[str]]] = {
     "staff list": (lambda c, a: c.get("/operator/staff/"), ADMIN),
     "staff list (csv)": (lambda c, a: c.get("/operator/staff/?format=csv"), ADMIN),
+    "invitations (csv)": (lambda c, a: c.get("/operator/staff/?format=csv&table=invitations"),
+                          ADMIN),
     "invite": (lambda c, a: c.post("/operator/staff/", _invite_form()), ADMIN),
     "change role": (lambda c, a: c.post(f"/operator/staff/{a['user']}/role/",
                                         {"role": "read_only"}), ADMIN),

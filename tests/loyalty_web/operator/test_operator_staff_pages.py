@@ -77,6 +77,10 @@ def test_a_double_submit_sends_one_invitation_whose_link_works_once() -> None:
     assert len([m for m in mail.outbox if email in m.to]) == 1
     listed = client.get("/operator/staff/").content.decode()
     assert email in listed  # among the invitations waiting
+    waiting = client.get("/operator/staff/?format=csv&table=invitations")
+    rows = b"".join(waiting.streaming_content).decode().splitlines()
+    assert rows[0] == "email,role,invited_by,sent_at,expires_at"
+    assert any(row.startswith(f"{email},finance,{admin.email},") for row in rows)
     # and the invitee's page names the role and takes a password
     link = _link(email)
     invitee = host_client(public_host())

@@ -28,3 +28,9 @@ def audit_entries_everywhere(
     if before_id is not None:
         entries = entries.filter(pk__lt=before_id)
     return entries.order_by("-pk")
+
+
+def audit_entries_about(*, object_type: str, object_id: str) -> QuerySet[AuditEntry]:
+    """Every entry about one object (a member by number, say), wherever it was
+    recorded, newest first (the ``audit_object`` index)."""
+    return AuditEntry.objects.filter(object_type=object_type, object_id=object_id).order_by("-pk")

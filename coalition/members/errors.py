@@ -44,3 +44,18 @@ class PrivacyLinkInvalid(MemberError):
 
     code = "privacy_link_invalid"
     field = "token"
+
+
+class MemberSupportReasonMissing(MemberError):
+    """Blocking, unblocking or erasing a member from the operator console needs a
+    reason (kept in the audit log), at most 500 characters."""
+
+    code = "member_support_reason_missing"
+    field = "reason"
+
+
+class ErasureNotConfirmed(MemberError):
+    """The operator did not type the member's number to confirm an erasure."""
+
+    code = "member_erasure_not_confirmed"
+    field = "confirmation"

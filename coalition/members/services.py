@@ -10,12 +10,15 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from coalition.audit.services import audit_record
 from coalition.ledger.models import Account, AccountKind
 from coalition.members.errors import (
     CardAlreadyUsed,
     EmailAlreadyEnrolled,
+    ErasureNotConfirmed,
     InvalidMemberData,
     MemberNotActive,
+    MemberSupportReasonMissing,
     PhoneAlreadyUsed,
     UnknownMember,
 )
@@ -131,6 +134,85 @@ def member_set_status(*, member_id: int, status: str) -> Member:
         member.status = status
         member.save(update_fields=["status"])
     return member
+
+
+MAX_SUPPORT_REASON = 500
+STATUS_ACTIONS = {MemberStatus.BLOCKED: "member.block", MemberStatus.ACTIVE: "member.unblock"}
+
+
+def _support_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise MemberSupportReasonMissing("Say why, for the member's record in the audit log")
+    if len(reason) > MAX_SUPPORT_REASON:
+        raise MemberSupportReasonMissing(
+            f"Keep the reason to {MAX_SUPPORT_REASON} characters or fewer"
+        )
+    return reason
+
+
+def member_status_change(
+    *, member_id: int, status: str, reason: str, acting_user: Any
+) -> tuple[Member, bool]:
+    """Block or unblock a member for the coalition, with a reason, audited (no
+    partner: the coalition decides). Returns the member and whether this call
+    changed it: a second press of the same button finds the member already so,
+    changes nothing and records nothing."""
+    reason = _support_reason(reason)
+    if status not in STATUS_ACTIONS:
+        raise InvalidMemberData(f"status must be active or blocked, not {status!r}", field="status")
+    with transaction.atomic():
+        member = Member.objects.select_for_update().filter(pk=member_id).first()
+        if member is None:
+            raise UnknownMember("no such member")
+        if member.status == MemberStatus.ERASED:
+            raise MemberNotActive("The member was erased: their status cannot change")
+        if member.status == status:
+            return member, False
+        before = member.status
+        member.status = status
+        member.save(update_fields=["status"])
+        audit_record(
+            actor=acting_user,
+            partner_id=None,
+            action=STATUS_ACTIONS[MemberStatus(status)],
+            target=("member", member.member_number),
+            before={"status": before},
+            after={"status": status, "reason": reason},
+        )
+    return member, True
+
+
+def member_erase_by_operator(
+    *, member_id: int, confirmation: str, reason: str, acting_user: Any
+) -> tuple[Member, bool]:
+    """The GDPR erasure an operator carries out for a member (asked by letter or
+    phone, say): the operator types the member's number to confirm, and gives the
+    reason. Audited with the member's number only (the audit log must not keep
+    what was erased). Returns the member and whether this call erased them: an
+    erased member stays erased and a repeat records nothing."""
+    reason = _support_reason(reason)
+    with transaction.atomic():
+        member = Member.objects.select_for_update().filter(pk=member_id).first()
+        if member is None:
+            raise UnknownMember("no such member")
+        if member.status == MemberStatus.ERASED:
+            return member, False
+        if (confirmation or "").strip().replace(" ", "") != member.member_number:
+            raise ErasureNotConfirmed(
+                "Type the member's number exactly as shown to confirm the erasure"
+            )
+        before = member.status
+        erased = member_erase(member_id=member.pk, acting_user=acting_user)
+        audit_record(
+            actor=acting_user,
+            partner_id=None,
+            action="member.erase",
+            target=("member", member.member_number),
+            before={"status": before},
+            after={"status": MemberStatus.ERASED, "reason": reason},
+        )
+    return erased, True
 
 
 def member_update_consents(*, member_id: int, **consents: bool) -> Member:

@@ -33,6 +33,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "pay_out": frozenset({ADMIN, FINANCE}),
     "read_reports": frozenset({ADMIN, FINANCE, READ_ONLY}),
     "configure_programme": frozenset({ADMIN}),
+    # Member support. Read-only staff may look members up and read their page,
+    # history and CSV (they answer questions and check complaints), but see the
+    # e-mail address masked like partner staff do, and change nothing; finance
+    # has no business with single members. Admins and support see the whole
+    # address (they confirm who is on the phone), block, unblock, erase and
+    # propose coalition-funded adjustments.
+    "view_members": frozenset({ADMIN, SUPPORT, READ_ONLY}),
+    "see_member_contact": frozenset({ADMIN, SUPPORT}),
     "support_members": frozenset({ADMIN, SUPPORT}),
     "read_audit": frozenset({ADMIN, FINANCE}),
 }

@@ -87,6 +87,7 @@ NAV = (
     ("partners", "/operator/partners/", "Partners", "view_partners"),
     ("audit", "/operator/audit/", "Audit log", "read_audit"),
     ("staff", "/operator/staff/", "Operator staff", "manage_operators"),
+    ("members", "/operator/members/", "Members", "view_members"),
 )
 
 

@@ -22,6 +22,7 @@ OPERATOR_ONLY = "coalition"
 KINDS = [
     ("operator.", gettext_lazy("Operator staff")),
     ("partner.", gettext_lazy("Partners")),
+    ("member.", gettext_lazy("Members")),
     ("staff.", gettext_lazy("Staff and invitations")),
     ("store.", gettext_lazy("Stores")),
     ("earn_rules.", gettext_lazy("Earn rules")),

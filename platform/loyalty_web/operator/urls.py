@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.operator import audit, partners, staff, views
+from loyalty_web.operator import audit, members, partners, staff, views
 
 app_name = "operator"
 
@@ -32,4 +32,13 @@ urlpatterns = [
         name="staff_invitation_withdraw",
     ),
     path("invitation/<str:token>/", staff.invitation_accept, name="invitation"),
+    path("members/", members.member_search, name="members"),
+    path("members/<str:number>/", members.member_detail, name="member"),
+    path("members/<str:number>/history/", members.member_history, name="member_history"),
+    path(
+        "members/<str:number>/status/<str:to_status>/",
+        members.member_status,
+        name="member_status",
+    ),
+    path("members/<str:number>/erase/", members.member_erase, name="member_erase"),
 ]

@@ -37,8 +37,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # history and CSV (they answer questions and check complaints), but see the
     # e-mail address masked like partner staff do, and change nothing; finance
     # has no business with single members. Admins and support see the whole
-    # address (they confirm who is on the phone), block, unblock, erase and
-    # propose coalition-funded adjustments.
+    # address (they confirm who is on the phone), block, unblock and erase.
     "view_members": frozenset({ADMIN, SUPPORT, READ_ONLY}),
     "see_member_contact": frozenset({ADMIN, SUPPORT}),
     "support_members": frozenset({ADMIN, SUPPORT}),

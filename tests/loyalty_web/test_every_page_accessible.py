@@ -402,6 +402,7 @@ class Coalition:
     partner: str
     colleague: int
     invitation: str
+    member: str
 
 
 # Pages an operator admin opens, by URL name.
@@ -417,6 +418,11 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "audit": lambda c: "/operator/audit/",
     "staff": lambda c: "/operator/staff/",
     "staff_remove": lambda c: f"/operator/staff/{c.colleague}/remove/",
+    "members": lambda c: "/operator/members/",
+    "member": lambda c: f"/operator/members/{c.member}/",
+    "member_history": lambda c: f"/operator/members/{c.member}/history/",
+    "member_status": lambda c: f"/operator/members/{c.member}/status/blocked/",
+    "member_erase": lambda c: f"/operator/members/{c.member}/erase/",
 }
 # Pages for somebody not signed in.
 OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {
@@ -443,7 +449,16 @@ def _coalition() -> tuple[Coalition, Any]:
     if token is None:
         raise LookupError("a new invitation gives its token")
     partner = onboard(prefix="sweep", currency="EUR")
-    return Coalition(partner=partner.slug, colleague=colleague.pk, invitation=token), admin
+    member = member_with_points(partner, 120)
+    return (
+        Coalition(
+            partner=partner.slug,
+            colleague=colleague.pk,
+            invitation=token,
+            member=member.member_number,
+        ),
+        admin,
+    )
 
 
 @pytest.mark.slow

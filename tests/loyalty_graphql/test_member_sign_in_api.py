@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from coalition.member_auth.models import MemberSignInAttempt
 from coalition.members.services import member_enrol
-from loyalty_kernel import clock
+from loyalty_kernel import clock, jobs
 from tests.testkit import api as s
+from tests.testkit.api import Reply
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -27,7 +29,9 @@ ME = "{ me { memberNumber email } }"
 
 
 def _start(email: str, key: str = "s1", token: str | None = None) -> dict[str, Any]:
-    reply = s.gql(s.PUBLIC_HOST, START, {"key": key, "email": email}, token)
+    # The in-process worker runs the job the request enqueued after commit.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        reply = s.gql(s.PUBLIC_HOST, START, {"key": key, "email": email}, token)
     payload: dict[str, Any] = reply.payload("startMemberSignIn")
     return payload
 
@@ -230,17 +234,105 @@ def test_a_member_app_with_a_token_may_sign_in_again() -> None:
     assert me["memberNumber"] == member.member_number
 
 
+def _start_unrun(email: str, key: str = "s1") -> tuple[Reply, list[str], list[Any]]:
+    """Start a sign-in; the reply, its statements and the after-commit callbacks it
+    left (not yet run: the request alone is measured)."""
+    with (
+        TestCase.captureOnCommitCallbacks() as callbacks,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        reply = s.gql(s.PUBLIC_HOST, START, {"key": key, "email": email})
+    return reply, [query["sql"] for query in queries], callbacks
+
+
+def _shapes(statements: list[str]) -> list[str]:
+    """Each statement's verb and table, without the values (savepoint names too)."""
+    return [re.sub(r"'[^']*'|\b\d+\b|_x\w+", "?", sql)[:60] for sql in statements]
+
+
 def test_sign_in_costs_a_fixed_number_of_statements() -> None:
     # given: a member
     member = member_enrol(email=f"{s.unique('count')}@example.com")
 
     # when: the app starts and completes a sign-in
-    with CaptureQueriesContext(connection) as started:
-        challenge = _start(member.email)["challenge"]
+    _reply, started, callbacks = _start_unrun(member.email)
+    for callback in callbacks:
+        callback()
+    challenge = _reply.payload("startMemberSignIn")["challenge"]
     with CaptureQueriesContext(connection) as completed:
         assert _complete(challenge, _mailed_code())["errors"] == []
 
     # then: a fixed number of statements each: the key's lock and stored answer,
-    # the two throttle counts, the member, the attempt, the answer kept
-    assert len(started) == 8, [q["sql"] for q in started]
+    # the two throttle counts, the attempt (in its savepoint), the answer kept
+    assert len(started) == 9, started
     assert len(completed) == 9, [q["sql"] for q in completed]
+
+
+def test_a_known_and_an_unknown_address_cost_the_same_and_enqueue_the_same_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: an enrolled and an unknown address, and a broker that records
+    member = s.enrol("same-work")
+    unknown = f"{s.unique('nobody')}@example.com"
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def record(task: Any, *args: Any) -> bool:
+        sent.append((task.name, args))
+        return True
+
+    monkeypatch.setattr(jobs, "send_now", record)
+
+    # when: a sign-in is started for each, from the same network
+    answers = []
+    for email in (member.email, unknown):
+        reply, statements, callbacks = _start_unrun(email)
+        for callback in callbacks:
+            callback()
+        answers.append((reply, statements))
+
+    # then: the same status, the same answer but for the random challenge
+    (known, known_sql), (stranger, stranger_sql) = answers
+    assert known.status == stranger.status == 200
+    known_payload = known.payload("startMemberSignIn")
+    stranger_payload = stranger.payload("startMemberSignIn")
+    assert known_payload["errors"] == stranger_payload["errors"] == []
+    assert len(known_payload["challenge"]) == len(stranger_payload["challenge"])
+    # the same statements, one for one (the address and hashes aside), so the same work
+    assert len(known_sql) == len(stranger_sql)
+    assert _shapes(known_sql) == _shapes(stranger_sql)
+    assert not any("members_member" in sql for sql in known_sql)  # the member is not looked up
+    # and: one job each, the same one, naming only the attempt and the link
+    assert [name for name, _args in sent] == ["member_auth.send_sign_in_code"] * 2
+    attempts = MemberSignInAttempt.objects.filter(email__in=[member.email, unknown])
+    assert sorted(args[0] for _name, args in sent) == sorted(attempt.pk for attempt in attempts)
+    assert mail.outbox == []  # the recording broker ran nothing
+
+
+def test_the_job_mails_the_member_and_nobody_else() -> None:
+    # given: sign-ins started for an enrolled and an unknown address, jobs not yet run
+    member = s.enrol("job")
+    unknown = f"{s.unique('nobody')}@example.com"
+    _known, _sql, known_jobs = _start_unrun(member.email)
+    _stranger, _sql, stranger_jobs = _start_unrun(unknown)
+    assert mail.outbox == []
+
+    # when: the jobs run, the known one twice (a redelivery)
+    for callback in [*known_jobs, *stranger_jobs, *known_jobs]:
+        callback()
+
+    # then: one e-mail, to the member, with the code that completes their challenge
+    assert [message.to for message in mail.outbox] == [[member.email]]
+    completed = _complete(_known.payload("startMemberSignIn")["challenge"], _mailed_code())
+    assert completed["errors"] == []
+    stranger = MemberSignInAttempt.objects.get(email=unknown)
+    assert stranger.member_id is None
+
+
+def test_a_worker_finds_the_sign_in_job() -> None:
+    # given / when: a worker's task discovery
+    from loyalty_platform.celery import app
+
+    app.loader.import_default_modules()
+
+    # then: the job every sign-in enqueues is one it can run
+    assert "member_auth.send_sign_in_code" in app.tasks

@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from django.core import mail
-from django.test import Client
-from django.test.utils import override_settings
+from django.db import connection
+from django.http import HttpResponse
+from django.test import Client, TestCase
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from coalition.member_auth.models import MemberSignInAttempt
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
-from loyalty_kernel import clock
+from loyalty_kernel import clock, jobs
 from loyalty_web.portal.access import SESSION_MEMBER
 from tests.testkit.portal import public_host
 
 pytestmark = pytest.mark.django_db
+LINK = "/portal/sign-in/link/?t="
 
 
 def _email(prefix: str = "m") -> str:
@@ -31,10 +35,18 @@ def _client() -> Client:
     return Client(HTTP_HOST=public_host())
 
 
+def _post(client: Client, path: str, data: dict[str, str]) -> HttpResponse:
+    """POST as the browser does, and run what the request enqueued after commit
+    (the sign-in job) as the in-process worker does."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response: HttpResponse = client.post(path, data)
+    return response
+
+
 def _ask(client: Client, email: str, next_url: str = "") -> str:
     """Ask for a code; return the page the answer leads to."""
     data = {"email": email, **({"next": next_url} if next_url else {})}
-    response = client.post("/portal/sign-in/", data)
+    response = _post(client, "/portal/sign-in/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     return str(response["Location"])
 
@@ -56,8 +68,8 @@ def test_joining_with_only_an_e_mail_enrols_and_e_mails_a_code() -> None:
     email = _email("join")
     data = {"email": email, "idempotency_key": key.group(1)}
     # a double submit enrols once
-    assert client.post("/portal/join/", data)["Location"] == "/portal/sign-in/code/"
-    assert client.post("/portal/join/", data)["Location"] == "/portal/sign-in/code/"
+    assert _post(client, "/portal/join/", data)["Location"] == "/portal/sign-in/code/"
+    assert _post(client, "/portal/join/", data)["Location"] == "/portal/sign-in/code/"
     member = Member.objects.get(email=email)
     assert Member.objects.filter(email=email).count() == 1
     assert member.marketing_email_consent is False  # unticked unless chosen
@@ -74,7 +86,7 @@ def test_joining_with_an_enrolled_address_answers_the_same_and_sends_a_sign_in()
     page = client.get("/portal/join/").content.decode()
     key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page)
     assert key
-    response = client.post("/portal/join/", {"email": email, "idempotency_key": key.group(1)})
+    response = _post(client, "/portal/join/", {"email": email, "idempotency_key": key.group(1)})
     assert response["Location"] == "/portal/sign-in/code/"
     assert mail.outbox[-1].to == [email]
     assert Member.objects.filter(email=email).count() == 1
@@ -153,6 +165,57 @@ def test_unknown_and_known_addresses_get_the_same_answer() -> None:
         assert client.post("/portal/sign-in/code/", {"code": code}).status_code == 400
 
 
+def _headers(response: HttpResponse) -> dict[str, str]:
+    # A cookie's value (the session) is each visitor's own; its name and flags are not.
+    cookies = {
+        name: sorted(key for key, value in morsel.items() if value)
+        for name, morsel in response.cookies.items()
+    }
+    return {**dict(response.headers.items()), "cookies": str(cookies)}
+
+
+def test_a_known_and_an_unknown_address_get_the_same_response_work_and_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: an enrolled and an unknown address, and a broker that records
+    known = _email("known")
+    member_enrol(email=known)
+    unknown = _email("unknown")
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def record(task: Any, *args: Any) -> bool:
+        sent.append((task.name, args))
+        return True
+
+    monkeypatch.setattr(jobs, "send_now", record)
+
+    # when: each asks for a code from a fresh browser
+    seen = []
+    for email in (known, unknown):
+        client = _client()
+        with (
+            TestCase.captureOnCommitCallbacks(execute=True),
+            CaptureQueriesContext(connection) as queries,
+        ):
+            response = client.post("/portal/sign-in/", {"email": email})
+        seen.append((response, len(queries)))
+
+    # then: the same status, body and headers, the same number of statements
+    (known_answer, known_count), (unknown_answer, unknown_count) = seen
+    assert known_answer.status_code == unknown_answer.status_code == 302
+    assert known_answer.content == unknown_answer.content
+    assert _headers(known_answer) == _headers(unknown_answer)
+    assert known_count == unknown_count
+    # and: one job each, the same one, naming the attempt (never the member)
+    attempts = MemberSignInAttempt.objects.filter(email__in=[known, unknown]).order_by("pk")
+    assert sent == [
+        ("member_auth.send_sign_in_code", (attempt.pk, f"http://{public_host()}{LINK}"))
+        for attempt in attempts
+    ]
+    assert [attempt.member_id for attempt in attempts] == [None, None]  # the job decides
+    assert mail.outbox == []
+
+
 @override_settings(LOYALTY_MEMBER_SIGN_IN_PER_ADDRESS=2)
 def test_requests_are_throttled_per_address_with_the_time_to_wait() -> None:
     email = _email()
@@ -160,7 +223,7 @@ def test_requests_are_throttled_per_address_with_the_time_to_wait() -> None:
     client = _client()
     _ask(client, email)
     _ask(client, email)
-    response = client.post("/portal/sign-in/", {"email": email})
+    response = _post(client, "/portal/sign-in/", {"email": email})
     assert response.status_code == 400
     assert "Try again in 10 minute(s)" in response.content.decode()
     assert len(mail.outbox) == 2

@@ -28,7 +28,9 @@ class AdjustmentCapReached(AdjustmentError):
 
 
 class AdjustmentExceedsBalance(AdjustmentError):
-    """A debit of more points than the member holds: a wallet never goes below zero."""
+    """A debit of more points than the member holds in lots the adjusting partner
+    issued: a partner takes back only its own points, and a wallet never goes below
+    zero."""
 
     code = "adjustment_exceeds_balance"
 

@@ -7,9 +7,10 @@ The cap counts the absolute points of the partner's adjustments on its local day
 under a transaction-scoped advisory lock on the partner, so two concurrent
 adjustments cannot both pass the cap; the ledger posts the points
 (``coalition.ledger.services.adjust``: a credit like an earn, a debit like a
-return), and the adjustment and an audit entry are recorded in the same
-transaction. The same idempotency key with the same request replays the
-adjustment; with another request it is ``IdempotencyKeyReused``.
+return, taking back only points the partner itself issued), and the adjustment
+and an audit entry are recorded in the same transaction. The same idempotency
+key with the same request replays the adjustment; with another request it is
+``IdempotencyKeyReused``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from coalition.adjustments.models import Adjustment
 from coalition.adjustments.selectors import adjusted_on, daily_cap, local_day
 from coalition.audit.services import audit_record
 from coalition.expiry.services import lot_expiry_for
+from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import InsufficientPoints
 from coalition.members.models import Member
@@ -122,8 +124,15 @@ def adjust_points(
                     now=now,
                 )
             except InsufficientPoints as error:
+                # A partner takes back only what it issued: another partner's points
+                # would be credited at this partner's price and their issuer never paid.
+                held = ledger_selectors.points_issued_by(member.pk, partner.pk)
                 raise AdjustmentExceedsBalance(
-                    _("The member has fewer points than that: take back at most their balance")
+                    _(
+                        "The member holds %(held)s points your business issued: "
+                        "take back at most those"
+                    )
+                    % {"held": f"{held:,}"}
                 ) from error
             record = Adjustment.objects.create(
                 partner=partner,

@@ -120,6 +120,21 @@ def account_balances(account_ids: list[int]) -> dict[int, int]:
         return {int(account_id): int(value) for account_id, value in cursor.fetchall()}
 
 
+def points_issued_by(member_id: int, issuer_id: int) -> int:
+    """Points the member still holds in lots ``issuer_id`` issued: all that partner
+    may take back with an adjustment."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(sum(remaining), 0) FROM public.ledger_lot
+             WHERE member_id = %s AND issuer_id = %s AND remaining > 0
+            """,
+            [member_id, issuer_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 def lots(member_id: int, *, include_spent: bool = False) -> list[LotView]:
     """The member's lots, in the order they will be spent (soonest expiry first)."""
     condition = "" if include_spent else "AND l.remaining > 0"

@@ -78,6 +78,22 @@ def test_typed_refusals_post_nothing(partner_a: Partner, settings: Any) -> None:
     assert ledger_selectors.balance(member.pk) == 50
 
 
+def test_a_debit_beyond_the_points_the_partner_issued_is_refused(
+    partner_a: Partner, partner_b: Partner
+) -> None:
+    # given a member with 30 points from A and 500 from B
+    member = s.funded_member(partner_a, 30, prefix="api-adjust-theirs")
+    ledger.earn(member_id=member.pk, partner_id=partner_b.pk, points=500)
+    # when A takes back 31, then: refused, nothing posted; 30 is fine
+    assert _refused(partner_a, _vars(member, -31)) == ["ADJUSTMENT_EXCEEDS_BALANCE"]
+    assert ledger_selectors.balance(member.pk) == 530
+    taken = s.gql(
+        s.HOST_A, s.ADJUST_POINTS, _vars(member, -30), s.partner_key(partner_a, ["adjust"])
+    ).payload("adjustPoints")
+    assert taken["errors"] == []
+    assert ledger_selectors.points_issued_by(member.pk, partner_b.pk) == 500
+
+
 def test_the_same_key_answers_the_same_and_another_request_with_it_is_refused(
     partner_a: Partner,
 ) -> None:

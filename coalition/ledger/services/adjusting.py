@@ -3,9 +3,12 @@ correction) or takes points back from it (a correction).
 
 A credit is posted like an earn, ``issuance(partner) -N, wallet +N``, with a new
 lot issued by the partner; a debit like the return of an earn, ``wallet -N,
-issuance(partner) +N``, taking the points out of the member's lots (the partner's
-own lots first, then soonest expiry first), never below zero. Settlement values
-both at the partner's issuance price (``coalition.settlement.statements``).
+issuance(partner) +N``, taking the points out of the lots the partner itself
+issued (soonest expiry first), never out of another partner's lots and never below
+zero. Settlement values both at the partner's issuance price
+(``coalition.settlement.statements``): a debit taking another issuer's points would
+credit the adjusting partner at its own price for points it never sold, and leave
+their real issuer with no line at all, so it is refused instead.
 Caps, reasons and the audit trail are the ``coalition.adjustments`` domain's.
 """
 
@@ -52,8 +55,8 @@ def adjust(
 
     A credit becomes a lot issued by the partner that expires at ``expires_at``
     (which must lie after ``now``); a debit of more points than the member holds
-    raises ``InsufficientPoints`` and posts nothing. Idempotent like every
-    operation: the same key and request replays the posting.
+    in lots the partner issued raises ``InsufficientPoints`` and posts nothing.
+    Idempotent like every operation: the same key and request replays the posting.
     """
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise AmountNotPositive(f"an adjustment moves a whole number of points, got {points!r}")
@@ -110,14 +113,14 @@ def adjust(
 
 
 def _plan_taking_back(member_id: int, partner_id: int, points: int) -> list[LotTake]:
-    """(lot, points taken, issuer): the adjusting partner's own lots first (what it
-    issued is what it corrects), then the others soonest expiry first. The caller
-    holds the wallet lock, which guards the member's lots."""
+    """(lot, points taken, issuer) from the lots the adjusting partner issued, soonest
+    expiry first: what it issued is all it may correct. The caller holds the wallet
+    lock, which guards the member's lots."""
     rows = driver_sql.fetchall(
         """
         SELECT id, remaining, issuer_id FROM public.ledger_lot
-         WHERE member_id = %s AND remaining > 0
-         ORDER BY issuer_id <> %s, expires_at ASC NULLS LAST, earned_at, id
+         WHERE member_id = %s AND issuer_id = %s AND remaining > 0
+         ORDER BY expires_at ASC NULLS LAST, earned_at, id
         """,
         [member_id, partner_id],
     )
@@ -129,8 +132,8 @@ def _plan_taking_back(member_id: int, partner_id: int, points: int) -> list[LotT
         plan.append((int(lot_id), take, int(issuer_id)))
         needed -= take
     if needed:
-        # Stored balance and lots disagree: refuse rather than post a wrong debit.
         raise InsufficientPoints(
-            f"the member's lots hold {points - needed} of the {points} points to take back"
+            f"the member holds {points - needed} points issued by partner {partner_id}, "
+            f"{points} to take back"
         )
     return plan

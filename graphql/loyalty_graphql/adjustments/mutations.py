@@ -36,9 +36,11 @@ class AdjustPoints(LoyaltyMutation):
     """Add points to a member (goodwill, or a correction of points forgotten) with a
     positive ``points``, or take points back (a correction) with a negative one. The
     partner pays for points added like points issued, and is credited for points
-    taken back like a return. Refusals: ADJUSTMENT_REASON_MISSING,
-    ADJUSTMENT_POINTS_INVALID, ADJUSTMENT_CAP_REACHED, ADJUSTMENT_EXCEEDS_BALANCE,
-    UNKNOWN_MEMBER, MEMBER_NOT_ACTIVE."""
+    taken back like a return; it takes back only points it issued itself, never
+    another partner's. Refusals: ADJUSTMENT_REASON_MISSING,
+    ADJUSTMENT_POINTS_INVALID, ADJUSTMENT_CAP_REACHED, ADJUSTMENT_EXCEEDS_BALANCE
+    (more than the member holds of the points the partner issued), UNKNOWN_MEMBER,
+    MEMBER_NOT_ACTIVE."""
 
     class Arguments:
         member_number = graphene.String(required=True)

@@ -381,6 +381,8 @@ def member_adjust(request: HttpRequest, number: str) -> HttpResponse:
         else:
             checking = True
     points_now = ledger_selectors.balance(member.pk)
+    # A partner takes back only points it issued (the domain refuses the rest).
+    yours = ledger_selectors.points_issued_by(member.pk, partner.pk)
     cap = adjustment_selectors.cap_today(partner)
     wanted = form.signed_points() if checking else 0
     return render_page(
@@ -396,7 +398,8 @@ def member_adjust(request: HttpRequest, number: str) -> HttpResponse:
             wanted=abs(wanted),
             balance=points_now,
             balance_after=points_now + wanted,
-            affordable=points_now + wanted >= 0,
+            yours=yours,
+            affordable=wanted >= 0 or -wanted <= yours,
             cap=cap,
             within_cap=abs(wanted) <= cap.left,
             cap_left_after=cap.left - abs(wanted),

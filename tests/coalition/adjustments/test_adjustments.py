@@ -1,7 +1,7 @@
 """Points adjustments: a partner adds points (a lot it issued, expiring like an
-earn) or takes points back (from the member's lots, its own first, never below
-zero), with a reason, within a daily cap per partner-local day, audited and
-idempotent."""
+earn) or takes points back (only from lots it issued, never another partner's,
+never below zero), with a reason, within a daily cap per partner-local day,
+audited and idempotent."""
 
 from __future__ import annotations
 
@@ -90,27 +90,75 @@ def test_a_credit_is_issued_by_the_partner_as_a_lot_that_expires_like_an_earn(
     assert verify().ok
 
 
-def test_a_debit_takes_points_back_from_the_partners_own_lots_first(
+def test_a_debit_takes_points_back_only_from_the_partners_own_lots(
     db: None, partner_a: Partner, partner_b: Partner
 ) -> None:
+    # given a member with 150 points from A (two lots) and 100 from B, B's lot expiring first
     member = _member()
+    soon = ledger.earn(
+        member_id=member.pk,
+        partner_id=partner_a.pk,
+        points=50,
+        expires_at=timezone.now() + timedelta(days=10),
+    )
     own = ledger.earn(member_id=member.pk, partner_id=partner_a.pk, points=100)
-    # B's lot expires sooner, yet A's correction takes A's points first
     other = ledger.earn(
         member_id=member.pk,
         partner_id=partner_b.pk,
         points=100,
         expires_at=timezone.now() + timedelta(days=3),
     )
-    record = _adjust(partner_a, member, -150, reason="points given twice").adjustment
-    assert (record.points, record.balance_after) == (-150, 50)
+    # when A takes back 120
+    record = _adjust(partner_a, member, -120, reason="points given twice").adjustment
+    # then only A's lots pay, soonest expiry first; B's lot is untouched
+    assert (record.points, record.balance_after) == (-120, 130)
     tx = Transaction.objects.get(pk=record.ledger_transaction_id)
-    assert (tx.kind, tx.points) == ("adjustment_debit", 150)
-    assert _entries(tx.pk) == [("issuance", partner_a.pk, 150), ("wallet", None, -150)]
+    assert (tx.kind, tx.points) == ("adjustment_debit", 120)
+    assert _entries(tx.pk) == [("issuance", partner_a.pk, 120), ("wallet", None, -120)]
     remaining = dict(Lot.objects.filter(member=member).values_list("transaction_id", "remaining"))
-    assert remaining == {own.transaction_id: 0, other.transaction_id: 50}
-    assert ledger_selectors.balance(member.pk) == 50
+    assert remaining == {soon.transaction_id: 0, own.transaction_id: 30, other.transaction_id: 100}
+    assert [(c["issuer"], c["points"]) for c in tx.result["consumed"]] == [
+        (partner_a.pk, 50),
+        (partner_a.pk, 70),
+    ]
+    assert ledger_selectors.balance(member.pk) == 130
     assert verify().ok
+
+
+def test_a_debit_beyond_the_partners_own_lots_is_refused_and_changes_nothing(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given a member with 300 points from A and 40 from B
+    member = _member()
+    ledger.earn(member_id=member.pk, partner_id=partner_a.pk, points=300)
+    ledger.earn(member_id=member.pk, partner_id=partner_b.pk, points=40)
+    lots_before = sorted(Lot.objects.filter(member=member).values_list("id", "remaining"))
+    transactions_before = Transaction.objects.count()
+    # when B takes back 41: within the balance of 340, beyond the 40 it issued
+    with pytest.raises(AdjustmentExceedsBalance) as refused:
+        _adjust(partner_b, member, -41)
+    # then the typed error says how many it may take back, and nothing changed
+    assert refused.value.code == "adjustment_exceeds_balance"
+    assert refused.value.field == "points"
+    assert "40" in refused.value.message
+    assert Transaction.objects.count() == transactions_before
+    assert sorted(Lot.objects.filter(member=member).values_list("id", "remaining")) == lots_before
+    assert ledger_selectors.balance(member.pk) == 340
+    assert ledger_selectors.points_issued_by(member.pk, partner_b.pk) == 40
+    assert not Adjustment.objects.filter(member=member).exists()
+    assert not AuditEntry.objects.filter(object_id=member.member_number).exists()
+    assert verify().ok
+
+
+def test_a_partner_that_issued_nothing_to_the_member_cannot_take_any_back(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    member = _member()
+    ledger.earn(member_id=member.pk, partner_id=partner_a.pk, points=500)
+    with pytest.raises(AdjustmentExceedsBalance):
+        _adjust(partner_b, member, -1)
+    assert ledger_selectors.balance(member.pk) == 500
+    assert not Adjustment.objects.filter(member=member).exists()
 
 
 def test_a_debit_of_more_than_the_balance_posts_nothing(db: None, partner_a: Partner) -> None:

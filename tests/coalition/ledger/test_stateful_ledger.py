@@ -4,7 +4,7 @@ A Python model keeps what the books must say: every member's balance, every lot
 (issuer's points with an expiry, consumed soonest-expiry first), every hold and
 every reversible transaction. Random programs enrol, earn (with an expiry on a
 simulated clock; one already past is refused), burn, adjust (a partner's credit
-issued like an earn, or debit taken from the member's lots, its own first),
+issued like an earn, or debit taken only from the lots it issued),
 authorise / capture / void / expire holds (a suspended partner cannot capture),
 reverse (wholly, in part, with or without shortfall), transfer, expire lots, block
 members, suspend a partner and retry earlier requests with the same idempotency
@@ -614,11 +614,14 @@ class LedgerMachine(RuleBasedStateMachine):
         use_key: bool,
     ) -> None:
         """A partner's adjustment: a credit is issued like an earn (a lot of its
-        own); a debit takes points back from the member's lots, the partner's own
-        first, then soonest expiry first, never below zero."""
+        own); a debit takes points back only from lots the partner issued, soonest
+        expiry first, never another partner's and never below zero."""
         member, partner = self._pick(data, self.members), self._pick(data, list(self.partner_ids))
+        theirs = [lot for lot in self._spendable(member) if lot.issuer == partner]
         if not credit:
-            points = self._amount(data, member)
+            # often within what the partner issued (all a debit may take), sometimes any amount
+            within = st.integers(1, max(1, sum(lot.remaining for lot in theirs)))
+            points = data.draw(st.one_of(within, POINTS))
         expires_at = None
         if credit and expiry_days is not None:
             expires_at = self.clock + timedelta(days=expiry_days)
@@ -641,6 +644,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 expected = PartnerNotActive
         else:
             expected = self._spend_refusal(member, partner, points)
+            if expected is None and sum(lot.remaining for lot in theirs) < points:
+                expected = InsufficientPoints  # another partner's lots are never taken
         posting = self._call(services.adjust, kwargs, expected)
         if posting is None:
             return
@@ -651,12 +656,8 @@ class LedgerMachine(RuleBasedStateMachine):
             self.lots[lot_id] = MLot(lot_id, member, expires_at, points, points, partner)
             self._post(f"issuance:{partner}", -points)
             return
-        lots = sorted(
-            (lot for lot in self._spendable(member)),
-            key=lambda lot: (lot.issuer != partner, *lot.spend_order()),
-        )
         plan, needed = [], points
-        for lot in lots:
+        for lot in theirs:
             if needed == 0:
                 break
             take = min(needed, lot.remaining)

@@ -12,6 +12,7 @@ import pytest
 from coalition.adjustments.models import Adjustment
 from coalition.audit.models import AuditEntry
 from coalition.ledger import selectors as ledger_selectors
+from coalition.ledger import services as ledger
 from coalition.ledger.models import Transaction
 from tenants.partners.models import Partner
 from tests.testkit.api import funded_member
@@ -76,7 +77,7 @@ def test_a_double_press_of_confirm_adjusts_once_and_is_audited(
         (
             {"direction": "take_back", "points": "101", "step": "confirm"},
             "points",
-            "The member has fewer points than that",
+            "The member holds 100 points your business issued",
         ),
     ],
 )
@@ -111,3 +112,29 @@ def test_the_daily_cap_is_shown_and_enforced_on_confirmation(
     assert refused.status_code == 400
     assert "daily limit" in refused.content.decode()
     assert ledger_selectors.balance(member.pk) == 0
+
+
+def test_taking_back_another_partners_points_is_refused_at_the_check_and_on_confirm(
+    partner_a: Partner, partner_b: Partner
+) -> None:
+    # given a member with 100 points from A and 500 from B
+    client, _user = login_as(partner_a, "manager", partner_b)
+    member = funded_member(partner_a, 100, prefix="adjust-theirs")
+    ledger.earn(member_id=member.pk, partner_id=partner_b.pk, points=500)
+    transactions = Transaction.objects.filter(member_id=member.pk).count()
+    # when A checks taking back 150: within the balance, beyond what A issued
+    check = _post(client, member.member_number, direction="take_back", points="150")
+    # then the check says so and offers no confirmation
+    text = check.content.decode()
+    assert "The member holds only 100 points your business issued" in text
+    assert 'name="step" value="confirm"' not in text
+    # and a forced confirmation is refused next to the points, changing nothing
+    refused = _post(
+        client, member.member_number, direction="take_back", points="150", step="confirm"
+    )
+    assert refused.status_code == 400
+    assert 'id="id_points-error"' in refused.content.decode()
+    assert "The member holds 100 points your business issued" in refused.content.decode()
+    assert Transaction.objects.filter(member_id=member.pk).count() == transactions
+    assert ledger_selectors.balance(member.pk) == 600
+    assert not Adjustment.objects.filter(member=member).exists()

@@ -17,6 +17,10 @@ class PartnerDay(models.Model):
     earn_count = models.IntegerField(default=0)
     redeem_count = models.IntegerField(default=0)
     active_members = models.IntegerField(default=0)
+    # Partner adjustments: points added (goodwill or a correction) and taken back.
+    points_adjusted_added = models.BigIntegerField(default=0)
+    points_adjusted_taken_back = models.BigIntegerField(default=0)
+    adjustment_count = models.IntegerField(default=0)
 
     class Meta:
         constraints = [

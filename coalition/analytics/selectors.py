@@ -8,7 +8,14 @@ from datetime import date, timedelta
 
 from django.db import connection
 
-from coalition.analytics.services import ACTIVE, ISSUED, REDEEMED, WATERMARK
+from coalition.analytics.services import (
+    ACTIVE,
+    ADJUSTED_ADDED,
+    ADJUSTED_TAKEN_BACK,
+    ISSUED,
+    REDEEMED,
+    WATERMARK,
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,8 @@ class DayFigures:
     earns: int
     redeems: int
     active_members: int
+    adjusted_added: int = 0  # points partner adjustments added
+    adjusted_taken_back: int = 0  # points partner adjustments took back
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,8 @@ class PartnerFigures:
     active_members_period: int
     folded_upto: int  # the journal transaction the rollups include
 
+
+FIGURES = 7  # the numbers of a DayFigures, in its order
 
 TAIL_SQL = """
 SELECT (t.created_at AT TIME ZONE %(tz)s)::date AS day,
@@ -39,7 +50,9 @@ SELECT (t.created_at AT TIME ZONE %(tz)s)::date AS day,
            WHERE t.kind = ANY(%(active)s) AND NOT EXISTS (
                SELECT 1 FROM public.analytics_memberactivity m
                 WHERE m.partner_id = t.partner_id AND m.member_id = t.member_id
-                  AND m.last_day >= (t.created_at AT TIME ZONE %(tz)s)::date))
+                  AND m.last_day >= (t.created_at AT TIME ZONE %(tz)s)::date)),
+       coalesce(sum(t.points) FILTER (WHERE t.kind = ANY(%(adjusted_added)s)), 0),
+       coalesce(sum(t.points) FILTER (WHERE t.kind = ANY(%(adjusted_taken_back)s)), 0)
   FROM public.ledger_transaction t
  WHERE t.id > %(after)s AND t.partner_id = %(partner)s
  GROUP BY 1
@@ -58,7 +71,8 @@ def partner_figures(
         )
         (folded,) = cursor.fetchone()
         cursor.execute(
-            "SELECT day, points_issued, points_redeemed, earn_count, redeem_count, active_members "
+            "SELECT day, points_issued, points_redeemed, earn_count, redeem_count, active_members,"
+            " points_adjusted_added, points_adjusted_taken_back "
             "FROM public.analytics_partnerday WHERE partner_id = %s AND day BETWEEN %s AND %s",
             [partner_id, first, today],
         )
@@ -70,6 +84,8 @@ def partner_figures(
                 "issued": list(ISSUED),
                 "redeemed": list(REDEEMED),
                 "active": list(ACTIVE),
+                "adjusted_added": list(ADJUSTED_ADDED),
+                "adjusted_taken_back": list(ADJUSTED_TAKEN_BACK),
                 "after": folded,
                 "partner": partner_id,
             },
@@ -93,11 +109,11 @@ def partner_figures(
         (active_tail,) = cursor.fetchone()
     for day, *figures in tail:
         if first <= day <= today:
-            row = by_day.setdefault(day, [0, 0, 0, 0, 0])
+            row = by_day.setdefault(day, [0] * FIGURES)
             by_day[day] = [a + int(b) for a, b in zip(row, figures, strict=True)]
     active_period += int(active_tail)
     series = [
-        DayFigures(first + timedelta(days=i), *by_day.get(first + timedelta(days=i), [0] * 5))
+        DayFigures(first + timedelta(days=i), *by_day.get(first + timedelta(days=i), [0] * FIGURES))
         for i in range(days)
     ]
     return PartnerFigures(

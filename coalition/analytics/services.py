@@ -24,6 +24,12 @@ ISSUED = ("earn",)
 ISSUE_REVERSED = ("earn_reversal",)
 REDEEMED = ("burn", "capture")
 REDEEM_REVERSED = ("burn_reversal",)
+ADJUSTED_ADDED = ("adjustment_credit",)
+ADJUSTED_TAKEN_BACK = ("adjustment_debit",)
+ADJUSTED = ADJUSTED_ADDED + ADJUSTED_TAKEN_BACK
+# A member is active at a partner on a day they earned or spent points there: an
+# adjustment is the partner's act, not a visit by the member, so it is not counted
+# here (it is activity for inactivity expiry: ``coalition.expiry.services``).
 ACTIVE = ISSUED + REDEEMED
 
 FOLD_SQL = """
@@ -55,16 +61,21 @@ sums AS (
            sum(points) FILTER (WHERE kind = ANY(%(redeemed)s)) AS redeemed,
            sum(points) FILTER (WHERE kind = ANY(%(redeem_reversed)s)) AS redeem_reversed,
            count(*) FILTER (WHERE kind = ANY(%(issued)s)) AS earns,
-           count(*) FILTER (WHERE kind = ANY(%(redeemed)s)) AS redeems
+           count(*) FILTER (WHERE kind = ANY(%(redeemed)s)) AS redeems,
+           sum(points) FILTER (WHERE kind = ANY(%(adjusted_added)s)) AS adjusted_added,
+           sum(points) FILTER (WHERE kind = ANY(%(adjusted_taken_back)s)) AS adjusted_taken_back,
+           count(*) FILTER (WHERE kind = ANY(%(adjusted)s)) AS adjustments
       FROM batch GROUP BY partner_id, day
 ),
 folded AS (
     INSERT INTO public.analytics_partnerday AS d
            (partner_id, day, points_issued, points_issue_reversed, points_redeemed,
-            points_redeem_reversed, earn_count, redeem_count, active_members)
+            points_redeem_reversed, earn_count, redeem_count, active_members,
+            points_adjusted_added, points_adjusted_taken_back, adjustment_count)
     SELECT s.partner_id, s.day, coalesce(s.issued, 0), coalesce(s.issue_reversed, 0),
            coalesce(s.redeemed, 0), coalesce(s.redeem_reversed, 0), s.earns, s.redeems,
-           coalesce(n.members, 0)
+           coalesce(n.members, 0), coalesce(s.adjusted_added, 0),
+           coalesce(s.adjusted_taken_back, 0), s.adjustments
       FROM sums s LEFT JOIN new_days n ON n.partner_id = s.partner_id AND n.day = s.day
     ON CONFLICT (partner_id, day) DO UPDATE SET
            points_issued = d.points_issued + excluded.points_issued,
@@ -73,7 +84,11 @@ folded AS (
            points_redeem_reversed = d.points_redeem_reversed + excluded.points_redeem_reversed,
            earn_count = d.earn_count + excluded.earn_count,
            redeem_count = d.redeem_count + excluded.redeem_count,
-           active_members = d.active_members + excluded.active_members
+           active_members = d.active_members + excluded.active_members,
+           points_adjusted_added = d.points_adjusted_added + excluded.points_adjusted_added,
+           points_adjusted_taken_back =
+               d.points_adjusted_taken_back + excluded.points_adjusted_taken_back,
+           adjustment_count = d.adjustment_count + excluded.adjustment_count
     RETURNING 1
 )
 INSERT INTO public.analytics_memberactivity AS m (partner_id, member_id, last_day)
@@ -92,6 +107,9 @@ def _params(lo: int, hi: int) -> dict[str, Any]:
         "issue_reversed": list(ISSUE_REVERSED),
         "redeemed": list(REDEEMED),
         "redeem_reversed": list(REDEEM_REVERSED),
+        "adjusted_added": list(ADJUSTED_ADDED),
+        "adjusted_taken_back": list(ADJUSTED_TAKEN_BACK),
+        "adjusted": list(ADJUSTED),
     }
 
 

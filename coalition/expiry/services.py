@@ -3,8 +3,11 @@
 - ``fixed`` mode: a lot expires ``months`` after it was earned; the job moves what
   is left of expired lots to breakage.
 - ``inactivity`` mode, and members in countries where time-only expiry is not
-  allowed: lots carry no date; a member with no earn, burn, capture, transfer or
-  donation for ``inactivity_months`` loses the remaining points.
+  allowed: lots carry no date; a member with no earn, burn, capture, transfer,
+  donation or partner's credit adjustment for ``inactivity_months`` loses the
+  remaining points. A goodwill credit is points the member received from a
+  partner, like an earn, so it is activity; a partner taking points back (a
+  debit, like an earn reversal) is not.
 - Reminders: ``reminder_days`` before lots expire, one e-mail per member and
   expiry day, through ``coalition.notifications`` (the member may switch them
   off; each carries an unsubscribe link). The reminder row is unique and written
@@ -32,7 +35,7 @@ from coalition.notifications.services import notification_send
 
 logger = logging.getLogger(__name__)
 
-ACTIVITY_KINDS = ("earn", "burn", "capture", "transfer", "donation")
+ACTIVITY_KINDS = ("earn", "burn", "capture", "transfer", "donation", "adjustment_credit")
 
 
 def _inactivity_applies(policy: ExpiryPolicy, country: str) -> bool:

@@ -51,6 +51,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "redeemed": sum(d.redeemed for d in figures.days),
         "earns": sum(d.earns for d in figures.days),
         "redeems": sum(d.redeems for d in figures.days),
+        "adjusted_added": sum(d.adjusted_added for d in figures.days),
+        "adjusted_taken_back": sum(d.adjusted_taken_back for d in figures.days),
     }
     return render_page(
         request,

@@ -26,6 +26,7 @@ from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
 
+from coalition.adjustments import services as adjustments
 from coalition.expiry import services as expiry
 from coalition.expiry.models import ExpiryPolicy, ExpiryReminder
 from coalition.ledger import selectors as ledger_selectors
@@ -203,6 +204,37 @@ def test_inactivity_mode_expires_only_after_months_without_activity(
     assert _breakage() - breakage == expired
     report = verify()
     assert report.ok, report.problems
+
+
+def test_a_partners_credit_adjustment_counts_as_activity(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: inactivity mode, 12 months; a member whose only points are a goodwill
+    # credit from A (nothing earned or spent) and a member with nothing at all
+    _policy(mode="inactivity", inactivity_months=12)
+    now = timezone.now()
+    member = _member("goodwill")
+    adjustments.adjust_points(
+        partner=partner_a,
+        member=member,
+        points=90,
+        reason="parcel delivered late",
+        actor="tester",
+        idempotency=None,
+    )
+    assert not Lot.objects.filter(member_id=member.pk, expires_at__isnull=False).exists()
+
+    # when: the job runs 11 months on
+    expiry.points_expire(now=now + relativedelta(months=11))
+
+    # then: the credit is recent activity, so nothing expired
+    assert _expiries(member.pk) == []
+    assert ledger_selectors.balance(member.pk) == 90
+
+    # when: it runs 13 months on, then: the points expire for inactivity
+    expiry.points_expire(now=now + relativedelta(months=13))
+    assert [(points, reason) for points, reason, _ in _expiries(member.pk)] == [(90, "inactivity")]
+    assert ledger_selectors.balance(member.pk) == 0
 
 
 def test_inactivity_only_jurisdiction_in_fixed_mode(

@@ -366,3 +366,24 @@ def test_at_or_above_threshold_at_review_renews(
     tier.refresh_from_db()
     assert (tier.level.code, tier.grace_until) == ("gold", None)
     assert tier.review_at > review_at
+
+
+def test_partner_adjustments_do_not_count_toward_tier_qualification(
+    levels: dict[str, TierLevel], partner_a: Partner, partner_b: Partner
+) -> None:
+    # given a blue member with 900 points earned
+    _policy(QualificationPeriod.ROLLING_12_MONTHS)
+    member = _member()
+    _earn(member, partner_a, 900)
+    tier_evaluate(member_id=member.pk, now=_db_now())
+    assert tier_code_of(member.pk) == "blue"
+    # when a partner adds 5,000 goodwill points, and another takes back some it issued
+    ledger.adjust(member_id=member.pk, partner_id=partner_b.pk, points=5000)
+    ledger.adjust(member_id=member.pk, partner_id=partner_a.pk, points=-300)
+    tier_upgrade_if_due(member_id=member.pk, now=_db_now())
+    tier_evaluate(member_id=member.pk, now=_db_now())
+    # then qualification still counts only what was earned: neither moves the tier
+    now = _db_now()
+    assert qualifying_points(member.pk, now - timedelta(days=1), now + timedelta(days=1)) == 900
+    assert tier_code_of(member.pk) == "blue"
+    assert _changes(member) == [(None, "blue", 900)]

@@ -138,3 +138,28 @@ def test_taking_back_another_partners_points_is_refused_at_the_check_and_on_conf
     assert Transaction.objects.filter(member_id=member.pk).count() == transactions
     assert ledger_selectors.balance(member.pk) == 600
     assert not Adjustment.objects.filter(member=member).exists()
+
+
+def test_the_dashboard_shows_the_points_adjusted_today(
+    partner_a: Partner, partner_b: Partner, settings: Any
+) -> None:
+    # given an owner whose dashboard counts adjustments apart from points issued
+    settings.LOYALTY_ADJUSTMENT_DAILY_CAP = 10_000_000
+    client, _user = login_as(partner_a, "owner", partner_b)
+    member = funded_member(partner_a, 0, prefix="adjust-dashboard")
+    page = client.get("/")
+    added_before = page.context["today"].adjusted_added
+    taken_before = page.context["today"].adjusted_taken_back
+    issued_before = page.context["today"].issued
+    # when a manager adds 1,234 points and takes 34 back
+    _post(client, member.member_number, points="1234", step="confirm")
+    _post(client, member.member_number, direction="take_back", points="34", step="confirm")
+    # then the dashboard shows them under adjustments, not as points issued
+    page = client.get("/")
+    today = page.context["today"]
+    assert today.adjusted_added - added_before == 1234
+    assert today.adjusted_taken_back - taken_before == 34
+    assert today.issued == issued_before
+    text = page.content.decode()
+    assert "Points added by adjustments" in text
+    assert f"{today.adjusted_taken_back:,} taken back" in text

@@ -29,7 +29,7 @@ from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.money import format_money, money
-from loyalty_web.console.access import partner_of, staff_page
+from loyalty_web.console.access import denied, may, partner_of, staff_page
 from loyalty_web.console.till_forms import (
     CaptureForm,
     PaymentConfirmForm,
@@ -127,6 +127,8 @@ def till_home(request: HttpRequest) -> HttpResponseBase:
     now = clock.now()
     rows = till.open_payments(now=now)
     if request.GET.get("format") == "csv":
+        if not may(request, "export"):
+            return denied(request)  # cashiers serve the till but download nothing
         zone = ZoneInfo(partner.time_zone)
         return csv_response(
             f"open-points-payments-{partner.slug}.csv",
@@ -150,6 +152,7 @@ def till_home(request: HttpRequest) -> HttpResponseBase:
             voucher_form=VoucherLookupForm(),
             payment_form=PaymentForm(currency=currency),
             rows=rows,
+            can_export=may(request, "export"),
         ),
     )
 

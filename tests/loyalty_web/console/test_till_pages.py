@@ -158,7 +158,14 @@ def test_the_check_shows_value_points_and_balance_then_one_payment_per_key(
     till = _html(client.get("/till/"))
     assert member.member_number in till
     assert f"/till/payments/{payments[0].pk}/capture/" in till
-    csv = b"".join(client.get("/till/?format=csv").streaming_content).decode()
+    # and the cashier may not download them (no export), while a manager may
+    assert 'href="?format=csv"' not in till
+    refused = client.get("/till/?format=csv")
+    assert refused.status_code == 403
+    assert refused.get("Content-Type", "").startswith("text/html")
+    manager, _user = login_as(partner_a, "manager", partner_b)
+    assert 'href="?format=csv"' in _html(manager.get("/till/"))
+    csv = b"".join(manager.get("/till/?format=csv").streaming_content).decode()
     assert f"{payments[0].pk},{member.member_number},12.50,EUR,2500,0.5," in csv
 
 

@@ -8,7 +8,8 @@ under a transaction-scoped advisory lock on the partner, so two concurrent
 adjustments cannot both pass the cap; the ledger posts the points
 (``coalition.ledger.services.adjust``: a credit like an earn, a debit like a
 return, taking back only points the partner itself issued), and the adjustment
-and an audit entry are recorded in the same transaction. The same idempotency
+and an audit entry are recorded in the same transaction, with the
+``points_adjusted`` webhook event (delivered after commit). The same idempotency
 key with the same request replays the adjustment; with another request it is
 ``IdempotencyKeyReused``.
 """
@@ -37,6 +38,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import InsufficientPoints
 from coalition.members.models import Member
+from coalition.webhooks import services as webhooks
 from loyalty_kernel import clock
 from loyalty_kernel.idempotency import IdempotencyKey, check_replay, request_hash
 from tenants.partners.models import Partner
@@ -159,6 +161,11 @@ def adjust_points(
                     "balance_after": posting.balance_after,
                 },
             )
+            # Sent once this commits; a replay above sends nothing again.
+            webhooks.emit(partner.pk, "points_adjusted", {
+                "member_number": member.member_number, "points": points, "reason": reason,
+                "balance_after": posting.balance_after, "transaction_id": posting.transaction_id,
+            })  # fmt: skip
             return AdjustmentResult(record)
 
     return ledger.retrying(attempt, nested=connection.in_atomic_block)

@@ -13,7 +13,13 @@ from typing import ClassVar
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-WEBHOOK_EVENTS = ("points_earned", "points_redeemed", "tier_changed", "statement_closed")
+WEBHOOK_EVENTS = (
+    "points_earned",
+    "points_redeemed",
+    "points_adjusted",
+    "tier_changed",
+    "statement_closed",
+)
 
 
 class WebhookEndpoint(models.Model):

@@ -32,6 +32,7 @@ SCOPE_DESCRIPTIONS = {
 EVENT_DESCRIPTIONS = {
     "points_earned": _("A member earned points with you (a purchase was recorded)."),
     "points_redeemed": _("A member spent points with you (a reward or a payment in points)."),
+    "points_adjusted": _("Your staff or app added points to a member or took some back."),
     "tier_changed": _("A member moved up or down a tier."),
     "statement_closed": _("A settlement statement for your business was closed."),
 }

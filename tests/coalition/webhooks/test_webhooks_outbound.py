@@ -1,5 +1,5 @@
 """Outbound webhooks (coalition.webhooks): partner apps receive signed events for
-points earned and redeemed, tier changes and closed statements; failures are
+points earned, redeemed and adjusted, tier changes and closed statements; failures are
 retried with backoff, every attempt is in the delivery log, and the sweep
 recovers deliveries whose worker or task was lost.
 
@@ -28,6 +28,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from coalition.adjustments import services as adjustments
+from coalition.adjustments.errors import AdjustmentExceedsBalance
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
@@ -818,3 +820,63 @@ def test_signature_verification_rejects_tampering_and_old_timestamps() -> None:
     assert not webhooks.verify_signature("whsec_x", header, body, now=1_700_000_000 + 301)
     assert not webhooks.verify_signature("whsec_x", "garbage", body, now=1_700_000_000)
     assert not webhooks.verify_signature("whsec_x", "t=abc,v1=00", body, now=1_700_000_000)
+
+
+def test_points_adjusted_is_delivered_after_an_adjustment_and_not_again_on_a_replay(
+    db: None, partner_a: Partner, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given an endpoint subscribed to points_adjusted only, and a member
+    endpoint = _endpoint(receiver, partner_a, "care", ["points_adjusted"])
+    member = member_enrol(email=f"adjusted-{uuid.uuid4().hex[:8]}@example.com")
+    key = IdempotencyKey("test:adjust", uuid.uuid4().hex)
+
+    # when the partner adds points, retries the same request, then takes some back
+    with django_capture_on_commit_callbacks(execute=True):
+        added = adjustments.adjust_points(
+            partner=partner_a, member=member, points=80, reason="parcel late",
+            actor="tester", idempotency=key,
+        )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        again = adjustments.adjust_points(
+            partner=partner_a, member=member, points=80, reason="parcel late",
+            actor="tester", idempotency=key,
+        )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        adjustments.adjust_points(
+            partner=partner_a, member=member, points=-30, reason="given twice",
+            actor="tester", idempotency=None,
+        )  # fmt: skip
+
+    # then two signed events arrived (the replay sent none), each with what changed
+    assert again.replayed
+    requests = receiver.at("care")
+    assert [r.headers["X-Loyalty-Event"] for r in requests] == ["points_adjusted"] * 2
+    assert all(r.signature_ok for r in requests)
+    assert requests[0].json["data"] == {
+        "member_number": member.member_number,
+        "points": 80,
+        "reason": "parcel late",
+        "balance_after": 80,
+        "transaction_id": added.adjustment.ledger_transaction_id,
+    }
+    assert (requests[1].json["data"]["points"], requests[1].json["data"]["balance_after"]) == (
+        -30,
+        50,
+    )
+    assert [d.status for d in _deliveries(endpoint)] == [DeliveryStatus.SUCCEEDED] * 2
+
+
+def test_a_refused_adjustment_sends_no_event(
+    db: None, partner_a: Partner, partner_b: Partner, receiver: Receiver,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    endpoint = _endpoint(receiver, partner_a, "refused", ["points_adjusted"])
+    member = member_enrol(email=f"refused-{uuid.uuid4().hex[:8]}@example.com")
+    ledger.earn(member_id=member.pk, partner_id=partner_b.pk, points=100)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(AdjustmentExceedsBalance):
+        adjustments.adjust_points(
+            partner=partner_a, member=member, points=-10, reason="not ours",
+            actor="tester", idempotency=None,
+        )  # fmt: skip
+    assert receiver.at("refused") == []
+    assert _deliveries(endpoint) == []

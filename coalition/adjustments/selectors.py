@@ -1,5 +1,5 @@
 """Reads of points adjustments: the daily cap, what a partner has adjusted on its
-local day and what is left of the cap."""
+local day and what is left of the cap, and a partner's adjustments newest first."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Func, Sum
+from django.db.models import Func, QuerySet, Sum
 
 from coalition.adjustments.models import Adjustment
 from loyalty_kernel import clock
@@ -48,3 +48,22 @@ class CapToday:
 
 def cap_today(partner: Partner, now: datetime | None = None) -> CapToday:
     return CapToday(daily_cap(), adjusted_on(partner.pk, local_day(partner, now)))
+
+
+def partner_adjustments(
+    partner_id: int,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    before_id: int | None = None,
+) -> QuerySet[Adjustment]:
+    """The partner's adjustments, newest first, with their member: those of its local
+    days ``since`` to ``until`` (both included), below ``before_id`` (a page cursor)."""
+    rows = Adjustment.objects.filter(partner_id=partner_id).select_related("member")
+    if since is not None:
+        rows = rows.filter(local_day__gte=since)
+    if until is not None:
+        rows = rows.filter(local_day__lte=until)
+    if before_id is not None:
+        rows = rows.filter(pk__lt=before_id)
+    return rows.order_by("-id")

@@ -28,6 +28,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Error as PlaywrightError
 
+from coalition.adjustments.services import adjust_points
 from coalition.api_keys.services import api_key_create
 from coalition.operators.services import operator_invite
 from coalition.webhooks.services import webhook_endpoint_create
@@ -104,6 +105,7 @@ CONSOLE_PAGES: dict[str, Callable[[Shop], str]] = {
     "member": lambda s: f"/members/{s.member}/",
     "member_history": lambda s: f"/members/{s.member}/history/",
     "member_adjust": lambda s: f"/members/{s.member}/adjust/",
+    "adjustments": lambda s: "/adjustments/",
     "purchase": lambda s: f"/members/{s.member}/purchases/{s.purchase}/",
     "settlement": lambda s: "/settlement/",
     "statement": lambda s: f"/settlement/periods/{s.period}/",
@@ -202,6 +204,11 @@ def _shop() -> tuple[Shop, Partner, Any]:
         raise LookupError("the closed period has no statement line for the partner")
     set_point_value(partner)
     payment = authorised_payment(partner, member, 100)
+    # one adjustment, so the adjustments list shows its table
+    adjust_points(
+        partner=partner, member=member, points=25, reason="parcel delivered late",
+        actor=owner, idempotency=None,
+    )  # fmt: skip
     with in_partner(partner):
         campaign = campaign_create(
             name="Weekend bonus",

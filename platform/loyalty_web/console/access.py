@@ -77,6 +77,7 @@ NAV = (
     ("dashboard", "/", "Dashboard", "view_dashboard"),
     ("members", "/members/", "Members", "look_up_members"),
     ("till", "/till/", "Till", "serve_till"),
+    ("adjustments", "/adjustments/", "Adjustments", "read_reports"),
     # programme
     ("stores", "/stores/", "Stores", "view_dashboard"),
     ("rules", "/earn-rules/", "Earn rules", "view_dashboard"),

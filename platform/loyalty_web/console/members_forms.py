@@ -117,3 +117,28 @@ class AdjustmentForm(forms.Form):
         """The points as the domain takes them: negative to take back."""
         points = int(self.cleaned_data["points"])
         return -points if self.cleaned_data["direction"] == self.TAKE_BACK else points
+
+
+class AdjustmentFilterForm(forms.Form):
+    """The days of the partner's adjustments list (its own calendar days, both ends
+    included)."""
+
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter a date like 2026-03-31")},
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter a date like 2026-03-31")},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end date must be on or after the start date"))
+        return data

@@ -4,6 +4,7 @@ from django.urls import path
 
 from loyalty_web.console import (
     account,
+    adjustments,
     campaigns,
     dashboard,
     integration,
@@ -50,6 +51,7 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("audit/", views.audit_log, name="audit"),
+    path("adjustments/", adjustments.adjustment_list, name="adjustments"),
     # programme: stores, earn rules, the value of a point
     path("stores/", programme.store_list, name="stores"),
     path("stores/new/", programme.store_create, name="store_create"),

@@ -1,11 +1,15 @@
 """A manager adjusts a member's points in a browser: a goodwill addition through the
-check page, then a correction that asks for more than the member holds (refused,
-with the message next to the points) and one that fits. Every page passes the
+check page, then a correction that asks for more than the member holds of the
+partner's points (refused on the check page) and one that fits; then finds both in
+the partner's adjustments list and downloads it as CSV. Every page passes the
 accessibility check, fetches nothing from outside the machine, and is photographed
 at desktop and phone size."""
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -23,7 +27,7 @@ PASSWORD = "correct horse battery 9"
 
 
 def test_a_manager_adds_goodwill_points_and_takes_some_back(
-    browser_page: Any, live_server_url: str
+    browser_page: Any, live_server_url: str, tmp_path: Path
 ) -> None:
     # a partner of its own: its daily cap is not shared with other tests
     partner = onboard(prefix="adjust", currency="EUR")
@@ -72,7 +76,9 @@ def test_a_manager_adds_goodwill_points_and_takes_some_back(
     page.get_by_label("Points", exact=True).fill("500")
     page.get_by_label("Reason").fill("Points given twice")
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_text("The member has only 150 points")).to_be_visible()
+    expect(
+        page.get_by_text("The member holds only 150 points your business issued")
+    ).to_be_visible()
     check_page(browser_page, "console-member-adjust-too-many")
     page.get_by_role("link", name="Change the adjustment").click()
     page.get_by_label("Take points back").check()
@@ -82,3 +88,26 @@ def test_a_manager_adds_goodwill_points_and_takes_some_back(
     page.get_by_role("button", name="Take back 50 points").click()
     expect(page.get_by_text("50 points taken back. The member now has 100 points.")).to_be_visible()
     assert ledger_selectors.balance(member.pk) == 100
+
+    # when they open the partner's adjustments from the navigation
+    page.get_by_role("link", name="Adjustments", exact=True).click()
+    expect(page.get_by_role("heading", name="Adjustments", exact=True)).to_be_visible()
+    # then both adjustments are listed, newest first, with the reason and who made them
+    rows = page.get_by_role("row").filter(has_text=member.member_number)
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Points given twice")
+    expect(rows.first).to_contain_text("-50")
+    expect(rows.nth(1)).to_contain_text("Parcel delivered late")
+    expect(rows.nth(1)).to_contain_text(manager.user.email)
+    check_page(browser_page, "console-adjustments")
+
+    # and the CSV download holds the same two
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download as CSV").click()
+    target = tmp_path / "adjustments.csv"
+    download_info.value.save_as(target)
+    listed = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert [(r["member_number"], r["kind"], r["points"], r["reason"]) for r in listed] == [
+        (member.member_number, "taken_back", "-50", "Points given twice"),
+        (member.member_number, "added", "30", "Parcel delivered late"),
+    ]

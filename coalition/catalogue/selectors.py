@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
 from coalition.catalogue.models import CatalogueEntry
@@ -77,5 +78,18 @@ def catalogue_partners() -> list[tuple[int, str]]:
         catalogue_available()
         .order_by("partner__name", "partner_id")
         .values_list("partner_id", "partner__name")
+        .distinct()
+    )
+
+
+def catalogue_categories() -> list[str]:
+    """The categories of the rewards available now, lower-cased, once each, A to Z
+    (partners type them; ``category`` filters match any case)."""
+    return list(
+        catalogue_available()
+        .exclude(category="")
+        .annotate(key=Lower(Trim("category")))
+        .order_by("key")
+        .values_list("key", flat=True)
         .distinct()
     )

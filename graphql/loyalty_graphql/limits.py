@@ -118,6 +118,8 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("CoalitionQuery", "myHouseholdInvites"): QUERY,
     # one statement over every partner's vouchers, a row per voucher on the page
     ("CoalitionQuery", "myVouchers"): FieldCost(10, page_default=20),
+    # one statement; a row per kind of e-mail (four)
+    ("CoalitionQuery", "myEmailChoices"): FieldCost(10, items=4),
     # a partner's host
     ("PartnerQuery", "partner"): FieldCost(1, public=True),
     ("PartnerQuery", "stores"): FieldCost(10, items=50, public=True),

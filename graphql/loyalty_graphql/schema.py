@@ -18,6 +18,7 @@ from loyalty_graphql.adjustments.mutations import AdjustPoints
 from loyalty_graphql.charity.mutations import DonatePoints
 from loyalty_graphql.charity.queries import CharityQueries
 from loyalty_graphql.earning.mutations import AwardBehaviour, RecordReferral
+from loyalty_graphql.members.email_choices import EmailChoiceQueries, UpdateMyEmailChoices
 from loyalty_graphql.members.mutations import EnrolMember, IssueMemberToken
 from loyalty_graphql.members.queries import CoalitionMemberQueries, PartnerMemberQueries
 from loyalty_graphql.members.sign_in import CompleteMemberSignIn, StartMemberSignIn
@@ -94,6 +95,7 @@ CoalitionQuery = root_type(
     CoalitionSettlementQueries,
     CharityQueries,
     TransferQueries,
+    EmailChoiceQueries,
 )
 
 PartnerQuery = root_type(
@@ -123,6 +125,7 @@ class CoalitionMutation(graphene.ObjectType):
     start_member_sign_in = StartMemberSignIn.Field()
     complete_member_sign_in = CompleteMemberSignIn.Field()
     cancel_my_voucher = CancelMyVoucher.Field()
+    update_my_email_choices = UpdateMyEmailChoices.Field()
 
 
 class PartnerMutation(graphene.ObjectType):

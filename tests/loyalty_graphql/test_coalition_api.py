@@ -121,6 +121,27 @@ def test_catalogue_lists_every_partners_available_rewards_cheapest_first(
     assert _codes(_catalogue(search=tag, maxPoints=20)) == [cheap, mid]
 
 
+def test_catalogue_filters_by_category_in_any_case(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: travel rewards at two partners, a food one and one with no category
+    tag = s.unique("cat")
+    lounge = s.reward(partner_b, 90, name=f"{tag} lounge", category="Travel")
+    bag = s.reward(partner_a, 20, name=f"{tag} bag", category="travel")
+    s.reward(partner_a, 5, name=f"{tag} coffee", category="food")
+    s.reward(partner_a, 7, name=f"{tag} pen")
+
+    # when: a member app asks for one category, written another way
+    page = _catalogue(search=tag, category=" TRAVEL ")
+
+    # then: that category's rewards at every partner, each saying its category
+    assert _codes(page) == [bag, lounge]
+    assert [e["node"]["category"] for e in page["edges"]] == ["travel", "Travel"]
+    # and: a category nobody uses is an empty page, not an error; none is every reward
+    assert _codes(_catalogue(search=tag, category="spa")) == []
+    assert len(_catalogue(search=tag)["edges"]) == 4
+
+
 def test_catalogue_pages_with_cursors(db: None, partner_a: Partner) -> None:
     # given: five tagged rewards
     tag = s.unique("page")

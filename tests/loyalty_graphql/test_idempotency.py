@@ -36,6 +36,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
 from coalition.members.services import member_erase
+from coalition.notifications.services import notification_preference_set
 from coalition.transfers import services as transfers
 from coalition.webhooks import services as webhooks
 from coalition.webhooks.models import WebhookEndpoint
@@ -168,6 +169,13 @@ def _two_endpoints(world: World) -> None:
 
 def _two_closed_periods(world: World) -> None:
     world.extra["periods"] = [s.close_everything_before().number, close_now().number]
+
+
+def _tier_e_mails_off(world: World, _answer: Any) -> None:
+    """Another choice changed after the answer (which listed every choice)."""
+    notification_preference_set(
+        member_id=world.coalition.member.pk, kind="tier_changed", enabled=False
+    )
 
 
 def _earn_for_enrolled(world: World, answer: Any) -> None:
@@ -557,6 +565,11 @@ COALITION_CASES: dict[str, Case] = {
     "cancelMyVoucher": Case(
         s.CANCEL_MY_VOUCHER, "member", prepare=_two_member_vouchers,
         first=lambda w: w.extra["vouchers"][0], other=lambda w: w.extra["vouchers"][1],
+    ),
+    "updateMyEmailChoices": Case(
+        s.UPDATE_MY_EMAIL_CHOICES, "member", later=_tier_e_mails_off,
+        first=lambda w: {"choices": [{"kind": "points_earned", "enabled": False}]},
+        other=lambda w: {"choices": [{"kind": "points_earned", "enabled": True}]},
     ),
 }  # fmt: skip
 

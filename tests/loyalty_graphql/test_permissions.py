@@ -267,6 +267,9 @@ COALITION_OPERATIONS = (
     Operation("myVouchers", s.MY_VOUCHERS_QUERY, MEMBER_ONLY, False, lambda w: {"first": 5}),
     Operation("cancelMyVoucher", s.CANCEL_MY_VOUCHER, MEMBER_ONLY, True,
               lambda w: {"key": "m1"}, prepare=lambda w: s.member_voucher(w.member)),
+    Operation("myEmailChoices", s.MY_EMAIL_CHOICES_QUERY, MEMBER_ONLY, False, _none),
+    Operation("updateMyEmailChoices", s.UPDATE_MY_EMAIL_CHOICES, MEMBER_ONLY, True,
+              lambda w: {"key": "m1", "choices": [{"kind": "tier_changed", "enabled": False}]}),
 )  # fmt: skip
 
 

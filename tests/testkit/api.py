@@ -33,6 +33,7 @@ from coalition.ledger.models import Transaction
 from coalition.member_auth.sign_in import member_sign_in_start
 from coalition.members.models import Member
 from coalition.members.services import member_enrol
+from coalition.notifications.models import NotificationPreference
 from coalition.settlement.models import SettlementPeriod, SettlementTerms, Statement
 from coalition.transfers import services as transfers
 from coalition.transfers.models import (
@@ -434,6 +435,9 @@ def books(*partners: Partner) -> dict[str, Any]:
         ),
         "webhook endpoints": sorted(WebhookEndpoint.objects.values_list("pk", "is_active")),
         "webhook deliveries": WebhookDelivery.objects.count(),
+        "e-mail choices": sorted(
+            NotificationPreference.objects.values_list("member_id", "kind", "enabled")
+        ),
     }
     for partner in partners:
         with in_partner(partner):
@@ -570,10 +574,10 @@ PARTNERS_QUERY = "{ partners { slug name defaultCurrency status } }"
 ME_QUERY = """{ me { memberNumber email balance lots { edges { node { issuer points } } }
   history(first: 5) { edges { node { kind points } } } } }"""
 CATALOGUE_QUERY = """query($first: Int, $after: String, $partner: String, $search: String,
-                          $maxPoints: BigInt) {
+                          $maxPoints: BigInt, $category: String) {
   catalogue(first: $first, after: $after, partner: $partner, search: $search,
-            maxPoints: $maxPoints) {
-    edges { cursor node { partner code name pointsPrice } }
+            maxPoints: $maxPoints, category: $category) {
+    edges { cursor node { partner code name pointsPrice category } }
     pageInfo { hasNextPage hasPreviousPage endCursor } } }"""
 LIABILITY_QUERY = """{ liability { outstandingPoints expiredPoints redeemedPoints breakageRate
   lines { issuer outstandingPoints value { amount currency } } } }"""
@@ -624,6 +628,10 @@ MY_VOUCHERS_QUERY = """query($first: Int) {
 CANCEL_MY_VOUCHER = f"""mutation($key: String!, $partner: String!, $code: String!) {{
   cancelMyVoucher(idempotencyKey: $key, partner: $partner, code: $code) {{
     {MEMBER_VOUCHER} {ERRORS} }} }}"""
+MY_EMAIL_CHOICES_QUERY = "{ myEmailChoices { kind label enabled } }"
+UPDATE_MY_EMAIL_CHOICES = f"""mutation($key: String!, $choices: [EmailChoiceInput!]!) {{
+  updateMyEmailChoices(idempotencyKey: $key, choices: $choices) {{
+    choices {{ kind label enabled }} changed {ERRORS} }} }}"""
 ME_HISTORY_QUERY = """query($kind: LedgerTransactionKind, $partner: String, $first: Int) {
   meHistory: me {
     lots(first: $first) { edges { node { issuer remaining } } pageInfo { hasNextPage } }

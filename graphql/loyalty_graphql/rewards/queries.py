@@ -58,12 +58,14 @@ class CatalogueQueries(graphene.ObjectType):
         max_points=graphene.BigInt(),
         partner=graphene.String(),
         search=graphene.String(),
+        category=graphene.String(description="Only rewards of this category, in any case."),
     )
 
     @staticmethod
     def resolve_catalogue(
         root: Any, info: Any, first: int | None = None, after: str | None = None,
         max_points: int | None = None, partner: str | None = None, search: str | None = None,
+        category: str | None = None,
     ) -> CatalogueConnection:  # fmt: skip
         after_pair = None
         if after:
@@ -87,11 +89,16 @@ class CatalogueQueries(graphene.ObjectType):
             max_points=max_points,
             partner_ids=partner_ids,
             search=search,
+            category=category,
         )
         edges = [
             CatalogueConnection.Edge(
                 node=CatalogueItem(
-                    partner=e.partner.slug, code=e.code, name=e.name, points_price=e.points_price
+                    partner=e.partner.slug,
+                    code=e.code,
+                    name=e.name,
+                    points_price=e.points_price,
+                    category=e.category,
                 ),
                 cursor=encode_cursor((e.points_price << 32) | e.pk),
             )

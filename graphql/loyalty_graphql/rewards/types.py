@@ -59,6 +59,9 @@ class CatalogueItem(graphene.ObjectType):
     code = graphene.String(required=True)
     name = graphene.String(required=True)
     points_price = graphene.BigInt(required=True)
+    category = graphene.String(
+        required=True, description="As the partner typed it; empty when it has none."
+    )
 
 
 class CatalogueConnection(graphene.relay.Connection):

@@ -54,6 +54,7 @@ class RewardFilterForm(forms.Form):
     partner = forms.TypedChoiceField(
         label=_("Partner"), required=False, coerce=int, empty_value=None
     )
+    category = forms.ChoiceField(label=_("Category"), required=False)
     min_points = forms.IntegerField(
         label=_("From (points)"), required=False, min_value=0, max_value=10**9,
         error_messages={"min_value": _("Enter 0 or more points")},
@@ -64,11 +65,24 @@ class RewardFilterForm(forms.Form):
     )  # fmt: skip
     affordable = forms.BooleanField(label=_("Only rewards I can afford now"), required=False)
 
-    def __init__(self, *args: object, partners: list[tuple[int, str]], **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        partners: list[tuple[int, str]],
+        categories: list[str],
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         partner_field = self.fields["partner"]
         if isinstance(partner_field, forms.TypedChoiceField):
             partner_field.choices = [("", _("Every partner")), *partners]
+        category_field = self.fields["category"]
+        if isinstance(category_field, forms.ChoiceField):
+            # Partners name their categories; they are shown as typed, capitalised.
+            category_field.choices = [
+                ("", _("Every category")),
+                *((category, category.capitalize()) for category in categories),
+            ]
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

@@ -9,7 +9,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from coalition.catalogue.selectors import catalogue_entry, catalogue_page, catalogue_partners
+from coalition.catalogue.selectors import (
+    catalogue_categories,
+    catalogue_entry,
+    catalogue_page,
+    catalogue_partners,
+)
 from coalition.ledger.selectors import balance
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
@@ -51,7 +56,9 @@ def _voucher_url(partner_slug: str, code: str) -> str:
 def rewards(request: HttpRequest) -> HttpResponse:
     member = request.member  # type: ignore[attr-defined]
     points = balance(member.pk)
-    form = RewardFilterForm(request.GET or None, partners=catalogue_partners())
+    form = RewardFilterForm(
+        request.GET or None, partners=catalogue_partners(), categories=catalogue_categories()
+    )
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     max_points = filters.get("max_points")
     if filters.get("affordable"):
@@ -65,6 +72,7 @@ def rewards(request: HttpRequest) -> HttpResponse:
         partner_ids=[partner] if partner else None,
         channel=MEMBER_CHANNEL,
         search=(filters.get("q") or "").strip() or None,
+        category=filters.get("category") or None,
     )
     next_after = found.next_after
     page: Page[object] = Page(

@@ -73,6 +73,32 @@ def test_the_catalogue_lists_every_partners_rewards_with_filters(
     assert "Enter a number of points no lower than the first" in wrong.content.decode()
 
 
+def test_the_catalogue_filters_by_category(partner_a: Partner, partner_b: Partner) -> None:
+    # given: travel rewards at two partners (typed in two cases) and a food one
+    member = funded_member(partner_a, 300, "category")
+    tag = uuid4().hex[:6]
+    reward(partner_a, 100, name=f"Lounge {tag}", category="Travel")
+    reward(partner_b, 200, name=f"Train {tag}", category="travel")
+    reward(partner_b, 50, name=f"Bread {tag}", category="food")
+    client = portal_client(member)
+
+    # when: the member opens the rewards page, then picks a category
+    page = client.get("/portal/rewards/").content.decode()
+    travel = client.get("/portal/rewards/", {"q": tag, "category": "travel"}).content.decode()
+
+    # then: each category is offered once, and only its rewards show, from both brands
+    assert page.count('<option value="travel">Travel</option>') == 1
+    assert '<option value="food">Food</option>' in page
+    assert f"Lounge {tag}" in travel
+    assert f"Train {tag}" in travel
+    assert f"Bread {tag}" not in travel
+    assert "Travel" in travel.split(f"Lounge {tag}")[0].rsplit("reward-card__partner", 1)[1]
+    # and: a category that is not offered is refused, naming the field
+    wrong = client.get("/portal/rewards/", {"category": "no-such-category"})
+    assert wrong.status_code == 400
+    assert "Select a valid choice" in wrong.content.decode()
+
+
 def test_the_catalogue_pages_by_price_and_keeps_the_filters(partner_a: Partner) -> None:
     member = funded_member(partner_a, 10, "pages")
     tag = uuid4().hex[:6]

@@ -62,8 +62,8 @@ def test_a_member_redeems_a_third_partners_reward_and_its_cashier_uses_the_vouch
     for partner in (grocer, airline):
         s.publish_rules(partner)
     tag = uuid4().hex[:6]
-    s.reward(cinema, 60, name=f"Cinema ticket {tag}", stock=10)
-    s.reward(cinema, 100_000, name=f"Private screening {tag}")
+    s.reward(cinema, 60, name=f"Cinema ticket {tag}", stock=10, category="Cinema")
+    s.reward(cinema, 100_000, name=f"Private screening {tag}", category="cinema")
     s.store(cinema, code=f"C-{tag}")
     member = member_enrol(email=f"rewards-journey-{tag}@example.com")
     earned = _purchase_through_the_api(grocer, member.member_number, 5000)
@@ -99,12 +99,13 @@ def test_a_member_redeems_a_third_partners_reward_and_its_cashier_uses_the_vouch
     _phone(page)
     page.get_by_role("link", name="Rewards").click()
 
-    # then: the catalogue across brands, filtered to the cinema
+    # then: the catalogue across brands, filtered to the cinema's category
     expect(page.get_by_role("heading", name="Rewards from every partner")).to_be_visible()
     page.get_by_label("Search").fill(tag)
     page.get_by_label("Partner").select_option(label=cinema.name)
+    page.get_by_label("Category").select_option(label="Cinema")
     page.get_by_role("button", name="Show rewards").click()
-    page.wait_for_url(re.compile(r"partner="))
+    page.wait_for_url(re.compile(r"partner=.*category=cinema"))
     assert page.get_by_role("heading", name=f"Cinema ticket {tag}").is_visible()
     assert page.get_by_text(re.compile(r"more points needed")).is_visible()
     check_page(browser_page, "portal-rewards")

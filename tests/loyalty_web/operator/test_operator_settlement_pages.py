@@ -66,7 +66,8 @@ def test_the_periods_page_shows_the_open_period_and_the_closed_ones(
     html = _html(client.get("/operator/settlement/"))
     assert "Open period" in html
     assert f"<dd>{closed.number + 1}</dd>" in html  # the open one is the next
-    assert "Close period" in html and "early" in html  # not due yet: an early close
+    assert "Close period" in html
+    assert "early" in html
     assert f'href="/operator/settlement/periods/{closed.number}/"' in html
     assert '<svg class="chart"' in html
     # read-only staff read it, without the close button
@@ -180,8 +181,10 @@ def test_the_period_page_shows_statements_obligations_and_transfers(
     period = period_with_netting(partner_a, partner_b)
     client, _ = login_as("read_only", partner_a)
     html = _html(client.get(f"/operator/settlement/periods/{period.number}/"))
-    assert partner_a.name in html and partner_b.name in html
-    assert "Bilateral obligations" in html and "Netted transfers" in html
+    assert partner_a.name in html
+    assert partner_b.name in html
+    assert "Bilateral obligations" in html
+    assert "Netted transfers" in html
     assert "Download the obligations as CSV" in html
     issuer = Statement.objects.get(period=period, partner=partner_a)
     assert f'href="/operator/settlement/periods/{period.number}/statements/{issuer.pk}/"' in html
@@ -223,11 +226,15 @@ def test_the_statement_page_lists_its_lines_and_downloads_them(
     page = f"/operator/settlement/periods/{period.number}/statements/{issuer.pk}/"
     html = _html(client.get(page))
     assert f"{partner_a.name}: statement of period {period.number}" in html
-    assert "Points issued" in html and "Percentage fee" in html
+    assert "Points issued" in html
+    assert "Percentage fee" in html
     rows = _csv(client.get(page, {"format": "csv"}))
     kinds = sorted(row[3] for row in rows[1:])
     assert kinds == ["fee_percent", "issued"]
     # a statement is found only in its own period
-    assert client.get(
-        f"/operator/settlement/periods/{period.number - 1}/statements/{issuer.pk}/"
-    ).status_code == 404
+    assert (
+        client.get(
+            f"/operator/settlement/periods/{period.number - 1}/statements/{issuer.pk}/"
+        ).status_code
+        == 404
+    )

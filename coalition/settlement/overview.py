@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from coalition.ledger.selectors import journal_head
-from coalition.settlement.errors import SettlementError
+from coalition.settlement.errors import PeriodUnknown, SettlementError
 from coalition.settlement.models import (
     BilateralObligation,
     LineKind,
@@ -230,6 +230,25 @@ def period_netted_transfers(period: SettlementPeriod) -> QuerySet[NettedTransfer
         NettedTransfer.objects.filter(period=period)
         .select_related("payer", "payee")
         .order_by("currency", "-amount", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class PeriodNetting:
+    period: SettlementPeriod
+    obligations: list[BilateralObligation]
+    transfers: list[NettedTransfer]
+
+
+def period_netting(number: int) -> PeriodNetting:
+    """A period's bilateral obligations and netted transfers, with the partners
+    they name (three queries whatever their number); an open period has none yet.
+    ``PeriodUnknown`` if no period has that number."""
+    period = period_by_number(number)
+    if period is None:
+        raise PeriodUnknown(f"there is no settlement period {number}")
+    return PeriodNetting(
+        period, list(period_obligations(period)), list(period_netted_transfers(period))
     )
 
 

@@ -238,6 +238,15 @@ def history(
     return HistoryPage(items, next_before)
 
 
+def journal_head() -> int:
+    """The id of the journal's last transaction now, without a lock: a view of how
+    far the journal has got (an open period's figures so far), never a boundary."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM public.ledger_transaction")
+        (head,) = cursor.fetchone()
+    return int(head)
+
+
 def safe_watermark() -> int:
     """The highest ledger sequence below which every transaction has committed.
 

@@ -61,3 +61,10 @@ class PayoutRefused(DomainError):
     def __init__(self, message: str, *, stripe_code: str = "", field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.stripe_code = stripe_code
+
+
+class PeriodUnknown(SettlementError):
+    """No settlement period has this number."""
+
+    code = "settlement_period_unknown"
+    field = "period"

@@ -113,6 +113,8 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     ("CoalitionQuery", "liability"): FieldCost(500, items=20),
     ("CoalitionQuery", "periods"): FieldCost(20, page_default=12),
     ("CoalitionQuery", "charityStatements"): FieldCost(200, page_default=12),
+    # three statements (the period, its obligations, its transfers) with the partners
+    ("CoalitionQuery", "netting"): FieldCost(30),
     ("CoalitionQuery", "myTransferAllowance"): QUERY,
     ("CoalitionQuery", "myHousehold"): QUERY,
     ("CoalitionQuery", "myHouseholdInvites"): QUERY,
@@ -143,6 +145,9 @@ FIELD_COSTS: dict[tuple[str, str], FieldCost] = {
     # lists inside results
     ("StatementView", "lines"): FieldCost(1, items=20),
     ("LiabilityView", "lines"): FieldCost(1, items=50),
+    # a pair per issuer and redeemer that traded; at most n - 1 transfers per currency
+    ("NettingView", "obligations"): FieldCost(1, items=100),
+    ("NettingView", "transfers"): FieldCost(1, items=50),
     ("PointsBreakdown", "contributions"): FieldCost(1, items=50),
     ("CharityStatementView", "months"): FieldCost(1, items=12),
     ("PeriodView", "coalitionMargin"): FieldCost(1, items=5),

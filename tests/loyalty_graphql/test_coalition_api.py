@@ -20,7 +20,7 @@ from coalition.transfers.models import TransferCap, TransferRecord
 from loyalty_graphql.auth import member_token_issue
 from tenants.partners.models import Partner
 from tests.testkit import api as s
-from tests.testkit.settlement import close_now
+from tests.testkit.settlement import close_now, period_with_netting
 
 
 def _refused_for_member(
@@ -232,6 +232,64 @@ def test_periods_list_the_settlement_periods_newest_first(db: None, partner_a: P
     assert periods[1]["endWatermark"] == closed.end_watermark
     assert periods[0]["endWatermark"] is None
     assert {"amount": "1.05", "currency": "EUR"} in periods[1]["coalitionMargin"]
+
+
+def test_netting_lists_a_periods_obligations_and_transfers(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: a closed period in which alpha's points were spent at beta (600 x 0.5)
+    period = period_with_netting(partner_a, partner_b)
+    key = s.operator_key()
+
+    # when: finance tooling reads the period's netting
+    netting = s.gql(s.PUBLIC_HOST, s.NETTING_QUERY, {"period": period.number}, key).payload(
+        "netting"
+    )
+
+    # then: alpha owes beta for the 600 points, settled by one transfer
+    currency = partner_b.default_currency
+    assert (netting["period"], netting["status"]) == (period.number, "closed")
+    assert netting["obligations"] == [
+        {"debtor": partner_a.slug, "creditor": partner_b.slug, "points": 600,
+         "amount": {"amount": "3.00", "currency": currency}}
+    ]  # fmt: skip
+    assert netting["transfers"] == [
+        {"payer": partner_a.slug, "payee": partner_b.slug,
+         "amount": {"amount": "3.00", "currency": currency}}
+    ]  # fmt: skip
+    # and the open period has none yet
+    following = s.gql(s.PUBLIC_HOST, s.NETTING_QUERY, {"period": period.number + 1}, key)
+    assert following.payload("netting")["status"] == "open"
+    assert following.payload("netting")["obligations"] == []
+
+
+def test_netting_of_an_unknown_period_is_a_typed_error(db: None) -> None:
+    # given / when: the operator asks for a period that does not exist
+    reply = s.gql(s.PUBLIC_HOST, s.NETTING_QUERY, {"period": 999_999}, s.operator_key())
+
+    # then: a typed error, no data
+    assert reply.graphql_codes == ["settlement_period_unknown"]
+    assert (reply.body.get("data") or {}).get("netting") is None
+
+
+def test_netting_is_refused_to_partner_keys_and_members(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: a closed period with netting
+    period = period_with_netting(partner_a, partner_b)
+
+    # when: a partner's key calls the coalition host, and a member token does
+    by_partner = s.gql(
+        s.PUBLIC_HOST, s.NETTING_QUERY, {"period": period.number}, s.partner_key(partner_a)
+    )
+    member = s.enrol("netting")
+    by_member = s.gql(
+        s.PUBLIC_HOST, s.NETTING_QUERY, {"period": period.number}, member_token_issue(member.pk)
+    )
+
+    # then: the partner key is refused by the host, the member by the field
+    assert by_partner.status == 403
+    assert by_member.graphql_codes == ["permission_denied"]
 
 
 # --- transferPoints -------------------------------------------------------------------------

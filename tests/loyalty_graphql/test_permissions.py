@@ -231,6 +231,8 @@ COALITION_OPERATIONS = (
     Operation("me", s.ME_QUERY, MEMBER_ONLY, False, _none),
     Operation("liability", s.LIABILITY_QUERY, OPERATOR_ONLY, False, _none),
     Operation("periods", s.PERIODS_QUERY, OPERATOR_ONLY, False, _none),
+    Operation("netting", s.NETTING_QUERY, OPERATOR_ONLY, False, _none,
+              prepare=lambda w: {"period": s.close_everything_before().number}),
     Operation("transferPoints", s.TRANSFER_POINTS, MEMBER_ONLY, True,
               lambda w: {"key": "m1", "to": w.friend.member_number, "points": 10}),
     Operation("poolToHousehold", s.POOL_TO_HOUSEHOLD, MEMBER_ONLY, True,

@@ -1,5 +1,6 @@
 """Query counts: a member's history and the coalition catalogue cost the same
-number of SQL statements for 5 items as for 50 (no query per row).
+number of SQL statements for 5 items as for 50 (no query per row); a period's
+netting costs the same for 1 pair as for 21.
 
 Statements on the driver connection (``loyalty_kernel.driver_sql``: the hot
 paths) are logged where Django logs its own, so ``CaptureQueriesContext`` counts
@@ -19,8 +20,10 @@ from django.test.utils import CaptureQueriesContext
 from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger import services as ledger
 from coalition.members.models import Member
+from coalition.settlement.models import BilateralObligation, NettedTransfer
 from tenants.partners.models import Partner
 from tests.testkit import api as s
+from tests.testkit.settlement import period_with_netting
 
 HISTORY = """query($number: String!) { member(lookup: {memberNumber: $number}) {
   memberNumber balance
@@ -32,6 +35,9 @@ HISTORY = """query($number: String!) { member(lookup: {memberNumber: $number}) {
 # before the first of them (5); the catalogue is one SELECT (2).
 HISTORY_STATEMENTS = 5
 CATALOGUE_STATEMENTS = 2
+# The request's own (the operator's key), then the period, its obligations and its
+# transfers, each with its partners joined.
+NETTING_STATEMENTS = 5
 
 
 def _member_with_history(partners: tuple[Partner, ...], items: int) -> Member:
@@ -163,3 +169,37 @@ def test_filtered_history_and_lots_cost_the_same_queries_for_5_and_50_items(
     assert sizes == {"history": [5, 50], "lots": [10, 50]}
     assert counts["history"][0] == counts["history"][1] <= HISTORY_STATEMENTS
     assert counts["lots"][0] == counts["lots"][1] <= HISTORY_STATEMENTS
+
+
+def _netting_statements(key: str, number: int) -> tuple[int, dict[str, Any]]:
+    with CaptureQueriesContext(connection) as captured:
+        reply = s.gql(s.PUBLIC_HOST, s.NETTING_QUERY, {"period": number}, key)
+    return len(captured.captured_queries), reply.payload("netting")
+
+
+def test_netting_costs_the_same_queries_for_1_and_21_pairs(
+    db: None, partner_a: Partner, partner_b: Partner
+) -> None:
+    # given: a closed period with one obligation and one transfer
+    period = period_with_netting(partner_a, partner_b)
+    key = s.operator_key()
+    s.gql(s.PUBLIC_HOST, s.NETTING_QUERY, {"period": period.number}, key)  # the key's first use
+    few_count, few = _netting_statements(key, period.number)
+
+    # when: the period holds twenty more of each (the same partners, other currencies' rows)
+    BilateralObligation.objects.bulk_create(
+        BilateralObligation(period=period, currency="EUR", debtor=partner_b, creditor=partner_a,
+                            points=10 + n, amount=5 + n)
+        for n in range(20)
+    )  # fmt: skip
+    NettedTransfer.objects.bulk_create(
+        NettedTransfer(period=period, currency="EUR", payer=partner_b, payee=partner_a,
+                       amount=5 + n)
+        for n in range(20)
+    )  # fmt: skip
+    many_count, many = _netting_statements(key, period.number)
+
+    # then: every row is there, and the statements did not grow with them
+    assert (len(few["obligations"]), len(many["obligations"])) == (1, 21)
+    assert (len(few["transfers"]), len(many["transfers"])) == (1, 21)
+    assert few_count == many_count == NETTING_STATEMENTS, few_count

@@ -47,7 +47,12 @@ from tests.testkit.api import onboard, publish_rules, reward, rule_draft, store,
 from tests.testkit.browser import BLOCKING_IMPACTS, PageSession, accessibility_violations
 from tests.testkit.operator import operator, signed_in
 from tests.testkit.portal import MEMBER, PUBLIC, ROUTES, portal_client, portal_world
-from tests.testkit.settlement import close_now, cover_every_partner_with_terms, statement_of
+from tests.testkit.settlement import (
+    close_everything_before,
+    close_now,
+    cover_every_partner_with_terms,
+    statement_of,
+)
 from tests.testkit.till import authorised_payment, member_with_points, set_point_value
 
 PASSWORD = "correct horse battery 9"
@@ -410,6 +415,8 @@ class Coalition:
     colleague: int
     invitation: str
     member: str
+    period: int  # closed, with a statement
+    statement: int
 
 
 # Pages an operator admin opens, by URL name.
@@ -430,6 +437,12 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "member_history": lambda c: f"/operator/members/{c.member}/history/",
     "member_status": lambda c: f"/operator/members/{c.member}/status/blocked/",
     "member_erase": lambda c: f"/operator/members/{c.member}/erase/",
+    "settlement": lambda c: "/operator/settlement/",
+    "settlement_close": lambda c: "/operator/settlement/close/",
+    "settlement_period": lambda c: f"/operator/settlement/periods/{c.period}/",
+    "settlement_statement": lambda c: (
+        f"/operator/settlement/periods/{c.period}/statements/{c.statement}/"
+    ),
 }
 # Pages for somebody not signed in.
 OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {
@@ -457,12 +470,16 @@ def _coalition() -> tuple[Coalition, Any]:
         raise LookupError("a new invitation gives its token")
     partner = onboard(prefix="sweep", currency="EUR")
     member = member_with_points(partner, 120)
+    period = close_everything_before()  # the member's points: a statement of the partner
+    statement = statement_of(period, partner)
     return (
         Coalition(
             partner=partner.slug,
             colleague=colleague.pk,
             invitation=token,
             member=member.member_number,
+            period=period.number,
+            statement=statement.pk,
         ),
         admin,
     )

@@ -583,6 +583,9 @@ LIABILITY_QUERY = """{ liability { outstandingPoints expiredPoints redeemedPoint
   lines { issuer outstandingPoints value { amount currency } } } }"""
 PERIODS_QUERY = """query($last: Int) { periods(last: $last) { number status startWatermark
   endWatermark coalitionMargin { amount currency } } }"""
+NETTING_QUERY = """query($period: Int!) { netting(period: $period) { period status
+  obligations { debtor creditor points amount { amount currency } }
+  transfers { payer payee amount { amount currency } } } }"""
 TRANSFER_POINTS = f"""mutation($key: String!, $to: String!, $points: BigInt!) {{
   transferPoints(idempotencyKey: $key, toMemberNumber: $to, points: $points) {{
     balanceAfter {ERRORS} }} }}"""

@@ -240,3 +240,18 @@ def running_stripe_fake() -> Iterator[FakeStripeServer]:
             yield server
     finally:
         server.stop()
+
+
+def period_with_netting(issuer: Partner, redeemer: Partner) -> SettlementPeriod:
+    """A closed period in which a member earned 1000 points at ``issuer`` and spent
+    600 at ``redeemer``: two statements (with a 2 % fee on issuance), one bilateral
+    obligation (issuer owes redeemer 600 x 0.5 = 300) and one netted transfer."""
+    from coalition.ledger import services as ledger
+
+    known_terms(issuer, issuance_price="1.0", reimbursement_rate="0.5", fee_percent="2")
+    known_terms(redeemer, issuance_price="1.0", reimbursement_rate="0.5")
+    close_everything_before()
+    member = new_member("netting")
+    ledger.earn(member_id=member, partner_id=issuer.pk, points=1000)
+    ledger.burn(member_id=member, partner_id=redeemer.pk, points=600)
+    return close_now(enqueue_payouts=False)

@@ -1,5 +1,5 @@
 """A partner's statements, live position and liability share (partner host); the
-coalition's liability and periods (operator, public host)."""
+coalition's liability, periods and a period's netting (operator, public host)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ from typing import Any
 
 import graphene
 
+from coalition.settlement import overview
 from coalition.settlement import services as settlement
 from coalition.settlement.models import SettlementPeriod, Statement
 from loyalty_graphql.base import OPERATOR, PARTNER, partner_id_of, require
 from loyalty_graphql.settlement.types import (
     LiabilityLineView,
     LiabilityView,
+    NettingView,
     PartnerLiability,
     PeriodView,
     StatementView,
     liability_value,
+    netting_view,
     period_view,
     statement_lines,
 )
@@ -77,6 +80,13 @@ class PartnerSettlementQueries(graphene.ObjectType):
 class CoalitionSettlementQueries(graphene.ObjectType):
     liability = graphene.Field(LiabilityView, required=True)
     periods = graphene.List(graphene.NonNull(PeriodView), required=True, last=graphene.Int())
+    netting = graphene.Field(
+        NettingView,
+        required=True,
+        period=graphene.Int(required=True),
+        description="A period's bilateral obligations and the netted transfers that settle "
+        "them; SETTLEMENT_PERIOD_UNKNOWN if no period has that number.",
+    )
 
     @staticmethod
     def resolve_liability(root: Any, info: Any) -> LiabilityView:
@@ -105,3 +115,8 @@ class CoalitionSettlementQueries(graphene.ObjectType):
         require(info, OPERATOR, "operator")
         rows = SettlementPeriod.objects.order_by("-number")[: min(last or 12, 100)]
         return [period_view(period) for period in rows]
+
+    @staticmethod
+    def resolve_netting(root: Any, info: Any, period: int) -> NettingView:
+        require(info, OPERATOR, "operator")
+        return netting_view(overview.period_netting(period))

@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 
 from coalition.settlement.models import SettlementPeriod, Statement
+from coalition.settlement.overview import PeriodNetting
 from coalition.settlement.stripe.gateway import PayoutOutcome
 from loyalty_graphql.core.types import Money
 from loyalty_graphql.errors import Error, error_of
@@ -101,6 +102,60 @@ def period_view(period: SettlementPeriod) -> PeriodView:
         coalition_margin=[money(v, c) for c, v in sorted(period.coalition_margin.items())],
         closed_early=period.closed_early,
         close_reason=period.close_reason,
+    )
+
+
+class ObligationView(graphene.ObjectType):
+    """Before netting: the issuer of the points owes the partner where they were spent."""
+
+    debtor = graphene.String(required=True, description="The issuer's slug.")
+    creditor = graphene.String(required=True, description="The redeeming partner's slug.")
+    points = graphene.BigInt(required=True, description="The issuer's points spent there.")
+    amount = graphene.Field(Money, required=True, description="At the creditor's rate.")
+
+
+class NettedTransferView(graphene.ObjectType):
+    """One of the fewest payments that settle the period's obligations."""
+
+    payer = graphene.String(required=True, description="The paying partner's slug.")
+    payee = graphene.String(required=True, description="The receiving partner's slug.")
+    amount = graphene.Field(Money, required=True)
+
+
+class NettingView(graphene.ObjectType):
+    period = graphene.Int(required=True)
+    status = graphene.String(
+        required=True, description="open, closing or closed: only a closed period has netting."
+    )
+    obligations = graphene.List(
+        graphene.NonNull(ObligationView), required=True, description="Largest first per currency."
+    )
+    transfers = graphene.List(
+        graphene.NonNull(NettedTransferView),
+        required=True,
+        description="At most n - 1 per currency for n partners with a position.",
+    )
+
+
+def netting_view(netting: PeriodNetting) -> NettingView:
+    return NettingView(
+        period=netting.period.number,
+        status=netting.period.status,
+        obligations=[
+            ObligationView(
+                debtor=o.debtor.slug,
+                creditor=o.creditor.slug,
+                points=o.points,
+                amount=money(o.amount, o.currency),
+            )
+            for o in netting.obligations
+        ],
+        transfers=[
+            NettedTransferView(
+                payer=t.payer.slug, payee=t.payee.slug, amount=money(t.amount, t.currency)
+            )
+            for t in netting.transfers
+        ],
     )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.operator import audit, members, partners, staff, views
+from loyalty_web.operator import audit, members, partners, settlement, staff, views
 
 app_name = "operator"
 
@@ -41,4 +41,12 @@ urlpatterns = [
         name="member_status",
     ),
     path("members/<str:number>/erase/", members.member_erase, name="member_erase"),
+    path("settlement/", settlement.periods, name="settlement"),
+    path("settlement/close/", settlement.period_close, name="settlement_close"),
+    path("settlement/periods/<int:number>/", settlement.period_detail, name="settlement_period"),
+    path(
+        "settlement/periods/<int:number>/statements/<int:statement_id>/",
+        settlement.statement_detail,
+        name="settlement_statement",
+    ),
 ]

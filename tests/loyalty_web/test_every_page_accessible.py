@@ -132,7 +132,6 @@ CONSOLE_NOT_OPENED = {
     "login_code": "asks for the code after a password: the two-step journey opens it",
     "logout": "POST only",
     "staff_role": "POST only",
-    "partner_terms_confirm": "POST only (the preview, a POST answer, is in the terms journey)",
     "staff_remove": "POST only",
     "invitation_revoke": "POST only",
     "store_reopen": "the check page of a closed store: store_close's twin",

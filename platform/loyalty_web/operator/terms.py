@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -112,7 +113,9 @@ def _form_page(request: HttpRequest, slug: str, *, wizard: bool) -> HttpResponse
     """The form; once it parses, the domain checks the proposal and the preview is
     shown (nothing is written until it is confirmed)."""
     partner = _partner(slug)
-    form = TermsForm(request.POST or None)
+    # "Change them" on the preview comes back with the values in the query: filled in
+    prefill = {name: request.GET[name] for name in (*VALUES, "effective_on") if name in request.GET}
+    form = TermsForm(request.POST or None, initial=prefill or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -143,6 +146,14 @@ def _form_page(request: HttpRequest, slug: str, *, wizard: bool) -> HttpResponse
                         for line in preview.lines
                     ],
                     confirm=confirm,
+                    change_query=urlencode(
+                        {
+                            "effective_on": data["effective_on"].isoformat()
+                            if data["effective_on"]
+                            else "",
+                            **{name: data[name] for name in VALUES},
+                        }
+                    ),
                     wizard=wizard,
                     step=2 if wizard else None,
                 ),

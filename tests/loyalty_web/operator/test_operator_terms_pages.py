@@ -177,3 +177,40 @@ def test_the_wizard_asks_for_terms_after_the_partner_and_can_skip_them(
     done = client.post(f"/operator/partners/{slug}/terms/confirm/", fields)
     assert done["Location"] == f"/operator/partners/{slug}/owner/"
     assert SettlementTerms.objects.filter(partner__slug=slug).count() == 1
+
+
+def test_the_versions_page_costs_the_same_queries_however_many_versions(
+    partner_a: Partner, partner_b: Partner
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given a partner with one version and another with six, each set by an operator
+    client, user = login_as("admin", partner_a)
+    for partner, versions in ((partner_a, 1), (partner_b, 6)):
+        for days in range(versions):
+            fields = {"effective_from": (timezone.now() + timedelta(days=days + 1)).isoformat(),
+                      **VALUES}  # fmt: skip
+            client.post(f"/operator/partners/{partner.slug}/terms/confirm/", fields)
+        assert SettlementTerms.objects.filter(partner=partner).count() >= versions
+    # when each versions page is opened
+    counts = []
+    for partner in (partner_a, partner_b):
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(f"/operator/partners/{partner.slug}/terms/").content.decode()
+        assert html.count(user.email) >= (1 if partner == partner_a else 6)
+        counts.append(len(queries))
+    # then they cost the same
+    assert counts[0] == counts[1]
+
+
+def test_changing_the_previewed_terms_opens_the_form_filled_in(partner_a: Partner) -> None:
+    client, _user = login_as("finance", partner_a)
+    html = client.post(f"/operator/partners/{partner_a.slug}/terms/new/", VALUES).content.decode()
+    import re
+
+    link = re.search(r'href="(/operator/partners/[^"]+/terms/new/\?[^"]+)">Change them', html)
+    assert link is not None
+    form = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert 'name="issuance_price" value="1.25"' in form
+    assert 'name="fee_fixed" value="300"' in form

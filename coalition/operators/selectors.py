@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import get_public_schema_name
 
+from coalition.audit.models import AuditEntry
 from coalition.operators.models import OperatorInvitation, OperatorMembership, OperatorRole
+from coalition.settlement.models import SettlementTerms
 from tenants.partners.models import Domain, Partner, PartnerStatusChange
 
 if TYPE_CHECKING:
@@ -137,3 +141,38 @@ def partner_status_history(partner_id: int) -> QuerySet[PartnerStatusChange]:
         .select_related("acting_user")
         .order_by("-changed_at", "-pk")
     )
+
+
+# --- settlement terms ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermsVersion:
+    terms: SettlementTerms
+    state: str  # "in_force", "scheduled" or "past"
+    set_by: str  # the operator's address; "" when set outside the console
+
+
+def partner_terms_history(partner_id: int, *, now: datetime) -> list[TermsVersion]:
+    """A partner's terms versions, the latest effective date first, each with
+    whether it is in force, scheduled or past, and who set it (the audit log)."""
+    versions = list(
+        SettlementTerms.objects.filter(partner_id=partner_id).order_by("-effective_from")
+    )
+    set_by = dict(
+        AuditEntry.objects.filter(
+            action="settlement.terms_set",
+            object_type="settlement_terms",
+            object_id__in=[str(terms.pk) for terms in versions],
+        ).values_list("object_id", "actor_label")
+    )
+    in_force = next((t.pk for t in versions if t.effective_from <= now), None)
+    return [
+        TermsVersion(
+            terms,
+            "in_force" if terms.pk == in_force
+            else "scheduled" if terms.effective_from > now else "past",
+            set_by.get(str(terms.pk), ""),
+        )
+        for terms in versions
+    ]  # fmt: skip

@@ -11,6 +11,7 @@ Sign-in reuses the staff machinery: the lock-out of ``tenants.staff.lockout``
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
@@ -35,6 +36,10 @@ from coalition.operators.models import (
     OperatorMembership,
     OperatorRole,
 )
+from coalition.settlement.errors import TermsAlreadySet
+from coalition.settlement.models import SettlementTerms
+from coalition.settlement.proposals import terms_propose
+from coalition.settlement.terms import terms_in_force, terms_set
 from loyalty_kernel import clock
 from loyalty_kernel.invitations import email_cleaned, invitation_token, token_hash
 from tenants.partners.models import Partner
@@ -387,3 +392,71 @@ def operator_partner_status(
             after={"status": to_status, "reason": reason},
         )
     return changed
+
+
+# --- settlement terms ------------------------------------------------------------------
+
+
+def operator_terms_set(
+    *,
+    partner: Partner,
+    effective_from: datetime,
+    issuance_price: Decimal,
+    reimbursement_rate: Decimal,
+    fee_percent: Decimal,
+    fee_fixed: int,
+    breakage_share_percent: Decimal,
+    acting_user: Any,
+    now: datetime | None = None,
+) -> tuple[SettlementTerms, bool]:
+    """Set a partner's next terms version, audited. Returns the version and whether
+    this call created it. The instant it takes effect is fixed by the preview and
+    sent back with the confirmation, so it is the request's key: the same
+    confirmation sent twice finds the first one's version (same values) and
+    records nothing more; other values at that instant are refused."""
+    values: dict[str, Any] = {
+        "issuance_price": issuance_price,
+        "reimbursement_rate": reimbursement_rate,
+        "fee_percent": fee_percent,
+        "fee_fixed": fee_fixed,
+        "breakage_share_percent": breakage_share_percent,
+    }
+    with transaction.atomic():
+        # one operator at a time sets this partner's terms: the twin waits, then finds it
+        Partner.objects.select_for_update().filter(pk=partner.pk).first()
+        done = SettlementTerms.objects.filter(
+            partner=partner, effective_from=effective_from
+        ).first()
+        if done is not None:
+            if all(getattr(done, name) == value for name, value in values.items()):
+                return done, False
+            raise TermsAlreadySet("another version of the terms already takes effect then")
+        proposed = terms_propose(partner=partner, effective_from=effective_from, now=now, **values)
+        in_force = terms_in_force(now or clock.now(), partner_id=partner.pk).get(partner.pk)
+        terms = terms_set(
+            partner=partner,
+            effective_from=effective_from,
+            currency=proposed.currency,
+            **values,
+        )
+        audit_record(
+            actor=acting_user,
+            partner_id=partner.pk,
+            action="settlement.terms_set",
+            target=("settlement_terms", terms.pk),
+            before=_terms_audited(in_force) if in_force is not None else None,
+            after=_terms_audited(terms),
+        )
+    return terms, True
+
+
+def _terms_audited(terms: SettlementTerms) -> dict[str, Any]:
+    return {
+        "effective_from": terms.effective_from.isoformat(),
+        "currency": terms.currency,
+        "issuance_price": str(terms.issuance_price),
+        "reimbursement_rate": str(terms.reimbursement_rate),
+        "fee_percent": str(terms.fee_percent),
+        "fee_fixed": terms.fee_fixed,
+        "breakage_share_percent": str(terms.breakage_share_percent),
+    }

@@ -19,6 +19,27 @@ class InvalidTerms(SettlementError):
     field = "terms"
 
 
+class TermsEffectiveInPast(SettlementError):
+    """New terms take effect now or later: the past is priced already."""
+
+    code = "terms_effective_in_past"
+    field = "effective_from"
+
+
+class TermsBeforeInForce(SettlementError):
+    """New terms cannot take effect before (or with) the version in force."""
+
+    code = "terms_before_in_force"
+    field = "effective_from"
+
+
+class TermsAlreadySet(SettlementError):
+    """Another version already takes effect at that instant."""
+
+    code = "terms_already_set"
+    field = "effective_from"
+
+
 class PeriodNotDue(SettlementError):
     code = "period_not_due"
     field = "period"

@@ -34,6 +34,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
@@ -142,12 +143,44 @@ def _one_currency(draft: DraftStatement, terms: SettlementTerms) -> DraftStateme
     return draft
 
 
+def _one_version(
+    rows: list[tuple[Any, ...]], partner_id: int, *, terms_column: int, keys: int
+) -> list[tuple[Any, ...]]:
+    """The valuation rows with ``partner_id``'s versions merged into one (no id):
+    after the keys, rows end with count, sum, first and last transaction."""
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    others = []
+    for row in rows:
+        if row[0] != partner_id:
+            others.append(row)
+            continue
+        key = (*row[:terms_column], None, *row[terms_column + 1 : keys])
+        count, total, first, last = row[keys:]
+        if key not in merged:
+            merged[key] = [count, total, first, last]
+        else:
+            seen = merged[key]
+            seen[0], seen[1] = seen[0] + count, seen[1] + total
+            seen[2], seen[3] = min(seen[2], first), max(seen[3], last)
+    return others + [(*key, *values) for key, values in merged.items()]
+
+
 def compute_statements(
-    start: int, end: int, *, partner_id: int | None = None
+    start: int, end: int, *, partner_id: int | None = None, valued_at: SettlementTerms | None = None
 ) -> tuple[dict[int, DraftStatement], dict[str, int]]:
     """Draft statements for transactions in (start, end], and the coalition's margin
-    per currency computed independently from the same events."""
+    per currency computed independently from the same events.
+
+    ``valued_at`` (terms not saved yet) values every event of its partner at those
+    terms instead of the ones in force when it was posted: what the period would
+    have cost under them (``proposals.terms_preview``)."""
     known = terms_by_id()
+
+    def terms_of(partner_id: int, terms_id: int | None) -> SettlementTerms:
+        if valued_at is not None and partner_id == valued_at.partner_id:
+            return valued_at
+        return require_terms(terms_id, partner_id, known)
+
     drafts: dict[int, DraftStatement] = {}
     margin: dict[str, int] = defaultdict(int)
 
@@ -166,11 +199,17 @@ def compute_statements(
         partner_rows = cursor.fetchall()
         cursor.execute(BREAKAGE_SQL, params)
         breakage_rows = cursor.fetchall()
-    issued_amounts: dict[tuple[int, int], int] = defaultdict(int)
+    if valued_at is not None:
+        # one group per kind, as a close with these terms in force all along would have
+        partner_rows = _one_version(partner_rows, valued_at.partner_id, terms_column=3, keys=5)
+        breakage_rows = _one_version(breakage_rows, valued_at.partner_id, terms_column=1, keys=2)
+    # (partner, terms) -> issued amount; the terms by the same key (proposed terms have no id)
+    issued_amounts: dict[tuple[int, int | None], int] = defaultdict(int)
+    issued_at: dict[tuple[int, int | None], SettlementTerms] = {}
     for partner_id, account_kind, tx_kind, terms_id, earlier, count, total, first, last in sorted(
         partner_rows, key=lambda row: (row[0], row[1], row[2], row[3] or 0, row[4])
     ):
-        terms = require_terms(terms_id, partner_id, known)
+        terms = terms_of(partner_id, terms_id)
         total = int(total)
         points = points_sign(account_kind, tx_kind) * total
         if account_kind == "issuance":
@@ -179,6 +218,7 @@ def compute_statements(
                 kind, amount = LineKind.ISSUED, money(points, price)
                 text = "issued" if tx_kind == "earn" else "added by adjustments"
                 issued_amounts[(partner_id, terms.pk)] += amount
+                issued_at[(partner_id, terms.pk)] = terms
                 margin[terms.currency] += amount
             else:
                 kind = LineKind.ISSUED_REVERSAL
@@ -216,7 +256,7 @@ def compute_statements(
             )
         )
     for issuer_id, terms_id, count, points, first, last in breakage_rows:
-        terms = require_terms(terms_id, issuer_id, known)
+        terms = terms_of(issuer_id, terms_id)
         if not terms.breakage_share_percent:
             continue
         rate = terms.issuance_price * terms.breakage_share_percent / 100
@@ -237,7 +277,7 @@ def compute_statements(
             )
         )
     for (partner_id, terms_id), issued in issued_amounts.items():
-        terms = known[terms_id]
+        terms = issued_at[(partner_id, terms_id)]
         if terms.fee_percent:
             fee = money(issued, terms.fee_percent / 100)
             margin[terms.currency] += fee

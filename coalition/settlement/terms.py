@@ -57,6 +57,31 @@ def money(points: int | Decimal, rate: Decimal) -> int:
     return int((Decimal(points) * rate).to_integral_value(ROUND_HALF_UP))
 
 
+def terms_values_check(
+    *,
+    issuance_price: Decimal,
+    reimbursement_rate: Decimal,
+    fee_percent: Decimal,
+    fee_fixed: int,
+    breakage_share_percent: Decimal,
+) -> None:
+    """Prices and fees are not negative, percentages are 0 to 100; the error names
+    the first field that breaks the rule."""
+    for field_name, value in (
+        ("issuance_price", issuance_price),
+        ("reimbursement_rate", reimbursement_rate),
+        ("fee_fixed", fee_fixed),
+    ):
+        if value < 0:
+            raise InvalidTerms("prices and fees cannot be negative", field=field_name)
+    for field_name, percent in (
+        ("fee_percent", fee_percent),
+        ("breakage_share_percent", breakage_share_percent),
+    ):
+        if not 0 <= percent <= 100:
+            raise InvalidTerms("percentages are between 0 and 100", field=field_name)
+
+
 def terms_set(
     *,
     partner: Partner,
@@ -73,10 +98,13 @@ def terms_set(
         raise InvalidTerms(f"unknown currency {currency!r}", field="currency")
     if timezone.is_naive(effective_from):
         raise InvalidTerms("effective_from needs a time zone", field="effective_from")
-    if min(issuance_price, reimbursement_rate) < 0 or fee_fixed < 0:
-        raise InvalidTerms("prices and fees cannot be negative")
-    if not (0 <= fee_percent <= 100 and 0 <= breakage_share_percent <= 100):
-        raise InvalidTerms("percentages are between 0 and 100")
+    terms_values_check(
+        issuance_price=issuance_price,
+        reimbursement_rate=reimbursement_rate,
+        fee_percent=fee_percent,
+        fee_fixed=fee_fixed,
+        breakage_share_percent=breakage_share_percent,
+    )
     settles_in = (
         SettlementTerms.objects.filter(partner=partner)
         .order_by("-effective_from")

@@ -426,9 +426,12 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "partners": lambda c: "/operator/partners/",
     "onboard": lambda c: "/operator/onboard/",
     "partner": lambda c: f"/operator/partners/{c.partner}/",
+    "onboard_terms": lambda c: f"/operator/partners/{c.partner}/setup-terms/",
     "onboard_owner": lambda c: f"/operator/partners/{c.partner}/owner/",
     "onboard_payouts": lambda c: f"/operator/partners/{c.partner}/payouts/",
     "partner_status": lambda c: f"/operator/partners/{c.partner}/status/suspended/",
+    "partner_terms": lambda c: f"/operator/partners/{c.partner}/terms/",
+    "partner_terms_new": lambda c: f"/operator/partners/{c.partner}/terms/new/",
     "audit": lambda c: "/operator/audit/",
     "staff": lambda c: "/operator/staff/",
     "staff_remove": lambda c: f"/operator/staff/{c.colleague}/remove/",
@@ -453,6 +456,7 @@ OPERATOR_NOT_OPENED = {
     "login_code": "asks for the code after a password: the sign-in journey opens it",
     "logout": "POST only",
     "staff_role": "POST only",
+    "partner_terms_confirm": "POST only (the preview, a POST answer, is in the terms journey)",
     "staff_invitation_withdraw": "POST only",
 }
 

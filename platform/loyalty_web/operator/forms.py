@@ -116,3 +116,75 @@ class OperatorInviteForm(forms.Form):
 
 class OperatorRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=_role_choices)
+
+
+class TermsForm(forms.Form):
+    """New settlement terms. The rules (not negative, percentages, the effective
+    date) are the domain's: the fields only parse numbers, so a negative rate
+    reaches ``proposals.terms_propose`` and comes back as its typed error."""
+
+    effective_on = forms.DateField(
+        label=_("Takes effect on"),
+        required=False,
+        help_text=_(
+            "Leave empty for now. A date takes effect at midnight in the partner's time zone."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter a date, like 2027-01-31")},
+    )
+    issuance_price = forms.DecimalField(
+        label=_("Issuance price per point"),
+        max_digits=14,
+        decimal_places=6,
+        help_text=_("In minor units (cents): what the partner pays for each point it issues."),
+        error_messages={"required": _("Enter the issuance price, like 1.0")},
+    )
+    reimbursement_rate = forms.DecimalField(
+        label=_("Reimbursement rate per point"),
+        max_digits=14,
+        decimal_places=6,
+        help_text=_("In minor units (cents): what the partner receives for each point it honours."),
+        error_messages={"required": _("Enter the reimbursement rate, like 0.8")},
+    )
+    fee_percent = forms.DecimalField(
+        label=_("Fee (% of the issued amount)"),
+        max_digits=7,
+        decimal_places=4,
+        initial=0,
+        help_text=_("From 0 to 100."),
+        error_messages={"required": _("Enter the fee percentage, or 0")},
+    )
+    fee_fixed = forms.IntegerField(
+        label=_("Fixed fee per month"),
+        initial=0,
+        help_text=_("In minor units (cents), billed once per calendar month."),
+        error_messages={"required": _("Enter the fixed fee, or 0")},
+    )
+    breakage_share_percent = forms.DecimalField(
+        label=_("Breakage share (%)"),
+        max_digits=7,
+        decimal_places=4,
+        initial=0,
+        help_text=_(
+            "From 0 to 100: the part of the issuance price of its expired points the "
+            "partner gets back."
+        ),
+        error_messages={"required": _("Enter the breakage share, or 0")},
+    )
+
+
+class TermsConfirmForm(forms.Form):
+    """What the preview showed, sent back to be set: the instant it takes effect is
+    fixed by the preview (so a second press finds the same version)."""
+
+    effective_from = forms.DateTimeField(widget=forms.HiddenInput)
+    issuance_price = forms.DecimalField(max_digits=14, decimal_places=6, widget=forms.HiddenInput)
+    reimbursement_rate = forms.DecimalField(
+        max_digits=14, decimal_places=6, widget=forms.HiddenInput
+    )
+    fee_percent = forms.DecimalField(max_digits=7, decimal_places=4, widget=forms.HiddenInput)
+    fee_fixed = forms.IntegerField(widget=forms.HiddenInput)
+    breakage_share_percent = forms.DecimalField(
+        max_digits=7, decimal_places=4, widget=forms.HiddenInput
+    )
+    wizard = forms.BooleanField(required=False, widget=forms.HiddenInput)

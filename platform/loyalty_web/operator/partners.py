@@ -1,6 +1,6 @@
 """Partner pages of the operator console: the list (filters, keyset pages, CSV),
 each partner's page (key figures, status history), the onboarding wizard
-(details -> first owner -> Stripe Connect link) and the lifecycle moves
+(details -> settlement terms -> first owner -> Stripe Connect link) and the lifecycle moves
 (activate, suspend, offboard) behind a confirmation with a reason.
 
 Each view reads its input, calls one operator service or selector, and renders;
@@ -28,6 +28,7 @@ from coalition.members.selectors import members_enrolled_count
 from coalition.operators import selectors, services
 from coalition.settlement.selectors import partner_position
 from coalition.settlement.stripe.gateway import connect_onboarding_link
+from coalition.settlement.terms import terms_in_force
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
 from loyalty_web.design.exports import csv_response
@@ -99,6 +100,10 @@ def _host_url(request: HttpRequest, host: str, path: str) -> str:
     port = request.get_port()
     default = "443" if request.is_secure() else "80"
     return f"{request.scheme}://{host}{'' if port == default else ':' + port}{path}"
+
+
+def terms_in_force_for(partner_id: int) -> Any:
+    return terms_in_force(clock.now(), partner_id=partner_id).get(partner_id)
 
 
 def _moves(partner: Partner) -> list[dict[str, Any]]:
@@ -204,6 +209,7 @@ def partner_detail(request: HttpRequest, slug: str) -> HttpResponseBase:
             ],
             moves=_moves(partner) if may(request, "change_partner_status") else [],
             host_url=_host_url(request, partner.host, "/") if partner.host else "",
+            terms=terms_in_force_for(partner.pk),
         ),
     )  # fmt: skip
 
@@ -234,10 +240,10 @@ def onboard(request: HttpRequest) -> HttpResponseBase:
             if created:
                 messages.success(
                     request,
-                    _("%(name)s is set up at %(host)s. Now invite its first owner.")
+                    _("%(name)s is set up at %(host)s. Now set its settlement terms.")
                     % {"name": partner.name, "host": partner.get_primary_domain().domain},
                 )
-            return HttpResponseRedirect(reverse("operator:onboard_owner", args=[partner.slug]))
+            return HttpResponseRedirect(reverse("operator:onboard_terms", args=[partner.slug]))
     return render_page(
         request,
         "loyalty_web/operator/onboard.html",
@@ -249,7 +255,7 @@ def onboard(request: HttpRequest) -> HttpResponseBase:
 @operator_page("onboard_partners")
 @require_http_methods(["GET", "POST"])
 def onboard_owner(request: HttpRequest, slug: str) -> HttpResponseBase:
-    """Step 2: the partner's first owner, invited by e-mail to the partner's console."""
+    """Step 3: the partner's first owner, invited by e-mail to the partner's console."""
     partner = _partner(slug)
     form = OwnerForm(request.POST or None, initial={"email": partner.contact_email})
     if request.method == "POST" and form.is_valid():
@@ -282,7 +288,7 @@ def onboard_owner(request: HttpRequest, slug: str) -> HttpResponseBase:
     return render_page(
         request,
         "loyalty_web/operator/onboard_owner.html",
-        operator_context(request, "partners", form=form, partner=partner, step=2),
+        operator_context(request, "partners", form=form, partner=partner, step=3),
         status=400 if form.errors else 200,
     )
 
@@ -290,7 +296,7 @@ def onboard_owner(request: HttpRequest, slug: str) -> HttpResponseBase:
 @operator_page("onboard_partners")
 @require_http_methods(["GET", "POST"])
 def onboard_payouts(request: HttpRequest, slug: str) -> HttpResponseBase:
-    """Step 3: the Stripe Connect onboarding link the partner follows to be paid."""
+    """Step 4: the Stripe Connect onboarding link the partner follows to be paid."""
     partner = _partner(slug)
     link = error = None
     if request.method == "POST":
@@ -309,7 +315,7 @@ def onboard_payouts(request: HttpRequest, slug: str) -> HttpResponseBase:
     return render_page(
         request,
         "loyalty_web/operator/onboard_payouts.html",
-        operator_context(request, "partners", partner=partner, step=3, link=link, error=error),
+        operator_context(request, "partners", partner=partner, step=4, link=link, error=error),
     )
 
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from loyalty_web.operator import audit, members, partners, settlement, staff, views
+from loyalty_web.operator import audit, members, partners, staff, terms, views
 
 app_name = "operator"
 
@@ -15,6 +16,10 @@ urlpatterns = [
     path("partners/", partners.partner_list, name="partners"),
     path("onboard/", partners.onboard, name="onboard"),
     path("partners/<slug:slug>/", partners.partner_detail, name="partner"),
+    path("partners/<slug:slug>/terms/", terms.terms_history, name="partner_terms"),
+    path("partners/<slug:slug>/terms/new/", terms.terms_new, name="partner_terms_new"),
+    path("partners/<slug:slug>/terms/confirm/", terms.terms_confirm, name="partner_terms_confirm"),
+    path("partners/<slug:slug>/setup-terms/", terms.onboard_terms, name="onboard_terms"),
     path("partners/<slug:slug>/owner/", partners.onboard_owner, name="onboard_owner"),
     path("partners/<slug:slug>/payouts/", partners.onboard_payouts, name="onboard_payouts"),
     path(

@@ -1,9 +1,10 @@
 """An operator admin signs in with a password and a two-step code, onboards a
 partner through the wizard (an empty form first: the problems next to their
-fields), invites its first owner, makes its Stripe Connect link through the local
-Stripe fake, sees the new partner's host answer, then suspends and reactivates
-it with a reason each time. Every page passes the accessibility check, fetches
-nothing from outside the machine, and is photographed at desktop and phone size."""
+fields), sets its settlement terms after their preview, invites its first
+owner, makes its Stripe Connect link through the local Stripe fake, sees the
+new partner's host answer, then suspends and reactivates it with a reason each
+time. Every page passes the accessibility check, fetches nothing from outside
+the machine, and is photographed at desktop and phone size."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from uuid import uuid4
 import pytest
 from django.core import mail
 
+from coalition.settlement.models import SettlementTerms
 from tenants.partners.models import Partner, PartnerStatusChange
 from tests.testkit.browser import check_page
 from tests.testkit.operator import PASSWORD, operator
@@ -58,9 +60,23 @@ def test_an_admin_onboards_a_partner_and_suspends_and_reactivates_it(
     page.get_by_label("Time zone").select_option("Europe/Madrid")
     page.get_by_label("Contact e-mail address").fill("books@example.com")
     page.get_by_role("button", name="Create the partner").click()
+
+    # and gives it its settlement terms, after their preview
+    expect(
+        page.get_by_role("heading", name="New settlement terms for Journey Books")
+    ).to_be_visible()
+    check_page(browser_page, "operator-onboard-terms")
+    page.get_by_label("Issuance price per point").fill("1.0")
+    page.get_by_label("Reimbursement rate per point").fill("0.8")
+    page.get_by_role("button", name="Preview").click()
+    expect(
+        page.get_by_role("heading", name="Preview the new terms for Journey Books")
+    ).to_be_visible()
+    page.get_by_role("button", name="Set these terms").click()
     expect(
         page.get_by_role("heading", name="Invite the first owner of Journey Books")
     ).to_be_visible()
+    assert SettlementTerms.objects.filter(partner__slug=slug).count() == 1
     check_page(browser_page, "operator-onboard-owner")
     page.get_by_role("button", name="Send the invitation").click()
     expect(page.get_by_text("Invitation sent to books@example.com")).to_be_visible()

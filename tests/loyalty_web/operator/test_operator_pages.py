@@ -70,10 +70,11 @@ def test_the_wizard_creates_one_partner_per_double_submit(partner_a: Partner) ->
     first = client.post("/operator/onboard/", form)
     second = client.post("/operator/onboard/", form)
     assert first.status_code == second.status_code == 302
-    assert first["Location"] == second["Location"] == f"/operator/partners/{slug}/owner/"
+    assert first["Location"] == second["Location"] == f"/operator/partners/{slug}/setup-terms/"
     assert Partner.objects.filter(slug=slug).count() == 1
     assert OnboardingRequest.objects.filter(partner__slug=slug).count() == 1
-    # step 2: the first owner is invited by e-mail to the partner's own host
+    # step 3 (the terms step is in test_operator_terms_pages): the first owner is
+    # invited by e-mail to the partner's own host
     owner = client.post(f"/operator/partners/{slug}/owner/", {"email": "owner@example.com"})
     assert owner["Location"] == f"/operator/partners/{slug}/payouts/"
     invitation = StaffInvitation.objects.get(partner__slug=slug)

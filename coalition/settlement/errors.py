@@ -61,3 +61,23 @@ class PayoutRefused(DomainError):
     def __init__(self, message: str, *, stripe_code: str = "", field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.stripe_code = stripe_code
+
+
+class UnknownStatement(SettlementError):
+    code = "statement_unknown"
+    field = "statement"
+
+
+class PayoutNotFailed(SettlementError):
+    """Only a payout Stripe refused can be retried by hand: a paid, invoiced or
+    pending one has nothing to retry (a pending one goes with its period)."""
+
+    code = "payout_not_failed"
+    field = "statement"
+
+
+class PeriodNotClosed(SettlementError):
+    """A period's statements exist, and can be paid, once it is closed."""
+
+    code = "payout_period_not_closed"
+    field = "period"

@@ -30,6 +30,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from coalition.api_keys.services import api_key_create
 from coalition.operators.services import operator_invite
+from coalition.settlement.models import PayoutJob, PayoutJobKind, PayoutJobStatus, Statement
 from coalition.webhooks.services import webhook_endpoint_create
 from loyalty_kernel.tenancy import use_public_schema
 from loyalty_web.console import urls as console_urls
@@ -403,6 +404,9 @@ class Coalition:
     colleague: int
     invitation: str
     member: str
+    period: int  # a closed period, with
+    statement: int  # a statement of it, and
+    payout_run: int  # a payout run of it
 
 
 # Pages an operator admin opens, by URL name.
@@ -423,6 +427,12 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "member_history": lambda c: f"/operator/members/{c.member}/history/",
     "member_status": lambda c: f"/operator/members/{c.member}/status/blocked/",
     "member_erase": lambda c: f"/operator/members/{c.member}/erase/",
+    "payouts": lambda c: "/operator/settlement/payouts/",
+    "payout_retry": lambda c: f"/operator/settlement/payouts/{c.statement}/retry/",
+    "period_payout": lambda c: f"/operator/settlement/payouts/periods/{c.period}/",
+    "payout_job": lambda c: f"/operator/settlement/payouts/runs/{c.payout_run}/",
+    "reconciliation": lambda c: "/operator/settlement/reconciliation/",
+    "charity_payouts": lambda c: "/operator/settlement/charities/",
 }
 # Pages for somebody not signed in.
 OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {
@@ -450,12 +460,22 @@ def _coalition() -> tuple[Coalition, Any]:
         raise LookupError("a new invitation gives its token")
     partner = onboard(prefix="sweep", currency="EUR")
     member = member_with_points(partner, 120)
+    cover_every_partner_with_terms()
+    period = close_now()
+    statement = Statement.objects.filter(period=period, partner=partner).get()
+    run = PayoutJob.objects.create(
+        kind=PayoutJobKind.PERIOD, period=period, status=PayoutJobStatus.DONE, total=1, done=1,
+        paid=1, idempotency_scope="sweep", idempotency_key=uuid4().hex, request_hash="-",
+    )  # fmt: skip
     return (
         Coalition(
             partner=partner.slug,
             colleague=colleague.pk,
             invitation=token,
             member=member.member_number,
+            period=period.number,
+            statement=statement.pk,
+            payout_run=run.pk,
         ),
         admin,
     )

@@ -88,6 +88,7 @@ def payout_retry(
     done = _replay(idempotency, digest)
     if done is not None:
         return done
+    gateway.client()  # no Stripe key: say so before anything is recorded
     with transaction.atomic():
         statement = Statement.objects.select_for_update().filter(pk=statement_id).first()
         if statement is None:

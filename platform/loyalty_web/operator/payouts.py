@@ -220,6 +220,11 @@ def payout_retry(request: HttpRequest, statement_id: int) -> HttpResponseBase:
                     _("Stripe refused the payout again: %(reason)s")
                     % {"reason": job.result.get("payout_error_message", "")},
                 )
+            elif job.finished:
+                messages.error(
+                    request,
+                    _("Not paid: the partner or charity has no connected Stripe account yet."),
+                )
             return HttpResponseRedirect(
                 reverse("operator:payouts") + f"?period={statement.period.number}"
             )

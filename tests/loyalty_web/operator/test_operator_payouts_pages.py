@@ -350,3 +350,25 @@ def test_the_charity_page_lists_a_periods_charity_statements_and_payouts(
         ).streaming_content
     ).decode()
     assert f"{period.number},Night shelter,401,EUR,201,transfer_sent,{transfer['id']}" in body
+
+
+def test_retrying_without_stripe_says_so_and_records_nothing(
+    partner_a: Any, partner_b: Any
+) -> None:
+    # given a refused payout, and Stripe not configured here
+    from tests.testkit.payouts import refused_payout_between
+
+    period = refused_payout_between(partner_a, partner_b)
+    statement = period.statement(period.refused)
+    client = _finance(partner_a)
+    audits = AuditEntry.objects.count()
+    # when finance retries it
+    response = client.post(
+        f"/operator/settlement/payouts/{statement.pk}/retry/",
+        {"idempotency_key": uuid.uuid4().hex},
+    )
+    # then the page says why, and no job or audit entry is recorded
+    assert response.status_code == 400
+    assert "Stripe is not set up here" in response.content.decode()
+    assert not PayoutJob.objects.filter(statement=statement).exists()
+    assert AuditEntry.objects.count() == audits

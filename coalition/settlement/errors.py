@@ -88,4 +88,21 @@ class PeriodUnknown(SettlementError):
     """No settlement period has this number."""
 
     code = "settlement_period_unknown"
+class UnknownStatement(SettlementError):
+    code = "statement_unknown"
+    field = "statement"
+
+
+class PayoutNotFailed(SettlementError):
+    """Only a payout Stripe refused can be retried by hand: a paid, invoiced or
+    pending one has nothing to retry (a pending one goes with its period)."""
+
+    code = "payout_not_failed"
+    field = "statement"
+
+
+class PeriodNotClosed(SettlementError):
+    """A period's statements exist, and can be paid, once it is closed."""
+
+    code = "payout_period_not_closed"
     field = "period"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
+from django.conf import settings
 from django.db import models
 
 
@@ -297,3 +298,73 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} {self.status}"
+
+
+class PayoutJobKind(models.TextChoices):
+    RETRY = "retry", "Retry of one refused payout"
+    PERIOD = "period", "Pay out a period"
+    RECONCILE = "reconcile", "Reconciliation with Stripe"
+
+
+class PayoutJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class PayoutJob(models.Model):
+    """One operator's request to pay (a statement again, or a closed period) or to
+    reconcile with Stripe, and what came of it. Stored under the form's
+    idempotency key, so a second press of the same button finds the first
+    request instead of making another; its counts move as the job runs, which is
+    what the console's progress shows."""
+
+    kind = models.CharField(max_length=10, choices=PayoutJobKind.choices)
+    period = models.ForeignKey(
+        SettlementPeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    statement = models.ForeignKey(
+        Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=8, choices=PayoutJobStatus.choices, default=PayoutJobStatus.QUEUED
+    )
+    total = models.PositiveIntegerField(default=0)  # statements to pay
+    done = models.PositiveIntegerField(default=0)  # statements tried so far
+    paid = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    # A retry: the statement's status, Stripe object and error afterwards; a
+    # reconciliation: its differences.
+    result = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=80, blank=True)  # the job itself failed
+    error_message = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_scope = models.CharField(max_length=80)
+    idempotency_key = models.CharField(max_length=120)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["idempotency_scope", "idempotency_key"], name="payout_job_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="retry", statement__isnull=False)
+                | models.Q(kind="period", period__isnull=False)
+                | models.Q(kind="reconcile"),
+                name="payout_job_names_its_object",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk}: {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (PayoutJobStatus.DONE, PayoutJobStatus.FAILED)

@@ -38,3 +38,11 @@ def reconcile() -> int:
     if not settings.STRIPE_API_KEY:
         return 0  # nothing is paid through Stripe, so nothing to reconcile
     return len(gateway.reconcile())
+
+
+@shared_task(name="settlement.run_payout_job", acks_late=True)
+def run_payout_job(job_id: int) -> None:
+    """A period's payout run or a reconciliation an operator asked for."""
+    from coalition.settlement.payout_services import payout_job_run
+
+    payout_job_run(job_id)

@@ -31,6 +31,7 @@ from playwright.sync_api import Error as PlaywrightError
 from coalition.adjustments.services import adjust_points
 from coalition.api_keys.services import api_key_create
 from coalition.operators.services import operator_invite
+from coalition.settlement.models import PayoutJob, PayoutJobKind, PayoutJobStatus, Statement
 from coalition.webhooks.services import webhook_endpoint_create
 from loyalty_kernel.tenancy import use_public_schema
 from loyalty_web.console import urls as console_urls
@@ -417,6 +418,9 @@ class Coalition:
     member: str
     period: int  # closed, with a statement
     statement: int
+    period: int  # a closed period, with
+    statement: int  # a statement of it, and
+    payout_run: int  # a payout run of it
 
 
 # Pages an operator admin opens, by URL name.
@@ -446,6 +450,12 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "settlement_statement": lambda c: (
         f"/operator/settlement/periods/{c.period}/statements/{c.statement}/"
     ),
+    "payouts": lambda c: "/operator/settlement/payouts/",
+    "payout_retry": lambda c: f"/operator/settlement/payouts/{c.statement}/retry/",
+    "period_payout": lambda c: f"/operator/settlement/payouts/periods/{c.period}/",
+    "payout_job": lambda c: f"/operator/settlement/payouts/runs/{c.payout_run}/",
+    "reconciliation": lambda c: "/operator/settlement/reconciliation/",
+    "charity_payouts": lambda c: "/operator/settlement/charities/",
 }
 # Pages for somebody not signed in.
 OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {
@@ -476,6 +486,13 @@ def _coalition() -> tuple[Coalition, Any]:
     member = member_with_points(partner, 120)
     period = close_everything_before()  # the member's points: a statement of the partner
     statement = statement_of(period, partner)
+    cover_every_partner_with_terms()
+    period = close_now()
+    statement = Statement.objects.filter(period=period, partner=partner).get()
+    run = PayoutJob.objects.create(
+        kind=PayoutJobKind.PERIOD, period=period, status=PayoutJobStatus.DONE, total=1, done=1,
+        paid=1, idempotency_scope="sweep", idempotency_key=uuid4().hex, request_hash="-",
+    )  # fmt: skip
     return (
         Coalition(
             partner=partner.slug,
@@ -484,6 +501,7 @@ def _coalition() -> tuple[Coalition, Any]:
             member=member.member_number,
             period=period.number,
             statement=statement.pk,
+            payout_run=run.pk,
         ),
         admin,
     )

@@ -282,7 +282,10 @@ class PayoutRun:
         return [outcome for outcome in self.outcomes if outcome.failed]
 
 
-def _pay_one(statement_id: int, now: datetime) -> PayoutOutcome:
+def pay_out_one(statement_id: int, now: datetime) -> PayoutOutcome:
+    """Pay one statement and record what came of it (a refusal is recorded on the
+    statement and returned, never raised): what runs, the retry job and the
+    operator console's retry and progress share."""
     try:
         object_id = pay_out_statement(statement_id)
     except (PartnerNotOnboarded, CharityNotOnboarded) as exc:
@@ -319,7 +322,7 @@ def pay_out_period(period_id: int, *, now: datetime | None = None) -> PayoutRun:
         period_id=period_id, payment_status__in=PAYABLE_STATUSES, stripe_object_id=""
     ).exclude(net_amount=0)
     ids = list(statements.order_by("pk").values_list("pk", flat=True))
-    return PayoutRun([_pay_one(pk, now) for pk in ids])
+    return PayoutRun([pay_out_one(pk, now) for pk in ids])
 
 
 def retry_payouts(*, now: datetime | None = None) -> PayoutRun:
@@ -330,7 +333,7 @@ def retry_payouts(*, now: datetime | None = None) -> PayoutRun:
         & Q(payout_retry_at__lte=now)
     )
     ids = list(due.order_by("payout_retry_at", "pk").values_list("pk", flat=True)[:100])
-    return PayoutRun([_pay_one(pk, now) for pk in ids])
+    return PayoutRun([pay_out_one(pk, now) for pk in ids])
 
 
 # --- reconciliation ---------------------------------------------------------------------

@@ -89,6 +89,7 @@ NAV = (
     ("staff", "/operator/staff/", "Operator staff", "manage_operators"),
     ("members", "/operator/members/", "Members", "view_members"),
     ("settlement", "/operator/settlement/", "Settlement", "read_reports"),
+    ("payouts", "/operator/settlement/payouts/", "Payouts", "read_reports"),
 )
 
 

@@ -4,6 +4,7 @@ from django.urls import path
 
 from loyalty_web.operator import audit, members, partners, settlement, staff, views
 from loyalty_web.operator import audit, members, partners, staff, terms, views
+from loyalty_web.operator import audit, members, partners, payouts, staff, views
 
 app_name = "operator"
 
@@ -54,4 +55,18 @@ urlpatterns = [
         settlement.statement_detail,
         name="settlement_statement",
     ),
+    path("settlement/payouts/", payouts.payout_list, name="payouts"),
+    path(
+        "settlement/payouts/<int:statement_id>/retry/",
+        payouts.payout_retry,
+        name="payout_retry",
+    ),
+    path(
+        "settlement/payouts/periods/<int:number>/",
+        payouts.period_payout,
+        name="period_payout",
+    ),
+    path("settlement/payouts/runs/<int:job_id>/", payouts.payout_job, name="payout_job"),
+    path("settlement/reconciliation/", payouts.reconciliation, name="reconciliation"),
+    path("settlement/charities/", payouts.charity_payouts, name="charity_payouts"),
 ]

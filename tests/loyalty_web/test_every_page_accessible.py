@@ -11,6 +11,7 @@ needs a step before it (the journey named next to it opens it)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Error as PlaywrightError
 
 from coalition.api_keys.services import api_key_create
+from coalition.charity.services import charity_create
 from coalition.operators.services import operator_invite
+from coalition.tiers.models import TierLevel
 from coalition.webhooks.services import webhook_endpoint_create
 from loyalty_kernel.tenancy import use_public_schema
 from loyalty_web.console import urls as console_urls
@@ -403,6 +406,8 @@ class Coalition:
     colleague: int
     invitation: str
     member: str
+    level: str
+    charity: str
 
 
 # Pages an operator admin opens, by URL name.
@@ -423,6 +428,14 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "member_history": lambda c: f"/operator/members/{c.member}/history/",
     "member_status": lambda c: f"/operator/members/{c.member}/status/blocked/",
     "member_erase": lambda c: f"/operator/members/{c.member}/erase/",
+    "programme": lambda c: "/operator/programme/",
+    "programme_tiers": lambda c: "/operator/programme/tiers/",
+    "programme_tier_add": lambda c: "/operator/programme/tiers/add/",
+    "programme_tier_policy": lambda c: "/operator/programme/tiers/policy/",
+    "programme_tier": lambda c: f"/operator/programme/tiers/{c.level}/",
+    "programme_charities": lambda c: "/operator/programme/charities/",
+    "programme_charity_add": lambda c: "/operator/programme/charities/add/",
+    "programme_charity": lambda c: f"/operator/programme/charities/{c.charity}/",
 }
 # Pages for somebody not signed in.
 OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {
@@ -434,6 +447,7 @@ OPERATOR_NOT_OPENED = {
     "logout": "POST only",
     "staff_role": "POST only",
     "staff_invitation_withdraw": "POST only",
+    "programme_charity_active": "POST only",
 }
 
 
@@ -450,12 +464,22 @@ def _coalition() -> tuple[Coalition, Any]:
         raise LookupError("a new invitation gives its token")
     partner = onboard(prefix="sweep", currency="EUR")
     member = member_with_points(partner, 120)
+    # committed: a level of the sweep's own, at a rank of its own, removed at the end
+    level = TierLevel.objects.create(
+        code=f"sweep-{uuid4().hex[:8]}",
+        name="Sweep level",
+        rank=random.randint(1_000_000, 2_000_000_000),
+        threshold_points=10**11,
+    )
+    charity = charity_create(slug=f"sweep-{uuid4().hex[:8]}", name="Sweep charity")
     return (
         Coalition(
             partner=partner.slug,
             colleague=colleague.pk,
             invitation=token,
             member=member.member_number,
+            level=level.code,
+            charity=charity.slug,
         ),
         admin,
     )
@@ -475,10 +499,13 @@ def test_every_operator_page_passes_the_accessibility_check(
     with _browser(chromium, live_server_url, None) as anonymous:
         public = {name: path(coalition) for name, path in OPERATOR_PUBLIC_PAGES.items()}
         problems += _sweep(anonymous, host, public)
-    with _browser(chromium, live_server_url, None) as browser:
-        browser.page.context.add_cookies([_session_cookie(client, browser.url("/", host=host))])
-        pages = {name: path(coalition) for name, path in OPERATOR_PAGES.items()}
-        problems += _sweep(browser, host, pages)
+    try:
+        with _browser(chromium, live_server_url, None) as browser:
+            browser.page.context.add_cookies([_session_cookie(client, browser.url("/", host=host))])
+            pages = {name: path(coalition) for name, path in OPERATOR_PAGES.items()}
+            problems += _sweep(browser, host, pages)
+    finally:
+        TierLevel.objects.filter(code=coalition.level).delete()
 
     # then none has a serious or critical accessibility fault
     assert problems == [], "\n".join(problems)

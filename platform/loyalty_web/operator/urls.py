@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.operator import audit, members, partners, staff, views
+from loyalty_web.operator import audit, members, partners, programme, staff, views
 
 app_name = "operator"
 
@@ -41,4 +41,17 @@ urlpatterns = [
         name="member_status",
     ),
     path("members/<str:number>/erase/", members.member_erase, name="member_erase"),
+    path("programme/", programme.programme_home, name="programme"),
+    path("programme/tiers/", programme.tier_levels, name="programme_tiers"),
+    path("programme/tiers/add/", programme.tier_level_add, name="programme_tier_add"),
+    path("programme/tiers/policy/", programme.tier_policy, name="programme_tier_policy"),
+    path("programme/tiers/<slug:code>/", programme.tier_level_edit, name="programme_tier"),
+    path("programme/charities/", programme.charities, name="programme_charities"),
+    path("programme/charities/add/", programme.charity_add, name="programme_charity_add"),
+    path("programme/charities/<slug:slug>/", programme.charity_edit, name="programme_charity"),
+    path(
+        "programme/charities/<slug:slug>/<str:to>/",
+        programme.charity_active,
+        name="programme_charity_active",
+    ),
 ]

@@ -18,3 +18,8 @@ class CharityNotActive(DomainError):
 class InvalidCharity(DomainError):
     code = "invalid_charity"
     field = "charity"
+
+
+class CharitySlugTaken(DomainError):
+    code = "charity_slug_taken"
+    field = "slug"

@@ -21,6 +21,9 @@ class Charity(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     point_value = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0))
     stripe_account_id = models.CharField(max_length=80, blank=True)
+    # The operator console's add form, once per form: a second press of its button
+    # finds the charity the first one added (None for charities made otherwise).
+    request_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name_plural = "charities"

@@ -58,3 +58,12 @@ def charity_statements(
         )
         for charity in charities
     ]
+
+
+def charities_listed() -> list[Charity]:
+    """Every charity, active ones first, then by name (the operator console's list)."""
+    return list(Charity.objects.order_by("-is_active", "name", "slug"))
+
+
+def charity_of(slug: str) -> Charity | None:
+    return Charity.objects.filter(slug=slug).first()

@@ -36,6 +36,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "run_settlement": frozenset({ADMIN, FINANCE}),
     "pay_out": frozenset({ADMIN, FINANCE}),
     "read_reports": frozenset({ADMIN, FINANCE, READ_ONLY}),
+    # The programme (tier levels and policy, expiry, transfer caps, charities):
+    # every operator may read what is in force; only admins change it.
+    "view_programme": frozenset(OperatorRole.values),
     "configure_programme": frozenset({ADMIN}),
     # Member support. Read-only staff may look members up and read their page,
     # history and CSV (they answer questions and check complaints), but see the

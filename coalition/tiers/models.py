@@ -12,6 +12,9 @@ class TierLevel(models.Model):
     name = models.CharField(max_length=60)
     rank = models.PositiveIntegerField(unique=True)  # 0 is the entry level
     threshold_points = models.BigIntegerField()  # qualifying points to reach it
+    # The operator console's add form, once per form: a second press of its button
+    # finds the level the first one added (None for levels made otherwise).
+    request_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
 
     class Meta:
         ordering: ClassVar = ["rank"]
@@ -31,7 +34,8 @@ class QualificationPeriod(models.TextChoices):
 
 
 class TierPolicy(models.Model):
-    """The programme's single policy row (the operator edits it in the admin)."""
+    """The programme's single policy row (the operator edits it in the operator
+    console: ``tier_policy_set``)."""
 
     qualification = models.CharField(
         max_length=20, choices=QualificationPeriod.choices,

@@ -125,3 +125,12 @@ def qualifying_points(member_id: int, start: datetime, end: datetime) -> int:
     sql = qualifying_points_sql(member="%(member)s", start="%(start)s", end="%(end)s")
     row = driver_sql.fetchone(f"SELECT {sql}", {"member": member_id, "start": start, "end": end})
     return int(row[0]) if row else 0
+
+
+def tier_levels_listed() -> list[TierLevel]:
+    """The levels, lowest first, as the operator console lists them."""
+    return list(TierLevel.objects.order_by("rank"))
+
+
+def tier_level_of(code: str) -> TierLevel | None:
+    return TierLevel.objects.filter(code=code).first()

@@ -10,17 +10,27 @@ balance) at every partner over the qualification period.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.types.numeric import Int8
 
+from coalition.audit.services import audit_record
 from coalition.members.models import Member
 from coalition.tiers import notices
-from coalition.tiers.errors import TierError
+from coalition.tiers.errors import (
+    TierError,
+    TierLevelCodeTaken,
+    TierLevelInvalid,
+    TierLevelsChangedMeanwhile,
+    TierPolicyInvalid,
+    TierThresholdNotIncreasing,
+    UnknownTierLevel,
+)
 from coalition.tiers.models import (
     MemberTier,
     QualificationPeriod,
@@ -244,3 +254,183 @@ def tier_status(member_id: int, now: datetime | None = None) -> TierStatus:
     if tier is None:
         return TierStatus(None, None, points, None, None)
     return TierStatus(tier.level.code, tier.level.name, points, tier.review_at, tier.grace_until)
+
+
+# --- the programme's levels and policy (the operator console edits them) ---------------
+
+LEVEL_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,19}$")
+RESERVED_CODES = frozenset({"add", "policy"})  # the console's own addresses
+MAX_THRESHOLD = 10**12
+MAX_GRACE_DAYS = 3650
+
+
+def _level_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 60:
+        raise TierLevelInvalid("Give the level a name of 1 to 60 characters", field="name")
+    return name
+
+
+def _threshold(points: int) -> int:
+    if not 0 <= points <= MAX_THRESHOLD:
+        raise TierLevelInvalid(
+            f"Qualifying points are a whole number from 0 to {MAX_THRESHOLD}",
+            field="threshold_points",
+        )
+    return points
+
+
+def _lock_levels() -> list[TierLevel]:
+    """Take the levels' table lock (writers wait for each other; readers, such as
+    a purchase's tier check, do not) and return the levels, lowest first. Under
+    it the next rank and the neighbours' thresholds cannot change; the unique rank
+    stays the database's guarantee besides."""
+    with connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE public.tiers_tierlevel IN SHARE ROW EXCLUSIVE MODE")
+    return list(TierLevel.objects.order_by("rank"))
+
+
+def _level_audit(level: TierLevel) -> dict[str, Any]:
+    return {
+        "code": level.code, "name": level.name, "rank": level.rank,
+        "threshold_points": level.threshold_points,
+    }  # fmt: skip
+
+
+def tier_level_add(
+    *, code: str, name: str, threshold_points: int, request_key: str, actor: Any
+) -> tuple[TierLevel, bool]:
+    """Add a level above the highest one; returns it and whether this call added
+    it (False: the same form was sent before, nothing new). The first level is the
+    entry level (rank 0); each next one needs more qualifying points than the one
+    below. Audited."""
+    key = (request_key or "").strip()[:80]
+    if not key:
+        raise TierLevelInvalid("The form expired. Open it again and resubmit")
+    code = (code or "").strip().lower()
+    if not LEVEL_CODE.match(code) or code in RESERVED_CODES:
+        raise TierLevelInvalid(
+            "A code is 1 to 20 lowercase letters, digits, hyphens or underscores", field="code"
+        )
+    name = _level_name(name)
+    threshold_points = _threshold(threshold_points)
+    try:
+        with transaction.atomic():
+            levels = _lock_levels()
+            done = next((level for level in levels if level.request_key == key), None)
+            if done is not None:
+                return done, False
+            if any(level.code == code for level in levels):
+                raise TierLevelCodeTaken(f"There is a level with the code {code} already")
+            top = levels[-1] if levels else None
+            if top is not None and threshold_points <= top.threshold_points:
+                raise TierThresholdNotIncreasing(
+                    f"A new level sits above {top.name}: it needs more than "
+                    f"{top.threshold_points} qualifying points"
+                )
+            level = TierLevel.objects.create(
+                code=code,
+                name=name,
+                rank=top.rank + 1 if top is not None else 0,
+                threshold_points=threshold_points,
+                request_key=key,
+            )
+            audit_record(
+                actor=actor,
+                partner_id=None,
+                action="programme.tier_level_add",
+                target=("tier_level", level.code),
+                after=_level_audit(level),
+            )
+    except IntegrityError:
+        # only without the lock's protection (another writer outside this service)
+        raise TierLevelsChangedMeanwhile(
+            "The levels changed while you were adding this one: look again and resubmit"
+        ) from None
+    return level, True
+
+
+def tier_level_change(*, code: str, name: str, threshold_points: int, actor: Any) -> TierLevel:
+    """Rename a level or move its threshold between its neighbours' (its code and
+    rank stay: caps and members' history refer to them). Audited; a change to the
+    same values records nothing."""
+    name = _level_name(name)
+    threshold_points = _threshold(threshold_points)
+    with transaction.atomic():
+        levels = _lock_levels()
+        index = next((i for i, level in enumerate(levels) if level.code == code), None)
+        if index is None:
+            raise UnknownTierLevel(f"There is no level with the code {code}")
+        level = levels[index]
+        below = levels[index - 1] if index > 0 else None
+        above = levels[index + 1] if index + 1 < len(levels) else None
+        if below is not None and threshold_points <= below.threshold_points:
+            raise TierThresholdNotIncreasing(
+                f"{level.name} needs more qualifying points than {below.name} "
+                f"({below.threshold_points})"
+            )
+        if above is not None and threshold_points >= above.threshold_points:
+            raise TierThresholdNotIncreasing(
+                f"{level.name} needs fewer qualifying points than {above.name} "
+                f"({above.threshold_points})"
+            )
+        if (level.name, level.threshold_points) == (name, threshold_points):
+            return level
+        before = _level_audit(level)
+        level.name = name
+        level.threshold_points = threshold_points
+        level.save(update_fields=["name", "threshold_points"])
+        audit_record(
+            actor=actor,
+            partner_id=None,
+            action="programme.tier_level_change",
+            target=("tier_level", level.code),
+            before=before,
+            after=_level_audit(level),
+        )
+    return level
+
+
+def tier_policy_set(*, qualification: str, grace_days: int, actor: Any) -> TierPolicy:
+    """Set the qualification period and the grace before a downgrade (the policy
+    row in force, made if there is none). It applies from each member's next
+    review. Audited; the same values again record nothing."""
+    if qualification not in QualificationPeriod.values:
+        raise TierPolicyInvalid(
+            "Choose a rolling 12 months or the calendar year", field="qualification"
+        )
+    if not 0 <= grace_days <= MAX_GRACE_DAYS:
+        raise TierPolicyInvalid(
+            f"Grace is a whole number of days from 0 to {MAX_GRACE_DAYS}", field="grace_days"
+        )
+    with transaction.atomic():
+        # the first row is the one in force (``tier_policy_sql``); lock it, or
+        # serialise the first creation on the table
+        policy = TierPolicy.objects.select_for_update().order_by("id").first()
+        if policy is None:
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE public.tiers_tierpolicy IN SHARE ROW EXCLUSIVE MODE")
+            policy = TierPolicy.objects.order_by("id").first()
+        before = (
+            {"qualification": policy.qualification, "grace_days": policy.grace_days}
+            if policy is not None
+            else None
+        )
+        after = {"qualification": qualification, "grace_days": grace_days}
+        if before == after and policy is not None:
+            return policy
+        if policy is None:
+            policy = TierPolicy.objects.create(qualification=qualification, grace_days=grace_days)
+        else:
+            policy.qualification = qualification
+            policy.grace_days = grace_days
+            policy.save(update_fields=["qualification", "grace_days"])
+        audit_record(
+            actor=actor,
+            partner_id=None,
+            action="programme.tier_policy_change",
+            target=("tier_policy", policy.pk),
+            before=before,
+            after=after,
+        )
+    return policy

@@ -90,6 +90,7 @@ NAV = (
     ("members", "/operator/members/", "Members", "view_members"),
     ("settlement", "/operator/settlement/", "Settlement", "read_reports"),
     ("payouts", "/operator/settlement/payouts/", "Payouts", "read_reports"),
+    ("programme", "/operator/programme/", "Programme", "view_programme"),
 )
 
 

@@ -23,6 +23,7 @@ KINDS = [
     ("operator.", gettext_lazy("Operator staff")),
     ("partner.", gettext_lazy("Partners")),
     ("member.", gettext_lazy("Members")),
+    ("programme.", gettext_lazy("Programme")),
     ("staff.", gettext_lazy("Staff and invitations")),
     ("store.", gettext_lazy("Stores")),
     ("earn_rules.", gettext_lazy("Earn rules")),

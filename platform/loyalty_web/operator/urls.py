@@ -5,6 +5,7 @@ from django.urls import path
 from loyalty_web.operator import audit, members, partners, settlement, staff, views
 from loyalty_web.operator import audit, members, partners, staff, terms, views
 from loyalty_web.operator import audit, members, partners, payouts, staff, views
+from loyalty_web.operator import audit, members, partners, programme, staff, views
 
 app_name = "operator"
 
@@ -69,4 +70,17 @@ urlpatterns = [
     path("settlement/payouts/runs/<int:job_id>/", payouts.payout_job, name="payout_job"),
     path("settlement/reconciliation/", payouts.reconciliation, name="reconciliation"),
     path("settlement/charities/", payouts.charity_payouts, name="charity_payouts"),
+    path("programme/", programme.programme_home, name="programme"),
+    path("programme/tiers/", programme.tier_levels, name="programme_tiers"),
+    path("programme/tiers/add/", programme.tier_level_add, name="programme_tier_add"),
+    path("programme/tiers/policy/", programme.tier_policy, name="programme_tier_policy"),
+    path("programme/tiers/<slug:code>/", programme.tier_level_edit, name="programme_tier"),
+    path("programme/charities/", programme.charities, name="programme_charities"),
+    path("programme/charities/add/", programme.charity_add, name="programme_charity_add"),
+    path("programme/charities/<slug:slug>/", programme.charity_edit, name="programme_charity"),
+    path(
+        "programme/charities/<slug:slug>/<str:to>/",
+        programme.charity_active,
+        name="programme_charity_active",
+    ),
 ]

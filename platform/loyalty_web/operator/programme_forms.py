@@ -1,0 +1,132 @@
+"""Forms of the operator's programme pages: a tier level, the tier policy and a
+charity. They check only the shape of the input; the rules (thresholds that
+increase, a short name taken) are the domain services'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from coalition.tiers.models import QualificationPeriod
+
+QUALIFICATION_WORDS: dict[str, Any] = {
+    QualificationPeriod.ROLLING_12_MONTHS: _("Rolling 12 months"),
+    QualificationPeriod.CALENDAR_YEAR: _("Calendar year"),
+}
+
+
+class TierLevelForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=60,
+        help_text=_("As members see it, for example Gold."),
+        error_messages={"required": _("Enter the level's name")},
+    )
+    threshold_points = forms.IntegerField(
+        label=_("Qualifying points"),
+        min_value=0,
+        help_text=_("Points a member must earn in the qualification period to reach this level."),
+        error_messages={
+            "required": _("Enter the qualifying points, like 5000"),
+            "invalid": _("Enter a whole number of points, like 5000"),
+            "min_value": _("Qualifying points cannot be negative"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+
+class TierLevelAddForm(TierLevelForm):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=20,
+        help_text=_(
+            "1 to 20 lowercase letters, digits, hyphens or underscores, for example gold. "
+            "Transfer caps and the API use it; it cannot change."
+        ),
+        error_messages={"required": _("Enter a code, like gold")},
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "none"}),
+    )
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+
+    field_order = ("code", "name", "threshold_points", "request_key")
+
+
+class TierPolicyForm(forms.Form):
+    qualification = forms.ChoiceField(
+        label=_("Qualification period"),
+        choices=list(QUALIFICATION_WORDS.items()),
+        help_text=_("The points that count: those earned in the last 12 months, or this year."),
+    )
+    grace_days = forms.IntegerField(
+        label=_("Grace before a downgrade (days)"),
+        min_value=0,
+        help_text=_("How long a member found below their level keeps it."),
+        error_messages={
+            "required": _("Enter the days of grace, like 30"),
+            "invalid": _("Enter a whole number of days, like 30"),
+            "min_value": _("Days of grace cannot be negative"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+
+class CharityForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=120,
+        help_text=_("As members see it when they donate."),
+        error_messages={"required": _("Enter the charity's name")},
+    )
+    registration_number = forms.CharField(
+        label=_("Registration number"),
+        max_length=60,
+        required=False,
+        help_text=_("Optional: the charity's number in its country's register."),
+    )
+    point_value = forms.DecimalField(
+        label=_("Value of a point (minor units)"),
+        min_value=0,
+        max_digits=14,
+        decimal_places=6,
+        initial=0,
+        help_text=_("What settlement pays the charity per donated point, in cents, like 0.5."),
+        error_messages={
+            "required": _("Enter the value of a point, like 0.5"),
+            "invalid": _("Enter a number, like 0.5"),
+            "min_value": _("A point's value cannot be negative"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    )
+    stripe_account_id = forms.CharField(
+        label=_("Stripe account"),
+        max_length=80,
+        required=False,
+        help_text=_("Optional until the first payout: the charity's Stripe Connect account."),
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "none"}),
+    )
+
+
+class CharityAddForm(CharityForm):
+    slug = forms.CharField(
+        label=_("Short name (slug)"),
+        max_length=40,
+        help_text=_("2 to 40 lowercase letters, digits or hyphens. It cannot change."),
+        error_messages={"required": _("Enter a short name, like red-cross")},
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "none"}),
+    )
+    currency = forms.CharField(
+        label=_("Currency"),
+        max_length=3,
+        initial="EUR",
+        help_text=_("The 3-letter ISO 4217 code the charity is paid in, like EUR."),
+        error_messages={"required": _("Enter the currency, like EUR")},
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "characters"}),
+    )
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+
+    field_order = (
+        "slug", "name", "registration_number", "currency", "point_value",
+        "stripe_account_id", "request_key",
+    )  # fmt: skip

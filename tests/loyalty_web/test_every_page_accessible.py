@@ -423,6 +423,9 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "member_history": lambda c: f"/operator/members/{c.member}/history/",
     "member_status": lambda c: f"/operator/members/{c.member}/status/blocked/",
     "member_erase": lambda c: f"/operator/members/{c.member}/erase/",
+    "reports": lambda c: "/operator/reports/",
+    "report_breakage": lambda c: "/operator/reports/breakage/",
+    "report_flows": lambda c: "/operator/reports/issued-redeemed/",
 }
 # Pages for somebody not signed in.
 OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {

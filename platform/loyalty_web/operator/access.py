@@ -88,6 +88,7 @@ NAV = (
     ("audit", "/operator/audit/", "Audit log", "read_audit"),
     ("staff", "/operator/staff/", "Operator staff", "manage_operators"),
     ("members", "/operator/members/", "Members", "view_members"),
+    ("reports", "/operator/reports/", "Reports", "read_reports"),
 )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_web.operator import audit, members, partners, staff, views
+from loyalty_web.operator import audit, members, partners, reports, staff, views
 
 app_name = "operator"
 
@@ -41,4 +41,7 @@ urlpatterns = [
         name="member_status",
     ),
     path("members/<str:number>/erase/", members.member_erase, name="member_erase"),
+    path("reports/", reports.liability, name="reports"),
+    path("reports/breakage/", reports.breakage, name="report_breakage"),
+    path("reports/issued-redeemed/", reports.flows, name="report_flows"),
 ]

@@ -469,6 +469,9 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "programme_charities": lambda c: "/operator/programme/charities/",
     "programme_charity_add": lambda c: "/operator/programme/charities/add/",
     "programme_charity": lambda c: f"/operator/programme/charities/{c.charity}/",
+    "reports": lambda c: "/operator/reports/",
+    "report_breakage": lambda c: "/operator/reports/breakage/",
+    "report_flows": lambda c: "/operator/reports/issued-redeemed/",
 }
 # Pages for somebody not signed in.
 OPERATOR_PUBLIC_PAGES: dict[str, Callable[[Coalition], str]] = {

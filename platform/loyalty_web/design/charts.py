@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_CEILING, Decimal
 from html import escape
 
 WIDTH, HEIGHT = 640, 200
@@ -138,6 +139,120 @@ def signed_bars(
         )
         parts.append(
             f'<text class="chart-axis" x="{x + bar / 2:.1f}" y="{HEIGHT - 6}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def grouped_bars(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    text: Callable[[int], str] = str,
+) -> str:
+    """Grouped bars for a few series over a dozen or so labelled slots (months, say),
+    every slot labelled under its group. ``text`` writes a value for the axis, the
+    tooltips and the description."""
+    top = _nice_max(max((max(s.values, default=0) for s in series), default=0))
+    plot_w = WIDTH - PAD_LEFT - 8
+    plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
+    slot = plot_w / max(len(labels), 1)
+    bar = max(slot / (len(series) + 1), 1.0)
+    description = "; ".join(
+        f"{s.label}: "
+        + ", ".join(
+            f"{label} {text(s.values[i] if i < len(s.values) else 0)}"
+            for i, label in enumerate(labels)
+        )
+        for s in series
+    )
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<desc id="chart-desc">{escape(description)}</desc>',
+    ]
+    for fraction in (0, 0.5, 1):
+        if fraction == 0.5 and top % 2:
+            continue
+        y = PAD_TOP + plot_h * (1 - fraction)
+        parts.append(
+            f'<line class="chart-grid" x1="{PAD_LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+        parts.append(
+            f'<text class="chart-axis" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(text(int(top * fraction)))}</text>"
+        )
+    for i, label in enumerate(labels):
+        x0 = PAD_LEFT + i * slot + bar / 2
+        for j, s in enumerate(series):
+            value = s.values[i] if i < len(s.values) else 0
+            h = plot_h * max(value, 0) / top  # a net below zero draws no bar; its title says it
+            parts.append(
+                f'<rect class="{s.css_class}" x="{x0 + j * bar:.1f}" '
+                f'y="{PAD_TOP + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+                f"<title>{escape(s.label)} {escape(label)}: {escape(text(value))}</title></rect>"
+            )
+        parts.append(
+            f'<text class="chart-axis" x="{PAD_LEFT + (i + 0.5) * slot:.1f}" y="{HEIGHT - 6}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def rate_line(
+    title: str,
+    labels: Sequence[str],
+    rates: Sequence[Decimal],
+    *,
+    text: Callable[[Decimal], str] = str,
+) -> str:
+    """A line through rates (0 to 1) over labelled slots, a dot on each, the scale
+    from 0 to the next tenth above the highest rate (at most 1). ``text`` writes a
+    rate for the axis, the tooltips and the description (a percentage, say)."""
+    highest = max(rates, default=Decimal(0))
+    top = min(max((highest * 10).to_integral_value(ROUND_CEILING) / 10, Decimal("0.1")), Decimal(1))
+    plot_w = WIDTH - PAD_LEFT - 8
+    plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
+    slot = plot_w / max(len(labels), 1)
+    description = "; ".join(
+        f"{label}: {text(value)}" for label, value in zip(labels, rates, strict=True)
+    )
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<desc id="chart-desc">{escape(description)}</desc>',
+    ]
+    for fraction in (Decimal(0), Decimal("0.5"), Decimal(1)):
+        y = PAD_TOP + plot_h * float(1 - fraction)
+        parts.append(
+            f'<line class="chart-grid" x1="{PAD_LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+        parts.append(
+            f'<text class="chart-axis" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(text(top * fraction))}</text>"
+        )
+    points = [
+        (PAD_LEFT + (i + 0.5) * slot, PAD_TOP + plot_h * (1 - float(value / top)))
+        for i, value in enumerate(rates)
+    ]
+    if points:
+        parts.append(
+            '<polyline class="chart-line" fill="none" points="'
+            + " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            + '"/>'
+        )
+    for (x, y), label, value in zip(points, labels, rates, strict=True):
+        parts.append(
+            f'<circle class="chart-dot" cx="{x:.1f}" cy="{y:.1f}" r="4">'
+            f"<title>{escape(label)}: {escape(text(value))}</title></circle>"
+        )
+        parts.append(
+            f'<text class="chart-axis" x="{x:.1f}" y="{HEIGHT - 6}" '
             f'text-anchor="middle">{escape(label)}</text>'
         )
     parts.append("</svg>")

@@ -91,6 +91,7 @@ NAV = (
     ("settlement", "/operator/settlement/", "Settlement", "read_reports"),
     ("payouts", "/operator/settlement/payouts/", "Payouts", "read_reports"),
     ("programme", "/operator/programme/", "Programme", "view_programme"),
+    ("reports", "/operator/reports/", "Reports", "read_reports"),
 )
 
 

@@ -6,6 +6,7 @@ from loyalty_web.operator import audit, members, partners, settlement, staff, vi
 from loyalty_web.operator import audit, members, partners, staff, terms, views
 from loyalty_web.operator import audit, members, partners, payouts, staff, views
 from loyalty_web.operator import audit, members, partners, programme, staff, views
+from loyalty_web.operator import audit, members, partners, reports, staff, views
 
 app_name = "operator"
 
@@ -83,4 +84,7 @@ urlpatterns = [
         programme.charity_active,
         name="programme_charity_active",
     ),
+    path("reports/", reports.liability, name="reports"),
+    path("reports/breakage/", reports.breakage, name="report_breakage"),
+    path("reports/issued-redeemed/", reports.flows, name="report_flows"),
 ]

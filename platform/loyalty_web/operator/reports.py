@@ -1,0 +1,197 @@
+"""The operator's finance reports, read from ``coalition.settlement.finance``: the
+points liability (per currency and per issuer, with pending holds and the deferred
+revenue), breakage per month, and points issued against redeemed per month. Each
+page has a chart where the figures are a series, the same figures in a table, and
+a CSV of the table. Months are UTC calendar months, the report's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils import formats
+from django.utils.translation import gettext, gettext_lazy
+
+from coalition.settlement.finance import FinanceReport, MonthFlows, finance_report
+from loyalty_web.design.charts import Series, grouped_bars, rate_line
+from loyalty_web.design.exports import csv_response
+from loyalty_web.design.formatting import format_points
+from loyalty_web.design.pages import render_page
+from loyalty_web.operator.access import denied, may, operator_context, operator_page
+from tenants.partners.selectors import partner_names
+
+READ = "read_reports"
+
+# The report's pages, as their own navigation shows them.
+PAGES = (
+    ("liability", "/operator/reports/", gettext_lazy("Liability")),
+    ("breakage", "/operator/reports/breakage/", gettext_lazy("Breakage")),
+    ("flows", "/operator/reports/issued-redeemed/", gettext_lazy("Issued and redeemed")),
+)
+
+
+def percent(rate: Decimal) -> str:
+    """A rate (0.1234) as the page writes it (12.34 %), in the reader's language."""
+    return f"{formats.number_format(rate * 100, 2)} %"
+
+
+def month_label(month: Any) -> str:
+    """A month under a chart: short (Jan 26), so twelve fit side by side."""
+    return formats.date_format(month, "M y")
+
+
+def _context(request: HttpRequest, page: str, report: FinanceReport, **extra: Any) -> Any:
+    return operator_context(
+        request,
+        "reports",
+        report_pages=[{"key": key, "url": url, "label": label} for key, url, label in PAGES],
+        report_page=page,
+        report=report,
+        expected_percent=percent(report.expected_breakage_rate),
+        can_export=may(request, "export"),
+        **extra,
+    )
+
+
+def _csv_denied(request: HttpRequest) -> HttpResponseBase | None:
+    if request.GET.get("format") == "csv" and not may(request, "export"):
+        return denied(request)
+    return None
+
+
+# --- liability --------------------------------------------------------------------------------
+
+
+def _issuers(report: FinanceReport) -> list[dict[str, Any]]:
+    names = partner_names(line.issuer_id for line in report.lines)
+    return [
+        {
+            "line": line,
+            "name": names.get(line.issuer_id, ("", ""))[0],
+            "slug": names.get(line.issuer_id, ("", ""))[1],
+        }
+        for line in report.lines
+    ]
+
+
+def _liability_rows(report: FinanceReport) -> Iterator[Sequence[Any]]:
+    rate = report.expected_breakage_rate
+    for c in report.currencies:
+        yield ["currency", c.currency, "", c.currency, c.outstanding_points, c.held_points,
+               c.value, c.deferred_revenue, rate]  # fmt: skip
+    for row in _issuers(report):
+        line = row["line"]
+        yield ["issuer", row["slug"], row["name"], line.currency or "", line.outstanding_points,
+               line.held_points, "" if line.value is None else line.value, "", ""]  # fmt: skip
+
+
+@operator_page(READ)
+def liability(request: HttpRequest) -> HttpResponseBase:
+    """What the points members still hold are worth: per currency, and per issuer."""
+    refused = _csv_denied(request)
+    if refused is not None:
+        return refused
+    report = finance_report()
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            f"liability-{report.as_of:%Y-%m-%d}.csv",
+            ["level", "issuer", "name", "currency", "outstanding_points", "held_points",
+             "value_minor", "deferred_revenue_minor", "expected_breakage_rate"],
+            _liability_rows(report),
+        )  # fmt: skip
+    return render_page(
+        request,
+        "loyalty_web/operator/reports/liability.html",
+        _context(request, "liability", report, issuers=_issuers(report)),
+    )
+
+
+# --- breakage ---------------------------------------------------------------------------------
+
+
+def _breakage_rows(months: Sequence[MonthFlows]) -> Iterator[Sequence[Any]]:
+    for m in months:
+        yield [m.month.isoformat(), m.expired, m.redeemed, m.breakage_rate]
+
+
+@operator_page(READ)
+def breakage(request: HttpRequest) -> HttpResponseBase:
+    """Expired points and the breakage rate per month, and the rate the deferred
+    revenue is estimated with."""
+    refused = _csv_denied(request)
+    if refused is not None:
+        return refused
+    report = finance_report()
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            f"breakage-{report.as_of:%Y-%m-%d}.csv",
+            ["month", "expired_points", "redeemed_points", "breakage_rate"],
+            _breakage_rows(report.months),
+        )
+    labels = [month_label(m.month) for m in report.months]
+    chart = rate_line(
+        gettext("Breakage rate per month: expired points out of those expired or redeemed"),
+        labels,
+        [m.breakage_rate for m in report.months],
+        text=percent,
+    )
+    return render_page(
+        request,
+        "loyalty_web/operator/reports/breakage.html",
+        _context(
+            request,
+            "breakage",
+            report,
+            chart=chart,
+            months=[{"month": m, "percent": percent(m.breakage_rate)} for m in report.months],
+        ),
+    )
+
+
+# --- issued and redeemed ----------------------------------------------------------------------
+
+
+def _flow_rows(months: Sequence[MonthFlows]) -> Iterator[Sequence[Any]]:
+    for m in months:
+        yield [m.month.isoformat(), m.issued, m.issued_reversed,
+               m.issued - m.issued_reversed, m.redeemed, m.redeem_reversed,
+               m.redeemed - m.redeem_reversed, m.expired]  # fmt: skip
+
+
+@operator_page(READ)
+def flows(request: HttpRequest) -> HttpResponseBase:
+    """Points issued and redeemed per month, each net of what was reversed."""
+    refused = _csv_denied(request)
+    if refused is not None:
+        return refused
+    report = finance_report()
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            f"issued-redeemed-{report.as_of:%Y-%m-%d}.csv",
+            ["month", "issued", "issued_reversed", "issued_net", "redeemed", "redeem_reversed",
+             "redeemed_net", "expired"],
+            _flow_rows(report.months),
+        )  # fmt: skip
+    chart = grouped_bars(
+        gettext("Points issued and redeemed per month, net of reversals"),
+        [month_label(m.month) for m in report.months],
+        [
+            Series(
+                gettext("Issued"), [m.issued - m.issued_reversed for m in report.months], "bar-a"
+            ),
+            Series(
+                gettext("Redeemed"),
+                [m.redeemed - m.redeem_reversed for m in report.months],
+                "bar-b",
+            ),
+        ],
+        text=format_points,
+    )
+    return render_page(
+        request,
+        "loyalty_web/operator/reports/flows.html",
+        _context(request, "flows", report, chart=chart, months=report.months),
+    )

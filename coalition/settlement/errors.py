@@ -88,6 +88,8 @@ class PeriodUnknown(SettlementError):
     """No settlement period has this number."""
 
     code = "settlement_period_unknown"
+
+
 class UnknownStatement(SettlementError):
     code = "statement_unknown"
     field = "statement"

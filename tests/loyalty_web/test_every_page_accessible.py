@@ -33,7 +33,7 @@ from coalition.adjustments.services import adjust_points
 from coalition.api_keys.services import api_key_create
 from coalition.charity.services import charity_create
 from coalition.operators.services import operator_invite
-from coalition.settlement.models import PayoutJob, PayoutJobKind, PayoutJobStatus, Statement
+from coalition.settlement.models import PayoutJob, PayoutJobKind, PayoutJobStatus
 from coalition.tiers.models import TierLevel
 from coalition.webhooks.services import webhook_endpoint_create
 from loyalty_kernel.tenancy import use_public_schema
@@ -419,8 +419,6 @@ class Coalition:
     colleague: int
     invitation: str
     member: str
-    period: int  # closed, with a statement
-    statement: int
     period: int  # a closed period, with
     statement: int  # a statement of it, and
     payout_run: int  # a payout run of it
@@ -503,9 +501,6 @@ def _coalition() -> tuple[Coalition, Any]:
     member = member_with_points(partner, 120)
     period = close_everything_before()  # the member's points: a statement of the partner
     statement = statement_of(period, partner)
-    cover_every_partner_with_terms()
-    period = close_now()
-    statement = Statement.objects.filter(period=period, partner=partner).get()
     run = PayoutJob.objects.create(
         kind=PayoutJobKind.PERIOD, period=period, status=PayoutJobStatus.DONE, total=1, done=1,
         paid=1, idempotency_scope="sweep", idempotency_key=uuid4().hex, request_hash="-",

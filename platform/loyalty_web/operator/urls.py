@@ -2,11 +2,18 @@
 
 from django.urls import path
 
-from loyalty_web.operator import audit, members, partners, settlement, staff, views
-from loyalty_web.operator import audit, members, partners, staff, terms, views
-from loyalty_web.operator import audit, members, partners, payouts, staff, views
-from loyalty_web.operator import audit, members, partners, programme, staff, views
-from loyalty_web.operator import audit, members, partners, reports, staff, views
+from loyalty_web.operator import (
+    audit,
+    members,
+    partners,
+    payouts,
+    programme,
+    reports,
+    settlement,
+    staff,
+    terms,
+    views,
+)
 
 app_name = "operator"
 

@@ -108,6 +108,15 @@ def public_client() -> Client:
 # --- browser tests ------------------------------------------------------------------
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that drives Chromium is marked ``browser``, so a run can leave the
+    journeys out (``-m "not browser"``): CI's second run, on the machine's PostgreSQL,
+    repeats what depends on the server, not what the browser sees."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
     """A live server of the test database at http://localhost:PORT (partner hosts are

@@ -20,11 +20,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from coalition.audit.services import audit_record
+from coalition.expiry.countries import ISO_COUNTRIES
+from coalition.expiry.errors import ExpiryCountryUnknown, ExpiryPolicyInvalid
 from coalition.expiry.models import ExpiryMode, ExpiryPolicy, ExpiryReminder, ReminderStatus
 from coalition.expiry.selectors import expiry_policy
 from coalition.ledger import services as ledger
@@ -152,3 +156,82 @@ def reminders_send(*, now: datetime | None = None) -> int:
                 continue
             sent += 1
     return sent
+
+
+# --- the policy, as the operator console changes it ------------------------------------
+
+MAX_MONTHS = 600
+MAX_REMINDER_DAYS = 365
+
+
+def _countries(codes: list[str]) -> list[str]:
+    cleaned = sorted({code.strip().upper() for code in codes if code.strip()})
+    unknown = [code for code in cleaned if code not in ISO_COUNTRIES]
+    if unknown:
+        raise ExpiryCountryUnknown(
+            f"Not ISO 3166 country codes: {', '.join(unknown)}. Use two letters, like DE or FR"
+        )
+    return cleaned
+
+
+def _policy_values(policy: ExpiryPolicy) -> dict[str, Any]:
+    return {
+        "mode": policy.mode, "months": policy.months,
+        "inactivity_months": policy.inactivity_months, "reminder_days": policy.reminder_days,
+        "inactivity_only_countries": list(policy.inactivity_only_countries),
+    }  # fmt: skip
+
+
+def expiry_policy_set(
+    *,
+    mode: str,
+    months: int,
+    inactivity_months: int,
+    reminder_days: int,
+    inactivity_only_countries: list[str],
+    actor: Any,
+) -> ExpiryPolicy:
+    """Set the coalition's expiry policy (the row in force, made if there is none).
+    A lot's date is fixed when it is earned, so new months apply to points earned
+    from now on; the inactivity rule and the country list apply at the next run
+    of the expiry job. Audited; the same values again record nothing."""
+    if mode not in ExpiryMode.values:
+        raise ExpiryPolicyInvalid("Choose fixed months or inactivity", field="mode")
+    for field, value in (("months", months), ("inactivity_months", inactivity_months)):
+        if not 1 <= value <= MAX_MONTHS:
+            raise ExpiryPolicyInvalid(
+                f"Months are a whole number from 1 to {MAX_MONTHS}", field=field
+            )
+    if not 1 <= reminder_days <= MAX_REMINDER_DAYS:
+        raise ExpiryPolicyInvalid(
+            f"The reminder goes 1 to {MAX_REMINDER_DAYS} days before", field="reminder_days"
+        )
+    after: dict[str, Any] = {
+        "mode": mode, "months": months, "inactivity_months": inactivity_months,
+        "reminder_days": reminder_days,
+        "inactivity_only_countries": _countries(inactivity_only_countries),
+    }  # fmt: skip
+    with transaction.atomic():
+        # the first row is the one in force (``expiry_policy_sql``); lock it, or
+        # serialise the first creation on the table
+        policy = ExpiryPolicy.objects.select_for_update().order_by("id").first()
+        if policy is None:
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE public.expiry_expirypolicy IN SHARE ROW EXCLUSIVE MODE")
+            policy = ExpiryPolicy.objects.order_by("id").first()
+        before = _policy_values(policy) if policy is not None else None
+        if policy is not None and before == after:
+            return policy
+        policy = policy or ExpiryPolicy()
+        for name, new in after.items():
+            setattr(policy, name, new)
+        policy.save()
+        audit_record(
+            actor=actor,
+            partner_id=None,
+            action="programme.expiry_policy_change",
+            target=("expiry_policy", policy.pk),
+            before=before,
+            after=after,
+        )
+    return policy

@@ -54,3 +54,8 @@ class HeadCannotLeave(HouseholdError):
 class HouseholdInviteInvalid(HouseholdError):
     code = "household_invite_invalid"
     field = "invite"
+
+
+class TransferCapInvalid(DomainError):
+    code = "transfer_cap_invalid"
+    field = "yearly_points"

@@ -8,8 +8,14 @@ from datetime import datetime
 
 from coalition.members.models import Member
 from coalition.members.selectors import masked_email
-from coalition.tiers.selectors import tier_code_of
-from coalition.transfers.models import Household, HouseholdInvite, HouseholdMembership
+from coalition.tiers.selectors import tier_code_of, tier_levels_listed
+from coalition.transfers.models import (
+    Household,
+    HouseholdInvite,
+    HouseholdMembership,
+    TransferCap,
+    TransferKind,
+)
 from coalition.transfers.services import sent_this_year, yearly_cap
 from loyalty_kernel import clock
 
@@ -102,3 +108,29 @@ def household_invites_for(*, member: Member, now: datetime | None = None) -> lis
         .select_related("household")
         .order_by("-created_at")
     )
+
+
+@dataclass(frozen=True)
+class CapRow:
+    """One row of the caps table: a tier (empty code: the default for members
+    without a tier or without a row of their own) and its yearly cap per kind
+    (None: no row, so the default, or no cap at all, applies)."""
+
+    tier_code: str
+    tier_name: str
+    caps: dict[str, int | None]
+
+
+def transfer_caps_table() -> list[CapRow]:
+    """The default row, then a row per tier level (lowest first), then rows of caps
+    naming a tier code that no level has (so they can be seen and cleared)."""
+    caps: dict[tuple[str, str], int] = {
+        (cap.kind, cap.tier_code): cap.yearly_points for cap in TransferCap.objects.all()
+    }
+    tiers = [("", "")] + [(level.code, level.name) for level in tier_levels_listed()]
+    known = {code for code, _ in tiers}
+    tiers += [(code, "") for code in sorted({code for _, code in caps} - known)]
+    return [
+        CapRow(code, name, {kind: caps.get((kind, code)) for kind in TransferKind.values})
+        for code, name in tiers
+    ]

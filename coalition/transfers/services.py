@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,11 +20,13 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from coalition.audit.services import audit_record
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import TransferToSelf
 from coalition.members.errors import UnknownMember
 from coalition.members.models import Member, MemberStatus
 from coalition.members.selectors import member_by_email, member_by_number
+from coalition.tiers.models import TierLevel
 from coalition.tiers.selectors import tier_code_of
 from coalition.transfers.errors import (
     AlreadyInHousehold,
@@ -35,6 +38,7 @@ from coalition.transfers.errors import (
     NotInHousehold,
     RecipientLookupsThrottled,
     TransferCapExceeded,
+    TransferCapInvalid,
     UnknownRecipient,
 )
 from coalition.transfers.models import (
@@ -371,3 +375,53 @@ def household_forget_member(*, member_id: int, email: str) -> None:
         return
     household.head_id = successor.member_id
     household.save(update_fields=["head"])
+
+
+# --- the caps, as the operator console changes them -------------------------------------
+
+MAX_YEARLY_CAP = 1_000_000_000
+
+
+def transfer_caps_set(*, caps: dict[tuple[str, str], int | None], actor: Any) -> int:
+    """Set the yearly caps the table names: ``(kind, tier code)`` to points a year,
+    or None for no row (a tier without its own row falls back to the default, an
+    empty tier code; no default means no cap). One transaction, the caps' table
+    locked so two edits apply one after the other; each changed row audited.
+    Returns how many rows changed (0: the same values again record nothing)."""
+    tier_codes = set(TierLevel.objects.values_list("code", flat=True)) | {""}
+    for (kind, tier_code), points in caps.items():
+        if kind not in TransferKind.values:
+            raise TransferCapInvalid(f"Unknown transfer kind {kind!r}", field="kind")
+        if tier_code not in tier_codes and points is not None:
+            raise TransferCapInvalid(f"There is no tier level {tier_code!r}", field="tier_code")
+        if points is not None and not 0 <= points <= MAX_YEARLY_CAP:
+            raise TransferCapInvalid(
+                f"A cap is a whole number of points from 0 to {MAX_YEARLY_CAP}"
+            )
+    changed = 0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE public.transfers_transfercap IN SHARE ROW EXCLUSIVE MODE")
+        rows = {(cap.kind, cap.tier_code): cap for cap in TransferCap.objects.all()}
+        for (kind, tier_code), points in sorted(caps.items(), key=lambda item: item[0]):
+            row = rows.get((kind, tier_code))
+            before = None if row is None else row.yearly_points
+            if before == points:
+                continue
+            if points is None and row is not None:
+                row.delete()
+            elif row is None and points is not None:
+                TransferCap.objects.create(kind=kind, tier_code=tier_code, yearly_points=points)
+            elif row is not None and points is not None:
+                row.yearly_points = points
+                row.save(update_fields=["yearly_points"])
+            audit_record(
+                actor=actor,
+                partner_id=None,
+                action="programme.transfer_cap_change",
+                target=("transfer_cap", f"{kind}/{tier_code or 'default'}"),
+                before={"yearly_points": before},
+                after={"yearly_points": points},
+            )
+            changed += 1
+    return changed

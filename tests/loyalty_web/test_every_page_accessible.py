@@ -464,6 +464,8 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "programme_tier_add": lambda c: "/operator/programme/tiers/add/",
     "programme_tier_policy": lambda c: "/operator/programme/tiers/policy/",
     "programme_tier": lambda c: f"/operator/programme/tiers/{c.level}/",
+    "programme_expiry": lambda c: "/operator/programme/expiry/",
+    "programme_transfer_caps": lambda c: "/operator/programme/transfer-caps/",
     "programme_charities": lambda c: "/operator/programme/charities/",
     "programme_charity_add": lambda c: "/operator/programme/charities/add/",
     "programme_charity": lambda c: f"/operator/programme/charities/{c.charity}/",

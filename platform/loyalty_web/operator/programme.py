@@ -1,6 +1,7 @@
 """The programme pages of the operator console: what is in force (an overview),
-the tier levels with their qualification and grace rules, and the charities
-members donate to; each list with CSV.
+the tier levels with their qualification and grace rules, the expiry policy with
+the countries where points expire only after inactivity, the yearly transfer caps
+per tier, and the charities members donate to; each list with CSV.
 
 Every operator may read them ("view_programme"); only admins change them
 ("configure_programme"). Each view reads its input, calls one domain service or
@@ -23,21 +24,29 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from coalition.charity import selectors as charity_selectors
 from coalition.charity import services as charity_services
+from coalition.expiry import services as expiry_services
 from coalition.expiry.selectors import expiry_policy
 from coalition.tiers import selectors as tier_selectors
 from coalition.tiers import services as tier_services
+from coalition.transfers import services as transfer_services
+from coalition.transfers.models import TransferKind
+from coalition.transfers.selectors import transfer_caps_table
 from loyalty_kernel.errors import DomainError
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
-from loyalty_web.operator.access import may, operator_context, operator_page
+from loyalty_web.operator.access import denied, may, operator_context, operator_page
 from loyalty_web.operator.programme_forms import (
+    EXPIRY_MODE_WORDS,
     QUALIFICATION_WORDS,
+    TRANSFER_KIND_WORDS,
     CharityAddForm,
     CharityForm,
+    ExpiryPolicyForm,
     TierLevelAddForm,
     TierLevelForm,
     TierPolicyForm,
+    TransferCapsForm,
 )
 
 READ = "view_programme"
@@ -72,6 +81,12 @@ def programme_home(request: HttpRequest) -> HttpResponseBase:
             expiry=expiry_policy(),
             charities_active=sum(1 for charity in charities if charity.is_active),
             charities_inactive=sum(1 for charity in charities if not charity.is_active),
+            caps_count=sum(
+                1
+                for row in transfer_caps_table()
+                for points in row.caps.values()
+                if points is not None
+            ),
         ),
     )
 
@@ -294,3 +309,112 @@ def charity_active(request: HttpRequest, slug: str, to: str) -> HttpResponseBase
     else:
         messages.success(request, _("%(name)s no longer takes donations.") % {"name": charity.name})
     return HttpResponseRedirect(reverse("operator:programme_charities"))
+
+
+# --- expiry -----------------------------------------------------------------------------
+
+
+@operator_page(READ)
+@require_http_methods(["GET", "POST"])
+def expiry(request: HttpRequest) -> HttpResponseBase:
+    """The policy in force and, for admins, its form (its POST sets it)."""
+    policy = expiry_policy()
+    if request.method == "GET" and request.GET.get("format") == "csv":
+        return csv_response(
+            "expiry-inactivity-only-countries.csv",
+            ["country", "rule", "inactivity_months"],
+            ([code, "inactivity_only", policy.inactivity_months]
+             for code in policy.inactivity_only_countries),
+        )  # fmt: skip
+    if request.method == "POST" and not may(request, CONFIGURE):
+        return denied(request)
+    form = ExpiryPolicyForm(
+        request.POST or None,
+        initial={
+            "mode": policy.mode,
+            "months": policy.months,
+            "inactivity_months": policy.inactivity_months,
+            "reminder_days": policy.reminder_days,
+            "inactivity_only_countries": ", ".join(policy.inactivity_only_countries),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            expiry_services.expiry_policy_set(
+                mode=data["mode"],
+                months=data["months"],
+                inactivity_months=data["inactivity_months"],
+                reminder_days=data["reminder_days"],
+                inactivity_only_countries=data["inactivity_only_countries"],
+                actor=request.user,
+            )
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            messages.success(request, _("Expiry policy saved."))
+            return HttpResponseRedirect(reverse("operator:programme_expiry"))
+    return render_page(
+        request,
+        "loyalty_web/operator/programme/expiry.html",
+        _context(
+            request,
+            policy=policy,
+            mode_word=EXPIRY_MODE_WORDS.get(policy.mode, policy.mode),
+            form=form,
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+# --- transfer caps ----------------------------------------------------------------------
+
+
+@operator_page(READ)
+@require_http_methods(["GET", "POST"])
+def transfer_caps(request: HttpRequest) -> HttpResponseBase:
+    """The caps table; for admins its cells are inputs and its POST sets them."""
+    rows = transfer_caps_table()
+    if request.method == "GET" and request.GET.get("format") == "csv":
+        return csv_response(
+            "transfer-caps.csv",
+            ["tier_code", "tier", "kind", "yearly_points"],
+            (
+                [row.tier_code or "default", row.tier_name, kind,
+                 "" if points is None else points]
+                for row in rows for kind, points in row.caps.items()
+            ),
+        )  # fmt: skip
+    if request.method == "POST" and not may(request, CONFIGURE):
+        return denied(request)
+    form = TransferCapsForm(request.POST or None, rows=rows)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = transfer_services.transfer_caps_set(caps=form.caps(), actor=request.user)
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            if changed:
+                messages.success(request, _("Transfer caps saved."))
+            else:
+                messages.info(request, _("Nothing to change: it was done already."))
+            return HttpResponseRedirect(reverse("operator:programme_transfer_caps"))
+    kinds = [(kind, TRANSFER_KIND_WORDS[kind]) for kind in TransferKind.values]
+    return render_page(
+        request,
+        "loyalty_web/operator/programme/transfer_caps.html",
+        _context(
+            request,
+            kinds=kinds,
+            rows=[
+                {"row": row, "cells": [
+                    {"kind": kind, "word": word, "points": row.caps[kind],
+                     "field": form[f"{kind}__{row.tier_code}"]}
+                    for kind, word in kinds
+                ]}
+                for row in rows
+            ],
+            form=form,
+        ),
+        status=400 if form.errors else 200,
+    )  # fmt: skip

@@ -1,15 +1,19 @@
-"""Forms of the operator's programme pages: a tier level, the tier policy and a
-charity. They check only the shape of the input; the rules (thresholds that
-increase, a short name taken) are the domain services'."""
+"""Forms of the operator's programme pages: a tier level, the tier policy, a
+charity, the expiry policy and the transfer caps table. They check only the shape
+of the input; the rules (thresholds that increase, a short name taken, ISO country
+codes) are the domain services'."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from coalition.expiry.models import ExpiryMode
 from coalition.tiers.models import QualificationPeriod
+from coalition.transfers.models import TransferKind
 
 QUALIFICATION_WORDS: dict[str, Any] = {
     QualificationPeriod.ROLLING_12_MONTHS: _("Rolling 12 months"),
@@ -130,3 +134,101 @@ class CharityAddForm(CharityForm):
         "slug", "name", "registration_number", "currency", "point_value",
         "stripe_account_id", "request_key",
     )  # fmt: skip
+
+
+EXPIRY_MODE_WORDS: dict[str, Any] = {
+    ExpiryMode.FIXED: _("Fixed months after earning"),
+    ExpiryMode.INACTIVITY: _("After months without activity"),
+}
+
+
+class ExpiryPolicyForm(forms.Form):
+    mode = forms.ChoiceField(
+        label=_("When points expire"),
+        choices=list(EXPIRY_MODE_WORDS.items()),
+    )
+    months = forms.IntegerField(
+        label=_("Months after earning"),
+        min_value=1,
+        help_text=_("With fixed months: each point expires this long after it was earned."),
+        error_messages={
+            "required": _("Enter the months, like 24"),
+            "invalid": _("Enter a whole number of months, like 24"),
+            "min_value": _("Enter at least 1 month"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    inactivity_months = forms.IntegerField(
+        label=_("Months without activity"),
+        min_value=1,
+        help_text=_(
+            "With inactivity, and always in the countries below: a member with no earning, "
+            "spending, transfer or donation this long loses their points."
+        ),
+        error_messages={
+            "required": _("Enter the months, like 24"),
+            "invalid": _("Enter a whole number of months, like 24"),
+            "min_value": _("Enter at least 1 month"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    reminder_days = forms.IntegerField(
+        label=_("Reminder (days before)"),
+        min_value=1,
+        help_text=_("Members are e-mailed this many days before their points expire."),
+        error_messages={
+            "required": _("Enter the days, like 30"),
+            "invalid": _("Enter a whole number of days, like 30"),
+            "min_value": _("Enter at least 1 day"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    inactivity_only_countries = forms.CharField(
+        label=_("Countries with inactivity-only expiry"),
+        required=False,
+        max_length=1000,
+        help_text=_(
+            "ISO 3166 two-letter codes separated by commas or spaces, like DE, FR. "
+            "Where the law forbids points expiring by time alone."
+        ),
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "characters"}),
+    )
+
+    def clean_inactivity_only_countries(self) -> list[str]:
+        text = self.cleaned_data.get("inactivity_only_countries") or ""
+        return [code for code in re.split(r"[\s,;]+", text.upper()) if code]
+
+
+TRANSFER_KIND_WORDS: dict[str, Any] = {
+    TransferKind.TRANSFER: _("Member to member"),
+    TransferKind.HOUSEHOLD: _("Household pooling"),
+}
+
+
+class TransferCapsForm(forms.Form):
+    """One optional whole number per kind and tier row of the caps table; the
+    field names are ``<kind>__<tier code>`` (an empty tier code: the default)."""
+
+    def __init__(self, *args: Any, rows: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cells: list[tuple[str, str]] = []
+        for row in rows:
+            for kind in TransferKind.values:
+                name = f"{kind}__{row.tier_code}"
+                self.cells.append((kind, row.tier_code))
+                self.fields[name] = forms.IntegerField(
+                    required=False,
+                    min_value=0,
+                    initial=row.caps[kind],
+                    error_messages={
+                        "invalid": _("Enter a whole number of points, or leave it empty"),
+                        "min_value": _("A cap cannot be negative"),
+                    },
+                    widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+                )
+
+    def caps(self) -> dict[tuple[str, str], int | None]:
+        return {
+            (kind, tier_code): self.cleaned_data.get(f"{kind}__{tier_code}")
+            for kind, tier_code in self.cells
+        }

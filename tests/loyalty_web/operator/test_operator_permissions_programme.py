@@ -1,4 +1,5 @@
-"""Every programme page of the operator console per role: admin, finance,
+"""Every programme page of the operator console (overview, tier levels and
+policy, charities, expiry, transfer caps) per role: admin, finance,
 support, read-only, a partner's staff (signed in to its console), a member
 (signed in to the portal) and an anonymous visitor. Every operator reads what is
 in force; only admins change it. Operator staff without the capability get 403;
@@ -17,7 +18,9 @@ from django.test import Client
 from coalition.audit.models import AuditEntry
 from coalition.charity.models import Charity
 from coalition.charity.services import charity_create
+from coalition.expiry.models import ExpiryPolicy
 from coalition.tiers.models import TierLevel, TierPolicy
+from coalition.transfers.models import TransferCap
 from tenants.partners.models import Partner
 from tests.testkit.operator import ROLES, assert_answer, login_as
 
@@ -32,6 +35,12 @@ def _state() -> tuple[Any, ...]:
         sorted(TierLevel.objects.values_list("code", "name", "rank", "threshold_points")),
         sorted(TierPolicy.objects.values_list("qualification", "grace_days")),
         sorted(Charity.objects.values_list("slug", "name", "point_value", "is_active")),
+        sorted(
+            ExpiryPolicy.objects.values_list(
+                "mode", "months", "inactivity_months", "reminder_days", "inactivity_only_countries"
+            )
+        ),
+        sorted(TransferCap.objects.values_list("kind", "tier_code", "yearly_points")),
         AuditEntry.objects.count(),
     )
 
@@ -65,6 +74,17 @@ PAGES: dict[str, tuple[Request, frozenset[str]]] = {
         "name": "Renamed", "point_value": "1"}), ADMINS),
     "charity stop": (lambda c, w: c.post(
         f"/operator/programme/charities/{w['charity']}/inactive/"), ADMINS),
+    "expiry": (lambda c, w: c.get("/operator/programme/expiry/"), READERS),
+    "expiry (csv)": (lambda c, w: c.get("/operator/programme/expiry/", {"format": "csv"}),
+                     READERS),
+    "expiry set": (lambda c, w: c.post("/operator/programme/expiry/", {
+        "mode": "inactivity", "months": "12", "inactivity_months": "18", "reminder_days": "20",
+        "inactivity_only_countries": "DE, FR"}), ADMINS),
+    "transfer caps": (lambda c, w: c.get("/operator/programme/transfer-caps/"), READERS),
+    "transfer caps (csv)": (lambda c, w: c.get("/operator/programme/transfer-caps/",
+                                               {"format": "csv"}), READERS),
+    "transfer caps set": (lambda c, w: c.post("/operator/programme/transfer-caps/", {
+        "transfer__": "500", "household__": "900", "transfer__gold": "2000"}), ADMINS),
 }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from tenants.partners.models import Partner
 from tests.testkit import host_client
@@ -63,6 +64,15 @@ def django_db_setup(
 def _back_to_public_schema() -> Iterator[None]:
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language() -> Iterator[None]:
+    # A request the test client sends in Spanish leaves Spanish active in the test's
+    # thread (the locale middleware activates it; nothing deactivates it), so the next
+    # test formatting an expected amount would write "142,50" for a page in English.
+    yield
+    translation.deactivate()
 
 
 # The tables committed data piles up in over a run (the ledger is append-only:

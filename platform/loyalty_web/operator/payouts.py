@@ -13,8 +13,8 @@ renders; a domain error is shown next to the field it names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponseRedirect
@@ -79,6 +79,24 @@ def _show(form: Any, error: DomainError) -> None:
 def _idempotency(request: HttpRequest, key: str) -> IdempotencyKey:
     # The form's key, scoped to this operator: nobody else's form collides.
     return IdempotencyKey(f"operator:{request.user.pk}", key)
+
+
+T = TypeVar("T")
+
+
+def _submitted(
+    request: HttpRequest, form: PayoutRequestForm, start: Callable[[IdempotencyKey], T]
+) -> T | None:
+    """Run ``start`` with the form's idempotency key when the form was posted and is
+    valid (a second press replays the first); None, with the refusal shown on the
+    form, otherwise."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        return start(_idempotency(request, form.cleaned_data["idempotency_key"]))
+    except DomainError as error:
+        _show(form, error)
+        return None
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -202,32 +220,30 @@ def payout_retry(request: HttpRequest, statement_id: int) -> HttpResponseBase:
     if statement is None:
         raise Http404
     form = PayoutRequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            job = services.payout_retry(
-                statement_id=statement.pk,
-                actor=request.user,
-                idempotency=_idempotency(request, form.cleaned_data["idempotency_key"]),
+    job = _submitted(
+        request,
+        form,
+        lambda key: services.payout_retry(
+            statement_id=statement.pk, actor=request.user, idempotency=key
+        ),
+    )
+    if job is not None:
+        if job.paid:
+            messages.success(request, _("Paid: Stripe accepted the payout."))
+        elif job.refused:
+            messages.error(
+                request,
+                _("Stripe refused the payout again: %(reason)s")
+                % {"reason": job.result.get("payout_error_message", "")},
             )
-        except DomainError as error:
-            _show(form, error)
-        else:
-            if job.paid:
-                messages.success(request, _("Paid: Stripe accepted the payout."))
-            elif job.refused:
-                messages.error(
-                    request,
-                    _("Stripe refused the payout again: %(reason)s")
-                    % {"reason": job.result.get("payout_error_message", "")},
-                )
-            elif job.finished:
-                messages.error(
-                    request,
-                    _("Not paid: the partner or charity has no connected Stripe account yet."),
-                )
-            return HttpResponseRedirect(
-                reverse("operator:payouts") + f"?period={statement.period.number}"
+        elif job.finished:
+            messages.error(
+                request,
+                _("Not paid: the partner or charity has no connected Stripe account yet."),
             )
+        return HttpResponseRedirect(
+            reverse("operator:payouts") + f"?period={statement.period.number}"
+        )
     row = _row(statement)
     return render_page(
         request,
@@ -247,17 +263,15 @@ def period_payout(request: HttpRequest, number: int) -> HttpResponseBase:
     if period is None:
         raise Http404
     form = PayoutRequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            job = services.payout_period_start(
-                period_id=period.pk,
-                actor=request.user,
-                idempotency=_idempotency(request, form.cleaned_data["idempotency_key"]),
-            )
-        except DomainError as error:
-            _show(form, error)
-        else:
-            return HttpResponseRedirect(reverse("operator:payout_job", args=[job.pk]))
+    job = _submitted(
+        request,
+        form,
+        lambda key: services.payout_period_start(
+            period_id=period.pk, actor=request.user, idempotency=key
+        ),
+    )
+    if job is not None:
+        return HttpResponseRedirect(reverse("operator:payout_job", args=[job.pk]))
     to_pay = list(selectors.statements_to_pay(period.pk).select_related("partner", "charity"))
     return render_page(
         request,
@@ -317,16 +331,13 @@ def reconciliation(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST":
         if not may(request, PAY):
             return denied(request)
-        if form.is_valid():
-            try:
-                services.reconciliation_start(
-                    actor=request.user,
-                    idempotency=_idempotency(request, form.cleaned_data["idempotency_key"]),
-                )
-            except DomainError as error:
-                _show(form, error)
-            else:
-                return HttpResponseRedirect(reverse("operator:reconciliation"))
+        started = _submitted(
+            request,
+            form,
+            lambda key: services.reconciliation_start(actor=request.user, idempotency=key),
+        )
+        if started is not None:
+            return HttpResponseRedirect(reverse("operator:reconciliation"))
     job = selectors.latest_reconciliation()
     differences = _differences(job)
     if request.GET.get("format") == "csv":

@@ -19,42 +19,29 @@ from coalition.settlement.models import PaymentStatus, SettlementPeriod, Stateme
 from coalition.settlement.stripe import gateway
 from loyalty_platform.devtools.stripe_fake import FakeStripeServer
 from tenants.partners.models import Partner
+from tests.testkit.payouts import REFUSAL, period_to_pay, refuse_transfers_to
 from tests.testkit.settlement import (
     close_everything_before,
-    close_now,
     known_terms,
     new_member,
     onboard_partner,
     statement_of,
 )
 
-REFUSAL = {"code": "balance_insufficient", "message": "Insufficient funds in Stripe balance."}
 
-
-def _period_with_three_payouts() -> tuple[SettlementPeriod, Partner, Partner, Partner]:
+def _three_payouts() -> tuple[SettlementPeriod, Partner, Partner, Partner]:
     """A payer (invoiced 1000) and two receivers (255 and 90), all connected:
-    returns (period, payer, refused receiver, paid receiver)."""
-    payer = onboard_partner("payer", "EUR")
-    refused = onboard_partner("refused", "EUR")
-    paid = onboard_partner("paid", "EUR")
-    for partner in (payer, refused, paid):
-        known_terms(partner, issuance_price="1.0", reimbursement_rate="0.5")
-    close_everything_before()
-    member = new_member()
-    ledger.earn(member_id=member, partner_id=payer.pk, points=1000)
-    ledger.burn(member_id=member, partner_id=refused.pk, points=510)
-    ledger.burn(member_id=member, partner_id=paid.pk, points=180)
-    for partner in (refused, paid):
-        Partner.objects.filter(pk=partner.pk).update(stripe_account_id=f"acct_{partner.slug}")
-    return close_now(), payer, refused, paid
+    (period, payer, the receiver Stripe will refuse, the paid receiver)."""
+    period = period_to_pay()
+    return period.period, period.payer, period.refused, period.paid
 
 
 def test_a_refused_transfer_does_not_stop_the_other_payouts(
     db: None, fake_stripe: FakeStripeServer
 ) -> None:
     # given a period with three payouts, and Stripe refusing one receiver's transfer
-    period, payer, refused, paid = _period_with_three_payouts()
-    fake_stripe.state.refuse("/v1/transfers", destination=f"acct_{refused.slug}", **REFUSAL)
+    period, payer, refused, paid = _three_payouts()
+    refuse_transfers_to(fake_stripe, refused)
     now = timezone.now()
 
     # when the period is paid out
@@ -85,8 +72,8 @@ def test_the_retry_job_pays_a_refused_payout_after_its_backoff_with_a_new_key(
     db: None, fake_stripe: FakeStripeServer
 ) -> None:
     # given a transfer Stripe refused once
-    period, _payer, refused, _paid = _period_with_three_payouts()
-    fake_stripe.state.refuse("/v1/transfers", destination=f"acct_{refused.slug}", **REFUSAL)
+    period, _payer, refused, _paid = _three_payouts()
+    refuse_transfers_to(fake_stripe, refused)
     now = timezone.now()
     gateway.pay_out_period(period.pk, now=now)
     statement = statement_of(period, refused)
@@ -127,8 +114,8 @@ def test_the_retry_job_pays_a_refused_payout_after_its_backoff_with_a_new_key(
 
 def test_the_job_gives_up_after_its_last_attempt(db: None, fake_stripe: FakeStripeServer) -> None:
     # given a transfer Stripe always refuses
-    period, _payer, refused, _paid = _period_with_three_payouts()
-    fake_stripe.state.refuse("/v1/transfers", destination=f"acct_{refused.slug}", **REFUSAL)
+    period, _payer, refused, _paid = _three_payouts()
+    refuse_transfers_to(fake_stripe, refused)
     now = timezone.now()
     gateway.pay_out_period(period.pk, now=now)
 
@@ -160,7 +147,7 @@ def test_close_period_prints_statements_then_payouts_and_says_how_to_retry(
     ledger.burn(member_id=member, partner_id=paid.pk, points=180)
     for partner in (refused, paid):
         Partner.objects.filter(pk=partner.pk).update(stripe_account_id=f"acct_{partner.slug}")
-    fake_stripe.state.refuse("/v1/transfers", destination=f"acct_{refused.slug}", **REFUSAL)
+    refuse_transfers_to(fake_stripe, refused)
 
     # when the operator closes the period now, without a broker
     with pytest.raises(CommandError) as failed:

@@ -7,20 +7,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Func, QuerySet, Sum
 
 from coalition.adjustments.models import Adjustment
+from coalition.rules.selectors import coalition_rules
 from loyalty_kernel import clock
 from tenants.partners.models import Partner
 
-DEFAULT_DAILY_CAP = 10_000
-
 
 def daily_cap() -> int:
-    """Points a partner may adjust per local day, adding and taking back alike
-    (setting ``LOYALTY_ADJUSTMENT_DAILY_CAP``)."""
-    return int(getattr(settings, "LOYALTY_ADJUSTMENT_DAILY_CAP", DEFAULT_DAILY_CAP))
+    """Points a partner may adjust per local day, adding and taking back alike: the
+    coalition rule the operator sets (``coalition.rules``; before that, setting
+    ``LOYALTY_ADJUSTMENT_DAILY_CAP``)."""
+    return coalition_rules().adjustment_daily_cap
 
 
 def local_day(partner: Partner, now: datetime | None = None) -> date:

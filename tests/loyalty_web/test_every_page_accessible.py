@@ -33,6 +33,9 @@ from coalition.adjustments.services import adjust_points
 from coalition.api_keys.services import api_key_create
 from coalition.charity.services import charity_create
 from coalition.operators.services import operator_invite
+from coalition.rules.models import CoalitionRules
+from coalition.rules.selectors import default_rules
+from coalition.rules.services import coalition_rules_set
 from coalition.settlement.models import PayoutJob, PayoutJobKind, PayoutJobStatus
 from coalition.tiers.models import TierLevel
 from coalition.webhooks.services import webhook_endpoint_create
@@ -466,6 +469,7 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "programme_tier": lambda c: f"/operator/programme/tiers/{c.level}/",
     "programme_expiry": lambda c: "/operator/programme/expiry/",
     "programme_transfer_caps": lambda c: "/operator/programme/transfer-caps/",
+    "programme_rules": lambda c: "/operator/programme/rules/",
     "programme_charities": lambda c: "/operator/programme/charities/",
     "programme_charity_add": lambda c: "/operator/programme/charities/add/",
     "programme_charity": lambda c: f"/operator/programme/charities/{c.charity}/",
@@ -515,6 +519,15 @@ def _coalition() -> tuple[Coalition, Any]:
         threshold_points=10**11,
     )
     charity = charity_create(slug=f"sweep-{uuid4().hex[:8]}", name="Sweep charity")
+    # committed too, with the defaults' values (so no other test sees other rules), and
+    # removed at the end: the rules page shows a change in its history table
+    defaults = default_rules()
+    coalition_rules_set(
+        adjustment_daily_cap=defaults.adjustment_daily_cap,
+        goodwill_approval_threshold=defaults.goodwill_approval_threshold,
+        reason="sweep",
+        actor=admin,
+    )
     return (
         Coalition(
             partner=partner.slug,
@@ -552,6 +565,7 @@ def test_every_operator_page_passes_the_accessibility_check(
             problems += _sweep(browser, host, pages)
     finally:
         TierLevel.objects.filter(code=coalition.level).delete()
+        CoalitionRules.objects.all().delete()
 
     # then none has a serious or critical accessibility fault
     assert problems == [], "\n".join(problems)

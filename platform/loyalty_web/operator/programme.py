@@ -1,7 +1,9 @@
 """The programme pages of the operator console: what is in force (an overview),
 the tier levels with their qualification and grace rules, the expiry policy with
 the countries where points expire only after inactivity, the yearly transfer caps
-per tier, and the charities members donate to; each list with CSV.
+per tier, the charities members donate to, and the coalition-wide rules (partners'
+daily adjustment cap, the goodwill four-eyes threshold) with their history; each
+list with CSV.
 
 Every operator may read them ("view_programme"); only admins change them
 ("configure_programme"). Each view reads its input, calls one domain service or
@@ -22,10 +24,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from coalition.audit.selectors import audit_entries_everywhere
 from coalition.charity import selectors as charity_selectors
 from coalition.charity import services as charity_services
 from coalition.expiry import services as expiry_services
 from coalition.expiry.selectors import expiry_policy
+from coalition.rules import services as rules_services
+from coalition.rules.selectors import coalition_rules
 from coalition.tiers import selectors as tier_selectors
 from coalition.tiers import services as tier_services
 from coalition.transfers import services as transfer_services
@@ -42,6 +47,7 @@ from loyalty_web.operator.programme_forms import (
     TRANSFER_KIND_WORDS,
     CharityAddForm,
     CharityForm,
+    CoalitionRulesForm,
     ExpiryPolicyForm,
     TierLevelAddForm,
     TierLevelForm,
@@ -79,6 +85,7 @@ def programme_home(request: HttpRequest) -> HttpResponseBase:
             levels=tier_selectors.tier_levels_listed(),
             policy=_policy_words(),
             expiry=expiry_policy(),
+            rules=coalition_rules(),
             charities_active=sum(1 for charity in charities if charity.is_active),
             charities_inactive=sum(1 for charity in charities if not charity.is_active),
             caps_count=sum(
@@ -418,3 +425,70 @@ def transfer_caps(request: HttpRequest) -> HttpResponseBase:
         ),
         status=400 if form.errors else 200,
     )  # fmt: skip
+
+
+# --- coalition rules --------------------------------------------------------------------
+
+RULES_HISTORY = 20
+
+
+@operator_page(READ)
+@require_http_methods(["GET", "POST"])
+def rules(request: HttpRequest) -> HttpResponseBase:
+    """The coalition-wide rules in force, their changes (who, when, why; CSV) and,
+    for admins, the form that changes them with a reason."""
+    history = list(audit_entries_everywhere(action_prefix="programme.rules_change")[:RULES_HISTORY])
+    if request.method == "GET" and request.GET.get("format") == "csv":
+        return csv_response(
+            "coalition-rules-history.csv",
+            ["changed_at", "changed_by", "adjustment_daily_cap_before",
+             "adjustment_daily_cap", "goodwill_approval_threshold_before",
+             "goodwill_approval_threshold", "reason"],
+            ([entry.at.isoformat(), entry.actor_label,
+              (entry.before or {}).get("adjustment_daily_cap", ""),
+              (entry.after or {}).get("adjustment_daily_cap", ""),
+              (entry.before or {}).get("goodwill_approval_threshold", ""),
+              (entry.after or {}).get("goodwill_approval_threshold", ""),
+              (entry.after or {}).get("reason", "")] for entry in history),
+        )  # fmt: skip
+    if request.method == "POST" and not may(request, CONFIGURE):
+        return denied(request)
+    in_force = coalition_rules()
+    form = CoalitionRulesForm(
+        request.POST or None,
+        initial={
+            "adjustment_daily_cap": in_force.adjustment_daily_cap,
+            "goodwill_approval_threshold": in_force.goodwill_approval_threshold,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            change = rules_services.coalition_rules_set(
+                adjustment_daily_cap=data["adjustment_daily_cap"],
+                goodwill_approval_threshold=data["goodwill_approval_threshold"],
+                reason=data["reason"],
+                actor=request.user,
+            )
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            if change.changed:
+                messages.success(request, _("Coalition rules saved."))
+            else:
+                messages.info(request, _("Nothing to change: these rules are in force already."))
+            return HttpResponseRedirect(reverse("operator:programme_rules"))
+    return render_page(
+        request,
+        "loyalty_web/operator/programme/rules.html",
+        _context(
+            request,
+            rules=in_force,
+            history=[
+                {"entry": entry, "before": entry.before or {}, "after": entry.after or {}}
+                for entry in history
+            ],
+            form=form,
+        ),
+        status=400 if form.errors else 200,
+    )

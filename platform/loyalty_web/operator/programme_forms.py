@@ -232,3 +232,43 @@ class TransferCapsForm(forms.Form):
             (kind, tier_code): self.cleaned_data.get(f"{kind}__{tier_code}")
             for kind, tier_code in self.cells
         }
+
+
+def _rule_points(label: Any, help_text: Any) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        min_value=0,
+        help_text=help_text,
+        error_messages={
+            "required": _("Enter a number of points, like 1000"),
+            "invalid": _("Enter a whole number of points, like 1000"),
+            "min_value": _("Enter 0 or more points"),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+
+class CoalitionRulesForm(forms.Form):
+    adjustment_daily_cap = _rule_points(
+        _("Partner adjustments per day (points)"),
+        _(
+            "The points each partner may add to or take back from members' wallets per day, "
+            "in its time zone. 0 stops partners adjusting points."
+        ),
+    )
+    goodwill_approval_threshold = _rule_points(
+        _("Goodwill given without a second operator (points)"),
+        _(
+            "Coalition-funded goodwill above this needs a second operator's approval. "
+            "0 sends every goodwill for approval."
+        ),
+    )
+    reason = forms.CharField(
+        label=_("Reason for the change"),
+        max_length=200,
+        help_text=_("Kept in the audit log with the change."),
+        error_messages={
+            "required": _("Enter the reason for this change"),
+            "max_length": _("Keep the reason to 200 characters"),
+        },
+    )

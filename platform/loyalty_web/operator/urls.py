@@ -85,6 +85,7 @@ urlpatterns = [
     path("programme/tiers/<slug:code>/", programme.tier_level_edit, name="programme_tier"),
     path("programme/expiry/", programme.expiry, name="programme_expiry"),
     path("programme/transfer-caps/", programme.transfer_caps, name="programme_transfer_caps"),
+    path("programme/rules/", programme.rules, name="programme_rules"),
     path("programme/charities/", programme.charities, name="programme_charities"),
     path("programme/charities/add/", programme.charity_add, name="programme_charity_add"),
     path("programme/charities/<slug:slug>/", programme.charity_edit, name="programme_charity"),

@@ -1,5 +1,5 @@
 """Every programme page of the operator console (overview, tier levels and
-policy, charities, expiry, transfer caps) per role: admin, finance,
+policy, charities, expiry, transfer caps, coalition rules) per role: admin, finance,
 support, read-only, a partner's staff (signed in to its console), a member
 (signed in to the portal) and an anonymous visitor. Every operator reads what is
 in force; only admins change it. Operator staff without the capability get 403;
@@ -19,6 +19,7 @@ from coalition.audit.models import AuditEntry
 from coalition.charity.models import Charity
 from coalition.charity.services import charity_create
 from coalition.expiry.models import ExpiryPolicy
+from coalition.rules.models import CoalitionRules
 from coalition.tiers.models import TierLevel, TierPolicy
 from coalition.transfers.models import TransferCap
 from tenants.partners.models import Partner
@@ -41,6 +42,11 @@ def _state() -> tuple[Any, ...]:
             )
         ),
         sorted(TransferCap.objects.values_list("kind", "tier_code", "yearly_points")),
+        sorted(
+            CoalitionRules.objects.values_list(
+                "adjustment_daily_cap", "goodwill_approval_threshold", "reason"
+            )
+        ),
         AuditEntry.objects.count(),
     )
 
@@ -85,6 +91,11 @@ PAGES: dict[str, tuple[Request, frozenset[str]]] = {
                                                {"format": "csv"}), READERS),
     "transfer caps set": (lambda c, w: c.post("/operator/programme/transfer-caps/", {
         "transfer__": "500", "household__": "900", "transfer__gold": "2000"}), ADMINS),
+    "rules": (lambda c, w: c.get("/operator/programme/rules/"), READERS),
+    "rules (csv)": (lambda c, w: c.get("/operator/programme/rules/", {"format": "csv"}), READERS),
+    "rules set": (lambda c, w: c.post("/operator/programme/rules/", {
+        "adjustment_daily_cap": "2500", "goodwill_approval_threshold": "300",
+        "reason": "fraud seen at one partner"}), ADMINS),
 }  # fmt: skip
 
 

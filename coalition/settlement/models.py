@@ -368,3 +368,54 @@ class PayoutJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (PayoutJobStatus.DONE, PayoutJobStatus.FAILED)
+
+
+class FinanceMonthFlow(models.Model):
+    """The finance report's flows folded up to the rollup's watermark: per UTC
+    month and journal kind, the points the kind moved (``finance.FLOWS_SQL``'s
+    per-header figure) and how many headers. Derived data: ``finance_rollup_rebuild``
+    recomputes it from the journal."""
+
+    month = models.DateField()
+    kind = models.CharField(max_length=20)
+    points = models.BigIntegerField(default=0)
+    transactions = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["month", "kind"], name="finance_month_kind_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.kind}: {self.points}"
+
+
+class FinanceIssuerOutstanding(models.Model):
+    """Per issuer, the lots' points plus their movements up to the rollup's
+    watermark (what ``sum(remaining)`` was there). The issuer may be NULL (points
+    no partner issued), one row for all of them."""
+
+    issuer_id = models.BigIntegerField(null=True)
+    points = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["issuer_id"], nulls_distinct=False, name="finance_issuer_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"issuer {self.issuer_id}: {self.points}"
+
+
+class FinanceRollupWatermark(models.Model):
+    """How far the finance rollups have folded the journal: every transaction with
+    an id up to ``transaction_id`` is in them, none above. One row."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    transaction_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.transaction_id}"

@@ -46,7 +46,7 @@ def live_position(partner: Partner, *, now: datetime | None = None) -> DraftStat
 
 @dataclass(frozen=True)
 class LiabilityLine:
-    issuer_id: int
+    issuer_id: int | None  # None: points no partner issued (coalition-funded lots)
     outstanding_points: int
     currency: str | None
     value: int | None  # outstanding points at the issuer's current issuance price
@@ -77,7 +77,7 @@ SELECT l.issuer_id, -sum(m.points)
 
 
 def _liability_line(
-    issuer_id: int, points: int, terms: SettlementTerms | None, held: int = 0
+    issuer_id: int | None, points: int, terms: SettlementTerms | None, held: int = 0
 ) -> LiabilityLine:
     """Outstanding points valued at the issuer's current issuance price (no
     value without terms: nothing says what the points are worth)."""

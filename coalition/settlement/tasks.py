@@ -6,13 +6,20 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from coalition.settlement import periods
+from coalition.settlement import finance, periods
 from coalition.settlement.stripe import events, gateway
 
 
 @shared_task(name="settlement.close_due_periods", acks_late=True)
 def close_due_periods() -> list[int]:
     return [period.pk for period in periods.periods_close_due()]
+
+
+@shared_task(name="settlement.advance_finance_rollups", acks_late=True, ignore_result=True)
+def advance_finance_rollups() -> int:
+    """Fold the journal up to the safe watermark into the finance report's
+    rollups (idempotent: the watermark moves with the rows it covers)."""
+    return finance.finance_rollup_advance()
 
 
 @shared_task(name="settlement.pay_out_period", acks_late=True)

@@ -278,6 +278,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
     # Folds new journal transactions into the dashboards' daily rollups.
     "analytics-advance-rollups": {"task": "analytics.advance_rollups", "schedule": 15.0},
+    # Folds new journal transactions into the operator finance report's rollups;
+    # the report reads the tail above them live, so a late run costs time, not figures.
+    "settlement-advance-finance-rollups": {
+        "task": "settlement.advance_finance_rollups",
+        "schedule": 60.0,
+    },
     # Hourly, but each member gets one digest per UTC day: the first run of the day
     # fixes the day's window and the outbox keys each e-mail by the day.
     "notifications-points-digests": {

@@ -66,13 +66,16 @@ def _csv_denied(request: HttpRequest) -> HttpResponseBase | None:
 
 
 def _issuers(report: FinanceReport) -> list[dict[str, Any]]:
-    names = partner_names(line.issuer_id for line in report.lines)
+    names = partner_names(line.issuer_id for line in report.lines if line.issuer_id is not None)
+
+    def named(issuer_id: int | None) -> tuple[str, str]:
+        # points no partner issued (coalition-funded lots) are one line of their own
+        if issuer_id is None:
+            return gettext("The coalition"), ""
+        return names.get(issuer_id, ("", ""))
+
     return [
-        {
-            "line": line,
-            "name": names.get(line.issuer_id, ("", ""))[0],
-            "slug": names.get(line.issuer_id, ("", ""))[1],
-        }
+        {"line": line, "name": named(line.issuer_id)[0], "slug": named(line.issuer_id)[1]}
         for line in report.lines
     ]
 

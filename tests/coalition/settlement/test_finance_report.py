@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Any
 
+import pytest
+from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -26,9 +29,14 @@ from coalition.ledger.models import (
     Transaction,
     TransactionKind,
 )
+from coalition.settlement import finance
 from coalition.settlement import services as settlement
 from coalition.settlement.finance import FinanceReport, finance_report
-from coalition.settlement.models import SettlementTerms
+from coalition.settlement.models import (
+    FinanceIssuerOutstanding,
+    FinanceMonthFlow,
+    SettlementTerms,
+)
 from loyalty_kernel.errors import DomainError
 from tenants.partners.models import Partner
 from tests.testkit.settlement import (
@@ -367,3 +375,201 @@ def test_the_report_equals_the_recomputation_on_generated_sequences(db: None) ->
             pass
 
     run()
+
+
+# --- the rollups: the report reads folded months and issuers plus the live tail ---
+
+
+def rolled(now: datetime) -> dict[str, object]:
+    return as_compared(finance_report(now))
+
+
+def journal_head() -> int:
+    return Transaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def test_the_rolled_up_report_equals_the_recomputation_on_generated_sequences(db: None) -> None:
+    # given three issuers, one of them without terms in force
+    now = timezone.now()
+    partners = [onboard_partner(f"finr-{code.lower()}", code) for code in ("EUR", "USD", "GBP")]
+    known_terms(partners[0], issuance_price="1.37", reimbursement_rate="1",
+                effective_from=now - timedelta(days=500))  # fmt: skip
+    known_terms(partners[1], issuance_price="0.005", reimbursement_rate="0.004",
+                effective_from=now - timedelta(days=500))  # fmt: skip
+
+    @settings(
+        max_examples=25, deadline=None, database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )  # fmt: skip
+    @given(
+        steps=st.lists(
+            st.tuples(
+                st.sampled_from(OPERATIONS),
+                st.integers(0, 1),
+                st.integers(0, 2),
+                st.integers(1, 600),
+                st.integers(0, 13),
+                # after the step: fold nothing, fold everything, or fold only up
+                # to a few transactions back (the rollup partly stale)
+                st.sampled_from(("none", "all", "partly")),
+            ),
+            min_size=1,
+            max_size=14,
+        ),
+        batch=st.integers(1, 5),
+    )
+    def run(steps: list[tuple[str, int, int, int, int, str]], batch: int) -> None:
+        try:
+            with transaction.atomic():
+                # when the members do a generated sequence of operations, each
+                # posted in a generated month, the rollups folded now and then
+                # (in batches of a few transactions) and left behind after
+                members = [new_member("finr"), new_member("finr")]
+                last: dict[tuple[str, int], int] = {}
+                for operation, member, partner, points, back, fold in steps:
+                    with posted_at(mid_month(now, back)):
+                        apply(operation, members[member], partners[partner], points, last)
+                    if fold == "all":
+                        finance.finance_rollup_advance(batch=batch)
+                    elif fold == "partly":
+                        finance.finance_rollup_advance(batch=batch, upto=journal_head() - 2)
+                    # then, at every step, the report equals the recomputation
+                    assert rolled(now) == recompute(now)
+                raise Rollback
+        except Rollback:
+            pass
+
+    run()
+
+
+def test_the_rollups_equal_the_plain_aggregates_and_survive_a_rebuild(db: None) -> None:
+    # given activity in three months, folded in batches of two transactions
+    now = timezone.now()
+    eur = onboard_partner("finr-plain", "EUR")
+    alice, bob = new_member("finr"), new_member("finr")
+    for back in (3, 1, 0):
+        with posted_at(mid_month(now, back)):
+            ledger.earn(member_id=alice, partner_id=eur.pk, points=100 + back)
+            ledger.burn(member_id=alice, partner_id=eur.pk, points=40)
+            hold = ledger.hold_authorize(member_id=alice, partner_id=eur.pk, points=30)
+            ledger.hold_capture(hold_id=int(hold.result["hold"]), points=20)
+            ledger.earn(member_id=bob, partner_id=eur.pk, points=7, expires_at=EXPIRES_AT,
+                        now=EARNED_AT)  # fmt: skip
+            ledger.lots_expire(now=AFTER_EXPIRY)
+    head = journal_head()
+
+    # when the rollups are folded
+    assert finance.finance_rollup_advance(batch=2) == head
+
+    # then per month and kind they hold the plain aggregate over the journal, and
+    # per issuer the lots' remaining points
+    with connection.cursor() as cursor:
+        cursor.execute(finance.FLOWS_SQL)
+        plain_flows = {(month, kind): int(points) for month, kind, points in cursor.fetchall()}
+        cursor.execute(finance.OUTSTANDING_SQL)
+        plain_outstanding = {issuer: int(points) for issuer, points in cursor.fetchall()}
+        cursor.execute(
+            "SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date, kind, count(*) "
+            "FROM public.ledger_transaction GROUP BY 1, 2"
+        )
+        plain_counts = {(month, kind): count for month, kind, count in cursor.fetchall()}
+    flows = {(r.month, r.kind): r.points for r in FinanceMonthFlow.objects.all()}
+    counts = {(r.month, r.kind): r.transactions for r in FinanceMonthFlow.objects.all()}
+    outstanding = {
+        r.issuer_id: r.points for r in FinanceIssuerOutstanding.objects.exclude(points=0)
+    }
+    assert flows == plain_flows
+    assert counts == plain_counts
+    assert outstanding == plain_outstanding
+    # and folding again adds nothing; a rebuild gives the same rows
+    assert finance.finance_rollup_advance() == head
+    assert {(r.month, r.kind): r.points for r in FinanceMonthFlow.objects.all()} == flows
+    assert finance.finance_rollup_rebuild() == head
+    assert {(r.month, r.kind): r.points for r in FinanceMonthFlow.objects.all()} == flows
+    assert rolled(now) == recompute(now)
+
+
+def test_a_rollup_folded_last_month_serves_the_next_month(db: None) -> None:
+    # given activity up to this month, folded
+    now = timezone.now()
+    eur = onboard_partner("finr-month", "EUR")
+    known_terms(eur, issuance_price="0.9", reimbursement_rate="0.5",
+                effective_from=now - timedelta(days=500))  # fmt: skip
+    alice = new_member("finr")
+    for back in (12, 2, 0):
+        with posted_at(mid_month(now, back)):
+            ledger.earn(member_id=alice, partner_id=eur.pk, points=1_000 + back)
+            ledger.burn(member_id=alice, partner_id=eur.pk, points=10 + back)
+    finance.finance_rollup_advance()
+
+    # when a new month starts and points are earned, spent and expire in it
+    # before the rollup is folded again
+    later = mid_month(now, -1)
+    with posted_at(later):
+        ledger.earn(member_id=alice, partner_id=eur.pk, points=321)
+        ledger.burn(member_id=alice, partner_id=eur.pk, points=123)
+        ledger.earn(member_id=alice, partner_id=eur.pk, points=55, expires_at=EXPIRES_AT,
+                    now=EARNED_AT)  # fmt: skip
+        ledger.lots_expire(now=AFTER_EXPIRY)
+
+    # then the report for the new month (the oldest month gone, the new one
+    # from the tail) equals the recomputation, before and after the next fold
+    report = finance_report(later)
+    assert report.months[-1].month == month_of(later)
+    assert (report.months[-1].issued, report.months[-1].redeemed) == (321 + 55, 123)
+    assert as_compared(report) == recompute(later)
+    finance.finance_rollup_advance()
+    assert rolled(later) == recompute(later)
+
+
+def test_a_fold_committing_while_the_report_reads_is_seen_once(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given activity of which only the first half is folded
+    now = timezone.now()
+    eur = onboard_partner("finr-race", "EUR")
+    alice = new_member("finr")
+    for points in (500, 600):
+        ledger.earn(member_id=alice, partner_id=eur.pk, points=points)
+        ledger.burn(member_id=alice, partner_id=eur.pk, points=points // 5)
+    finance.finance_rollup_advance(upto=journal_head() - 2)
+    expected = recompute(now)
+
+    # when a fold commits right after the report read the watermark (each
+    # statement's own snapshot then sees the new watermark)
+    real = finance._rolled_up
+    folds: list[int] = []
+
+    def racing(cursor: Any, sql: str) -> list[tuple[Any, ...]]:
+        original_execute = cursor.execute
+
+        def execute(statement: str, params: Any = None) -> Any:
+            result = original_execute(statement, params)
+            if statement == finance.WATERMARK_SQL and len(folds) < 2:
+                # the first fold takes one more transaction, the second the rest
+                folds.append(finance.finance_rollup_advance(upto=journal_head() - 1 + len(folds)))
+            return result
+
+        monkeypatch.setattr(cursor, "execute", execute)
+        try:
+            return real(cursor, sql)
+        finally:
+            monkeypatch.setattr(cursor, "execute", original_execute)
+
+    monkeypatch.setattr(finance, "_rolled_up", racing)
+    report = finance_report(now)
+
+    # then the folded transactions are counted once: from the rollup, not the tail too
+    assert folds == [journal_head() - 1, journal_head()]
+    assert as_compared(report) == expected
+
+
+def test_the_fold_is_on_the_beat_schedule() -> None:
+    tasks = [entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()]
+    assert "settlement.advance_finance_rollups" in tasks
+
+
+def test_points_no_partner_issued_are_their_own_line_last() -> None:
+    # the ledger may come to hold lots without an issuer (coalition-funded): the
+    # report groups them as one line, after the partners'
+    assert sorted([None, 7, 2], key=finance._issuer_order) == [2, 7, None]

@@ -15,7 +15,7 @@ def test_the_operator_benchmark_fills_and_times_the_finance_report() -> None:
     bench = bench_operator.operator_bench(0.001, fill_clients=1, runs=2)
 
     # then the journal holds the entries asked for, the report saw the expiries,
-    # holds and months, and the table has its three rows
+    # holds and months, and the table has its five rows
     assert bench.entries >= bench.scale.min_entries
     assert bench.fill["expired"] > 0
     assert bench.fill["holds"] > 0
@@ -23,4 +23,10 @@ def test_the_operator_benchmark_fills_and_times_the_finance_report() -> None:
     assert sum(1 for month in bench.report.months if month.issued) > 1
     assert len(bench.report_ms) == len(bench.lots_ms) == len(bench.months_ms) == 2
     rows = bench_operator.table_rows(bench)
-    assert [row[0].split()[0] for row in rows] == ["finance_report()", "plain:", "plain:"]
+    assert [row[0].split()[0] for row in rows] == [
+        "finance_report()", "finance_report(),", "rollups", "plain:", "plain:",
+    ]  # fmt: skip
+    # the report timed again with a tail of earns above the folded rollup
+    assert bench.tail > 0
+    assert bench.stale_report_ms is not None
+    assert len(bench.stale_report_ms) == 2

@@ -25,6 +25,11 @@ gave it x the charity's point value, which the coalition pays it (net <= 0).
 
 Everything is aggregated in a few set-based statements over the watermark range,
 so closing a period costs about one GROUP BY over its entries.
+
+The module is longer than 500 lines because a line's audit trail
+(``line_transactions``) must select exactly the journal events its valuation
+counted, with the same kinds, signs and watermark range: kept beside the
+valuation, the two cannot drift apart.
 """
 
 from __future__ import annotations

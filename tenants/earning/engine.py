@@ -28,8 +28,8 @@ Attribution (``attribute_points``) then says which line earned which of the poin
 awarded, so a return can take back exactly what its units earned: line rules
 belong to their line, receipt-level contributions are spread over the lines by
 their points, and a largest-remainder split makes the parts add up to the award.
-It lives here, making the module longer than 500 lines, because it must apply the
-very rule semantics the pricing applies (which multiplier wins, which bonus
+The module is longer than 500 lines because attribution lives here: it must apply
+the very rule semantics the pricing applies (which multiplier wins, which bonus
 matches, what is excluded); two copies would drift apart.
 """
 

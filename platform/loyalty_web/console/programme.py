@@ -6,6 +6,10 @@ Every member of staff may read these pages; owners and managers
 ("configure_programme") change them. Each view reads its input, calls one domain
 service or selector, and renders; a domain error is shown next to the field it
 names.
+
+The module is longer than 500 lines because the rule pages (versions, the editor
+per kind, preview, compare) share the version and rule look-ups and the one
+permission rule of the area; split the stores out if the area grows again.
 """
 
 from __future__ import annotations

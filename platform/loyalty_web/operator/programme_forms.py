@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from coalition.expiry.models import ExpiryMode
 from coalition.tiers.models import QualificationPeriod
 from coalition.transfers.models import TransferKind
+from loyalty_web.design.forms import whole_number_field
 
 QUALIFICATION_WORDS: dict[str, Any] = {
     QualificationPeriod.ROLLING_12_MONTHS: _("Rolling 12 months"),
@@ -28,16 +29,13 @@ class TierLevelForm(forms.Form):
         help_text=_("As members see it, for example Gold."),
         error_messages={"required": _("Enter the level's name")},
     )
-    threshold_points = forms.IntegerField(
-        label=_("Qualifying points"),
+    threshold_points = whole_number_field(
+        _("Qualifying points"),
         min_value=0,
         help_text=_("Points a member must earn in the qualification period to reach this level."),
-        error_messages={
-            "required": _("Enter the qualifying points, like 5000"),
-            "invalid": _("Enter a whole number of points, like 5000"),
-            "min_value": _("Qualifying points cannot be negative"),
-        },
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        required=_("Enter the qualifying points, like 5000"),
+        invalid=_("Enter a whole number of points, like 5000"),
+        too_small=_("Qualifying points cannot be negative"),
     )
 
 
@@ -63,16 +61,13 @@ class TierPolicyForm(forms.Form):
         choices=list(QUALIFICATION_WORDS.items()),
         help_text=_("The points that count: those earned in the last 12 months, or this year."),
     )
-    grace_days = forms.IntegerField(
-        label=_("Grace before a downgrade (days)"),
+    grace_days = whole_number_field(
+        _("Grace before a downgrade (days)"),
         min_value=0,
         help_text=_("How long a member found below their level keeps it."),
-        error_messages={
-            "required": _("Enter the days of grace, like 30"),
-            "invalid": _("Enter a whole number of days, like 30"),
-            "min_value": _("Days of grace cannot be negative"),
-        },
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        required=_("Enter the days of grace, like 30"),
+        invalid=_("Enter a whole number of days, like 30"),
+        too_small=_("Days of grace cannot be negative"),
     )
 
 
@@ -147,41 +142,32 @@ class ExpiryPolicyForm(forms.Form):
         label=_("When points expire"),
         choices=list(EXPIRY_MODE_WORDS.items()),
     )
-    months = forms.IntegerField(
-        label=_("Months after earning"),
+    months = whole_number_field(
+        _("Months after earning"),
         min_value=1,
         help_text=_("With fixed months: each point expires this long after it was earned."),
-        error_messages={
-            "required": _("Enter the months, like 24"),
-            "invalid": _("Enter a whole number of months, like 24"),
-            "min_value": _("Enter at least 1 month"),
-        },
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        required=_("Enter the months, like 24"),
+        invalid=_("Enter a whole number of months, like 24"),
+        too_small=_("Enter at least 1 month"),
     )
-    inactivity_months = forms.IntegerField(
-        label=_("Months without activity"),
+    inactivity_months = whole_number_field(
+        _("Months without activity"),
         min_value=1,
         help_text=_(
             "With inactivity, and always in the countries below: a member with no earning, "
             "spending, transfer or donation this long loses their points."
         ),
-        error_messages={
-            "required": _("Enter the months, like 24"),
-            "invalid": _("Enter a whole number of months, like 24"),
-            "min_value": _("Enter at least 1 month"),
-        },
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        required=_("Enter the months, like 24"),
+        invalid=_("Enter a whole number of months, like 24"),
+        too_small=_("Enter at least 1 month"),
     )
-    reminder_days = forms.IntegerField(
-        label=_("Reminder (days before)"),
+    reminder_days = whole_number_field(
+        _("Reminder (days before)"),
         min_value=1,
         help_text=_("Members are e-mailed this many days before their points expire."),
-        error_messages={
-            "required": _("Enter the days, like 30"),
-            "invalid": _("Enter a whole number of days, like 30"),
-            "min_value": _("Enter at least 1 day"),
-        },
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        required=_("Enter the days, like 30"),
+        invalid=_("Enter a whole number of days, like 30"),
+        too_small=_("Enter at least 1 day"),
     )
     inactivity_only_countries = forms.CharField(
         label=_("Countries with inactivity-only expiry"),
@@ -235,16 +221,13 @@ class TransferCapsForm(forms.Form):
 
 
 def _rule_points(label: Any, help_text: Any) -> forms.IntegerField:
-    return forms.IntegerField(
-        label=label,
+    return whole_number_field(
+        label,
         min_value=0,
         help_text=help_text,
-        error_messages={
-            "required": _("Enter a number of points, like 1000"),
-            "invalid": _("Enter a whole number of points, like 1000"),
-            "min_value": _("Enter 0 or more points"),
-        },
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        required=_("Enter a number of points, like 1000"),
+        invalid=_("Enter a whole number of points, like 1000"),
+        too_small=_("Enter 0 or more points"),
     )
 
 

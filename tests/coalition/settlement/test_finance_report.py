@@ -332,32 +332,36 @@ def apply(
         pass
 
 
-def test_the_report_equals_the_recomputation_on_generated_sequences(db: None) -> None:
-    # given three issuers, one of them without terms in force
-    now = timezone.now()
-    partners = [onboard_partner(f"finp-{code.lower()}", code) for code in ("EUR", "USD", "GBP")]
+# One generated step: (operation, member 0-1, issuer 0-2, points, months back 0-13).
+STEP = (
+    st.sampled_from(OPERATIONS), st.integers(0, 1), st.integers(0, 2), st.integers(1, 600),
+    st.integers(0, 13),
+)  # fmt: skip
+GENERATED = settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def three_issuers(prefix: str, now: datetime) -> list[Partner]:
+    """EUR, USD and GBP issuers; the GBP one has no terms in force."""
+    partners = [onboard_partner(f"{prefix}-{code.lower()}", code) for code in ("EUR", "USD", "GBP")]
     known_terms(partners[0], issuance_price="1.37", reimbursement_rate="1",
                 effective_from=now - timedelta(days=500))  # fmt: skip
     known_terms(partners[1], issuance_price="0.005", reimbursement_rate="0.004",
                 effective_from=now - timedelta(days=500))  # fmt: skip
+    return partners
 
-    @settings(
-        max_examples=25, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )  # fmt: skip
-    @given(
-        steps=st.lists(
-            st.tuples(
-                st.sampled_from(OPERATIONS),
-                st.integers(0, 1),
-                st.integers(0, 2),
-                st.integers(1, 600),
-                st.integers(0, 13),
-            ),
-            min_size=1,
-            max_size=14,
-        )
-    )
+
+def test_the_report_equals_the_recomputation_on_generated_sequences(db: None) -> None:
+    # given three issuers, one of them without terms in force
+    now = timezone.now()
+    partners = three_issuers("finp", now)
+
+    @GENERATED
+    @given(steps=st.lists(st.tuples(*STEP), min_size=1, max_size=14))
     def run(steps: list[tuple[str, int, int, int, int]]) -> None:
         try:
             with transaction.atomic():
@@ -391,24 +395,13 @@ def journal_head() -> int:
 def test_the_rolled_up_report_equals_the_recomputation_on_generated_sequences(db: None) -> None:
     # given three issuers, one of them without terms in force
     now = timezone.now()
-    partners = [onboard_partner(f"finr-{code.lower()}", code) for code in ("EUR", "USD", "GBP")]
-    known_terms(partners[0], issuance_price="1.37", reimbursement_rate="1",
-                effective_from=now - timedelta(days=500))  # fmt: skip
-    known_terms(partners[1], issuance_price="0.005", reimbursement_rate="0.004",
-                effective_from=now - timedelta(days=500))  # fmt: skip
+    partners = three_issuers("finr", now)
 
-    @settings(
-        max_examples=25, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )  # fmt: skip
+    @GENERATED
     @given(
         steps=st.lists(
             st.tuples(
-                st.sampled_from(OPERATIONS),
-                st.integers(0, 1),
-                st.integers(0, 2),
-                st.integers(1, 600),
-                st.integers(0, 13),
+                *STEP,
                 # after the step: fold nothing, fold everything, or fold only up
                 # to a few transactions back (the rollup partly stale)
                 st.sampled_from(("none", "all", "partly")),

@@ -5,9 +5,12 @@ what happened to points month by month.
   pending holds (``liability_report``'s statements), the outstanding points valued
   at the issuer's issuance price in force at ``now``; per currency, the totals and
   the deferred revenue, that value times (1 - the expected breakage rate), rounded
-  half-even to the minor unit.
+  half-even to the minor unit. Coalition goodwill (lots with no issuer) is its own
+  row, in points only: no partner sold those points, so there is no issuance price
+  to value them at (what they cost the coalition is the reimbursement rate of
+  wherever they are spent, unknown until then).
 - Flows: per calendar month (UTC), for the twelve months ending with ``now``'s,
-  points issued (earns and adjustment credits), issued reversed (earn reversals,
+  points issued (earns, adjustment credits and coalition goodwill), issued reversed (earn reversals,
   what they took back, and adjustment debits), redeemed (burns and what captures
   captured), redeem reversed (burn reversals) and expired, with the month's
   breakage rate expired / (expired + redeemed).
@@ -52,6 +55,7 @@ SELECT date_trunc('month', created_at AT TIME ZONE 'UTC') AS month, kind,
 FLOW_OF_KIND = {
     "earn": "issued",
     "adjustment_credit": "issued",
+    "goodwill_credit": "issued",
     "earn_reversal": "issued_reversed",
     "adjustment_debit": "issued_reversed",
     "burn": "redeemed",
@@ -98,6 +102,10 @@ class FinanceReport:
     expired_points: int  # over the whole history
     redeemed_points: int  # over the whole history, net of reversals
     expected_breakage_rate: Decimal
+    # Coalition goodwill (lots with no issuer): outstanding and in pending holds,
+    # in points only (not valued, not in ``lines`` or ``currencies``).
+    goodwill_points: int = 0
+    goodwill_held_points: int = 0
 
 
 def rate(part: int, whole: int) -> Decimal:
@@ -123,9 +131,10 @@ def finance_report(now: datetime | None = None) -> FinanceReport:
     current = terms_in_force(now)
     with connection.cursor() as cursor:
         cursor.execute(OUTSTANDING_SQL)
-        outstanding = {int(issuer): int(points) for issuer, points in cursor.fetchall()}
+        outstanding = {issuer: int(points) for issuer, points in cursor.fetchall()}
         cursor.execute(HELD_SQL, {"issuer": None})
-        held = {int(issuer): int(points) for issuer, points in cursor.fetchall()}
+        held = {issuer: int(points) for issuer, points in cursor.fetchall()}
+        goodwill, goodwill_held = outstanding.pop(None, 0), held.pop(None, 0)
         cursor.execute(FLOWS_SQL)
         flows: dict[tuple[date, str], int] = {}
         for month, kind, points in cursor.fetchall():
@@ -183,4 +192,6 @@ def finance_report(now: datetime | None = None) -> FinanceReport:
         expired_points=expired,
         redeemed_points=redeemed,
         expected_breakage_rate=expected,
+        goodwill_points=goodwill,
+        goodwill_held_points=goodwill_held,
     )

@@ -61,6 +61,10 @@ class LiabilityReport:
     redeemed_points: int
     breakage_rate: Decimal  # expired / (expired + redeemed), from history
     held_points: int = 0  # in pending holds: neither outstanding nor redeemed yet
+    # Coalition goodwill (lots with no issuer), not in ``lines`` (no issuer, no
+    # price) but in the totals above.
+    goodwill_points: int = 0
+    goodwill_held_points: int = 0
 
 
 # Points of pending holds per issuer, from the lots the authorisations took them
@@ -124,7 +128,8 @@ def liability_report(*, now: datetime | None = None) -> LiabilityReport:
         )
         outstanding = dict(cursor.fetchall())
         cursor.execute(HELD_SQL, {"issuer": None})
-        held = {int(issuer): int(points) for issuer, points in cursor.fetchall()}
+        held = {issuer: int(points) for issuer, points in cursor.fetchall()}
+        goodwill, goodwill_held = int(outstanding.pop(None, 0)), held.pop(None, 0)
         cursor.execute(
             """
             SELECT t.kind, -sum(m.points) FROM public.ledger_lotmovement m
@@ -158,11 +163,13 @@ def liability_report(*, now: datetime | None = None) -> LiabilityReport:
     )
     return LiabilityReport(
         lines,
-        sum(line.outstanding_points for line in lines),
+        sum(line.outstanding_points for line in lines) + goodwill,
         expired,
         redeemed,
         rate,
-        sum(line.held_points for line in lines),
+        sum(line.held_points for line in lines) + goodwill_held,
+        goodwill,
+        goodwill_held,
     )
 
 

@@ -111,6 +111,7 @@ SHARED_APPS = [
     "coalition.charity",
     "coalition.transfers",
     "coalition.adjustments",
+    "coalition.goodwill",
     "coalition.expiry",
     "coalition.settlement",
     "coalition.webhooks",

@@ -86,6 +86,10 @@ def _liability_rows(report: FinanceReport) -> Iterator[Sequence[Any]]:
         line = row["line"]
         yield ["issuer", row["slug"], row["name"], line.currency or "", line.outstanding_points,
                line.held_points, "" if line.value is None else line.value, "", ""]  # fmt: skip
+    if report.goodwill_points or report.goodwill_held_points:
+        # Coalition goodwill: points only (no issuer, so no issuance price to value them).
+        yield ["goodwill", "", gettext("Coalition goodwill"), "", report.goodwill_points,
+               report.goodwill_held_points, "", "", ""]  # fmt: skip
 
 
 @operator_page(READ)

@@ -78,20 +78,26 @@ def test_at_the_threshold_support_gives_points_at_once_as_a_lot_with_no_issuer()
     member = new_member("gw")
     result = _propose(support, member, 1_000)
     proposal = result.proposal
-    assert proposal.status == GoodwillStatus.POSTED and not proposal.needs_approval
+    assert proposal.status == GoodwillStatus.POSTED
+    assert not proposal.needs_approval
     assert ledger_selectors.balance(member) == 1_000
     lot = Lot.objects.get(member_id=member)
-    assert lot.issuer_id is None and lot.points == 1_000
+    assert lot.issuer_id is None
+    assert lot.points == 1_000
     assert lot.expires_at is not None  # the member's normal lot expiry
     tx = proposal.ledger_transaction
-    assert tx is not None and tx.kind == TransactionKind.GOODWILL_CREDIT and tx.partner_id is None
+    assert tx is not None
+    assert tx.kind == TransactionKind.GOODWILL_CREDIT
+    assert tx.partner_id is None
     legs = sorted(Entry.objects.filter(transaction=tx).values_list("account__kind", "amount"))
     assert legs == [(AccountKind.GOODWILL, -1_000), (AccountKind.WALLET, 1_000)]
     assert Account.objects.filter(kind=AccountKind.GOODWILL).count() == 1
     audit = AuditEntry.objects.get(action="goodwill.propose", object_id=_number(member))
-    assert audit.after["status"] == "posted" and audit.after["points"] == 1_000
+    assert audit.after["status"] == "posted"
+    assert audit.after["points"] == 1_000
     report = books_report()
-    assert report.unbalanced_transactions == [] and report.wallets_off_lots == []
+    assert report.unbalanced_transactions == []
+    assert report.wallets_off_lots == []
     assert verify().ok
 
 
@@ -103,13 +109,15 @@ def test_above_the_threshold_it_waits_and_another_operator_approves_it() -> None
     support, finance = operator("support"), operator("finance")
     member = new_member("gw")
     proposal = _propose(support, member, 5_000).proposal
-    assert proposal.status == GoodwillStatus.PROPOSED and proposal.needs_approval
+    assert proposal.status == GoodwillStatus.PROPOSED
+    assert proposal.needs_approval
     assert ledger_selectors.balance(member) == 0
     assert list(proposals_pending(now=timezone.now())) == [proposal]
 
     approved = goodwill.goodwill_approve(proposal_id=proposal.pk, acting_user=finance)
 
-    assert approved.posted and approved.proposal.decided_by_id == finance.pk
+    assert approved.posted
+    assert approved.proposal.decided_by_id == finance.pk
     assert ledger_selectors.balance(member) == 5_000
     assert AuditEntry.objects.filter(action="goodwill.approve").count() == 1
     assert proposal not in proposals_pending(now=timezone.now())
@@ -149,9 +157,8 @@ def test_approving_twice_posts_once_and_a_second_approver_finds_it_decided() -> 
     proposal = _propose(support, member, 2_500).proposal
     first = goodwill.goodwill_approve(proposal_id=proposal.pk, acting_user=admin)
     again = goodwill.goodwill_approve(proposal_id=proposal.pk, acting_user=admin)
-    assert again.replayed and again.proposal.ledger_transaction_id == (
-        first.proposal.ledger_transaction_id
-    )
+    assert again.replayed
+    assert again.proposal.ledger_transaction_id == (first.proposal.ledger_transaction_id)
     with pytest.raises(GoodwillAlreadyDecided):
         goodwill.goodwill_approve(proposal_id=proposal.pk, acting_user=finance)
     with pytest.raises(GoodwillAlreadyDecided):
@@ -206,7 +213,8 @@ def test_an_undecided_proposal_expires_after_seven_days() -> None:
     with pytest.raises(GoodwillProposalExpired):
         goodwill.goodwill_approve(proposal_id=proposal.pk, acting_user=finance)
     stored = GoodwillProposal.objects.get(pk=proposal.pk)
-    assert stored.status == GoodwillStatus.EXPIRED and stored.ledger_transaction_id is None
+    assert stored.status == GoodwillStatus.EXPIRED
+    assert stored.ledger_transaction_id is None
     assert ledger_selectors.balance(member) == 0
 
 
@@ -215,7 +223,8 @@ def test_a_form_sent_twice_proposes_once_and_other_values_are_refused() -> None:
     member = new_member("gw")
     first = _propose(support, member, 500, key="form-1")
     again = _propose(support, member, 500, key="form-1")
-    assert again.replayed and again.proposal.pk == first.proposal.pk
+    assert again.replayed
+    assert again.proposal.pk == first.proposal.pk
     assert ledger_selectors.balance(member) == 500
     with pytest.raises(GoodwillRequestReused):
         _propose(support, member, 600, key="form-1")

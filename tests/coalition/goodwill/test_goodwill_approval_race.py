@@ -42,14 +42,16 @@ def test_two_approvers_at_once_give_the_points_once(live_db: None) -> None:
     done = [outcome for outcome in outcomes if outcome.error is None]
     refused = [outcome.error for outcome in outcomes if outcome.error is not None]
     assert len(done) == 1, [repr(error) for error in refused]
-    assert len(refused) == 1 and isinstance(refused[0], GoodwillAlreadyDecided), refused
+    assert len(refused) == 1
+    assert isinstance(refused[0], GoodwillAlreadyDecided), refused
     stored = GoodwillProposal.objects.get(pk=proposal.pk)
     assert stored.status == GoodwillStatus.POSTED
     assert stored.decided_by_id == approvers[done[0].index].pk
     assert ledger_selectors.balance(member.pk) == 5_000
     assert Lot.objects.filter(member=member).count() == 1
     report = books_report()
-    assert report.unbalanced_transactions == [] and report.wallets_off_lots == []
+    assert report.unbalanced_transactions == []
+    assert report.wallets_off_lots == []
     assert verify().ok
 
 

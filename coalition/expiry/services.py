@@ -39,7 +39,9 @@ from coalition.notifications.services import notification_send
 
 logger = logging.getLogger(__name__)
 
-ACTIVITY_KINDS = ("earn", "burn", "capture", "transfer", "donation", "adjustment_credit")
+ACTIVITY_KINDS = (
+    "earn", "burn", "capture", "transfer", "donation", "adjustment_credit", "goodwill_credit",
+)  # fmt: skip
 
 
 def _inactivity_applies(policy: ExpiryPolicy, country: str) -> bool:

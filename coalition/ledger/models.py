@@ -27,6 +27,8 @@ class AccountKind(models.TextChoices):
     BREAKAGE = "breakage", "Breakage (expired points)"
     FEES = "fees", "Coalition fees"
     CHARITY = "charity", "Charity wallet"
+    # Points the coalition itself gives (operator goodwill): no partner issued them.
+    GOODWILL = "goodwill", "Coalition goodwill"
 
 
 # Accounts touched by nearly every event. They never carry a stored balance
@@ -40,10 +42,13 @@ DERIVED_BALANCE_KINDS = frozenset(
         AccountKind.BREAKAGE,
         AccountKind.FEES,
         AccountKind.CHARITY,
+        AccountKind.GOODWILL,
     }
 )
 PARTNER_ACCOUNT_KINDS = frozenset({AccountKind.ISSUANCE, AccountKind.REDEMPTION})
-COALITION_ACCOUNT_KINDS = frozenset({AccountKind.HOLDS, AccountKind.BREAKAGE, AccountKind.FEES})
+COALITION_ACCOUNT_KINDS = frozenset(
+    {AccountKind.HOLDS, AccountKind.BREAKAGE, AccountKind.FEES, AccountKind.GOODWILL}
+)
 
 
 class Account(models.Model):
@@ -117,6 +122,9 @@ class TransactionKind(models.TextChoices):
     # an earn) or a correcting debit (taken back like a return).
     ADJUSTMENT_CREDIT = "adjustment_credit", "Points added by an adjustment"
     ADJUSTMENT_DEBIT = "adjustment_debit", "Points taken back by an adjustment"
+    # Coalition-funded points given by operator support (four eyes above a
+    # threshold): ``goodwill -N, wallet +N`` and a lot with no issuer.
+    GOODWILL_CREDIT = "goodwill_credit", "Points given by the coalition"
 
 
 class Transaction(models.Model):
@@ -201,10 +209,13 @@ class Entry(models.Model):
 
 
 class Lot(models.Model):
-    """Points that arrived in a wallet together: who issued them, when, until when."""
+    """Points that arrived in a wallet together: who issued them, when, until when.
+    ``issuer`` NULL: the coalition funded them (operator goodwill), no partner did."""
 
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="lots")
-    issuer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    issuer = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="lots")
     # For points received by transfer: the sender's lot they came from.
     source_lot = models.ForeignKey(

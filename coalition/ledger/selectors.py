@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
+from django.utils.translation import gettext
 
 from coalition.ledger.models import TransactionKind
 from coalition.members.errors import UnknownMember
@@ -14,7 +17,7 @@ from coalition.members.errors import UnknownMember
 @dataclass(frozen=True)
 class LotView:
     lot_id: int
-    issuer_id: int
+    issuer_id: int | None  # None: coalition goodwill (no partner issued the points)
     issuer_name: str
     earned_at: datetime
     expires_at: datetime | None
@@ -135,6 +138,16 @@ def points_issued_by(member_id: int, issuer_id: int) -> int:
     return int(row[0]) if row else 0
 
 
+def goodwill_issuer_name() -> str:
+    """What a lot with no issuer is called: the coalition gave those points."""
+    return gettext("Coalition goodwill")
+
+
+def _lot_view(row: Sequence[Any]) -> LotView:
+    name = row[2] if row[1] is not None else goodwill_issuer_name()
+    return LotView(row[0], row[1], name, row[3], row[4], row[5], row[6])
+
+
 def lots(member_id: int, *, include_spent: bool = False) -> list[LotView]:
     """The member's lots, in the order they will be spent (soonest expiry first)."""
     condition = "" if include_spent else "AND l.remaining > 0"
@@ -142,13 +155,13 @@ def lots(member_id: int, *, include_spent: bool = False) -> list[LotView]:
         cursor.execute(
             f"""
             SELECT l.id, l.issuer_id, p.name, l.earned_at, l.expires_at, l.points, l.remaining
-              FROM public.ledger_lot l JOIN public.partners_partner p ON p.id = l.issuer_id
+              FROM public.ledger_lot l LEFT JOIN public.partners_partner p ON p.id = l.issuer_id
              WHERE l.member_id = %s {condition}
              ORDER BY l.expires_at ASC NULLS LAST, l.earned_at, l.id
             """,  # noqa: S608 - condition is one of two constants
             [member_id],
         )
-        return [LotView(*row) for row in cursor.fetchall()]
+        return [_lot_view(row) for row in cursor.fetchall()]
 
 
 def lots_page(member_id: int, *, after: int | None = None, limit: int = 20) -> LotPage:
@@ -161,7 +174,7 @@ def lots_page(member_id: int, *, after: int | None = None, limit: int = 20) -> L
         cursor.execute(
             """
             SELECT l.id, l.issuer_id, p.name, l.earned_at, l.expires_at, l.points, l.remaining
-              FROM public.ledger_lot l JOIN public.partners_partner p ON p.id = l.issuer_id
+              FROM public.ledger_lot l LEFT JOIN public.partners_partner p ON p.id = l.issuer_id
              WHERE l.member_id = %(member)s AND l.remaining > 0
                AND (%(after)s::bigint IS NULL
                     OR (coalesce(l.expires_at, 'infinity'::timestamptz), l.earned_at, l.id) > (
@@ -174,7 +187,7 @@ def lots_page(member_id: int, *, after: int | None = None, limit: int = 20) -> L
             {"member": member_id, "after": after, "limit": limit + 1},
         )
         rows = cursor.fetchall()
-    page = [LotView(*row) for row in rows[:limit]]
+    page = [_lot_view(row) for row in rows[:limit]]
     return LotPage(page, page[-1].lot_id if len(rows) > limit else None)
 
 

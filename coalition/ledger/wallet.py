@@ -9,14 +9,14 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection
 
-from coalition.ledger.selectors import balance
+from coalition.ledger.selectors import balance, goodwill_issuer_name
 
 EXPIRY_HORIZONS = (30, 60, 90)  # days
 
 
 @dataclass(frozen=True)
 class IssuerShare:
-    issuer_id: int
+    issuer_id: int | None  # None: coalition goodwill
     issuer_name: str
     points: int
 
@@ -56,7 +56,7 @@ _WITHIN = ", ".join(
 _WALLET_SQL = f"""
 SELECT GROUPING(day) = 0 AS by_day, day, l.issuer_id, p.name, sum(l.remaining), {_WITHIN}
   FROM public.ledger_lot l
-  JOIN public.partners_partner p ON p.id = l.issuer_id
+  LEFT JOIN public.partners_partner p ON p.id = l.issuer_id
   CROSS JOIN LATERAL (
       SELECT CASE WHEN l.expires_at <= %(h{len(EXPIRY_HORIZONS) - 1})s
                   THEN (l.expires_at AT TIME ZONE 'UTC')::date END AS day) d
@@ -75,7 +75,8 @@ def member_wallet(member_id: int, *, now: datetime) -> WalletSummary:
     with connection.cursor() as cursor:
         cursor.execute(_WALLET_SQL, {"member": member_id, **horizons})
         rows = cursor.fetchall()
-    shares = [IssuerShare(int(r[2]), r[3], int(r[4])) for r in rows if not r[0]]
+    rows = [(*r[:3], r[3] if r[2] is not None else goodwill_issuer_name(), *r[4:]) for r in rows]
+    shares = [IssuerShare(r[2], r[3], int(r[4])) for r in rows if not r[0]]
     days = [r for r in rows if r[0] and r[1] is not None]
     expiring = []
     for n, within_days in enumerate(EXPIRY_HORIZONS):

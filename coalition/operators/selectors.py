@@ -49,6 +49,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "see_member_contact": frozenset({ADMIN, SUPPORT}),
     "support_members": frozenset({ADMIN, SUPPORT}),
     "read_audit": frozenset({ADMIN, FINANCE}),
+    # Coalition goodwill (four eyes): support and admins propose points the
+    # coalition gives a member; above the threshold another operator who answers
+    # for the liability (admin, finance) approves or rejects. Everyone who may look
+    # at members or reports reads the queue.
+    "propose_goodwill": frozenset({ADMIN, SUPPORT}),
+    "approve_goodwill": frozenset({ADMIN, FINANCE}),
+    "view_goodwill": frozenset(OperatorRole.values),
 }
 
 # Roles that may not use the console before two-step sign-in is on.

@@ -5,9 +5,12 @@ what happened to points month by month.
   pending holds (``liability_report``'s statements), the outstanding points valued
   at the issuer's issuance price in force at ``now``; per currency, the totals and
   the deferred revenue, that value times (1 - the expected breakage rate), rounded
-  half-even to the minor unit.
+  half-even to the minor unit. Coalition goodwill (lots with no issuer) is its own
+  row, in points only: no partner sold those points, so there is no issuance price
+  to value them at (what they cost the coalition is the reimbursement rate of
+  wherever they are spent, unknown until then).
 - Flows: per calendar month (UTC), for the twelve months ending with ``now``'s,
-  points issued (earns and adjustment credits), issued reversed (earn reversals,
+  points issued (earns, adjustment credits and coalition goodwill), issued reversed (earn reversals,
   what they took back, and adjustment debits), redeemed (burns and what captures
   captured), redeem reversed (burn reversals) and expired, with the month's
   breakage rate expired / (expired + redeemed).
@@ -75,6 +78,7 @@ SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date AS month, kind,
 FLOW_OF_KIND = {
     "earn": "issued",
     "adjustment_credit": "issued",
+    "goodwill_credit": "issued",
     "earn_reversal": "issued_reversed",
     "adjustment_debit": "issued_reversed",
     "burn": "redeemed",
@@ -252,6 +256,10 @@ class FinanceReport:
     expired_points: int  # over the whole history
     redeemed_points: int  # over the whole history, net of reversals
     expected_breakage_rate: Decimal
+    # Coalition goodwill (lots with no issuer): outstanding and in pending holds,
+    # in points only (not valued, not in ``lines`` or ``currencies``).
+    goodwill_points: int = 0
+    goodwill_held_points: int = 0
 
 
 def rate(part: int, whole: int) -> Decimal:
@@ -276,11 +284,6 @@ def _issuer(issuer: Any) -> int | None:
     return None if issuer is None else int(issuer)
 
 
-def _issuer_order(issuer: int | None) -> tuple[bool, int]:
-    """By id; points no partner issued (issuer NULL) last, as their own line."""
-    return (issuer is None, issuer or 0)
-
-
 def finance_report(now: datetime | None = None) -> FinanceReport:
     now = now or timezone.now()
     current = terms_in_force(now)
@@ -291,6 +294,7 @@ def finance_report(now: datetime | None = None) -> FinanceReport:
         }
         cursor.execute(HELD_SQL, {"issuer": None})
         held = {_issuer(issuer): int(points) for issuer, points in cursor.fetchall()}
+        goodwill, goodwill_held = outstanding.pop(None, 0), held.pop(None, 0)
         flows: dict[tuple[date, str], int] = {}
         for month, kind, points in _rolled_up(cursor, ROLLED_FLOWS_SQL):
             flow = FLOW_OF_KIND.get(kind)
@@ -305,14 +309,14 @@ def finance_report(now: datetime | None = None) -> FinanceReport:
     redeemed = total("redeemed") - total("redeem_reversed")
     expected = rate(expired, expired + redeemed)
 
+    # coalition goodwill (no issuer) was taken out above: it is reported apart
     lines = tuple(
         _liability_line(
-            issuer,
-            outstanding.get(issuer, 0),
-            None if issuer is None else current.get(issuer),
-            held.get(issuer, 0),
+            issuer, outstanding.get(issuer, 0), current.get(issuer), held.get(issuer, 0)
         )
-        for issuer in sorted(set(outstanding) | set(held), key=_issuer_order)
+        for issuer in sorted(
+            issuer for issuer in set(outstanding) | set(held) if issuer is not None
+        )
     )
     by_currency: dict[str, list[LiabilityLine]] = {}
     for line in lines:
@@ -350,4 +354,6 @@ def finance_report(now: datetime | None = None) -> FinanceReport:
         expired_points=expired,
         redeemed_points=redeemed,
         expected_breakage_rate=expected,
+        goodwill_points=goodwill,
+        goodwill_held_points=goodwill_held,
     )

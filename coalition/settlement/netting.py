@@ -59,6 +59,10 @@ def bilateral_obligations(start: int, end: int) -> list[Obligation]:
     for issuer, redeemer, terms_id, points in rows:
         if issuer == redeemer or not points:
             continue  # own points honoured at home: no one else owes anything
+        if issuer is None:
+            # Coalition goodwill (a lot with no issuer): no partner owes the redeemer;
+            # the coalition pays it on the redeemer's statement (its redeemed line).
+            continue
         terms = require_terms(terms_id, redeemer, known)
         entry = totals[(terms.currency, issuer, redeemer)]
         entry[0] += int(points)

@@ -46,7 +46,7 @@ def live_position(partner: Partner, *, now: datetime | None = None) -> DraftStat
 
 @dataclass(frozen=True)
 class LiabilityLine:
-    issuer_id: int | None  # None: points no partner issued (coalition-funded lots)
+    issuer_id: int
     outstanding_points: int
     currency: str | None
     value: int | None  # outstanding points at the issuer's current issuance price
@@ -61,6 +61,10 @@ class LiabilityReport:
     redeemed_points: int
     breakage_rate: Decimal  # expired / (expired + redeemed), from history
     held_points: int = 0  # in pending holds: neither outstanding nor redeemed yet
+    # Coalition goodwill (lots with no issuer), not in ``lines`` (no issuer, no
+    # price) but in the totals above.
+    goodwill_points: int = 0
+    goodwill_held_points: int = 0
 
 
 # Points of pending holds per issuer, from the lots the authorisations took them
@@ -77,7 +81,7 @@ SELECT l.issuer_id, -sum(m.points)
 
 
 def _liability_line(
-    issuer_id: int | None, points: int, terms: SettlementTerms | None, held: int = 0
+    issuer_id: int, points: int, terms: SettlementTerms | None, held: int = 0
 ) -> LiabilityLine:
     """Outstanding points valued at the issuer's current issuance price (no
     value without terms: nothing says what the points are worth)."""
@@ -124,7 +128,8 @@ def liability_report(*, now: datetime | None = None) -> LiabilityReport:
         )
         outstanding = dict(cursor.fetchall())
         cursor.execute(HELD_SQL, {"issuer": None})
-        held = {int(issuer): int(points) for issuer, points in cursor.fetchall()}
+        held = {issuer: int(points) for issuer, points in cursor.fetchall()}
+        goodwill, goodwill_held = int(outstanding.pop(None, 0)), held.pop(None, 0)
         cursor.execute(
             """
             SELECT t.kind, -sum(m.points) FROM public.ledger_lotmovement m
@@ -158,11 +163,13 @@ def liability_report(*, now: datetime | None = None) -> LiabilityReport:
     )
     return LiabilityReport(
         lines,
-        sum(line.outstanding_points for line in lines),
+        sum(line.outstanding_points for line in lines) + goodwill,
         expired,
         redeemed,
         rate,
-        sum(line.held_points for line in lines),
+        sum(line.held_points for line in lines) + goodwill_held,
+        goodwill,
+        goodwill_held,
     )
 
 

@@ -88,6 +88,8 @@ SELECT a.partner_id, a.kind, t.kind, terms.id,
  GROUP BY 1, 2, 3, 4, 5
 """  # noqa: S608 - constant fragments only
 
+# Expired coalition goodwill (lots with no issuer) is the coalition's own: no
+# partner gets a breakage share of it.
 BREAKAGE_SQL = f"""
 WITH {TERMS_RANGES}
 SELECT l.issuer_id, terms.id, count(DISTINCT t.id), -sum(m.points), min(t.id), max(t.id)
@@ -97,6 +99,7 @@ SELECT l.issuer_id, terms.id, count(DISTINCT t.id), -sum(m.points), min(t.id), m
   LEFT JOIN terms ON terms.partner_id = l.issuer_id
                  AND t.created_at >= terms.starts AND t.created_at < terms.ends
  WHERE t.id > %(start)s AND t.id <= %(end)s AND t.kind = 'expiry'
+   AND l.issuer_id IS NOT NULL
    AND (%(partner)s::bigint IS NULL OR l.issuer_id = %(partner)s::bigint)
  GROUP BY 1, 2
 """  # noqa: S608 - constant fragments only

@@ -112,6 +112,7 @@ SHARED_APPS = [
     "coalition.transfers",
     "coalition.adjustments",
     "coalition.rules",
+    "coalition.goodwill",
     "coalition.expiry",
     "coalition.settlement",
     "coalition.webhooks",
@@ -307,6 +308,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "loyalty@localhost")
 # --- settlement -----------------------------------------------------------------
 # Points a partner may adjust (added and taken back alike) per partner-local day.
 LOYALTY_ADJUSTMENT_DAILY_CAP = env_int("LOYALTY_ADJUSTMENT_DAILY_CAP", 10_000)
+LOYALTY_GOODWILL_APPROVAL_THRESHOLD = env_int("LOYALTY_GOODWILL_APPROVAL_THRESHOLD", 1_000)
 LOYALTY_SETTLEMENT_FREQUENCY = env_str("LOYALTY_SETTLEMENT_FREQUENCY", "monthly").lower()
 if LOYALTY_SETTLEMENT_FREQUENCY not in {"daily", "weekly", "monthly"}:
     raise ConfigurationError(

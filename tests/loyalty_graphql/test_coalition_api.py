@@ -210,6 +210,26 @@ def test_liability_reports_outstanding_points_like_the_settlement_report(
     assert Decimal(after["breakageRate"]) == report.breakage_rate
 
 
+GOODWILL_LIABILITY_QUERY = """{ liability { outstandingPoints goodwillPoints goodwillHeldPoints
+  lines { issuer outstandingPoints } } }"""
+
+
+def test_coalition_goodwill_is_in_the_liability_totals_and_in_no_issuers_line(db: None) -> None:
+    # given: the operator's report before and after 250 points of coalition goodwill
+    key = s.operator_key()
+    before = s.gql(s.PUBLIC_HOST, GOODWILL_LIABILITY_QUERY, None, key).payload("liability")
+    ledger.goodwill_credit(member_id=s.enrol().pk, points=250)
+
+    # when: the operator reads it again
+    after = s.gql(s.PUBLIC_HOST, GOODWILL_LIABILITY_QUERY, None, key).payload("liability")
+
+    # then: 250 more outstanding and as goodwill, and the issuers' lines are unchanged
+    assert after["outstandingPoints"] == before["outstandingPoints"] + 250
+    assert after["goodwillPoints"] == before["goodwillPoints"] + 250
+    assert after["goodwillHeldPoints"] == before["goodwillHeldPoints"]
+    assert after["lines"] == before["lines"]
+
+
 def test_periods_list_the_settlement_periods_newest_first(db: None, partner_a: Partner) -> None:
     # given: alpha's price from the instant this test's transaction started (its
     # events carry that time; terms must be set before the close that ends the past)

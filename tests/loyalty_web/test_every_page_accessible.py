@@ -32,6 +32,7 @@ from playwright.sync_api import Error as PlaywrightError
 from coalition.adjustments.services import adjust_points
 from coalition.api_keys.services import api_key_create
 from coalition.charity.services import charity_create
+from coalition.goodwill.services import goodwill_propose
 from coalition.operators.services import operator_invite
 from coalition.rules.models import CoalitionRules
 from coalition.rules.selectors import default_rules
@@ -450,6 +451,8 @@ OPERATOR_PAGES: dict[str, Callable[[Coalition], str]] = {
     "member_history": lambda c: f"/operator/members/{c.member}/history/",
     "member_status": lambda c: f"/operator/members/{c.member}/status/blocked/",
     "member_erase": lambda c: f"/operator/members/{c.member}/erase/",
+    "goodwill_propose": lambda c: f"/operator/members/{c.member}/goodwill/",
+    "goodwill": lambda c: "/operator/members/goodwill/",
     "settlement": lambda c: "/operator/settlement/",
     "settlement_close": lambda c: "/operator/settlement/close/",
     "settlement_period": lambda c: f"/operator/settlement/periods/{c.period}/",
@@ -489,6 +492,7 @@ OPERATOR_NOT_OPENED = {
     "partner_terms_confirm": "POST only (the preview, a POST answer, is in the terms journey)",
     "staff_invitation_withdraw": "POST only",
     "programme_charity_active": "POST only",
+    "goodwill_decide": "POST only (its buttons are on the goodwill queue, swept with one waiting)",
 }
 
 
@@ -505,6 +509,11 @@ def _coalition() -> tuple[Coalition, Any]:
         raise LookupError("a new invitation gives its token")
     partner = onboard(prefix="sweep", currency="EUR")
     member = member_with_points(partner, 120)
+    # a goodwill proposal by the colleague waits: the queue shows its approve and reject
+    goodwill_propose(
+        member_id=member.pk, points=5_000, reason="sweep", acting_user=colleague,
+        request_key=uuid4().hex,
+    )  # fmt: skip
     period = close_everything_before()  # the member's points: a statement of the partner
     statement = statement_of(period, partner)
     run = PayoutJob.objects.create(

@@ -15,7 +15,8 @@ lots, idempotent execution), ``accounts``, ``retry`` (the one retry loop);
 ``earning`` (the hottest path, a single SQL statement), ``bulk_earning``,
 ``spending`` (burn and donate, and the spend path holds share), ``holds``,
 ``reversals``, ``transfers``, ``expiry``, ``adjusting`` (a partner's
-adjustments: credits like an earn, debits like a return). Callers import this package and call
+adjustments: credits like an earn, debits like a return), ``goodwill`` (coalition-funded
+credits: a lot with no issuer). Callers import this package and call
 ``services.<operation>``; the operations are re-exported here.
 """
 
@@ -30,6 +31,7 @@ from coalition.ledger.services.adjusting import ADJUSTMENT_KINDS, adjust
 from coalition.ledger.services.bulk_earning import EarnRequest, earn_batch
 from coalition.ledger.services.earning import earn
 from coalition.ledger.services.expiry import lots_expire, member_lots_expire
+from coalition.ledger.services.goodwill import goodwill_credit
 from coalition.ledger.services.holds import hold_authorize, hold_capture, hold_void, holds_expire
 from coalition.ledger.services.posting import Posting
 from coalition.ledger.services.retry import MAX_ATTEMPTS, retrying
@@ -50,6 +52,7 @@ __all__ = [
     "earn",
     "earn_batch",
     "forget_known_accounts",
+    "goodwill_credit",
     "hold_authorize",
     "hold_capture",
     "hold_void",

@@ -1,5 +1,5 @@
 """The ledger's accounts as the write path needs them: partner issuance and
-redemption accounts and the coalition's holds, breakage and fees accounts,
+redemption accounts and the coalition's holds, breakage, fees and goodwill accounts,
 opened on first use (idempotent) and remembered per process; and the partner
 status check every partner-facing operation makes."""
 
@@ -34,14 +34,14 @@ def partner_accounts_ensure(partner_id: int) -> None:
 
 
 def coalition_accounts_ensure() -> None:
-    kinds = [AccountKind.HOLDS, AccountKind.BREAKAGE, AccountKind.FEES]
+    kinds = [AccountKind.HOLDS, AccountKind.BREAKAGE, AccountKind.FEES, AccountKind.GOODWILL]
     if all(kind in _known_coalition_accounts for kind in kinds):
         return
     driver_sql.execute(
         """
         INSERT INTO public.ledger_account (kind, name, balance, created_at)
         SELECT kind, kind, 0, now() FROM unnest(%s::text[]) AS kind
-        ON CONFLICT (kind) WHERE kind IN ('holds', 'breakage', 'fees') DO NOTHING
+        ON CONFLICT (kind) WHERE kind IN ('holds', 'breakage', 'fees', 'goodwill') DO NOTHING
         """,
         [[str(kind) for kind in kinds]],
     )

@@ -124,7 +124,8 @@ def _plan_taking_back(member_id: int, partner_id: int, points: int) -> list[LotT
         """,
         [member_id, partner_id],
     )
-    plan, needed = [], points
+    plan: list[LotTake] = []
+    needed = points
     for lot_id, remaining, issuer_id in rows:
         if needed == 0:
             break

@@ -40,8 +40,9 @@ from loyalty_kernel.idempotency import IdempotencyKey, request_hash
 
 IDEMPOTENCY_CONSTRAINT = "ledger_idempotency"
 
-# (lot id, points taken, issuer partner id), in the order a spend takes them.
-LotTake = tuple[int, int, int]
+# (lot id, points taken, issuer partner id or None for coalition goodwill), in the
+# order a spend takes them.
+LotTake = tuple[int, int, int | None]
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ def plan_consumption(member_id: int, points: int) -> list[LotTake]:
         if needed == 0:
             break
         take = min(needed, int(remaining))
-        plan.append((int(lot_id), take, int(issuer_id)))
+        plan.append((int(lot_id), take, None if issuer_id is None else int(issuer_id)))
         needed -= take
     if needed:
         # Stored balance and lots disagree: refuse rather than post a wrong burn.
@@ -318,7 +319,7 @@ def plan_consumption(member_id: int, points: int) -> list[LotTake]:
     return plan
 
 
-def consumption_result(plan: list[LotTake]) -> list[dict[str, int]]:
+def consumption_result(plan: list[LotTake]) -> list[dict[str, int | None]]:
     return [{"lot": lot, "points": taken, "issuer": issuer} for lot, taken, issuer in plan]
 
 

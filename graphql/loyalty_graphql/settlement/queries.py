@@ -99,6 +99,8 @@ class CoalitionSettlementQueries(graphene.ObjectType):
             redeemed_points=report.redeemed_points,
             held_points=report.held_points,
             breakage_rate=str(report.breakage_rate),
+            goodwill_points=report.goodwill_points,
+            goodwill_held_points=report.goodwill_held_points,
             lines=[
                 LiabilityLineView(
                     issuer=names.get(line.issuer_id, str(line.issuer_id)),

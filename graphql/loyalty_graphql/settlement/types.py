@@ -72,6 +72,16 @@ class LiabilityView(graphene.ObjectType):
     )
     breakage_rate = graphene.String(required=True)
     lines = graphene.List(graphene.NonNull(LiabilityLineView), required=True)
+    goodwill_points = graphene.BigInt(
+        required=True,
+        description=(
+            "Outstanding points the coalition gave itself (goodwill): in outstandingPoints, "
+            "in no issuer's line, not valued."
+        ),
+    )
+    goodwill_held_points = graphene.BigInt(
+        required=True, description="Coalition goodwill points in pending holds (in heldPoints)."
+    )
 
 
 def liability_value(value: Any, currency: str | None) -> Any:

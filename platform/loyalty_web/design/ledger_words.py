@@ -25,6 +25,7 @@ KIND_LABELS: dict[str, Any] = {
     TransactionKind.DONATION: _("Donation to a charity"),
     TransactionKind.ADJUSTMENT_CREDIT: _("Points added by the partner"),
     TransactionKind.ADJUSTMENT_DEBIT: _("Points taken back by the partner"),
+    TransactionKind.GOODWILL_CREDIT: _("Points given by the coalition"),
 }
 
 

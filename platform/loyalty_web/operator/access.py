@@ -88,6 +88,7 @@ NAV = (
     ("audit", "/operator/audit/", "Audit log", "read_audit"),
     ("staff", "/operator/staff/", "Operator staff", "manage_operators"),
     ("members", "/operator/members/", "Members", "view_members"),
+    ("goodwill", "/operator/members/goodwill/", "Goodwill", "view_goodwill"),
     ("settlement", "/operator/settlement/", "Settlement", "read_reports"),
     ("payouts", "/operator/settlement/payouts/", "Payouts", "read_reports"),
     ("programme", "/operator/programme/", "Programme", "view_programme"),

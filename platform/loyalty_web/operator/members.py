@@ -61,6 +61,11 @@ SUPPORT_ACTIONS = {
     "member.unblock": gettext_lazy("Unblocked"),
     "member.erase": gettext_lazy("Erased"),
     "points.adjust": gettext_lazy("Points adjusted by a partner"),
+    "goodwill.propose": gettext_lazy("Coalition goodwill proposed"),
+    "goodwill.propose.posted": gettext_lazy("Coalition goodwill given"),
+    "goodwill.approve": gettext_lazy("Coalition goodwill approved"),
+    "goodwill.reject": gettext_lazy("Coalition goodwill rejected"),
+    "goodwill.expire": gettext_lazy("Coalition goodwill proposal expired"),
 }
 MOVES: dict[str, dict[str, Any]] = {
     MemberStatus.BLOCKED: {
@@ -148,6 +153,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         request,
         "members",
         can_support=may(request, SUPPORT),
+        can_give_goodwill=may(request, "propose_goodwill"),
         can_export=may(request, "export"),
         **extra,
     )
@@ -188,9 +194,12 @@ def _support_entries(member: Member) -> list[dict[str, Any]]:
         rows.append(
             {
                 "at": entry.at,
-                "what": SUPPORT_ACTIONS.get(entry.action, entry.action),
+                "what": SUPPORT_ACTIONS.get(
+                    f"{entry.action}.{after.get('status')}",
+                    SUPPORT_ACTIONS.get(entry.action, entry.action),
+                ),
                 "who": entry.actor_label,
-                "reason": after.get("reason", ""),
+                "reason": after.get("decision") or after.get("reason", ""),
                 "points": after.get("points"),
             }
         )

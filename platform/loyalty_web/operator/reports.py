@@ -66,18 +66,12 @@ def _csv_denied(request: HttpRequest) -> HttpResponseBase | None:
 
 
 def _issuers(report: FinanceReport) -> list[dict[str, Any]]:
-    names = partner_names(line.issuer_id for line in report.lines if line.issuer_id is not None)
-
-    def named(issuer_id: int | None) -> tuple[str, str]:
-        # points no partner issued (coalition-funded lots) are one line of their own
-        if issuer_id is None:
-            return gettext("The coalition"), ""
-        return names.get(issuer_id, ("", ""))
-
+    names = partner_names(line.issuer_id for line in report.lines)
     return [
-        {"line": line, "name": named(line.issuer_id)[0], "slug": named(line.issuer_id)[1]}
+        {"line": line, "name": names.get(line.issuer_id, ("", ""))[0],
+         "slug": names.get(line.issuer_id, ("", ""))[1]}
         for line in report.lines
-    ]
+    ]  # fmt: skip
 
 
 def _liability_rows(report: FinanceReport) -> Iterator[Sequence[Any]]:
@@ -89,6 +83,10 @@ def _liability_rows(report: FinanceReport) -> Iterator[Sequence[Any]]:
         line = row["line"]
         yield ["issuer", row["slug"], row["name"], line.currency or "", line.outstanding_points,
                line.held_points, "" if line.value is None else line.value, "", ""]  # fmt: skip
+    if report.goodwill_points or report.goodwill_held_points:
+        # Coalition goodwill: points only (no issuer, so no issuance price to value them).
+        yield ["goodwill", "", gettext("Coalition goodwill"), "", report.goodwill_points,
+               report.goodwill_held_points, "", "", ""]  # fmt: skip
 
 
 @operator_page(READ)

@@ -4,6 +4,7 @@ from django.urls import path
 
 from loyalty_web.operator import (
     audit,
+    goodwill,
     members,
     partners,
     payouts,
@@ -48,6 +49,14 @@ urlpatterns = [
     ),
     path("invitation/<str:token>/", staff.invitation_accept, name="invitation"),
     path("members/", members.member_search, name="members"),
+    # Before members/<number>/: "goodwill" is no member number.
+    path("members/goodwill/", goodwill.goodwill_queue, name="goodwill"),
+    path(
+        "members/goodwill/<int:proposal_id>/<str:decision>/",
+        goodwill.goodwill_decide,
+        name="goodwill_decide",
+    ),
+    path("members/<str:number>/goodwill/", goodwill.goodwill_propose, name="goodwill_propose"),
     path("members/<str:number>/", members.member_detail, name="member"),
     path("members/<str:number>/history/", members.member_history, name="member_history"),
     path(

@@ -4,7 +4,8 @@ A Python model keeps what the books must say: every member's balance, every lot
 (issuer's points with an expiry, consumed soonest-expiry first), every hold and
 every reversible transaction. Random programs enrol, earn (with an expiry on a
 simulated clock; one already past is refused), burn, adjust (a partner's credit
-issued like an earn, or debit taken only from the lots it issued),
+issued like an earn, or debit taken only from the lots it issued), give coalition
+goodwill (a lot with no issuer, balanced on the coalition's goodwill account),
 authorise / capture / void / expire holds (a suspended partner cannot capture),
 reverse (wholly, in part, with or without shortfall), transfer, expire lots, block
 members, suspend a partner and retry earlier requests with the same idempotency
@@ -99,7 +100,7 @@ class MLot:
     expires_at: datetime | None
     points: int
     remaining: int
-    issuer: int = 0
+    issuer: int = 0  # 0: no issuer (coalition goodwill); partner ids are positive
 
     def spend_order(self) -> tuple[bool, datetime, int]:
         # soonest expiry first, no expiry last; then by id (inside one database
@@ -668,6 +669,38 @@ class LedgerMachine(RuleBasedStateMachine):
         assert [(c["lot"], c["points"]) for c in posting.result["consumed"]] == plan
         assert posting.balance_after == self.balances[member]
         self._post(f"issuance:{partner}", points)
+
+    @rule(
+        data=st.data(), points=st.integers(1, 300), expiry_days=EXPIRY_DAYS, use_key=st.booleans()
+    )
+    def goodwill(
+        self, data: st.DataObject, points: int, expiry_days: int | None, use_key: bool
+    ) -> None:
+        """Coalition goodwill: a lot no partner issued, ``goodwill -N, wallet +N``;
+        spent, transferred and expired like any lot, never taken by a partner's debit."""
+        member = self._pick(data, self.members)
+        expires_at = None if expiry_days is None else self.clock + timedelta(days=expiry_days)
+        kwargs = {
+            "member_id": member,
+            "points": points,
+            "expires_at": expires_at,
+            "idempotency": self._key(use_key),
+            "memo": "goodwill",
+            "now": self.clock,
+        }
+        expected: type[Exception] | None = None
+        if expires_at is not None and expires_at <= self.clock:
+            expected = InvalidExpiry
+        elif not self.active[member]:
+            expected = MemberNotActive
+        posting = self._call(services.goodwill_credit, kwargs, expected)
+        if posting is None:
+            return
+        self.balances[member] += points
+        lot_id = int(posting.result["lot"])
+        assert posting.result == {"balance_after": self.balances[member], "lot": lot_id}
+        self.lots[lot_id] = MLot(lot_id, member, expires_at, points, points)
+        self._post("goodwill", -points)
 
     @precondition(lambda self: self.requests)
     @rule(data=st.data(), same_payload=st.booleans(), other_operation=st.booleans())

@@ -99,20 +99,24 @@ def recompute(now: datetime) -> dict[str, object]:
             month["redeem_reversed"] -= entry.amount
         elif account == "breakage" and kind == "expiry":
             month["expired"] += entry.amount
+        elif account == "goodwill" and kind == "goodwill_credit":
+            month["issued"] -= entry.amount  # coalition goodwill issues points too
     expired = sum(month["expired"] for month in flows.values())
     redeemed = sum(month["redeemed"] - month["redeem_reversed"] for month in flows.values())
     expected = rate(expired, expired + redeemed)
 
     # liability: unspent lots, and what pending holds took from lots, per issuer
-    outstanding: dict[int, int] = defaultdict(int)
+    outstanding: dict[int | None, int] = defaultdict(int)
     for lot in Lot.objects.filter(remaining__gt=0):
         outstanding[lot.issuer_id] += lot.remaining
-    held: dict[int, int] = defaultdict(int)
+    held: dict[int | None, int] = defaultdict(int)
     pending = Hold.objects.filter(status=HoldStatus.PENDING).values_list("pk", flat=True)
     for movement in LotMovement.objects.select_related("lot", "transaction").filter(
         transaction__kind=TransactionKind.HOLD, transaction__hold_id__in=list(pending)
     ):
         held[movement.lot.issuer_id] -= movement.points
+    # coalition goodwill (no issuer): its own figures, in points only
+    goodwill = (outstanding.pop(None, 0), held.pop(None, 0))
     terms: dict[int, SettlementTerms] = {}
     for version in SettlementTerms.objects.filter(effective_from__lte=now).order_by(
         "effective_from"
@@ -163,6 +167,7 @@ def recompute(now: datetime) -> dict[str, object]:
         "expired": expired,
         "redeemed": redeemed,
         "expected": expected,
+        "goodwill": goodwill,
     }
 
 
@@ -192,6 +197,7 @@ def as_compared(report: FinanceReport) -> dict[str, object]:
         "expired": report.expired_points,
         "redeemed": report.redeemed_points,
         "expected": report.expected_breakage_rate,
+        "goodwill": (report.goodwill_points, report.goodwill_held_points),
     }
 
 
@@ -227,6 +233,7 @@ def test_the_finance_report_matches_the_ledger_to_the_point_and_the_cent(db: Non
         ledger.reverse(transaction_id=spent.transaction_id, points=201)
         ledger.adjust(member_id=carol, partner_id=eur.pk, points=95)
         ledger.adjust(member_id=carol, partner_id=eur.pk, points=-17)
+        ledger.goodwill_credit(member_id=new_member("fin"), points=40)  # coalition goodwill
     # 2 months ago: an earn reversed with a shortfall (the member spent part of
     # it), a captured hold (partly), a voided hold, and expiry
     with posted_at(mid_month(now, 2)):
@@ -259,8 +266,10 @@ def test_the_finance_report_matches_the_ledger_to_the_point_and_the_cent(db: Non
     assert two_back.issued_reversed == 100
     five_back = report.months[-6]
     assert (five_back.issued, five_back.redeemed, five_back.redeem_reversed) == (
-        7_777 + 451 + 95, 1_203, 201,
+        7_777 + 451 + 95 + 40, 1_203, 201,
     )  # fmt: skip
+    # the coalition's goodwill is issued, outstanding in points, and in no issuer's line
+    assert (report.goodwill_points, report.goodwill_held_points) == (40, 0)
     assert five_back.issued_reversed == 17
     assert len(report.months) == 12
     assert report.months[-1].month == month_of(now)
@@ -290,7 +299,7 @@ class Rollback(Exception):
 
 OPERATIONS = (
     "earn", "expiring", "burn", "capture", "void", "pending", "reverse_earn", "reverse_burn",
-    "credit", "debit",
+    "credit", "debit", "goodwill",
 )  # fmt: skip
 
 
@@ -325,6 +334,8 @@ def apply(
             original = last.get((operation.removeprefix("reverse_"), member))
             if original is not None:
                 ledger.reverse(transaction_id=original, points=points, allow_shortfall=True)
+        elif operation == "goodwill":
+            ledger.goodwill_credit(member_id=member, points=points)
         else:
             ledger.adjust(member_id=member, partner_id=partner.pk,
                           points=points if operation == "credit" else -points)  # fmt: skip
@@ -560,9 +571,3 @@ def test_a_fold_committing_while_the_report_reads_is_seen_once(
 def test_the_fold_is_on_the_beat_schedule() -> None:
     tasks = [entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()]
     assert "settlement.advance_finance_rollups" in tasks
-
-
-def test_points_no_partner_issued_are_their_own_line_last() -> None:
-    # the ledger may come to hold lots without an issuer (coalition-funded): the
-    # report groups them as one line, after the partners'
-    assert sorted([None, 7, 2], key=finance._issuer_order) == [2, 7, None]

@@ -256,9 +256,10 @@ def test_a_rerun_sends_nothing_twice_and_the_next_day_counts_only_new_earns(
     today = _db_now()
     digest.points_digests_send(now=today)
 
-    # when the job runs again the same day (a retry), after a new earn
+    # when the job runs again the same day (a retry: at the day's last instant, so the
+    # test also holds when it runs just before midnight), after a new earn
     _earn(member, partner_a, 5)
-    digest.points_digests_send(now=today + timedelta(hours=1))
+    digest.points_digests_send(now=today.replace(hour=23, minute=59, second=59, microsecond=999999))
 
     # then still one e-mail
     assert [message.subject for message in _to(member)] == ["You earned 100 points"]

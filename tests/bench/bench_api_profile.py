@@ -3,8 +3,11 @@
 Run with `./loyalty bench api_profile` (``BENCH_API_PROFILE=demo`` for the demo
 grocer's set-up, as in `bench api`). One client records PURCHASES purchases
 through Django's test client (middleware, GraphQL, services: what a gunicorn
-worker runs) after a warm-up, and prints the wall time per purchase, the
-statements each one sends, and cProfile's top functions by cumulative time.
+worker runs) after a warm-up, and prints the wall and CPU time per purchase (this
+process and its PostgreSQL backend), the database's buffer accesses per purchase
+(the same however busy the machine is), the statements each one sends, and
+cProfile's top functions by cumulative time (with the function calls made: also
+independent of the machine's load).
 ``BENCH_PROFILE_TOP`` sets how many functions are listed (default 40),
 ``BENCH_PROFILE_SORT`` their order (default cumulative) and ``BENCH_PROFILE_DUMP``
 a file for the whole profile (pstats). The profile counts CPU time, not waiting.
@@ -43,6 +46,20 @@ WARM_UP = 50
 MEMBERS = 16
 
 
+def _blocks_touched() -> int:
+    """Buffer accesses (hits and reads) in this database so far: unlike CPU time,
+    the same for the same work however busy the machine is."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    connection.close()  # a backend flushes its counters when it goes idle or ends
+    time.sleep(1.5)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT blks_hit + blks_read FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return int(cursor.fetchone()[0])
+
+
 def test_record_purchase_profile(live_db: Any, partner_a: Partner) -> None:
     assert_on_test_database()
     run = uuid.uuid4().hex[:8]
@@ -67,6 +84,7 @@ def test_record_purchase_profile(live_db: Any, partner_a: Partner) -> None:
         purchase(WARM_UP)
     statements = [q["sql"].split()[0:3] for q in queries.captured_queries]
 
+    blocks = _blocks_touched()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
@@ -77,6 +95,7 @@ def test_record_purchase_profile(live_db: Any, partner_a: Partner) -> None:
     wall = (time.perf_counter() - started) * 1000 / PURCHASES
     cpu_ms = (time.process_time() - cpu) * 1000 / PURCHASES
     backend_ms = (_process_cpu_seconds(backend) - backend_cpu) * 1000 / PURCHASES
+    blocks_per_purchase = (_blocks_touched() - blocks) / PURCHASES
 
     out = io.StringIO()
     if os.environ.get("BENCH_PROFILER") == "none":
@@ -110,6 +129,7 @@ def test_record_purchase_profile(live_db: Any, partner_a: Partner) -> None:
         f"in-process recordPurchase ({PROFILE} workload), {PURCHASES} purchases by one client: "
         f"{wall:.2f} ms wall, {cpu_ms:.2f} ms CPU of this process and {backend_ms:.2f} ms of its "
         f"PostgreSQL backend (0 if not on this machine) per purchase; "
+        f"{blocks_per_purchase:.1f} buffer accesses per purchase; "
         f"{len(statements)} statements: {statements}"
     )
     print(out.getvalue())

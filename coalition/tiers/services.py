@@ -159,7 +159,7 @@ def _upgrade_to(
 _WINDOWS = tuple(QualificationPeriod.values)
 _DEFAULT_QUALIFICATION = TierPolicy._meta.get_field("qualification").default
 _UPGRADE_CHECK_SQL = "SELECT {levels}, {current}, CASE coalesce({policy}->>'qualification', '{default}') {points} END".format(  # noqa: E501
-    levels=levels_sql(),
+    levels=f"({levels_sql()})::text",  # text: parsed once per value (``_levels_of``)
     current=member_tier_code_sql(member="%(member)s"),
     policy=tier_policy_sql(),
     default=_DEFAULT_QUALIFICATION,
@@ -180,7 +180,7 @@ def _window_policies() -> tuple[TierPolicy, ...]:
 @lru_cache(maxsize=8)
 def _levels_of(value: Any) -> tuple[TierLevel, ...]:
     """The levels of ``levels_sql``'s value, parsed once per distinct value (the
-    driver hands it over as text): the check reads them after every purchase,
+    check's statement casts it to text): the check reads them after every purchase,
     and they change only when an operator edits them (a new text, a new entry)."""
     return tuple(levels_from(value))
 

@@ -84,8 +84,10 @@ def _columns(s: str) -> tuple[str, ...]:
         member_tier_code_sql(member=member),
         member_segments_sql(s, member=member),
         version_in_force_sql(s, at="at"),
-        campaigns_running_sql(s, at="at"),
-        expiry_policy_sql(),
+        # as text: psycopg would parse json into new objects on every purchase;
+        # text is parsed here once per distinct value (``snapshot_of``)
+        f"({campaigns_running_sql(s, at='at')})::text",
+        f"({expiry_policy_sql()})::text",
         tiers_defined_sql(),
     )
 
@@ -123,8 +125,9 @@ def snapshot_params(*, member: Any, occurred_at: datetime, time_zone: str) -> di
     return {"member": member, "at": occurred_at, "day_start": day_start, "day_end": day_end}
 
 
-# The campaigns running and the expiry policy come as JSON text that holds nothing
-# of the purchase or the member, so consecutive purchases read the same text
+# The campaigns running and the expiry policy come as JSON text (the statement
+# casts them) that holds nothing of the purchase or the member, so consecutive
+# purchases read the same text
 # until staff change a campaign or the policy (a new text, parsed afresh): each
 # text is parsed once per process. Bounded: a text per partner's running set.
 @lru_cache(maxsize=256)

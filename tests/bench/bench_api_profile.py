@@ -5,9 +5,11 @@ grocer's set-up, as in `bench api`). One client records PURCHASES purchases
 through Django's test client (middleware, GraphQL, services: what a gunicorn
 worker runs) after a warm-up, and prints the wall and CPU time per purchase (this
 process and its PostgreSQL backend), the database's buffer accesses per purchase
-(the same however busy the machine is), the statements each one sends, and
-cProfile's top functions by cumulative time (with the function calls made: also
-independent of the machine's load).
+(not moved by the machine's load; the reconnect that flushes the counters adds its
+catalog reads, about 10 per purchase over 400), the statements each one sends, and
+cProfile's top functions by cumulative time with the function calls made (also
+independent of the machine's load). ``BENCH_PROFILER=pyinstrument`` samples
+instead (pip install pyinstrument), ``BENCH_PROFILER=none`` skips the profile.
 ``BENCH_PROFILE_TOP`` sets how many functions are listed (default 40),
 ``BENCH_PROFILE_SORT`` their order (default cumulative) and ``BENCH_PROFILE_DUMP``
 a file for the whole profile (pstats). The profile counts CPU time, not waiting.
@@ -48,7 +50,7 @@ MEMBERS = 16
 
 def _blocks_touched() -> int:
     """Buffer accesses (hits and reads) in this database so far: unlike CPU time,
-    the same for the same work however busy the machine is."""
+    not moved by the machine's load (the new backend's catalog reads add a few)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
     connection.close()  # a backend flushes its counters when it goes idle or ends

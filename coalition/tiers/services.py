@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -46,7 +47,6 @@ from coalition.tiers.selectors import (
     qualifying_points,
     qualifying_points_sql,
     tier_policy,
-    tier_policy_from,
     tier_policy_sql,
 )
 from coalition.webhooks import services as webhooks
@@ -151,19 +151,38 @@ def _upgrade_to(
     return target if current is None or target.rank > current.rank else None
 
 
-# What an upgrade check needs, in one statement: the levels, the policy, the
-# member's current level, and their qualifying points under every policy's window
-# (the caller picks the policy's). The same expressions as every other tier read.
+# What an upgrade check needs, in one statement: the levels, the member's current
+# level, and their qualifying points under the policy's window. The same
+# expressions as every other tier read; the CASE picks the policy's window, and
+# PostgreSQL runs only the subquery of the branch it takes (the other window's
+# points are not read).
 _WINDOWS = tuple(QualificationPeriod.values)
-_UPGRADE_CHECK_SQL = "SELECT {levels}, {policy}, {current}, {points}".format(
-    levels=levels_sql(),
-    policy=tier_policy_sql(),
+_DEFAULT_QUALIFICATION = TierPolicy._meta.get_field("qualification").default
+_UPGRADE_CHECK_SQL = "SELECT {levels}, {current}, CASE coalesce({policy}->>'qualification', '{default}') {points} END".format(  # noqa: E501
+    levels=f"({levels_sql()})::text",  # text: parsed once per value (``_levels_of``)
     current=member_tier_code_sql(member="%(member)s"),
-    points=", ".join(
-        qualifying_points_sql(member="%(member)s", start=f"%(start_{index})s", end="%(end)s")
-        for index in range(len(_WINDOWS))
+    policy=tier_policy_sql(),
+    default=_DEFAULT_QUALIFICATION,
+    points=" ".join(
+        f"WHEN '{qualification}' THEN "
+        + qualifying_points_sql(member="%(member)s", start=f"%(start_{index})s", end="%(end)s")
+        for index, qualification in enumerate(_WINDOWS)
     ),
 )
+
+
+@lru_cache(maxsize=1)
+def _window_policies() -> tuple[TierPolicy, ...]:
+    """A policy of each qualification, to compute each window's start."""
+    return tuple(TierPolicy(qualification=qualification) for qualification in _WINDOWS)
+
+
+@lru_cache(maxsize=8)
+def _levels_of(value: Any) -> tuple[TierLevel, ...]:
+    """The levels of ``levels_sql``'s value, parsed once per distinct value (the
+    check's statement casts it to text): the check reads them after every purchase,
+    and they change only when an operator edits them (a new text, a new entry)."""
+    return tuple(levels_from(value))
 
 
 def tier_upgrade_if_due(*, member_id: int, now: datetime) -> None:
@@ -172,18 +191,16 @@ def tier_upgrade_if_due(*, member_id: int, now: datetime) -> None:
     looks in one statement, without a transaction or a lock, and only then runs
     ``tier_evaluate`` (which decides the same way under the member's tier row lock)."""
     params: dict[str, Any] = {"member": Int8(member_id), "end": now + timedelta(microseconds=1)}
-    for index, qualification in enumerate(_WINDOWS):
-        window = qualification_window(TierPolicy(qualification=qualification), now)
-        params[f"start_{index}"] = window[0]
+    for index, policy in enumerate(_window_policies()):
+        params[f"start_{index}"] = qualification_window(policy, now)[0]
     row = driver_sql.prepared(_UPGRADE_CHECK_SQL, params)
     if row is None:
         raise TierError("the upgrade check returned no row")
-    levels = levels_from(row[0])
+    levels = list(_levels_of(row[0]) if isinstance(row[0], str) else levels_from(row[0]))
     if not levels:
         return  # no levels
-    policy = tier_policy_from(row[1])
-    points = int(row[3 + _WINDOWS.index(policy.qualification)])
-    current = next((level for level in levels if level.code == row[2]), None)
+    points = int(row[2])
+    current = next((level for level in levels if level.code == row[1]), None)
     if _upgrade_to(levels, points, current) is not None:
         tier_evaluate(member_id=member_id, now=now)
 

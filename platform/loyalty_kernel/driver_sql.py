@@ -41,12 +41,8 @@ class _LoggedCursor:
             )
 
 
-@contextmanager
-def driver_cursor(*, server_binding: bool = False) -> Iterator[Any]:
-    """A cursor on the driver connection. With ``server_binding``, parameters are
-    bound by the server, which lets a hot statement be prepared (``prepared``)."""
-    # The connection proxy costs a thread-local lookup per attribute: take the
-    # wrapper once (this runs several times per request).
+def _checked_wrapper() -> Any:
+    """Django's connection wrapper, its driver connection open and usable."""
     db: Any = connections[DEFAULT_DB_ALIAS]
     if not db.health_check_done:
         # As Django's own cursors: a persistent connection is checked (SELECT 1)
@@ -56,6 +52,16 @@ def driver_cursor(*, server_binding: bool = False) -> Iterator[Any]:
         db.ensure_connection()
     if db.needs_rollback:
         db.validate_no_broken_transaction()
+    return db
+
+
+@contextmanager
+def driver_cursor(*, server_binding: bool = False) -> Iterator[Any]:
+    """A cursor on the driver connection. With ``server_binding``, parameters are
+    bound by the server, which lets a hot statement be prepared (``prepared``)."""
+    # The connection proxy costs a thread-local lookup per attribute: take the
+    # wrapper once (this runs several times per request).
+    db = _checked_wrapper()
     with db.wrap_database_errors:
         driver = db.connection
         cursor = psycopg.Cursor(driver) if server_binding else driver.cursor()
@@ -94,12 +100,32 @@ def prepared_all(sql: str, params: dict[str, Any] | Sequence[Any]) -> list[tuple
     parameters bound by the server (arrays travel in binary). Prepared statements
     live in the database session, which is why deployments pool connections per
     session (see docs/adr/0006-driver-sql-and-pgbouncer-session-mode.md)."""
-    with driver_cursor(server_binding=True) as cursor:
-        driver = cursor.connection
+    db = _checked_wrapper()
+    with db.wrap_database_errors:
+        driver = db.connection
         if driver.prepare_threshold is None:
             driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-        cursor.execute(sql, params, prepare=True)
+        cursor = _prepared_cursor(db, driver)
+        (_LoggedCursor(cursor, db) if db.queries_logged else cursor).execute(
+            sql, params, prepare=True
+        )
         return _rows(cursor)
+
+
+def _prepared_cursor(db: Any, driver: Any) -> Any:
+    """The server-binding cursor ``prepared_all`` runs its statements on: one per
+    driver connection, kept on Django's wrapper (a thread's own) and used again
+    for every hot statement, so its adapters are looked up once, not once per
+    statement. A statement's rows are fetched before it returns, so nothing else
+    uses the cursor meanwhile; a new driver connection gets a new cursor."""
+    cursor = getattr(db, _PREPARED_CURSOR, None)
+    if cursor is None or cursor.connection is not driver or cursor.closed:
+        cursor = psycopg.Cursor(driver)
+        setattr(db, _PREPARED_CURSOR, cursor)
+    return cursor
+
+
+_PREPARED_CURSOR = "_loyalty_prepared_cursor"
 
 
 def _rows(cursor: Any) -> list[tuple[Any, ...]]:

@@ -36,8 +36,11 @@ SELECT c.id, n, c.budget_points / {n} + CASE WHEN n < c.budget_points %% {n} THE
 ON CONFLICT (campaign_id, bucket) DO NOTHING
 """
 
-# The common case: the member's bucket covers all of it (its row alone is locked).
-# Otherwise, what is left in all buckets (NULL: the campaign has no buckets yet).
+# The common case: the member's bucket covers all of it (its row alone is locked,
+# and read). Otherwise, what is left in all buckets (NULL: the campaign has no
+# buckets yet), read only then: the CASE runs its subquery only when the member's
+# bucket fell short, so the common case does not read the other buckets' rows,
+# the ones every concurrent purchase of the campaign is updating.
 _TAKE_FROM_ONE_SQL = """
 WITH took AS (
   UPDATE {s}.earning_campaignbudgetbucket SET issued = issued + %(points)s::bigint
@@ -45,9 +48,11 @@ WITH took AS (
      AND issued + %(points)s::bigint <= allotted
   RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM took),
-       (SELECT sum(allotted - issued) FROM {s}.earning_campaignbudgetbucket
-         WHERE campaign_id = %(campaign)s::bigint)
+SELECT took.done,
+       CASE WHEN took.done THEN NULL ELSE
+         (SELECT sum(allotted - issued) FROM {s}.earning_campaignbudgetbucket
+           WHERE campaign_id = %(campaign)s::bigint) END
+  FROM (SELECT EXISTS (SELECT 1 FROM took) AS done) AS took
 """
 
 _LOCK_ALL_SQL = """

@@ -84,8 +84,10 @@ def _columns(s: str) -> tuple[str, ...]:
         member_tier_code_sql(member=member),
         member_segments_sql(s, member=member),
         version_in_force_sql(s, at="at"),
-        campaigns_running_sql(s, at="at"),
-        expiry_policy_sql(),
+        # as text: psycopg would parse json into new objects on every purchase;
+        # text is parsed here once per distinct value (``snapshot_of``)
+        f"({campaigns_running_sql(s, at='at')})::text",
+        f"({expiry_policy_sql()})::text",
         tiers_defined_sql(),
     )
 
@@ -123,9 +125,31 @@ def snapshot_params(*, member: Any, occurred_at: datetime, time_zone: str) -> di
     return {"member": member, "at": occurred_at, "day_start": day_start, "day_end": day_end}
 
 
+# The campaigns running and the expiry policy come as JSON text (the statement
+# casts them) that holds nothing of the purchase or the member, so consecutive
+# purchases read the same text
+# until staff change a campaign or the policy (a new text, parsed afresh): each
+# text is parsed once per process. Bounded: a text per partner's running set.
+@lru_cache(maxsize=256)
+def _campaigns_of(text: str) -> tuple[tuple[engine.Campaign, ...], frozenset[int]]:
+    return campaigns_from(text)
+
+
+@lru_cache(maxsize=16)
+def _expiry_of(text: str | None) -> ExpiryPolicy:
+    return expiry_policy_from(text)
+
+
 def snapshot_of(row: Sequence[Any]) -> PricingSnapshot:
     """The snapshot from the first ``COLUMNS`` values of the statement's row."""
-    campaigns, budgeted = campaigns_from(row[9])
+    campaigns, budgeted = (
+        _campaigns_of(row[9]) if isinstance(row[9], str) else campaigns_from(row[9])
+    )
+    expiry = (
+        _expiry_of(row[10])
+        if row[10] is None or isinstance(row[10], str)
+        else expiry_policy_from(row[10])
+    )
     return PricingSnapshot(
         member_status=row[0],
         member_number=row[1] or "",
@@ -138,7 +162,7 @@ def snapshot_of(row: Sequence[Any]) -> PricingSnapshot:
         version=version_from(row[8]),
         campaigns=campaigns,
         budgeted=budgeted,
-        expiry=expiry_policy_from(row[10]),
+        expiry=expiry,
         tiers_defined=bool(row[11]),
     )
 

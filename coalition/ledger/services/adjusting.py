@@ -26,12 +26,11 @@ from coalition.ledger.services.posting import (
     Posting,
     adjust_wallets,
     consumption_result,
-    id_sequence,
+    credit_with_new_lot,
     insert_entries,
     insert_header,
     lock_wallets,
     move_lots,
-    one_row,
     run_idempotent,
 )
 from loyalty_kernel import driver_sql
@@ -76,25 +75,11 @@ def adjust(
         require_active_partner(partner_id)
         size = abs(points)
         if points > 0:
-            kind = TransactionKind.ADJUSTMENT_CREDIT
-            lot_id = int(one_row("SELECT nextval(%s::regclass)", [id_sequence("ledger_lot")],
-                                 "next lot id")[0])  # fmt: skip
-            result: dict[str, Any] = {"balance_after": wallet.balance + size, "lot": lot_id}
-            tx_id, created_at = insert_header(
-                kind=kind, partner_id=partner_id, member_id=member_id, points=size,
-                idem=idempotency, digest=digest, result=result, memo=memo,
+            return credit_with_new_lot(
+                kind=TransactionKind.ADJUSTMENT_CREDIT, wallet=wallet, source_account=issuance,
+                issuer_id=partner_id, partner_id=partner_id, points=size,
+                expires_at=expires_at, idem=idempotency, digest=digest, memo=memo,
             )  # fmt: skip
-            driver_sql.execute(
-                """
-                INSERT INTO public.ledger_lot (id, member_id, issuer_id, transaction_id,
-                                               earned_at, expires_at, points, remaining)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                """,
-                [lot_id, member_id, partner_id, tx_id, created_at, expires_at, size, size],
-            )
-            insert_entries(tx_id, [(wallet.account_id, size), (issuance, -size)])
-            adjust_wallets({wallet.account_id: size})
-            return Posting(tx_id, kind, size, result)
         if wallet.balance < size:
             raise InsufficientPoints(f"the member has {wallet.balance} points, {size} to take back")
         plan = _plan_taking_back(member_id, partner_id, size)

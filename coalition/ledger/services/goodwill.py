@@ -20,16 +20,11 @@ from coalition.ledger.services.accounts import coalition_account_id
 from coalition.ledger.services.earning import require_valid_expiry
 from coalition.ledger.services.posting import (
     Posting,
-    adjust_wallets,
-    id_sequence,
-    insert_entries,
-    insert_header,
+    credit_with_new_lot,
     lock_wallets,
-    one_row,
     require_positive,
     run_idempotent,
 )
-from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey
 
 
@@ -57,24 +52,10 @@ def goodwill_credit(
     def post(digest: str) -> Posting:
         goodwill = coalition_account_id(AccountKind.GOODWILL)
         wallet = lock_wallets([member_id], require_active=True)[member_id]
-        kind = TransactionKind.GOODWILL_CREDIT
-        lot_id = int(one_row("SELECT nextval(%s::regclass)", [id_sequence("ledger_lot")],
-                             "next lot id")[0])  # fmt: skip
-        result: dict[str, Any] = {"balance_after": wallet.balance + points, "lot": lot_id}
-        tx_id, created_at = insert_header(
-            kind=kind, partner_id=None, member_id=member_id, points=points,
-            idem=idempotency, digest=digest, result=result, memo=memo,
+        return credit_with_new_lot(
+            kind=TransactionKind.GOODWILL_CREDIT, wallet=wallet, source_account=goodwill,
+            issuer_id=None, partner_id=None, points=points, expires_at=expires_at,
+            idem=idempotency, digest=digest, memo=memo,
         )  # fmt: skip
-        driver_sql.execute(
-            """
-            INSERT INTO public.ledger_lot (id, member_id, issuer_id, transaction_id,
-                                           earned_at, expires_at, points, remaining)
-            VALUES (%s, %s, NULL, %s, %s, %s, %s, %s)
-            """,
-            [lot_id, member_id, tx_id, created_at, expires_at, points, points],
-        )
-        insert_entries(tx_id, [(wallet.account_id, points), (goodwill, -points)])
-        adjust_wallets({wallet.account_id: points})
-        return Posting(tx_id, kind, points, result)
 
     return run_idempotent(idempotency, "goodwill_credit", payload, post)

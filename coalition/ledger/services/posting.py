@@ -260,6 +260,43 @@ def insert_entries(transaction_id: int, legs: Sequence[tuple[int, int]]) -> None
     )
 
 
+def credit_with_new_lot(
+    *,
+    kind: str,
+    wallet: Wallet,
+    source_account: int,
+    issuer_id: int | None,
+    partner_id: int | None,
+    points: int,
+    expires_at: Any,
+    idem: IdempotencyKey | None,
+    digest: str,
+    memo: str,
+) -> Posting:
+    """Post ``source -N, wallet +N`` as one ``kind`` transaction, the points in a new
+    lot issued by ``issuer_id`` (None: the coalition paid) expiring at ``expires_at``:
+    how a partner's credit adjustment and coalition goodwill add points. The caller
+    holds the wallet's lock."""
+    lot_id = int(one_row("SELECT nextval(%s::regclass)", [id_sequence("ledger_lot")],
+                         "next lot id")[0])  # fmt: skip
+    result: dict[str, Any] = {"balance_after": wallet.balance + points, "lot": lot_id}
+    tx_id, created_at = insert_header(
+        kind=kind, partner_id=partner_id, member_id=wallet.member_id, points=points,
+        idem=idem, digest=digest, result=result, memo=memo,
+    )  # fmt: skip
+    driver_sql.execute(
+        """
+        INSERT INTO public.ledger_lot (id, member_id, issuer_id, transaction_id,
+                                       earned_at, expires_at, points, remaining)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        """,
+        [lot_id, wallet.member_id, issuer_id, tx_id, created_at, expires_at, points, points],
+    )
+    insert_entries(tx_id, [(wallet.account_id, points), (source_account, -points)])
+    adjust_wallets({wallet.account_id: points})
+    return Posting(tx_id, kind, points, result)
+
+
 def reversal_ids(original_id: int) -> list[int]:
     """The transactions that reversed (part of) this one."""
     return [

@@ -14,7 +14,23 @@ class Channel(models.TextChoices):
     APP = "app", "App"
 
 
-class Purchase(models.Model):
+class PostedRequest(models.Model):
+    """What a receipt and a return share: the ledger transaction that posted their
+    points (none when they posted nothing) and what a retry is recognised by (the
+    client's idempotency key and the request's hash; each table's own unique
+    constraint covers the key)."""
+
+    ledger_transaction_id = models.BigIntegerField(null=True)
+    idempotency_scope = models.CharField(max_length=80, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=120, null=True, blank=True)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Purchase(PostedRequest):
     external_id = models.CharField(max_length=120, unique=True)
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -34,11 +50,6 @@ class Purchase(models.Model):
     # Points taken back by returns so far (what the returns asked for, shortfalls included).
     points_reversed = models.BigIntegerField(default=0)
     breakdown = models.JSONField(default=dict)
-    ledger_transaction_id = models.BigIntegerField(null=True)
-    idempotency_scope = models.CharField(max_length=80, null=True, blank=True)
-    idempotency_key = models.CharField(max_length=120, null=True, blank=True)
-    request_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering: ClassVar = ["-occurred_at", "-id"]
@@ -89,18 +100,13 @@ class PurchaseLine(models.Model):
         return self.quantity * self.unit_price - self.discount
 
 
-class PurchaseReturn(models.Model):
+class PurchaseReturn(PostedRequest):
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="returns")
     external_id = models.CharField(max_length=120, blank=True)
     value = models.BigIntegerField()  # minor units of the returned line amounts
     points_requested = models.BigIntegerField()
     points_reversed = models.BigIntegerField()
     shortfall = models.BigIntegerField(default=0)
-    ledger_transaction_id = models.BigIntegerField(null=True)
-    idempotency_scope = models.CharField(max_length=80, null=True, blank=True)
-    idempotency_key = models.CharField(max_length=120, null=True, blank=True)
-    request_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints: ClassVar = [

@@ -19,8 +19,7 @@ from django.utils import timezone
 from coalition.audit.services import audit_record
 from coalition.expiry.services import lot_expiry_for
 from coalition.ledger import services as ledger
-from coalition.members.errors import MemberNotActive, UnknownMember
-from coalition.members.models import Member
+from coalition.members.services import member_get_active
 from coalition.tiers.services import tier_evaluate
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_tenant
@@ -377,15 +376,6 @@ def _partner_zone() -> ZoneInfo:
     return ZoneInfo(getattr(current_tenant(), "time_zone", "UTC") or "UTC")
 
 
-def _active_member(member_id: int) -> Member:
-    member = Member.objects.filter(pk=member_id).first()
-    if member is None:
-        raise UnknownMember("no such member")
-    if not member.is_active:
-        raise MemberNotActive(f"the member is {member.status}")
-    return member
-
-
 @dataclass(frozen=True)
 class AwardResult:
     award_id: int
@@ -412,7 +402,7 @@ def behaviour_award(
     rule = BehaviourRule.objects.filter(event=event, is_active=True).first()
     if rule is None:
         raise BehaviourNotConfigured(f"this partner awards nothing for {event}")
-    member = _active_member(member_id)
+    member = member_get_active(member_id)
     if reference:
         # The same review (or request) earns once, however often it is sent.
         earlier = BehaviourAward.objects.filter(
@@ -529,8 +519,8 @@ def referral_record(
     rule = BehaviourRule.objects.filter(event=BehaviourEvent.REFERRAL, is_active=True).first()
     if rule is None:
         raise BehaviourNotConfigured("this partner awards nothing for referrals")
-    referrer = _active_member(referrer_id)
-    referee = _active_member(referee_id)
+    referrer = member_get_active(referrer_id)
+    referee = member_get_active(referee_id)
     with transaction.atomic():
         # One referral decision at a time per partner: ring and cap checks read
         # other referrals, so they must not race each other.

@@ -36,8 +36,8 @@ from coalition.catalogue.models import CatalogueEntry
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.ledger.models import HoldStatus
-from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
+from coalition.members.services import member_get_active
 from coalition.webhooks import services as webhooks
 from loyalty_kernel import driver_sql, jobs
 from loyalty_kernel.idempotency import IdempotencyKey
@@ -367,15 +367,6 @@ def reward_save(
     return reward
 
 
-def _active_member(member_id: int) -> Member:
-    member = Member.objects.filter(pk=member_id).first()
-    if member is None:
-        raise UnknownMember("no such member")
-    if not member.is_active:
-        raise MemberNotActive(f"the member is {member.status}")
-    return member
-
-
 def _digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -405,7 +396,7 @@ def reward_redeem(
     partner = _partner()
     if not partner.is_active:
         raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
-    member = _active_member(member_id)
+    member = member_get_active(member_id)
     try:
         with transaction.atomic():
             reward = Reward.objects.select_for_update().filter(code=reward_code).first()
@@ -643,6 +634,21 @@ def points_for_amount(amount: int, value_per_point: Decimal) -> int:
     return int((Decimal(amount) / value_per_point).to_integral_value(ROUND_CEILING))
 
 
+def payment_points(amount: int) -> tuple[PointsPaymentSettings, int]:
+    """The partner's payment settings and the points that pay ``amount`` minor
+    units with them; refused when the amount is not positive or the points fall
+    below the partner's minimum."""
+    if isinstance(amount, bool) or amount <= 0:
+        raise InvalidAmount("the amount to pay with points must be positive")
+    settings_row = payment_settings()
+    points = points_for_amount(amount, settings_row.value_per_point)
+    if points < settings_row.minimum_points:
+        raise PointsBelowMinimum(
+            f"paying with points needs at least {settings_row.minimum_points} points"
+        )
+    return settings_row, points
+
+
 def amount_for_points(points: int, value_per_point: Decimal) -> int:
     return math.floor(Decimal(points) * value_per_point)
 
@@ -688,14 +694,7 @@ def points_payment_authorize(
 ) -> PaymentView:
     """Reserve the points that pay ``amount`` (minor units) of a basket, for the
     partner's hold time from ``now`` (default: the application clock)."""
-    if isinstance(amount, bool) or amount <= 0:
-        raise InvalidAmount("the amount to pay with points must be positive")
-    settings_row = payment_settings()
-    points = points_for_amount(amount, settings_row.value_per_point)
-    if points < settings_row.minimum_points:
-        raise PointsBelowMinimum(
-            f"paying with points needs at least {settings_row.minimum_points} points"
-        )
+    settings_row, points = payment_points(amount)
     partner = _partner()
     with transaction.atomic():
         posting = ledger.hold_authorize(

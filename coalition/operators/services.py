@@ -12,8 +12,7 @@ attempts recorded with no partner) and the two-step code of
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from django.db import IntegrityError, transaction
 
@@ -37,7 +36,7 @@ from coalition.operators.models import (
 from coalition.settlement.errors import TermsAlreadySet
 from coalition.settlement.models import SettlementTerms
 from coalition.settlement.proposals import terms_propose
-from coalition.settlement.terms import terms_in_force, terms_set
+from coalition.settlement.terms import TermsValues, terms_in_force, terms_set
 from loyalty_kernel import clock
 from loyalty_kernel.accounts import account_for_email, invited_account
 from loyalty_kernel.invitations import (
@@ -373,26 +372,15 @@ def operator_terms_set(
     *,
     partner: Partner,
     effective_from: datetime,
-    issuance_price: Decimal,
-    reimbursement_rate: Decimal,
-    fee_percent: Decimal,
-    fee_fixed: int,
-    breakage_share_percent: Decimal,
     acting_user: Any,
     now: datetime | None = None,
+    **values: Unpack[TermsValues],
 ) -> tuple[SettlementTerms, bool]:
     """Set a partner's next terms version, audited. Returns the version and whether
     this call created it. The instant it takes effect is fixed by the preview and
     sent back with the confirmation, so it is the request's key: the same
     confirmation sent twice finds the first one's version (same values) and
     records nothing more; other values at that instant are refused."""
-    values: dict[str, Any] = {
-        "issuance_price": issuance_price,
-        "reimbursement_rate": reimbursement_rate,
-        "fee_percent": fee_percent,
-        "fee_fixed": fee_fixed,
-        "breakage_share_percent": breakage_share_percent,
-    }
     with transaction.atomic():
         # one operator at a time sets this partner's terms: the twin waits, then finds it
         Partner.objects.select_for_update().filter(pk=partner.pk).first()

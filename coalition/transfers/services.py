@@ -317,15 +317,20 @@ def household_invite_accept(
     return joined
 
 
+def _membership_locked(member_id: int) -> HouseholdMembership | None:
+    """The member's place in a household (with the household), locked to leave it."""
+    return (
+        HouseholdMembership.objects.select_for_update()
+        .select_related("household")
+        .filter(member_id=member_id)
+        .first()
+    )
+
+
 def household_leave(*, member_id: int) -> None:
     """A member leaves their household. The head leaves last, which ends it."""
     with transaction.atomic():
-        membership = (
-            HouseholdMembership.objects.select_for_update()
-            .select_related("household")
-            .filter(member_id=member_id)
-            .first()
-        )
+        membership = _membership_locked(member_id)
         if membership is None:
             raise NotInHousehold("You do not belong to a household")
         household = membership.household
@@ -357,12 +362,7 @@ def household_forget_member(*, member_id: int, email: str) -> None:
     waiting for their address are deleted: nothing keeps who they were or that they
     were asked. Runs in the erasure's transaction (``member_erased``)."""
     HouseholdInvite.objects.filter(email__iexact=email, accepted_at__isnull=True).delete()
-    membership = (
-        HouseholdMembership.objects.select_for_update()
-        .select_related("household")
-        .filter(member_id=member_id)
-        .first()
-    )
+    membership = _membership_locked(member_id)
     if membership is None:
         return
     household = Household.objects.select_for_update().get(pk=membership.household_id)

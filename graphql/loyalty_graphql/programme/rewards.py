@@ -48,21 +48,12 @@ class RewardSettingsView(graphene.ObjectType):
 
 
 def reward_settings_view(reward: Reward) -> dict[str, Any]:
-    return {
-        "code": reward.code,
-        "name": reward.name,
-        "description": reward.description,
-        "category": reward.category,
-        "points_price": reward.points_price,
-        "stock": reward.stock,
-        "per_member_limit": reward.per_member_limit,
-        "valid_from": reward.valid_from,
-        "valid_until": reward.valid_until,
-        "channels": list(reward.channels),
-        "voucher_validity_days": reward.voucher_validity_days,
-        "in_catalogue": reward.in_catalogue,
-        "state": reward_selectors.reward_state_at(reward, clock.now()),
-    }
+    """The reward's settings as its audit rows show them, with its state now in
+    place of the on-sale flag."""
+    view = rewards.reward_state(reward)
+    del view["is_active"]
+    view["state"] = reward_selectors.reward_state_at(reward, clock.now())
+    return view
 
 
 def _sorted_channels(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -309,20 +309,29 @@ def _refuse_if_ended(campaign: Campaign, now: datetime, doing: str) -> None:
         raise CampaignEnded(f"campaign {campaign.name!r} is over (its end has passed)")
 
 
-def campaign_pause(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:
-    """Stop a campaign earning until it resumes. Pausing a paused one changes
-    nothing (a second press of the button)."""
+def _campaign_switch(
+    campaign_id: int, to_status: str, doing: str, actor: Any, now: datetime | None
+) -> Campaign:
+    """Pause or resume (``doing``) a campaign that has not ended, audited as
+    ``campaigns.<doing>``; one already so changes nothing (a second press of the
+    button)."""
     now = now or timezone.now()
     with transaction.atomic():
         campaign = _campaign_locked(campaign_id)
-        _refuse_if_ended(campaign, now, "pause")
-        if campaign.status == CampaignStatus.PAUSED:
+        _refuse_if_ended(campaign, now, doing)
+        if campaign.status == to_status:
             return campaign
         before = campaign_state_of(campaign)
-        campaign.status = CampaignStatus.PAUSED
+        campaign.status = to_status
         campaign.save(update_fields=["status"])
-        _audit_campaign(actor, "campaigns.pause", campaign, before)
+        _audit_campaign(actor, f"campaigns.{doing}", campaign, before)
     return campaign
+
+
+def campaign_pause(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:
+    """Stop a campaign earning until it resumes. Pausing a paused one changes
+    nothing."""
+    return _campaign_switch(campaign_id, CampaignStatus.PAUSED, "pause", actor, now)
 
 
 def campaign_resume(
@@ -330,17 +339,7 @@ def campaign_resume(
 ) -> Campaign:
     """Let a paused campaign earn again (within its time window). An ended one
     cannot resume (``CampaignEnded``)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        campaign = _campaign_locked(campaign_id)
-        _refuse_if_ended(campaign, now, "resume")
-        if campaign.status == CampaignStatus.ACTIVE:
-            return campaign
-        before = campaign_state_of(campaign)
-        campaign.status = CampaignStatus.ACTIVE
-        campaign.save(update_fields=["status"])
-        _audit_campaign(actor, "campaigns.resume", campaign, before)
-    return campaign
+    return _campaign_switch(campaign_id, CampaignStatus.ACTIVE, "resume", actor, now)
 
 
 def campaign_end(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:

@@ -3,9 +3,9 @@ and the partner changes the operator console makes (onboarding, lifecycle). Ever
 change is audited in the same transaction (``coalition.audit``, with no partner for
 operator staff).
 
-Invitations are partner staff's links (``loyalty_kernel.invitations``). Sign-in
-reuses the staff machinery: the password step of ``tenants.staff.sign_in`` (its
-attempts recorded with no partner) and the two-step code of
+Invitations work like partner staff's, through ``loyalty_kernel.invitations``.
+Sign-in reuses the staff machinery: the password step of ``tenants.staff.sign_in``
+(its attempts recorded with no partner) and the two-step code of
 ``tenants.staff.two_factor`` (the device belongs to the user).
 """
 

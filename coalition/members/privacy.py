@@ -17,14 +17,14 @@ from django.db import transaction
 
 from coalition.charity.models import Donation
 from coalition.ledger.selectors import balance, history, lots
-from coalition.members.errors import MemberNotActive, PrivacyLinkInvalid
+from coalition.members.errors import PrivacyLinkInvalid
 from coalition.members.models import (
     Member,
     MemberChange,
     MemberPrivacyRequest,
     PrivacyRequestKind,
 )
-from coalition.members.services import member_erase, member_get
+from coalition.members.services import member_erase, member_get_active
 from coalition.notifications.selectors import notifications_export
 from coalition.transfers.models import HouseholdMembership, TransferRecord
 from loyalty_kernel import clock
@@ -56,9 +56,7 @@ def privacy_request_start(
     now = now or clock.now()
     if kind not in PrivacyRequestKind.values:
         raise ValueError(f"unknown privacy request {kind!r}")
-    member = member_get(member_id)
-    if not member.is_active:
-        raise MemberNotActive(f"the member is {member.status}")
+    member = member_get_active(member_id)
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         request = MemberPrivacyRequest.objects.create(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypedDict, Unpack
 
 from django.db import IntegrityError, transaction
 
@@ -28,6 +29,17 @@ def profile_is_complete(member: Member) -> bool:
 def profile_completion(member: Member) -> tuple[int, int]:
     """How many of the contact details are filled, of how many."""
     return sum(1 for name in CONTACT_DETAILS if getattr(member, name)), len(CONTACT_DETAILS)
+
+
+class ProfileEntry(TypedDict):
+    """What the member enters on their profile form."""
+
+    phone: str | None
+    birth_date: date | None
+    country: str
+    marketing_email_consent: bool
+    marketing_sms_consent: bool
+    data_sharing_consent: bool
 
 
 @dataclass(frozen=True)
@@ -57,24 +69,19 @@ def _validate_country(value: str) -> str:
 def member_profile_update(
     *,
     member_id: int,
-    phone: str | None,
-    birth_date: date | None,
-    country: str,
-    marketing_email_consent: bool,
-    marketing_sms_consent: bool,
-    data_sharing_consent: bool,
     channel: str = "portal",
     now: datetime | None = None,
+    **entry: Unpack[ProfileEntry],
 ) -> ProfileUpdate:
     """Save what the member entered; record each field that changed."""
     now = now or clock.now()
     wanted: dict[str, object] = {
-        "phone": _validate_phone(phone),
-        "birth_date": _validate_birth_date(birth_date, now.date()),
-        "country": _validate_country(country),
-        "marketing_email_consent": bool(marketing_email_consent),
-        "marketing_sms_consent": bool(marketing_sms_consent),
-        "data_sharing_consent": bool(data_sharing_consent),
+        "phone": _validate_phone(entry["phone"]),
+        "birth_date": _validate_birth_date(entry["birth_date"], now.date()),
+        "country": _validate_country(entry["country"]),
+        "marketing_email_consent": bool(entry["marketing_email_consent"]),
+        "marketing_sms_consent": bool(entry["marketing_sms_consent"]),
+        "data_sharing_consent": bool(entry["data_sharing_consent"]),
     }
     try:
         with transaction.atomic():

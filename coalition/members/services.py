@@ -121,16 +121,31 @@ def member_get(member_id: int) -> Member:
     return member
 
 
+def member_get_active(member_id: int) -> Member:
+    """The member, who must be active to earn, redeem or be given a card."""
+    member = member_get(member_id)
+    if not member.is_active:
+        raise MemberNotActive(f"the member is {member.status}")
+    return member
+
+
+def _member_lock_unerased(member_id: int, *, erased: str) -> Member:
+    """The member, locked for a change of status; an erased member's status never
+    changes again (``erased`` says so)."""
+    member = Member.objects.select_for_update().filter(pk=member_id).first()
+    if member is None:
+        raise UnknownMember("no such member")
+    if member.status == MemberStatus.ERASED:
+        raise MemberNotActive(erased)
+    return member
+
+
 def member_set_status(*, member_id: int, status: str) -> Member:
     """Block or unblock a member (erasure has its own service)."""
     if status not in {MemberStatus.ACTIVE, MemberStatus.BLOCKED}:
         raise InvalidMemberData(f"status must be active or blocked, not {status!r}", field="status")
     with transaction.atomic():
-        member = Member.objects.select_for_update().filter(pk=member_id).first()
-        if member is None:
-            raise UnknownMember("no such member")
-        if member.status == MemberStatus.ERASED:
-            raise MemberNotActive("the member was erased")
+        member = _member_lock_unerased(member_id, erased="the member was erased")
         member.status = status
         member.save(update_fields=["status"])
     return member
@@ -162,11 +177,9 @@ def member_status_change(
     if status not in STATUS_ACTIONS:
         raise InvalidMemberData(f"status must be active or blocked, not {status!r}", field="status")
     with transaction.atomic():
-        member = Member.objects.select_for_update().filter(pk=member_id).first()
-        if member is None:
-            raise UnknownMember("no such member")
-        if member.status == MemberStatus.ERASED:
-            raise MemberNotActive("The member was erased: their status cannot change")
+        member = _member_lock_unerased(
+            member_id, erased="The member was erased: their status cannot change"
+        )
         if member.status == status:
             return member, False
         before = member.status
@@ -235,9 +248,7 @@ def member_add_card(
     card_number = card_number.strip()
     if not card_number or len(card_number) > 32 or not card_number.isalnum():
         raise InvalidMemberData("a card number is 1-32 letters or digits", field="card_number")
-    member = member_get(member_id)
-    if not member.is_active:
-        raise MemberNotActive(f"the member is {member.status}")
+    member = member_get_active(member_id)
     try:
         with transaction.atomic():
             return MemberCard.objects.create(

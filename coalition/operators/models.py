@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from loyalty_kernel.invitations import InvitationRecord
+
 
 class OperatorRole(models.TextChoices):
     ADMIN = "admin", "Admin"
@@ -46,22 +48,13 @@ class OnboardingRequest(models.Model):
         return f"onboarding {self.key} -> {self.partner_id}"
 
 
-class OperatorInvitation(models.Model):
-    """A single-use, expiring invitation to join the operator staff in a role; only
-    the token's SHA-256 is stored. ``request_key`` makes the invite form's double
-    submit one invitation (and one e-mail)."""
+class OperatorInvitation(InvitationRecord):
+    """A single-use, expiring invitation to join the operator staff in a role.
+    ``request_key`` makes the invite form's double submit one invitation (and one
+    e-mail)."""
 
-    email = models.EmailField()
     role = models.CharField(max_length=10, choices=OperatorRole.choices)
-    token_hash = models.CharField(max_length=64, unique=True)
     request_key = models.CharField(max_length=80, unique=True)
-    invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["email"], name="operator_invitation_email")]

@@ -3,20 +3,17 @@ and the partner changes the operator console makes (onboarding, lifecycle). Ever
 change is audited in the same transaction (``coalition.audit``, with no partner for
 operator staff).
 
-Sign-in reuses the staff machinery: the lock-out of ``tenants.staff.lockout``
+Invitations work like partner staff's, through ``loyalty_kernel.invitations``.
+Sign-in reuses the staff machinery: the password step of ``tenants.staff.sign_in``
 (its attempts recorded with no partner) and the two-step code of
 ``tenants.staff.two_factor`` (the device belongs to the user).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
+from typing import Any, Unpack
 
-from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from coalition.audit.services import audit_record
@@ -39,16 +36,20 @@ from coalition.operators.models import (
 from coalition.settlement.errors import TermsAlreadySet
 from coalition.settlement.models import SettlementTerms
 from coalition.settlement.proposals import terms_propose
-from coalition.settlement.terms import terms_in_force, terms_set
+from coalition.settlement.terms import TermsValues, terms_in_force, terms_set
 from loyalty_kernel import clock
-from loyalty_kernel.invitations import email_cleaned, invitation_token, token_hash
+from loyalty_kernel.accounts import account_for_email, invited_account
+from loyalty_kernel.invitations import (
+    email_cleaned,
+    invitation_issue,
+    invitation_open,
+    invitations_revoke,
+)
 from tenants.partners.models import Partner
 from tenants.partners.services import partner_change_status, partner_onboard
-from tenants.staff.lockout import failure_record, failures_clear, refuse_when_locked_out
-from tenants.staff.two_factor import two_factor_enabled
+from tenants.staff.sign_in import password_check
 
 ROLE_HINT = "Choose a role: admin, finance, support or read-only"
-INVITATION_LIFETIME = timedelta(days=7)
 
 
 def _clean_email(email: str) -> str:
@@ -78,11 +79,8 @@ def operator_create(
     """Make a user (new, or an existing one such as partner staff) operator staff."""
     email = _clean_email(email)
     role = _clean_role(role)
-    users = get_user_model()
     with transaction.atomic():
-        user = users.objects.filter(username=email).first()
-        if user is None:
-            user = users.objects.create_user(username=email, email=email, password=password)
+        user = account_for_email(email=email, password=password)
         if OperatorMembership.objects.filter(user=user).exists():
             raise OperatorAlreadyMember(f"{email} is operator staff already")
         try:
@@ -182,19 +180,15 @@ def operator_invite(
         return done, None
     if OperatorMembership.objects.filter(user__username=email).exists():
         raise OperatorAlreadyMember(f"{email} is operator staff already")
-    token = invitation_token()
     try:
         with transaction.atomic():
-            OperatorInvitation.objects.select_for_update().filter(
-                email=email, accepted_at__isnull=True, revoked_at__isnull=True
-            ).update(revoked_at=now)
-            invitation = OperatorInvitation.objects.create(
+            invitation, token = invitation_issue(
+                OperatorInvitation.objects.filter(email=email),
+                acting_user=acting_user,
+                now=now,
                 email=email,
                 role=role,
-                token_hash=token_hash(token),
                 request_key=key,
-                invited_by=acting_user if getattr(acting_user, "pk", None) else None,
-                expires_at=now + INVITATION_LIFETIME,
             )
             audit_record(
                 actor=acting_user,
@@ -214,13 +208,8 @@ def operator_invite(
 
 def operator_invitation_find(*, token: str, now: datetime | None = None) -> OperatorInvitation:
     now = now or clock.now()
-    invitation = OperatorInvitation.objects.filter(token_hash=token_hash(token)).first()
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= now
-    ):
+    invitation = invitation_open(OperatorInvitation.objects.all(), token=token, now=now)
+    if invitation is None:
         raise OperatorInvitationInvalid(
             "This invitation link has expired or has already been used. "
             "Ask an operator admin to send a new one."
@@ -235,26 +224,13 @@ def operator_invitation_accept(
     account, such as partner staff, checks their password) and the operator
     membership in the invitation's role. Single use."""
     now = now or clock.now()
-    users = get_user_model()
     with transaction.atomic():
         found = operator_invitation_find(token=token, now=now)
         invitation = OperatorInvitation.objects.select_for_update().get(pk=found.pk)
         if invitation.accepted_at is not None or invitation.revoked_at is not None:
             # a twin request accepted it meanwhile, or an admin withdrew it
             raise OperatorInvitationInvalid("This invitation link has already been used.")
-        user = users.objects.filter(username=invitation.email).first()
-        if user is None:
-            try:
-                validate_password(password)
-            except ValidationError as exc:
-                raise InvalidOperatorData(" ".join(exc.messages), field="password") from None
-            user = users.objects.create_user(
-                username=invitation.email, email=invitation.email, password=password
-            )
-        elif not user.check_password(password):
-            raise InvalidOperatorData(
-                "You already have an account: enter its password to accept", field="password"
-            )
+        user = invited_account(email=invitation.email, password=password, error=InvalidOperatorData)
         try:
             with transaction.atomic():
                 membership = OperatorMembership.objects.create(user=user, role=invitation.role)
@@ -279,9 +255,7 @@ def operator_invitation_revoke(
     or an invitation already used, changes nothing)."""
     now = now or clock.now()
     with transaction.atomic():
-        updated = OperatorInvitation.objects.filter(
-            pk=invitation_id, accepted_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=now)
+        updated = invitations_revoke(OperatorInvitation.objects.filter(pk=invitation_id), now=now)
         if updated:
             audit_record(
                 actor=acting_user,
@@ -297,18 +271,15 @@ def operator_authenticate(
 ) -> tuple[Any, str]:
     """The user and their operator role, or a typed refusal. Failed attempts are
     counted like the console's (no partner), and lock the address out alike."""
-    now = now or clock.now()
-    email = (email or "").strip().lower()
-    refuse_when_locked_out(partner_id=None, email=email, now=now)
-    user = authenticate(username=email, password=password) if email and password else None
-    membership = (
-        OperatorMembership.objects.filter(user_id=user.pk).first() if user is not None else None
+    user, membership = password_check(
+        partner_id=None,
+        email=email,
+        password=password,
+        ip=ip,
+        now=now or clock.now(),
+        membership_of=lambda user: OperatorMembership.objects.filter(user_id=user.pk).first(),
+        refusal=OperatorLoginFailed("The e-mail address or password is not right"),
     )
-    if user is None or membership is None:
-        failure_record(partner_id=None, email=email, ip=ip, now=now)
-        raise OperatorLoginFailed("The e-mail address or password is not right")
-    if not two_factor_enabled(user):
-        failures_clear(partner_id=None, email=email)
     return user, membership.role
 
 
@@ -401,26 +372,15 @@ def operator_terms_set(
     *,
     partner: Partner,
     effective_from: datetime,
-    issuance_price: Decimal,
-    reimbursement_rate: Decimal,
-    fee_percent: Decimal,
-    fee_fixed: int,
-    breakage_share_percent: Decimal,
     acting_user: Any,
     now: datetime | None = None,
+    **values: Unpack[TermsValues],
 ) -> tuple[SettlementTerms, bool]:
     """Set a partner's next terms version, audited. Returns the version and whether
     this call created it. The instant it takes effect is fixed by the preview and
     sent back with the confirmation, so it is the request's key: the same
     confirmation sent twice finds the first one's version (same values) and
     records nothing more; other values at that instant are refused."""
-    values: dict[str, Any] = {
-        "issuance_price": issuance_price,
-        "reimbursement_rate": reimbursement_rate,
-        "fee_percent": fee_percent,
-        "fee_fixed": fee_fixed,
-        "breakage_share_percent": breakage_share_percent,
-    }
     with transaction.atomic():
         # one operator at a time sets this partner's terms: the twin waits, then finds it
         Partner.objects.select_for_update().filter(pk=partner.pk).first()

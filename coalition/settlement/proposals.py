@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from typing import Unpack
 
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ from coalition.settlement.statements import (
     add_fixed_fees,
     compute_statements,
 )
-from coalition.settlement.terms import terms_in_force, terms_values_check
+from coalition.settlement.terms import TermsValues, terms_in_force, terms_values_check
 from loyalty_kernel import clock
 from loyalty_kernel.money import is_known_currency
 from tenants.partners.models import Partner
@@ -67,25 +67,15 @@ def terms_propose(
     *,
     partner: Partner,
     effective_from: datetime,
-    issuance_price: Decimal,
-    reimbursement_rate: Decimal,
-    fee_percent: Decimal,
-    fee_fixed: int,
-    breakage_share_percent: Decimal,
     now: datetime | None = None,
+    **values: Unpack[TermsValues],
 ) -> SettlementTerms:
     """A new version as the operator proposes it (not saved), after the console's
     rules: every field valid, effective now or later (``PREVIEW_VALID_FOR`` of
     slack) and after the version in force. ``terms_set`` checks the rest (a
     closed period, the currency) when it is saved."""
     now = now or clock.now()
-    terms_values_check(
-        issuance_price=issuance_price,
-        reimbursement_rate=reimbursement_rate,
-        fee_percent=fee_percent,
-        fee_fixed=fee_fixed,
-        breakage_share_percent=breakage_share_percent,
-    )
+    terms_values_check(**values)
     if timezone.is_naive(effective_from):
         raise InvalidTerms("effective_from needs a time zone", field="effective_from")
     if effective_from < now - PREVIEW_VALID_FOR:
@@ -102,14 +92,7 @@ def terms_propose(
     if not is_known_currency(currency):
         raise InvalidTerms(f"unknown currency {currency!r}", field="currency")
     return SettlementTerms(
-        partner=partner,
-        effective_from=effective_from,
-        currency=currency,
-        issuance_price=issuance_price,
-        reimbursement_rate=reimbursement_rate,
-        fee_percent=fee_percent,
-        fee_fixed=fee_fixed,
-        breakage_share_percent=breakage_share_percent,
+        partner=partner, effective_from=effective_from, currency=currency, **values
     )
 
 

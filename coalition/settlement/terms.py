@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypedDict, Unpack
 
 from django.db import connection
 from django.utils import timezone
@@ -57,26 +58,30 @@ def money(points: int | Decimal, rate: Decimal) -> int:
     return int((Decimal(points) * rate).to_integral_value(ROUND_HALF_UP))
 
 
-def terms_values_check(
-    *,
-    issuance_price: Decimal,
-    reimbursement_rate: Decimal,
-    fee_percent: Decimal,
-    fee_fixed: int,
-    breakage_share_percent: Decimal,
-) -> None:
+class TermsValues(TypedDict):
+    """A terms version's prices and fees: what the operator chooses, apart from
+    the partner, the instant the version takes effect and its currency."""
+
+    issuance_price: Decimal
+    reimbursement_rate: Decimal
+    fee_percent: Decimal
+    fee_fixed: int
+    breakage_share_percent: Decimal
+
+
+def terms_values_check(**values: Unpack[TermsValues]) -> None:
     """Prices and fees are not negative, percentages are 0 to 100; the error names
     the first field that breaks the rule."""
     for field_name, value in (
-        ("issuance_price", issuance_price),
-        ("reimbursement_rate", reimbursement_rate),
-        ("fee_fixed", fee_fixed),
+        ("issuance_price", values["issuance_price"]),
+        ("reimbursement_rate", values["reimbursement_rate"]),
+        ("fee_fixed", values["fee_fixed"]),
     ):
         if value < 0:
             raise InvalidTerms("prices and fees cannot be negative", field=field_name)
     for field_name, percent in (
-        ("fee_percent", fee_percent),
-        ("breakage_share_percent", breakage_share_percent),
+        ("fee_percent", values["fee_percent"]),
+        ("breakage_share_percent", values["breakage_share_percent"]),
     ):
         if not 0 <= percent <= 100:
             raise InvalidTerms("percentages are between 0 and 100", field=field_name)
@@ -98,13 +103,14 @@ def terms_set(
         raise InvalidTerms(f"unknown currency {currency!r}", field="currency")
     if timezone.is_naive(effective_from):
         raise InvalidTerms("effective_from needs a time zone", field="effective_from")
-    terms_values_check(
-        issuance_price=issuance_price,
-        reimbursement_rate=reimbursement_rate,
-        fee_percent=fee_percent,
-        fee_fixed=fee_fixed,
-        breakage_share_percent=breakage_share_percent,
-    )
+    values: TermsValues = {
+        "issuance_price": issuance_price,
+        "reimbursement_rate": reimbursement_rate,
+        "fee_percent": fee_percent,
+        "fee_fixed": fee_fixed,
+        "breakage_share_percent": breakage_share_percent,
+    }
+    terms_values_check(**values)
     settles_in = (
         SettlementTerms.objects.filter(partner=partner)
         .order_by("-effective_from")
@@ -127,14 +133,7 @@ def terms_set(
             "terms cannot take effect inside a closed period", field="effective_from"
         )
     return SettlementTerms.objects.create(
-        partner=partner,
-        effective_from=effective_from,
-        currency=currency,
-        issuance_price=issuance_price,
-        reimbursement_rate=reimbursement_rate,
-        fee_percent=fee_percent,
-        fee_fixed=fee_fixed,
-        breakage_share_percent=breakage_share_percent,
+        partner=partner, effective_from=effective_from, currency=currency, **values
     )
 
 

@@ -317,9 +317,8 @@ def household_invite_accept(
     return joined
 
 
-def _locked_membership(member_id: int) -> HouseholdMembership | None:
-    """The member's household membership (with its household), locked until the
-    transaction ends; None when they belong to none."""
+def _membership_locked(member_id: int) -> HouseholdMembership | None:
+    """The member's place in a household (with the household), locked to leave it."""
     return (
         HouseholdMembership.objects.select_for_update()
         .select_related("household")
@@ -331,7 +330,7 @@ def _locked_membership(member_id: int) -> HouseholdMembership | None:
 def household_leave(*, member_id: int) -> None:
     """A member leaves their household. The head leaves last, which ends it."""
     with transaction.atomic():
-        membership = _locked_membership(member_id)
+        membership = _membership_locked(member_id)
         if membership is None:
             raise NotInHousehold("You do not belong to a household")
         household = membership.household
@@ -363,7 +362,7 @@ def household_forget_member(*, member_id: int, email: str) -> None:
     waiting for their address are deleted: nothing keeps who they were or that they
     were asked. Runs in the erasure's transaction (``member_erased``)."""
     HouseholdInvite.objects.filter(email__iexact=email, accepted_at__isnull=True).delete()
-    membership = _locked_membership(member_id)
+    membership = _membership_locked(member_id)
     if membership is None:
         return
     household = Household.objects.select_for_update().get(pk=membership.household_id)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
+from typing import Unpack
 
-from coalition.members.profile import ProfileUpdate, member_profile_update
+from coalition.members.profile import ProfileEntry, ProfileUpdate, member_profile_update
 from loyalty_kernel.errors import DomainError
 from loyalty_kernel.tenancy import in_tenant
 from tenants.earning.models import BehaviourEvent, BehaviourRule
@@ -59,27 +60,12 @@ def profile_completion_awards(*, member_id: int, now: datetime | None = None) ->
 def member_profile_save(
     *,
     member_id: int,
-    phone: str | None,
-    birth_date: date | None,
-    country: str,
-    marketing_email_consent: bool,
-    marketing_sms_consent: bool,
-    data_sharing_consent: bool,
     channel: str = "portal",
     now: datetime | None = None,
+    **entry: Unpack[ProfileEntry],
 ) -> ProfileSaved:
     """Save the member's profile (each change recorded); when it becomes complete,
     the partners' profile-completion rules award their points."""
-    update = member_profile_update(
-        member_id=member_id,
-        phone=phone,
-        birth_date=birth_date,
-        country=country,
-        marketing_email_consent=marketing_email_consent,
-        marketing_sms_consent=marketing_sms_consent,
-        data_sharing_consent=data_sharing_consent,
-        channel=channel,
-        now=now,
-    )
+    update = member_profile_update(member_id=member_id, channel=channel, now=now, **entry)
     awards = profile_completion_awards(member_id=member_id, now=now) if update.completed_now else []
     return ProfileSaved(update, awards)

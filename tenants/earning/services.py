@@ -19,8 +19,7 @@ from django.utils import timezone
 from coalition.audit.services import audit_record
 from coalition.expiry.services import lot_expiry_for
 from coalition.ledger import services as ledger
-from coalition.members.errors import MemberNotActive, UnknownMember
-from coalition.members.models import Member
+from coalition.members.services import member_get_active
 from coalition.tiers.services import tier_evaluate
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_tenant
@@ -310,20 +309,29 @@ def _refuse_if_ended(campaign: Campaign, now: datetime, doing: str) -> None:
         raise CampaignEnded(f"campaign {campaign.name!r} is over (its end has passed)")
 
 
-def campaign_pause(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:
-    """Stop a campaign earning until it resumes. Pausing a paused one changes
-    nothing (a second press of the button)."""
+def _campaign_switch(
+    campaign_id: int, to_status: str, doing: str, actor: Any, now: datetime | None
+) -> Campaign:
+    """Pause or resume (``doing``) a campaign that has not ended, audited as
+    ``campaigns.<doing>``; one already so changes nothing (a second press of the
+    button)."""
     now = now or timezone.now()
     with transaction.atomic():
         campaign = _campaign_locked(campaign_id)
-        _refuse_if_ended(campaign, now, "pause")
-        if campaign.status == CampaignStatus.PAUSED:
+        _refuse_if_ended(campaign, now, doing)
+        if campaign.status == to_status:
             return campaign
         before = campaign_state_of(campaign)
-        campaign.status = CampaignStatus.PAUSED
+        campaign.status = to_status
         campaign.save(update_fields=["status"])
-        _audit_campaign(actor, "campaigns.pause", campaign, before)
+        _audit_campaign(actor, f"campaigns.{doing}", campaign, before)
     return campaign
+
+
+def campaign_pause(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:
+    """Stop a campaign earning until it resumes. Pausing a paused one changes
+    nothing."""
+    return _campaign_switch(campaign_id, CampaignStatus.PAUSED, "pause", actor, now)
 
 
 def campaign_resume(
@@ -331,17 +339,7 @@ def campaign_resume(
 ) -> Campaign:
     """Let a paused campaign earn again (within its time window). An ended one
     cannot resume (``CampaignEnded``)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        campaign = _campaign_locked(campaign_id)
-        _refuse_if_ended(campaign, now, "resume")
-        if campaign.status == CampaignStatus.ACTIVE:
-            return campaign
-        before = campaign_state_of(campaign)
-        campaign.status = CampaignStatus.ACTIVE
-        campaign.save(update_fields=["status"])
-        _audit_campaign(actor, "campaigns.resume", campaign, before)
-    return campaign
+    return _campaign_switch(campaign_id, CampaignStatus.ACTIVE, "resume", actor, now)
 
 
 def campaign_end(*, campaign_id: int, actor: Any = None, now: datetime | None = None) -> Campaign:
@@ -377,15 +375,6 @@ def _partner_zone() -> ZoneInfo:
     return ZoneInfo(getattr(current_tenant(), "time_zone", "UTC") or "UTC")
 
 
-def _active_member(member_id: int) -> Member:
-    member = Member.objects.filter(pk=member_id).first()
-    if member is None:
-        raise UnknownMember("no such member")
-    if not member.is_active:
-        raise MemberNotActive(f"the member is {member.status}")
-    return member
-
-
 @dataclass(frozen=True)
 class AwardResult:
     award_id: int
@@ -412,7 +401,7 @@ def behaviour_award(
     rule = BehaviourRule.objects.filter(event=event, is_active=True).first()
     if rule is None:
         raise BehaviourNotConfigured(f"this partner awards nothing for {event}")
-    member = _active_member(member_id)
+    member = member_get_active(member_id)
     if reference:
         # The same review (or request) earns once, however often it is sent.
         earlier = BehaviourAward.objects.filter(
@@ -529,8 +518,8 @@ def referral_record(
     rule = BehaviourRule.objects.filter(event=BehaviourEvent.REFERRAL, is_active=True).first()
     if rule is None:
         raise BehaviourNotConfigured("this partner awards nothing for referrals")
-    referrer = _active_member(referrer_id)
-    referee = _active_member(referee_id)
+    referrer = member_get_active(referrer_id)
+    referee = member_get_active(referee_id)
     with transaction.atomic():
         # One referral decision at a time per partner: ring and cap checks read
         # other referrals, so they must not race each other.

@@ -19,7 +19,6 @@ from coalition.members.errors import MemberNotActive
 from coalition.members.models import Member
 from coalition.members.selectors import masked_email
 from loyalty_kernel.tenancy import current_tenant
-from tenants.rewards.errors import InvalidAmount, PointsBelowMinimum
 from tenants.rewards.models import (
     PointsPayment,
     PointsPaymentSettings,
@@ -28,7 +27,7 @@ from tenants.rewards.models import (
     Voucher,
     VoucherStatus,
 )
-from tenants.rewards.services import normalise_voucher_code, payment_settings, points_for_amount
+from tenants.rewards.services import normalise_voucher_code, payment_points
 
 # A reward's state at a moment, in the order the console lists them as filters.
 REWARD_STATES = ("active", "not_yet_valid", "expired", "out_of_stock", "retired")
@@ -177,14 +176,7 @@ def payment_quote(*, member: Member, amount: int) -> PaymentQuote:
     """The quote ``points_payment_authorize`` would act on now; the typed reason
     when it would refuse for the amount or the member (not configured, amount not
     positive, below the minimum, member not active)."""
-    if isinstance(amount, bool) or amount <= 0:
-        raise InvalidAmount("the amount to pay with points must be positive")
-    settings_row = payment_settings()
-    points = points_for_amount(amount, settings_row.value_per_point)
-    if points < settings_row.minimum_points:
-        raise PointsBelowMinimum(
-            f"paying with points needs at least {settings_row.minimum_points} points"
-        )
+    settings_row, points = payment_points(amount)
     if not member.is_active:
         raise MemberNotActive(f"the member is {member.status}")
     return PaymentQuote(

@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -36,8 +36,8 @@ from coalition.catalogue.models import CatalogueEntry
 from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.ledger.models import HoldStatus
-from coalition.members.errors import MemberNotActive, UnknownMember
 from coalition.members.models import Member
+from coalition.members.services import member_get_active
 from coalition.webhooks import services as webhooks
 from loyalty_kernel import driver_sql, jobs
 from loyalty_kernel.idempotency import IdempotencyKey
@@ -153,6 +153,37 @@ REWARD_FIELDS = (
 )
 
 
+class RewardSettings(TypedDict, total=False):
+    """A reward's settings (``REWARD_FIELDS``) as a partner chooses them; the ones
+    left out take ``REWARD_DEFAULTS``."""
+
+    name: Required[str]
+    points_price: Required[int]
+    stock: int | None
+    per_member_limit: int | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    channels: list[str] | None
+    description: str
+    category: str
+    in_catalogue: bool
+    voucher_validity_days: int
+
+
+# No limit of stock, per member or in time; every channel; in the catalogue.
+REWARD_DEFAULTS: dict[str, Any] = {
+    "stock": None,
+    "per_member_limit": None,
+    "valid_from": None,
+    "valid_until": None,
+    "channels": None,
+    "description": "",
+    "category": "",
+    "in_catalogue": True,
+    "voucher_validity_days": 90,
+}
+
+
 def reward_state(reward: Reward) -> dict[str, Any]:
     """What the audit log shows of a reward, before and after a change."""
     state = {name: getattr(reward, name) for name in ("code", *REWARD_FIELDS, "is_active")}
@@ -213,19 +244,9 @@ def _audit_reward(actor: Any, action: str, reward: Reward, before: dict[str, Any
 def reward_create(
     *,
     code: str,
-    name: str,
-    points_price: int,
-    stock: int | None = None,
-    per_member_limit: int | None = None,
-    valid_from: datetime | None = None,
-    valid_until: datetime | None = None,
-    channels: list[str] | None = None,
-    description: str = "",
-    category: str = "",
-    in_catalogue: bool = True,
-    voucher_validity_days: int = 90,
     actor: Any = None,
     request_key: str | None = None,
+    **settings: Unpack[RewardSettings],
 ) -> Reward:
     """A new reward, in the coalition catalogue too unless ``in_catalogue`` is False.
     With ``request_key`` (a form's or API call's idempotency key) a repeat of the
@@ -235,21 +256,12 @@ def reward_create(
         earlier = Reward.objects.filter(request_key=request_key).first()
         if earlier is not None:
             return earlier
-    reward = Reward(
-        code=(code or "").strip(),
-        name=(name or "").strip(),
-        description=(description or "").strip(),
-        category=(category or "").strip(),
-        points_price=points_price,
-        stock=stock,
-        per_member_limit=per_member_limit,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        channels=sorted(set(channels or [])),
-        voucher_validity_days=voucher_validity_days,
-        in_catalogue=in_catalogue,
-        request_key=request_key,
-    )
+    values = {**REWARD_DEFAULTS, **settings}
+    reward = Reward(code=(code or "").strip(), request_key=request_key, **values)
+    # what a person typed: surrounding spaces are no part of it
+    for name in ("name", "description", "category"):
+        setattr(reward, name, (values[name] or "").strip())
+    reward.channels = sorted(set(values["channels"] or []))
     _check_reward(reward)
     try:
         with transaction.atomic():
@@ -327,53 +339,19 @@ def reward_restore(*, code: str, actor: Any = None) -> Reward:
     return _set_active(code, True, actor)
 
 
-def reward_save(
-    *,
-    code: str,
-    name: str,
-    points_price: int,
-    stock: int | None = None,
-    per_member_limit: int | None = None,
-    valid_from: datetime | None = None,
-    valid_until: datetime | None = None,
-    channels: list[str] | None = None,
-    description: str = "",
-    voucher_validity_days: int = 90,
-    is_active: bool = True,
-    category: str = "",
-    in_catalogue: bool = True,
-) -> Reward:
-    """Create or update a reward (by code) and its catalogue entry (seeding, fixtures)."""
+def reward_save(*, code: str, is_active: bool = True, **settings: Unpack[RewardSettings]) -> Reward:
+    """Create or update a reward (by code) and its catalogue entry (seeding,
+    fixtures): every setting is set, to ``REWARD_DEFAULTS`` when left out."""
     reward = Reward.objects.filter(code=code).first() or Reward(code=code)
-    for name_, value in {
-        "name": name,
-        "points_price": points_price,
-        "stock": stock,
-        "per_member_limit": per_member_limit,
-        "valid_from": valid_from,
-        "valid_until": valid_until,
-        "channels": list(channels or []),
-        "description": description,
-        "voucher_validity_days": voucher_validity_days,
-        "is_active": is_active,
-        "category": category,
-        "in_catalogue": in_catalogue,
-    }.items():
-        setattr(reward, name_, value)
+    values = {**REWARD_DEFAULTS, **settings, "is_active": is_active}
+    values["channels"] = list(values["channels"] or [])
+    for name, value in values.items():
+        setattr(reward, name, value)
     _check_reward(reward)
     with transaction.atomic():
         reward.save()
         _sync_catalogue(reward)
     return reward
-
-
-def _active_member(member_id: int) -> Member:
-    member = Member.objects.filter(pk=member_id).first()
-    if member is None:
-        raise UnknownMember("no such member")
-    if not member.is_active:
-        raise MemberNotActive(f"the member is {member.status}")
-    return member
 
 
 def _digest(payload: dict[str, Any]) -> str:
@@ -405,7 +383,7 @@ def reward_redeem(
     partner = _partner()
     if not partner.is_active:
         raise PartnerNotActive(f"partner {partner.slug} is {partner.status}")
-    member = _active_member(member_id)
+    member = member_get_active(member_id)
     try:
         with transaction.atomic():
             reward = Reward.objects.select_for_update().filter(code=reward_code).first()
@@ -643,6 +621,21 @@ def points_for_amount(amount: int, value_per_point: Decimal) -> int:
     return int((Decimal(amount) / value_per_point).to_integral_value(ROUND_CEILING))
 
 
+def payment_points(amount: int) -> tuple[PointsPaymentSettings, int]:
+    """The partner's payment settings and the points that pay ``amount`` minor
+    units with them; refused when the amount is not positive or the points fall
+    below the partner's minimum."""
+    if isinstance(amount, bool) or amount <= 0:
+        raise InvalidAmount("the amount to pay with points must be positive")
+    settings_row = payment_settings()
+    points = points_for_amount(amount, settings_row.value_per_point)
+    if points < settings_row.minimum_points:
+        raise PointsBelowMinimum(
+            f"paying with points needs at least {settings_row.minimum_points} points"
+        )
+    return settings_row, points
+
+
 def amount_for_points(points: int, value_per_point: Decimal) -> int:
     return math.floor(Decimal(points) * value_per_point)
 
@@ -688,14 +681,7 @@ def points_payment_authorize(
 ) -> PaymentView:
     """Reserve the points that pay ``amount`` (minor units) of a basket, for the
     partner's hold time from ``now`` (default: the application clock)."""
-    if isinstance(amount, bool) or amount <= 0:
-        raise InvalidAmount("the amount to pay with points must be positive")
-    settings_row = payment_settings()
-    points = points_for_amount(amount, settings_row.value_per_point)
-    if points < settings_row.minimum_points:
-        raise PointsBelowMinimum(
-            f"paying with points needs at least {settings_row.minimum_points} points"
-        )
+    settings_row, points = payment_points(amount)
     partner = _partner()
     with transaction.atomic():
         posting = ledger.hold_authorize(

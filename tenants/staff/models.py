@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from loyalty_kernel.invitations import InvitationRecord
+
 
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
@@ -35,22 +37,13 @@ class StaffMembership(models.Model):
         return f"{self.user} ({self.role}) at {self.partner_id}"
 
 
-class StaffInvitation(models.Model):
-    """A single-use, expiring invitation; only the token's SHA-256 is stored."""
+class StaffInvitation(InvitationRecord):
+    """A single-use, expiring invitation to work at a partner in a role."""
 
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.CASCADE, related_name="staff_invitations"
     )
-    email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices)
-    token_hash = models.CharField(max_length=64, unique=True)
-    invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["partner", "email"])]

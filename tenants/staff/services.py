@@ -1,25 +1,27 @@
 """Writes of staff: invitations, accepting them, roles, removal, and log-in checks.
 
-Every change is audited in the same transaction (``coalition.audit``). Log-in
-failures are counted per partner and address and lead to a lock-out
-(``tenants.staff.lockout``); two-step sign-in is in ``tenants.staff.two_factor``.
-The same message answers an unknown address and a wrong password, so the form
-does not tell who works here.
+Every change is audited in the same transaction (``coalition.audit``). The
+invitation links themselves are ``loyalty_kernel.invitations`` (shared with
+operator staff). The password step, with its lock-out, is
+``tenants.staff.sign_in``; two-step sign-in is in ``tenants.staff.two_factor``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from coalition.audit.services import audit_record
 from loyalty_kernel import clock
-from loyalty_kernel.invitations import email_cleaned, invitation_token, token_hash
+from loyalty_kernel.accounts import account_for_email, invited_account
+from loyalty_kernel.invitations import (
+    email_cleaned,
+    invitation_issue,
+    invitation_open,
+    invitations_revoke,
+)
 from tenants.staff.errors import (
     InvalidStaffData,
     InvitationInvalid,
@@ -27,11 +29,8 @@ from tenants.staff.errors import (
     LoginFailed,
     StaffAlreadyMember,
 )
-from tenants.staff.lockout import failure_record, failures_clear, refuse_when_locked_out
 from tenants.staff.models import Role, StaffInvitation, StaffMembership
-from tenants.staff.two_factor import two_factor_enabled
-
-INVITATION_LIFETIME = timedelta(days=7)
+from tenants.staff.sign_in import password_check
 
 
 def _clean_email(email: str) -> str:
@@ -55,18 +54,14 @@ def staff_invite(
     now = now or clock.now()
     if StaffMembership.objects.filter(partner_id=partner_id, user__email__iexact=email).exists():
         raise StaffAlreadyMember(f"{email} already works here")
-    token = invitation_token()
     with transaction.atomic():
-        StaffInvitation.objects.filter(
-            partner_id=partner_id, email=email, accepted_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=now)
-        invitation = StaffInvitation.objects.create(
+        invitation, token = invitation_issue(
+            StaffInvitation.objects.filter(partner_id=partner_id, email=email),
+            acting_user=acting_user,
+            now=now,
             partner_id=partner_id,
             email=email,
             role=role,
-            token_hash=token_hash(token),
-            invited_by=acting_user if getattr(acting_user, "pk", None) else None,
-            expires_at=now + INVITATION_LIFETIME,
         )
         audit_record(
             actor=acting_user,
@@ -80,13 +75,8 @@ def staff_invite(
 
 def staff_invitation_find(*, token: str, now: datetime | None = None) -> StaffInvitation:
     now = now or clock.now()
-    invitation = StaffInvitation.objects.filter(token_hash=token_hash(token)).first()
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= now
-    ):
+    invitation = invitation_open(StaffInvitation.objects.all(), token=token, now=now)
+    if invitation is None:
         raise InvitationInvalid(
             "This invitation link has expired or has already been used. "
             "Ask the owner to send a new one."
@@ -100,25 +90,12 @@ def staff_invitation_accept(
     """Accept an invitation: creates the user (or, for someone who already has an
     account, checks their password) and the membership. Single use."""
     now = now or clock.now()
-    users = get_user_model()
     with transaction.atomic():
         invitation = staff_invitation_find(token=token, now=now)
         invitation = StaffInvitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.accepted_at is not None:  # a twin request accepted it meanwhile
             raise InvitationInvalid("This invitation link has already been used.")
-        user = users.objects.filter(username=invitation.email).first()
-        if user is None:
-            try:
-                validate_password(password)
-            except ValidationError as exc:
-                raise InvalidStaffData(" ".join(exc.messages), field="password") from None
-            user = users.objects.create_user(
-                username=invitation.email, email=invitation.email, password=password
-            )
-        elif not user.check_password(password):
-            raise InvalidStaffData(
-                "You already have an account: enter its password to accept", field="password"
-            )
+        user = invited_account(email=invitation.email, password=password, error=InvalidStaffData)
         try:
             with transaction.atomic():
                 membership = StaffMembership.objects.create(
@@ -143,12 +120,9 @@ def staff_invitation_revoke(
 ) -> None:
     now = now or clock.now()
     with transaction.atomic():
-        updated = StaffInvitation.objects.filter(
-            pk=invitation_id,
-            partner_id=partner_id,
-            accepted_at__isnull=True,
-            revoked_at__isnull=True,
-        ).update(revoked_at=now)
+        updated = invitations_revoke(
+            StaffInvitation.objects.filter(pk=invitation_id, partner_id=partner_id), now=now
+        )
         if updated:
             audit_record(
                 actor=acting_user,
@@ -218,11 +192,8 @@ def staff_member_create(
     onboarding use it; staff themselves join by invitation."""
     email = _clean_email(email)
     role = _clean_role(role)
-    users = get_user_model()
     with transaction.atomic():
-        user = users.objects.filter(username=email).first()
-        if user is None:
-            user = users.objects.create_user(username=email, email=email, password=password)
+        user = account_for_email(email=email, password=password)
         membership, created = StaffMembership.objects.get_or_create(
             user=user, partner_id=partner_id, defaults={"role": role}
         )
@@ -242,20 +213,15 @@ def staff_authenticate(
 ) -> tuple[Any, str]:
     """The user and their role at this partner, or a typed refusal. Failures are
     recorded even though the caller gets an error (nothing to roll back)."""
-    now = now or clock.now()
-    email = (email or "").strip().lower()
-    refuse_when_locked_out(partner_id=partner_id, email=email, now=now)
-    user = authenticate(username=email, password=password) if email and password else None
-    membership = (
-        StaffMembership.objects.filter(user_id=user.pk, partner_id=partner_id).first()
-        if user is not None
-        else None
+    user, membership = password_check(
+        partner_id=partner_id,
+        email=email,
+        password=password,
+        ip=ip,
+        now=now or clock.now(),
+        membership_of=lambda user: StaffMembership.objects.filter(
+            user_id=user.pk, partner_id=partner_id
+        ).first(),
+        refusal=LoginFailed("The e-mail address or password is not right"),
     )
-    if user is None or membership is None:
-        failure_record(partner_id=partner_id, email=email, ip=ip, now=now)
-        raise LoginFailed("The e-mail address or password is not right")
-    if not two_factor_enabled(user):
-        # With two-step sign-in on, the failures are cleared by the code only: a
-        # known password must not reset the count of guessed codes.
-        failures_clear(partner_id=partner_id, email=email)
     return user, membership.role

@@ -26,8 +26,8 @@ from coalition.ledger.services.accounts import (
 from coalition.ledger.services.posting import (
     Posting,
     id_sequence,
-    is_idempotency_violation,
     replay,
+    replay_of_key_race,
     require_positive,
 )
 from coalition.ledger.services.retry import retrying
@@ -212,11 +212,10 @@ def _earn_statement(
                 with transaction.atomic():
                     row = driver_sql.prepared(EARN_SQL, params)
         except IntegrityError as exc:
-            if idem is not None and is_idempotency_violation(exc):
-                existing = replay(idem, digest)
-                if existing is not None:
-                    return existing
-            raise
+            winner = replay_of_key_race(exc, idem, digest)
+            if winner is None:
+                raise
+            return winner
         return _earn_posting(row, points)
 
     return retrying(attempt, nested=not on_its_own)

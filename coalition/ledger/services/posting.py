@@ -171,6 +171,16 @@ def replay(idem: IdempotencyKey, digest: str) -> Posting | None:
     return Posting(int(row[0]), row[1], int(row[2]), as_dict(row[4]), replayed=True)
 
 
+def replay_of_key_race(
+    exc: IntegrityError, idem: IdempotencyKey | None, digest: str
+) -> Posting | None:
+    """After ``exc``: the result of the concurrent request that took the key
+    first, or None when the violation is not the key's (the caller re-raises)."""
+    if idem is not None and is_idempotency_violation(exc):
+        return replay(idem, digest)
+    return None
+
+
 def run_idempotent(
     idem: IdempotencyKey | None,
     operation: str,
@@ -194,11 +204,10 @@ def run_idempotent(
             with transaction.atomic():
                 return post(digest)
         except IntegrityError as exc:
-            if idem is not None and is_idempotency_violation(exc):
-                existing = replay(idem, digest)
-                if existing is not None:
-                    return existing
-            raise
+            winner = replay_of_key_race(exc, idem, digest)
+            if winner is None:
+                raise
+            return winner
 
     return retrying(attempt, nested=connection.in_atomic_block)
 

@@ -53,46 +53,47 @@ def client() -> stripe.StripeClient:
 
 def connect_onboarding_link(*, partner: Partner, refresh_url: str, return_url: str) -> str:
     """Create the partner's connected account once, and an onboarding link to it."""
-    api = client()
-    if not partner.stripe_account_id:
-        account_params: Any = {"type": "express", "metadata": {"partner": partner.slug}}
-        if partner.contact_email:
-            account_params["email"] = partner.contact_email
-        account = api.v1.accounts.create(
-            params=account_params,
-            options={"idempotency_key": f"loyalty-partner-{partner.pk}-account"},
-        )
-        Partner.objects.filter(pk=partner.pk, stripe_account_id="").update(
-            stripe_account_id=account.id
-        )
-        partner.refresh_from_db(fields=["stripe_account_id"])
-    link = api.v1.account_links.create(
-        params={
-            "account": partner.stripe_account_id,
-            "refresh_url": refresh_url,
-            "return_url": return_url,
-            "type": "account_onboarding",
-        }
+    account_params: Any = {"type": "express", "metadata": {"partner": partner.slug}}
+    if partner.contact_email:
+        account_params["email"] = partner.contact_email
+    return _onboarding_link(
+        partner, "partner", account_params, refresh_url=refresh_url, return_url=return_url
     )
-    return str(link.url)
 
 
 def charity_connect_onboarding_link(*, charity: Charity, refresh_url: str, return_url: str) -> str:
     """Create the charity's connected account once, and an onboarding link to it:
     the charity is paid for its donations by transfer, like a partner."""
+    account_params: Any = {"type": "express", "metadata": {"charity": charity.slug}}
+    return _onboarding_link(
+        charity, "charity", account_params, refresh_url=refresh_url, return_url=return_url
+    )
+
+
+def _onboarding_link(
+    payee: Partner | Charity,
+    kind: str,
+    account_params: Any,
+    *,
+    refresh_url: str,
+    return_url: str,
+) -> str:
+    """The payee's connected account, created once (its idempotency key names the
+    payee, and only an empty id is overwritten, so two clicks make one account),
+    and a fresh onboarding link to it."""
     api = client()
-    if not charity.stripe_account_id:
+    if not payee.stripe_account_id:
         account = api.v1.accounts.create(
-            params={"type": "express", "metadata": {"charity": charity.slug}},
-            options={"idempotency_key": f"loyalty-charity-{charity.pk}-account"},
+            params=account_params,
+            options={"idempotency_key": f"loyalty-{kind}-{payee.pk}-account"},
         )
-        Charity.objects.filter(pk=charity.pk, stripe_account_id="").update(
+        type(payee).objects.filter(pk=payee.pk, stripe_account_id="").update(
             stripe_account_id=account.id
         )
-        charity.refresh_from_db(fields=["stripe_account_id"])
+        payee.refresh_from_db(fields=["stripe_account_id"])
     link = api.v1.account_links.create(
         params={
-            "account": charity.stripe_account_id,
+            "account": payee.stripe_account_id,
             "refresh_url": refresh_url,
             "return_url": return_url,
             "type": "account_onboarding",

@@ -6,7 +6,8 @@ grow are Relay-style connections with a capped page size."""
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 import graphene
 
@@ -33,6 +34,22 @@ def page_info(edges: list[Any], has_next_page: bool, after: str | None) -> graph
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
+
+
+Page = TypeVar("Page", bound=graphene.relay.Connection)
+
+
+def connection_page(
+    connection: type[Page],
+    nodes: Iterable[tuple[Any, int]],
+    *,
+    has_next_page: bool,
+    after: str | None,
+) -> Page:
+    """A page of a forward-paginated connection: each node with the key its
+    cursor encodes (where the next page starts after it)."""
+    edges = [connection.Edge(node=node, cursor=encode_cursor(key)) for node, key in nodes]
+    return connection(edges=edges, page_info=page_info(edges, has_next_page, after))
 
 
 class Money(graphene.ObjectType):

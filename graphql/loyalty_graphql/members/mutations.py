@@ -42,22 +42,14 @@ class EnrolMember(LoyaltyMutation):
         return {"member": member}
 
 
-class IssueMemberToken(LoyaltyMutation):
-    """A token for the member's own app on the coalition host, issued by a partner
-    app that has authenticated the member itself (valid 12 hours)."""
+class MemberTokenAnswer(LoyaltyMutation):
+    """A mutation that answers a member token (issued to a partner app, or to the
+    member signing in)."""
 
-    class Arguments:
-        member_number = graphene.String(required=True)
+    class Meta:
+        abstract = True
 
     token = graphene.String()
-    scope = "members"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        member = member_by_number(args["member_number"])
-        if not member.is_active:
-            raise MemberNotActive(f"member {member.member_number} is {member.status}")
-        return {"token": member_token_issue(member.pk)}
 
     @classmethod
     def stored_form(cls, payload: dict[str, Any]) -> Json:
@@ -68,3 +60,20 @@ class IssueMemberToken(LoyaltyMutation):
     @classmethod
     def from_stored(cls, stored: Json) -> dict[str, Any]:
         return {"token": member_token_from_signed_value(stored["signed"])}
+
+
+class IssueMemberToken(MemberTokenAnswer):
+    """A token for the member's own app on the coalition host, issued by a partner
+    app that has authenticated the member itself (valid 12 hours)."""
+
+    class Arguments:
+        member_number = graphene.String(required=True)
+
+    scope = "members"
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        member = member_by_number(args["member_number"])
+        if not member.is_active:
+            raise MemberNotActive(f"member {member.member_number} is {member.status}")
+        return {"token": member_token_issue(member.pk)}

@@ -17,13 +17,9 @@ import graphene
 from django.urls import reverse
 
 from coalition.member_auth.sign_in import member_sign_in_complete_challenge, member_sign_in_start
-from loyalty_graphql.answers import Json
-from loyalty_graphql.auth import (
-    member_token_from_signed_value,
-    member_token_issue,
-    member_token_signed_value,
-)
+from loyalty_graphql.auth import member_token_issue
 from loyalty_graphql.base import ANYONE, Call, LoyaltyMutation, Replay
+from loyalty_graphql.members.mutations import MemberTokenAnswer
 from loyalty_kernel.idempotency import IdempotencyKey
 
 
@@ -61,7 +57,7 @@ class StartMemberSignIn(LoyaltyMutation):
         return {"challenge": challenge}
 
 
-class CompleteMemberSignIn(LoyaltyMutation):
+class CompleteMemberSignIn(MemberTokenAnswer):
     """A member token (valid 12 hours) for the code e-mailed by startMemberSignIn.
     A code works once and not after it expires; the tenth wrong code locks the
     attempt (SIGN_IN_LOCKED: ask for a new code)."""
@@ -70,7 +66,6 @@ class CompleteMemberSignIn(LoyaltyMutation):
         challenge = graphene.String(required=True)
         code = graphene.String(required=True)
 
-    token = graphene.String()
     allowed = ANYONE
     # Not in a transaction around the service: a wrong code must stay counted.
     replay = Replay.AFTER
@@ -83,12 +78,3 @@ class CompleteMemberSignIn(LoyaltyMutation):
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
         member = member_sign_in_complete_challenge(challenge=args["challenge"], code=args["code"])
         return {"token": member_token_issue(member.pk)}
-
-    @classmethod
-    def stored_form(cls, payload: dict[str, Any]) -> Json:
-        # Not the token (a bearer credential): its signed value gives it back.
-        return {"signed": member_token_signed_value(payload["token"])}
-
-    @classmethod
-    def from_stored(cls, stored: Json) -> dict[str, Any]:
-        return {"token": member_token_from_signed_value(stored["signed"])}

@@ -13,7 +13,7 @@ from coalition.ledger import selectors as ledger_selectors
 from coalition.ledger.models import TransactionKind
 from coalition.members.models import Member
 from coalition.tiers.selectors import tier_code_of
-from loyalty_graphql.core.types import decode_cursor, encode_cursor, page_info
+from loyalty_graphql.core.types import connection_page, decode_cursor
 from loyalty_graphql.limits import page_size
 
 
@@ -143,25 +143,25 @@ class MemberView(graphene.ObjectType):
         after: str | None = None,
     ) -> LotConnection:
         if isinstance(member, AnsweredMember) and not member.last_transaction_id:
-            return LotConnection(edges=[], page_info=page_info([], False, after))
+            return connection_page(LotConnection, [], has_next_page=False, after=after)
         page = ledger_selectors.lots_page(
             member.pk, after=decode_cursor(after), limit=page_size(first)
         )
-        edges = [
-            LotConnection.Edge(
-                node=Lot(
+        lots = (
+            (
+                Lot(
                     issuer=lot.issuer_name,
                     earned_at=lot.earned_at,
                     expires_at=lot.expires_at,
                     points=lot.points,
                     remaining=lot.remaining,
                 ),
-                cursor=encode_cursor(lot.lot_id),
+                lot.lot_id,
             )
             for lot in page.lots
-        ]
-        return LotConnection(
-            edges=edges, page_info=page_info(edges, page.next_after is not None, after)
+        )
+        return connection_page(
+            LotConnection, lots, has_next_page=page.next_after is not None, after=after
         )
 
     @staticmethod
@@ -183,9 +183,9 @@ class MemberView(graphene.ObjectType):
             occurred_after=occurred_after,
             occurred_before=occurred_before,
         )
-        edges = [
-            HistoryConnection.Edge(
-                node=HistoryItem(
+        items = (
+            (
+                HistoryItem(
                     transaction_id=item.transaction_id,
                     kind=item.kind,
                     points=item.points,
@@ -195,10 +195,10 @@ class MemberView(graphene.ObjectType):
                     external_ref=item.external_ref,
                     created_at=item.created_at,
                 ),
-                cursor=encode_cursor(item.transaction_id),
+                item.transaction_id,
             )
             for item in page.items
-        ]
-        return HistoryConnection(
-            edges=edges, page_info=page_info(edges, page.next_before is not None, after)
+        )
+        return connection_page(
+            HistoryConnection, items, has_next_page=page.next_before is not None, after=after
         )

@@ -4,7 +4,8 @@ end, through the same earning services and selectors (scope ``configure``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import graphene
 
@@ -140,52 +141,41 @@ class CreateCampaign(LoyaltyMutation):
         return _summary_of(campaign)
 
 
-class PauseCampaign(LoyaltyMutation):
+class _CampaignLifecycleStep(LoyaltyMutation):
+    """One step of a campaign's life (pause, resume, end), taken now by the
+    earning service ``step``: answers the campaign's summary."""
+
+    class Meta:
+        abstract = True
+
+    class Arguments:
+        campaign = graphene.ID(required=True)
+
+    campaign = graphene.Field(CampaignView)
+    scope = "configure"
+    step: ClassVar[Callable[..., Campaign]]
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        campaign = cls.step(
+            campaign_id=_campaign_id(args["campaign"]), actor=_actor(call), now=clock.now()
+        )
+        return _summary_of(campaign)
+
+
+class PauseCampaign(_CampaignLifecycleStep):
     """Stop a campaign earning until it resumes (pausing a paused one changes nothing)."""
 
-    class Arguments:
-        campaign = graphene.ID(required=True)
-
-    campaign = graphene.Field(CampaignView)
-    scope = "configure"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        campaign = earning.campaign_pause(
-            campaign_id=_campaign_id(args["campaign"]), actor=_actor(call), now=clock.now()
-        )
-        return _summary_of(campaign)
+    step = staticmethod(earning.campaign_pause)
 
 
-class ResumeCampaign(LoyaltyMutation):
+class ResumeCampaign(_CampaignLifecycleStep):
     """Let a paused campaign earn again; an ended one is CAMPAIGN_ENDED."""
 
-    class Arguments:
-        campaign = graphene.ID(required=True)
-
-    campaign = graphene.Field(CampaignView)
-    scope = "configure"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        campaign = earning.campaign_resume(
-            campaign_id=_campaign_id(args["campaign"]), actor=_actor(call), now=clock.now()
-        )
-        return _summary_of(campaign)
+    step = staticmethod(earning.campaign_resume)
 
 
-class EndCampaign(LoyaltyMutation):
+class EndCampaign(_CampaignLifecycleStep):
     """End a campaign for good: it earns nothing more and cannot resume."""
 
-    class Arguments:
-        campaign = graphene.ID(required=True)
-
-    campaign = graphene.Field(CampaignView)
-    scope = "configure"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        campaign = earning.campaign_end(
-            campaign_id=_campaign_id(args["campaign"]), actor=_actor(call), now=clock.now()
-        )
-        return _summary_of(campaign)
+    step = staticmethod(earning.campaign_end)

@@ -4,8 +4,9 @@ calls; the audit log names the API key as the actor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 import graphene
 
@@ -26,6 +27,7 @@ from tenants.earning.models import EarnRule, RuleSetVersion
 from tenants.rewards import services as rewards
 from tenants.rewards.errors import InvalidPointValue
 from tenants.stores import services as stores
+from tenants.stores.models import Store
 
 
 def _actor(call: Call) -> str:
@@ -101,30 +103,33 @@ class UpdateStore(LoyaltyMutation):
         return {"store": store_view(store)}
 
 
-class CloseStore(LoyaltyMutation):
+class _StoreOpeningChange(LoyaltyMutation):
+    """Close or reopen a store, named by its code, through the stores service
+    ``change``: answers the store."""
+
+    class Meta:
+        abstract = True
+
+    class Arguments:
+        code = graphene.String(required=True)
+
+    store = graphene.Field(StoreView)
+    scope = "configure"
+    change: ClassVar[Callable[..., Store]]
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        return {"store": store_view(cls.change(code=args["code"], actor=_actor(call)))}
+
+
+class CloseStore(_StoreOpeningChange):
     """Close a store: the public store locator stops listing it."""
 
-    class Arguments:
-        code = graphene.String(required=True)
-
-    store = graphene.Field(StoreView)
-    scope = "configure"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        return {"store": store_view(stores.store_close(code=args["code"], actor=_actor(call)))}
+    change = staticmethod(stores.store_close)
 
 
-class ReopenStore(LoyaltyMutation):
-    class Arguments:
-        code = graphene.String(required=True)
-
-    store = graphene.Field(StoreView)
-    scope = "configure"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        return {"store": store_view(stores.store_reopen(code=args["code"], actor=_actor(call)))}
+class ReopenStore(_StoreOpeningChange):
+    change = staticmethod(stores.store_reopen)
 
 
 class CreateRuleDraft(LoyaltyMutation):

@@ -4,7 +4,8 @@ pages: create, update, retire and restore, through the same services (scope
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import graphene
 
@@ -47,21 +48,12 @@ class RewardSettingsView(graphene.ObjectType):
 
 
 def reward_settings_view(reward: Reward) -> dict[str, Any]:
-    return {
-        "code": reward.code,
-        "name": reward.name,
-        "description": reward.description,
-        "category": reward.category,
-        "points_price": reward.points_price,
-        "stock": reward.stock,
-        "per_member_limit": reward.per_member_limit,
-        "valid_from": reward.valid_from,
-        "valid_until": reward.valid_until,
-        "channels": list(reward.channels),
-        "voucher_validity_days": reward.voucher_validity_days,
-        "in_catalogue": reward.in_catalogue,
-        "state": reward_selectors.reward_state_at(reward, clock.now()),
-    }
+    """The reward's settings as its audit rows show them, with its state now in
+    place of the on-sale flag."""
+    view = rewards.reward_state(reward)
+    del view["is_active"]
+    view["state"] = reward_selectors.reward_state_at(reward, clock.now())
+    return view
 
 
 def _sorted_channels(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +62,22 @@ def _sorted_channels(arguments: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-class CreateReward(LoyaltyMutation):
+class _RewardChange(LoyaltyMutation):
+    """A change to one reward's configuration: answers the reward's settings. The
+    channels given are a set: their order is no part of the request."""
+
+    class Meta:
+        abstract = True
+
+    reward = graphene.Field(RewardSettingsView)
+    scope = "configure"
+
+    @classmethod
+    def fingerprinted(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        return _sorted_channels(arguments)
+
+
+class CreateReward(_RewardChange):
     """Create a reward; its code is how tills and vouchers name it and never changes.
     A code another reward has is REWARD_CODE_TAKEN; a broken rule INVALID_REWARD
     with the field it names."""
@@ -90,13 +97,6 @@ class CreateReward(LoyaltyMutation):
         )
         voucher_validity_days = graphene.Int(description="Default 90.")
         in_catalogue = graphene.Boolean(description="Default true.")
-
-    reward = graphene.Field(RewardSettingsView)
-    scope = "configure"
-
-    @classmethod
-    def fingerprinted(cls, arguments: dict[str, Any]) -> dict[str, Any]:
-        return _sorted_channels(arguments)
 
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
@@ -124,7 +124,7 @@ class CreateReward(LoyaltyMutation):
 NULL_IS_NO_LIMIT = ("stock", "per_member_limit", "valid_from", "valid_until")
 
 
-class UpdateReward(LoyaltyMutation):
+class UpdateReward(_RewardChange):
     """Change a reward's settings: a setting left out stays as it is; ``stock``,
     ``perMemberLimit``, ``validFrom`` and ``validUntil`` given as null remove the
     limit. The code never changes."""
@@ -143,13 +143,6 @@ class UpdateReward(LoyaltyMutation):
         voucher_validity_days = graphene.Int()
         in_catalogue = graphene.Boolean()
 
-    reward = graphene.Field(RewardSettingsView)
-    scope = "configure"
-
-    @classmethod
-    def fingerprinted(cls, arguments: dict[str, Any]) -> dict[str, Any]:
-        return _sorted_channels(arguments)
-
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
         code = args.pop("code")
@@ -162,32 +155,32 @@ class UpdateReward(LoyaltyMutation):
         return {"reward": reward_settings_view(reward)}
 
 
-class RetireReward(LoyaltyMutation):
+class _RewardSaleChange(_RewardChange):
+    """Take a reward, named by its code, off sale or put it back, through the
+    rewards service ``change``."""
+
+    class Meta:
+        abstract = True
+
+    class Arguments:
+        code = graphene.String(required=True)
+
+    change: ClassVar[Callable[..., Reward]]
+
+    @classmethod
+    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
+        reward = cls.change(code=args["code"], actor=_actor(call))
+        return {"reward": reward_settings_view(reward)}
+
+
+class RetireReward(_RewardSaleChange):
     """Take a reward off sale: nobody can redeem it and it leaves the catalogue;
     vouchers already issued stay valid. Retiring a retired reward changes nothing."""
 
-    class Arguments:
-        code = graphene.String(required=True)
-
-    reward = graphene.Field(RewardSettingsView)
-    scope = "configure"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        reward = rewards.reward_retire(code=args["code"], actor=_actor(call))
-        return {"reward": reward_settings_view(reward)}
+    change = staticmethod(rewards.reward_retire)
 
 
-class RestoreReward(LoyaltyMutation):
+class RestoreReward(_RewardSaleChange):
     """Put a retired reward back on sale with the settings it had."""
 
-    class Arguments:
-        code = graphene.String(required=True)
-
-    reward = graphene.Field(RewardSettingsView)
-    scope = "configure"
-
-    @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        reward = rewards.reward_restore(code=args["code"], actor=_actor(call))
-        return {"reward": reward_settings_view(reward)}
+    change = staticmethod(rewards.reward_restore)

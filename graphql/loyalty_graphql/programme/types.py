@@ -12,6 +12,7 @@ from tenants.earning import selectors as earning_selectors
 from tenants.earning.models import RuleSetVersion
 from tenants.rewards.models import PointsPaymentSettings
 from tenants.stores.models import Store
+from tenants.stores.services import store_state
 
 
 class StoreView(graphene.ObjectType):
@@ -24,14 +25,11 @@ class StoreView(graphene.ObjectType):
 
 
 def store_view(store: Store) -> dict[str, Any]:
-    return {
-        "code": store.code,
-        "name": store.name,
-        "channel": store.channel,
-        "time_zone": store.time_zone,
-        "city": store.city,
-        "is_open": store.is_active,
-    }
+    """The store's settings as its audit rows show them, but for the name of the
+    flag: the API calls an active store open."""
+    view = store_state(store)
+    view["is_open"] = view.pop("is_active")
+    return view
 
 
 class EarnRuleView(graphene.ObjectType):

@@ -42,27 +42,29 @@ class RedeemReward(LoyaltyMutation):
         return {"voucher": voucher_view(voucher)}
 
 
-class ConsumeVoucher(LoyaltyMutation):
+class _VoucherByCode(LoyaltyMutation):
+    """What a partner app does to one voucher, named by its code: answers the
+    voucher as it is afterwards."""
+
+    class Meta:
+        abstract = True
+
     class Arguments:
         code = graphene.String(required=True)
 
     voucher = graphene.Field(VoucherView)
     scope = "redeem"
 
+
+class ConsumeVoucher(_VoucherByCode):
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
         voucher = rewards.voucher_consume(code=args["code"], idempotency=call.idempotency)
         return {"voucher": voucher_view(voucher)}
 
 
-class CancelVoucher(LoyaltyMutation):
+class CancelVoucher(_VoucherByCode):
     """Cancel an unused voucher: its points go back to the member."""
-
-    class Arguments:
-        code = graphene.String(required=True)
-
-    voucher = graphene.Field(VoucherView)
-    scope = "redeem"
 
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:

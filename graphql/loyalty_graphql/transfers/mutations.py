@@ -80,11 +80,12 @@ def _my_household(member_id: int) -> HouseholdView | None:
     return HouseholdView.of(mine) if mine is not None else None
 
 
-class CreateHousehold(LoyaltyMutation):
-    """Start a household; the caller becomes its head (the pooled wallet)."""
+class _HouseholdChange(LoyaltyMutation):
+    """A member changes their own household (``change``): answers the household
+    as it is afterwards."""
 
-    class Arguments:
-        name = graphene.String(required=True)
+    class Meta:
+        abstract = True
 
     household = graphene.Field(HouseholdView)
     allowed = MEMBER
@@ -92,8 +93,23 @@ class CreateHousehold(LoyaltyMutation):
     @classmethod
     def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
         member_id = member_id_of(call.principal)
-        household_create(head_member_id=member_id, name=args["name"])
+        cls.change(member_id, args)
         return {"household": _my_household(member_id)}
+
+    @classmethod
+    def change(cls, member_id: int, args: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class CreateHousehold(_HouseholdChange):
+    """Start a household; the caller becomes its head (the pooled wallet)."""
+
+    class Arguments:
+        name = graphene.String(required=True)
+
+    @classmethod
+    def change(cls, member_id: int, args: dict[str, Any]) -> None:
+        household_create(head_member_id=member_id, name=args["name"])
 
 
 class InviteToHousehold(LoyaltyMutation):
@@ -116,22 +132,17 @@ class InviteToHousehold(LoyaltyMutation):
         return {"invite": HouseholdInviteView.of(invite)}
 
 
-class AcceptHouseholdInvite(LoyaltyMutation):
+class AcceptHouseholdInvite(_HouseholdChange):
     """Join the household of an invitation sent to the caller's address (once,
     before it expires; see myHouseholdInvites)."""
 
     class Arguments:
         invite = graphene.ID(required=True)
 
-    household = graphene.Field(HouseholdView)
-    allowed = MEMBER
-
     @classmethod
-    def perform(cls, call: Call, **args: Any) -> dict[str, Any]:
-        member_id = member_id_of(call.principal)
+    def change(cls, member_id: int, args: dict[str, Any]) -> None:
         raw = str(args["invite"])
         household_invite_accept(member_id=member_id, invite_id=int(raw) if raw.isdigit() else 0)
-        return {"household": _my_household(member_id)}
 
 
 class LeaveHousehold(LoyaltyMutation):

@@ -8,7 +8,7 @@ import graphene
 
 from coalition.webhooks.selectors import webhook_deliveries, webhook_endpoints
 from loyalty_graphql.base import PARTNER, partner_id_of, require
-from loyalty_graphql.core.types import decode_cursor, encode_cursor, page_info
+from loyalty_graphql.core.types import connection_page, decode_cursor
 from loyalty_graphql.limits import page_size
 from loyalty_graphql.webhooks.types import (
     WEBHOOK_SCOPE,
@@ -48,12 +48,9 @@ class WebhookQueries(graphene.ObjectType):
             before=decode_cursor(after),
             limit=page_size(first),
         )
-        edges = [
-            WebhookDeliveryConnection.Edge(
-                node=delivery_view(delivery), cursor=encode_cursor(delivery.pk)
-            )
-            for delivery in page.deliveries
-        ]
-        return WebhookDeliveryConnection(
-            edges=edges, page_info=page_info(edges, page.next_before is not None, after)
+        return connection_page(
+            WebhookDeliveryConnection,
+            ((delivery_view(delivery), delivery.pk) for delivery in page.deliveries),
+            has_next_page=page.next_before is not None,
+            after=after,
         )

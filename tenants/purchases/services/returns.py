@@ -56,6 +56,24 @@ class ReturnResult:
     replayed: bool = field(default=False, compare=False)
 
 
+def _return_under_key(idempotency: IdempotencyKey) -> PurchaseReturn | None:
+    return PurchaseReturn.objects.filter(
+        idempotency_scope=idempotency.scope, idempotency_key=idempotency.key
+    ).first()
+
+
+def _replayed(earlier: PurchaseReturn) -> ReturnResult:
+    """The answer a repeat of an earlier return gets: what that one recorded."""
+    return ReturnResult(
+        earlier.pk,
+        earlier.value,
+        earlier.points_requested,
+        earlier.points_reversed,
+        earlier.shortfall,
+        replayed=True,
+    )
+
+
 def _attribution(
     purchase: Purchase, lines: list[PurchaseLine]
 ) -> dict[int, engine.LineAttribution]:
@@ -121,22 +139,13 @@ def purchase_return(
         json.dumps({"purchase": external_id, "lines": sorted(lines.items())}).encode()
     ).hexdigest()
     if idempotency is not None:
-        existing = PurchaseReturn.objects.filter(
-            idempotency_scope=idempotency.scope, idempotency_key=idempotency.key
-        ).first()
+        existing = _return_under_key(idempotency)
         if existing is not None:
             if existing.request_hash != digest:
                 raise IdempotencyKeyReused(
                     f"idempotency key {idempotency.key!r} was used for a different return"
                 )
-            return ReturnResult(
-                existing.pk,
-                existing.value,
-                existing.points_requested,
-                existing.points_reversed,
-                existing.shortfall,
-                replayed=True,
-            )
+            return _replayed(existing)
     partner = current_partner()
     try:
         with transaction.atomic():
@@ -224,19 +233,11 @@ def purchase_return(
                 purchase.points_reversed += requested
                 purchase.save(update_fields=["points_reversed"])
     except IntegrityError:
+        # the same return sent twice at once: the other request recorded it
         if idempotency is not None:
-            existing = PurchaseReturn.objects.filter(
-                idempotency_scope=idempotency.scope, idempotency_key=idempotency.key
-            ).first()
+            existing = _return_under_key(idempotency)
             if existing is not None and existing.request_hash == digest:
-                return ReturnResult(
-                    existing.pk,
-                    existing.value,
-                    existing.points_requested,
-                    existing.points_reversed,
-                    existing.shortfall,
-                    replayed=True,
-                )
+                return _replayed(existing)
         raise
     return ReturnResult(
         record.pk, record.value, record.points_requested, record.points_reversed, record.shortfall

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from coalition.audit.models import AuditEntry
 from loyalty_kernel import clock
+from loyalty_kernel.invitations import INVITATION_LIFETIME
 from tenants.partners.models import Partner
 from tenants.staff import lockout, services
 from tenants.staff.errors import (
@@ -64,7 +65,7 @@ def test_an_expired_or_unknown_invitation_is_refused(partner_a: Partner) -> None
     _invitation, token = services.staff_invite(
         partner_id=partner_a.pk, email=_email(), role=Role.ANALYST, acting_user=owner.user
     )
-    later = clock.now() + services.INVITATION_LIFETIME + timedelta(minutes=1)
+    later = clock.now() + INVITATION_LIFETIME + timedelta(minutes=1)
     with pytest.raises(InvitationInvalid):
         services.staff_invitation_accept(token=token, password=PASSWORD, now=later)
     with pytest.raises(InvitationInvalid):

@@ -185,23 +185,45 @@ def _levels_of(value: Any) -> tuple[TierLevel, ...]:
     return tuple(levels_from(value))
 
 
+def tier_upgrade_check(*, member_id: int, now: datetime) -> tuple[str, dict[str, Any]]:
+    """The statement that tells whether an upgrade is due after points landed at
+    ``now`` (the levels, the member's level and their qualifying points), for a
+    caller that sends it together with its own statements: a purchase sends it
+    with its receipt's insert, before its commit (``tier_upgrade_due`` reads the
+    row it returns).
+
+    Read inside the transaction that earned, it still sees every earlier earn of
+    the member: each earn updates the member's wallet row, so a second earn at
+    another partner waits for the first to commit before its own statement runs,
+    and its check (a later statement) sees both. Of two concurrent purchases that
+    cross a threshold only together, the later one's check finds the upgrade
+    (tests/tenants/purchases/test_tier_check_in_transaction.py)."""
+    params: dict[str, Any] = {"member": Int8(member_id), "end": now + timedelta(microseconds=1)}
+    for index, policy in enumerate(_window_policies()):
+        params[f"start_{index}"] = qualification_window(policy, now)[0]
+    return _UPGRADE_CHECK_SQL, params
+
+
+def tier_upgrade_due(row: tuple[Any, ...] | None) -> bool:
+    """Whether ``tier_upgrade_check``'s row says the member now qualifies for a
+    higher level (or for their first)."""
+    if row is None:
+        raise TierError("the upgrade check returned no row")
+    levels = list(_levels_of(row[0]) if isinstance(row[0], str) else levels_from(row[0]))
+    if not levels:
+        return False  # no levels
+    points = int(row[2])
+    current = next((level for level in levels if level.code == row[1]), None)
+    return _upgrade_to(levels, points, current) is not None
+
+
 def tier_upgrade_if_due(*, member_id: int, now: datetime) -> None:
     """After points land: upgrade the member if they now qualify for a higher level
     (or give them their first level). Most earns change nothing, so this first
     looks in one statement, without a transaction or a lock, and only then runs
     ``tier_evaluate`` (which decides the same way under the member's tier row lock)."""
-    params: dict[str, Any] = {"member": Int8(member_id), "end": now + timedelta(microseconds=1)}
-    for index, policy in enumerate(_window_policies()):
-        params[f"start_{index}"] = qualification_window(policy, now)[0]
-    row = driver_sql.prepared(_UPGRADE_CHECK_SQL, params)
-    if row is None:
-        raise TierError("the upgrade check returned no row")
-    levels = list(_levels_of(row[0]) if isinstance(row[0], str) else levels_from(row[0]))
-    if not levels:
-        return  # no levels
-    points = int(row[2])
-    current = next((level for level in levels if level.code == row[1]), None)
-    if _upgrade_to(levels, points, current) is not None:
+    sql, params = tier_upgrade_check(member_id=member_id, now=now)
+    if tier_upgrade_due(driver_sql.prepared(sql, params)):
         tier_evaluate(member_id=member_id, now=now)
 
 

@@ -28,7 +28,7 @@ from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.members.errors import MemberNotActive
 from coalition.members.models import MemberStatus
-from coalition.tiers.services import tier_upgrade_if_due
+from coalition.tiers.services import tier_evaluate, tier_upgrade_check, tier_upgrade_due
 from coalition.webhooks import services as webhooks
 from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey
@@ -337,7 +337,7 @@ def purchase_record(
                     "external_id": receipt.external_id, "member_number": snapshot.member_number,
                     "points": points, "balance_after": posting.balance_after,
                 })  # fmt: skip
-            row = driver_sql.prepared(
+            insert = (
                 _insert_sql(schema),
                 {
                     "external_id": receipt.external_id,
@@ -366,8 +366,24 @@ def purchase_record(
                     "discounts": [line.discount for line in receipt.lines],
                 },
             )
-            if row is None:  # an INSERT ... RETURNING of one row
+            # The earn carries the database's now() (``snapshot.db_now``, the same
+            # transaction), later than ``now`` (taken when the request arrived):
+            # the check looks at the later of the two, or the points just earned
+            # would fall outside the qualifying window.
+            checked_at = max(now, snapshot.db_now)
+            if posting is not None and snapshot.tiers_defined:
+                # The upgrade check travels with the insert (one round trip): read
+                # before the commit, it still sees every earlier earn of the
+                # member (``tier_upgrade_check`` says why).
+                inserted, check = driver_sql.prepared_pipeline(
+                    [insert, tier_upgrade_check(member_id=member_id, now=checked_at)]
+                )
+                upgrade_due = tier_upgrade_due(check[0] if check else None)
+            else:
+                inserted, upgrade_due = driver_sql.prepared_all(*insert), False
+            if not inserted:  # an INSERT ... RETURNING of one row
                 raise PurchaseError("the purchase insert returned no row")
+            row = inserted[0]
     except IntegrityError:
         # A twin of this receipt (same external id or key, without the member
         # lock: another member number) won the race: answer with its result.
@@ -379,18 +395,16 @@ def purchase_record(
         if replay is not None:
             return replay
         raise
-    if posting is not None and snapshot.tiers_defined:
-        # Upgrades happen at once, right after the points land (own transaction:
-        # the purchase stands even if the tier check fails; the next one catches
-        # up). The earn carries the database's now() from its transaction, later
-        # than ``now`` (taken when the request arrived): evaluate at the later of
-        # the two, or the points just earned fall outside the qualifying window.
+    if upgrade_due:
+        # Upgrades happen at once, right after the points land, in their own
+        # transaction (``tier_evaluate`` decides again under the member's tier row
+        # lock): the purchase stands even if this fails; the next one catches up.
         # The purchase has committed: a failure here (the database gone, say) is
         # logged, never returned to the client as if the purchase had failed.
         try:
-            tier_upgrade_if_due(member_id=member_id, now=max(now, snapshot.db_now))
+            tier_evaluate(member_id=member_id, now=checked_at)
         except Exception:
-            logger.exception("tier check after purchase %s failed", receipt.external_id)
+            logger.exception("tier upgrade after purchase %s failed", receipt.external_id)
     return PurchaseResult(
         purchase_id=int(row[0]),
         external_id=receipt.external_id,

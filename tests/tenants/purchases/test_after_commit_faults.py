@@ -1,6 +1,7 @@
 """After a purchase commits, nothing may turn its success into a failure: the tier
-check that runs after the commit logs its own failure (the database gone, say)
-and the purchase is answered as recorded; the next purchase catches the tier up."""
+upgrade that runs after the commit (when the check sent with the receipt found one
+due) logs its own failure (the database gone, say) and the purchase is answered as
+recorded; the next purchase catches the tier up."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tenants.purchases.services import Receipt, ReceiptLine, purchase_record, re
 from tests.testkit import in_partner
 
 
-def test_a_tier_check_failing_after_the_commit_does_not_fail_the_purchase(
+def test_a_tier_upgrade_failing_after_the_commit_does_not_fail_the_purchase(
     db: None, partner_a: Partner, caplog: pytest.LogCaptureFixture
 ) -> None:
     # given: tier levels, a member, and 1 point per EUR at alpha
@@ -39,10 +40,10 @@ def test_a_tier_check_failing_after_the_commit_does_not_fail_the_purchase(
     receipt = Receipt(f"T-{uuid.uuid4().hex}", member.pk, now, "EUR", (line,), 20_000)
     lost = OperationalError("server closed the connection unexpectedly")
 
-    # when: the purchase is recorded, and the tier check after its commit meets a
+    # when: the purchase is recorded, and the tier upgrade after its commit meets a
     # database that has gone away
     with in_partner(partner_a), \
-            mock.patch.object(recording, "tier_upgrade_if_due", side_effect=lost):  # fmt: skip
+            mock.patch.object(recording, "tier_evaluate", side_effect=lost):  # fmt: skip
         result = purchase_record(receipt, now=now)
 
     # then: the purchase is answered as recorded, its points are in the wallet
@@ -51,6 +52,6 @@ def test_a_tier_check_failing_after_the_commit_does_not_fail_the_purchase(
     with in_partner(partner_a):
         assert Purchase.objects.filter(external_id=receipt.external_id).exists()
     # and: the failure was logged, and the tier waits for the next check
-    assert any("tier check after purchase" in r.getMessage() for r in caplog.records)
+    assert any("tier upgrade after purchase" in r.getMessage() for r in caplog.records)
     assert caplog.records[-1].levelno == logging.ERROR
     assert tier_code_of(member.pk) is None

@@ -1,5 +1,6 @@
-"""Forms of the console's member pages: the look-up box, the history filters, a
-return of a purchase's units and a points adjustment."""
+"""Forms of the console's member pages: a return of a purchase's units, a points
+adjustment and the days of the adjustments list. The look-up box is the operator
+console's too, in ``loyalty_web.design.member_pages``."""
 
 from __future__ import annotations
 
@@ -8,16 +9,6 @@ from uuid import uuid4
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-
-
-class LookupForm(forms.Form):
-    q = forms.CharField(
-        label=_("E-mail, member number or card number"),
-        max_length=254,
-        help_text=_("Type it as the member gives it to you, for example 1234567890."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        error_messages={"required": _("Enter an e-mail address, a member number or a card number")},
-    )
 
 
 class ReturnForm(forms.Form):

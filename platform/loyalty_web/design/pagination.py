@@ -32,10 +32,19 @@ class Page(Generic[T]):
         return params.urlencode()
 
 
-def cursor_of(query: QueryDict) -> int | None:
-    """The ``after`` cursor (an id), or None for the first page; junk is the first page."""
-    raw = query.get("after", "")
+def cursor_of(query: QueryDict, name: str = "after") -> int | None:
+    """The ``name`` cursor (an id), or None for the first page; junk is the first page."""
+    raw = query.get(name, "")
     return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def csv_query(query: QueryDict) -> str:
+    """The query string of the CSV download of what the page shows: the same filters,
+    every page (so no cursor)."""
+    params = query.copy()
+    params["format"] = "csv"
+    params.pop("after", None)
+    return params.urlencode()
 
 
 def keyset_page(rows: Any, *, size: int, id_of: Any = None) -> Page[Any]:

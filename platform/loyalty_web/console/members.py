@@ -35,15 +35,8 @@ from loyalty_web.console.access import partner_of as _partner
 from loyalty_web.console.access import staff_page
 from loyalty_web.console.members_forms import AdjustmentForm, ReturnForm
 from loyalty_web.console.views import console_context
+from loyalty_web.design import member_pages
 from loyalty_web.design.forms import show_domain_error
-from loyalty_web.design.member_pages import (
-    MemberLookupForm,
-    history_csv,
-    history_filter_form,
-    history_page,
-    member_or_404,
-    recent_activity,
-)
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import cursor_of
 from tenants.purchases import selectors as purchase_selectors
@@ -95,21 +88,15 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @staff_page(LOOK_UP)
 def member_search(request: HttpRequest) -> HttpResponse:
-    """One box: an e-mail, a member number or a card number. A match opens the
-    member's page; no match says so."""
-    bound = "q" in request.GET
-    form = MemberLookupForm(request.GET if bound else None)
-    not_found = False
-    if bound and form.is_valid():
-        member = member_selectors.member_find(form.cleaned_data["q"])
-        if member is not None:
-            return HttpResponseRedirect(reverse("console:member", args=[member.member_number]))
-        not_found = True
+    """A match opens the member's page; no match says so."""
+    lookup = member_pages.member_look_up(request.GET)
+    if lookup.found is not None:
+        return HttpResponseRedirect(reverse("console:member", args=[lookup.found.member_number]))
     return render_page(
         request,
         "loyalty_web/console/members.html",
-        _context(request, form=form, not_found=not_found),
-        status=400 if form.errors else 200,
+        _context(request, form=lookup.form, not_found=lookup.not_found),
+        status=400 if lookup.form.errors else 200,
     )
 
 
@@ -118,7 +105,7 @@ def member_search(request: HttpRequest) -> HttpResponse:
 
 @staff_page(LOOK_UP)
 def member_detail(request: HttpRequest, number: str) -> HttpResponse:
-    member = member_or_404(number)
+    member = member_pages.member_or_404(number)
     lots = ledger_selectors.lots_page(
         member.pk, after=cursor_of(request.GET, "lots_after"), limit=LOTS_ON_PAGE
     )
@@ -132,7 +119,7 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponse:
             balance=ledger_selectors.balance(member.pk),
             tier=tier_code_of(member.pk),
             lots=lots,
-            activity=recent_activity(member, limit=RECENT_ACTIVITY),
+            activity=member_pages.recent_activity(member, limit=RECENT_ACTIVITY),
             purchases=purchase_selectors.purchases_of_member(member.pk, limit=RECENT_PURCHASES),
         ),
     )
@@ -145,12 +132,12 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponse:
 def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
     """Every points movement of the member at every partner, newest first; days
     are the partner's."""
-    member = member_or_404(number)
-    form, filters = history_filter_form(request, ZoneInfo(_partner(request).time_zone))
+    member = member_pages.member_or_404(number)
+    form, filters = member_pages.history_filter_form(request, ZoneInfo(_partner(request).time_zone))
     if request.GET.get("format") == "csv":
         if not _can(request, "export"):
             return _denied(request)
-        return history_csv(member, filters)
+        return member_pages.history_csv(member, filters)
     return render_page(
         request,
         "loyalty_web/console/member_history.html",
@@ -159,7 +146,7 @@ def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
             member=member,
             profile=_profile(member),
             form=form,
-            **history_page(request, member, filters, size=HISTORY_PAGE_SIZE),
+            **member_pages.history_page(request, member, filters, size=HISTORY_PAGE_SIZE),
         ),
         partial="loyalty_web/console/member_history_rows.html",
         status=400 if form.errors else 200,
@@ -200,7 +187,7 @@ def _line_points(purchase: Any) -> dict[int, int]:
 @staff_page(LOOK_UP)
 @require_http_methods(["GET", "POST"])
 def purchase_detail(request: HttpRequest, number: str, purchase_id: int) -> HttpResponse:
-    member = member_or_404(number)
+    member = member_pages.member_or_404(number)
     purchase = _purchase(member, purchase_id)
     lines = list(purchase.lines.all())
     if request.method == "POST" and not _can(request, "record_returns"):
@@ -269,7 +256,7 @@ def member_adjust(request: HttpRequest, number: str) -> HttpResponse:
     """Add points to a member's wallet or take some back, with a reason: the form,
     then a check page (the balance after and the cap left today), then the
     confirmation, which posts once whatever the number of presses."""
-    member = member_or_404(number)
+    member = member_pages.member_or_404(number)
     partner = _partner(request)
     form = AdjustmentForm(request.POST or None)
     checking = False

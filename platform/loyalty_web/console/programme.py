@@ -45,6 +45,7 @@ from loyalty_web.console.views import console_context
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.rule_words import describe_changes, describe_rule, kind_label
+from loyalty_web.design.status_tags import status_tag
 from tenants.earning import engine
 from tenants.earning import selectors as earning_selectors
 from tenants.earning import services as earning
@@ -187,11 +188,6 @@ STATUS_LABELS = {
 }
 
 
-def _status(status: str) -> dict[str, str]:
-    label, css = STATUS_LABELS[status]
-    return {"key": status, "label": str(label), "css": css}
-
-
 def _version(number: int) -> RuleSetVersion:
     version = earning_selectors.rule_version(number)
     if version is None:
@@ -205,7 +201,11 @@ def rule_versions(request: HttpRequest) -> HttpResponse:
     summaries = earning_selectors.rule_versions(now=now)
     in_force = next((s.version for s in summaries if s.status == "in_force"), None)
     rows = [
-        {"version": s.version, "status": _status(s.status), "rule_count": s.rule_count}
+        {
+            "version": s.version,
+            "status": status_tag(STATUS_LABELS, s.status),
+            "rule_count": s.rule_count,
+        }
         for s in summaries
     ]
     return render_page(
@@ -288,7 +288,7 @@ def rule_version(request: HttpRequest, number: int) -> HttpResponse:
             request,
             "rules",
             version=version,
-            status=_status(status),
+            status=status_tag(STATUS_LABELS, status),
             rules=_rule_rows(version),
             kinds=[(kind, kind_label(kind)) for kind in RULE_FORMS],
             form=form,

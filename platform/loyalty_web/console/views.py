@@ -36,7 +36,7 @@ from loyalty_web.console.forms import (
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page, web_view
-from loyalty_web.design.pagination import cursor_of, keyset_page
+from loyalty_web.design.pagination import cursor_of, keyset_page, page_links
 from tenants.staff import selectors as staff_selectors
 from tenants.staff import services as staff_services
 from tenants.staff import two_factor
@@ -370,22 +370,17 @@ def audit_log(request: HttpRequest) -> HttpResponseBase:
                 for e in entries.iterator()
             ),
         )  # fmt: skip
-    page = keyset_page(entries, size=AUDIT_PAGE_SIZE)
-    page = type(page)(page.items, page.next_cursor, cursor_of(request.GET) is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
+    page = keyset_page(entries, size=AUDIT_PAGE_SIZE, first_page=cursor_of(request.GET) is None)
     return render_page(
         request,
         "loyalty_web/console/audit.html",
         console_context(
             request,
             "audit",
-            page=page,
+            # The audit table is both consoles'; the operator's rows also name the partner.
+            rows=[{"entry": e} for e in page.items],
             action=action,
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
             action_choices=AUDIT_KINDS,
         ),
         partial="loyalty_web/console/audit_rows.html",

@@ -9,11 +9,12 @@ are read in the zone the caller passes (the partner's, or the coalition's UTC).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest, QueryDict, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from coalition.ledger import selectors as ledger_selectors
@@ -22,7 +23,7 @@ from coalition.members.models import Member
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.history_filters import HistoryFilterForm, history_filters
 from loyalty_web.design.ledger_words import kind_label
-from loyalty_web.design.pagination import Page, csv_query, cursor_of
+from loyalty_web.design.pagination import Page, cursor_of, page_links
 from tenants.partners.selectors import partners_active
 
 # The CSV streams the history in pages of this many movements.
@@ -38,6 +39,24 @@ class MemberLookupForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         error_messages={"required": _("Enter an e-mail address, a member number or a card number")},
     )
+
+
+@dataclass(frozen=True)
+class MemberLookup:
+    form: MemberLookupForm
+    found: Member | None
+    not_found: bool
+
+
+def member_look_up(query: QueryDict) -> MemberLookup:
+    """One box: an e-mail, a member number or a card number. The form stays unbound
+    (no error shown) until a search is made; a match is the member to open."""
+    bound = "q" in query
+    form = MemberLookupForm(query if bound else None)
+    if not (bound and form.is_valid()):
+        return MemberLookup(form, None, not_found=False)
+    found = member_selectors.member_find(form.cleaned_data["q"])
+    return MemberLookup(form, found, not_found=found is None)
 
 
 def member_or_404(number: str) -> Member:
@@ -96,12 +115,7 @@ def history_page(
             str(result.next_before) if result.next_before else None,
             cursor_of(request.GET) is None,
         )
-    return {
-        "page": page,
-        "next_query": page.next_query(request.GET),
-        "first_query": page.first_query(request.GET),
-        "csv_query": csv_query(request.GET),
-    }
+    return page_links(page, request.GET)
 
 
 def _history_rows(member_id: int, filters: dict[str, Any] | None) -> Iterator[list[Any]]:

@@ -47,11 +47,25 @@ def csv_query(query: QueryDict) -> str:
     return params.urlencode()
 
 
-def keyset_page(rows: Any, *, size: int, id_of: Any = None) -> Page[Any]:
+def keyset_page(rows: Any, *, size: int, id_of: Any = None, first_page: bool = True) -> Page[Any]:
     """``rows`` is a queryset (or list) already filtered to ids below the cursor and
-    ordered newest first; one extra row tells whether a next page exists."""
+    ordered newest first; one extra row tells whether a next page exists.
+    ``first_page`` is whether the request named no cursor."""
     id_of = id_of or (lambda row: row.pk)
     fetched = list(rows[: size + 1])
     items = fetched[:size]
     more = len(fetched) > size
-    return Page(items=items, next_cursor=str(id_of(items[-1])) if more else None, first_page=True)
+    return Page(
+        items=items, next_cursor=str(id_of(items[-1])) if more else None, first_page=first_page
+    )
+
+
+def page_links(page: Page[Any], query: QueryDict) -> dict[str, Any]:
+    """A list page's context for its keyset page, as the list templates name it: the
+    page, the next and first pages' query strings and the CSV download's."""
+    return {
+        "page": page,
+        "next_query": page.next_query(query),
+        "first_query": page.first_query(query),
+        "csv_query": csv_query(query),
+    }

@@ -33,14 +33,7 @@ from coalition.members.models import Member, MemberStatus
 from coalition.tiers.selectors import tier_code_of
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
-from loyalty_web.design.member_pages import (
-    MemberLookupForm,
-    history_csv,
-    history_filter_form,
-    history_page,
-    member_or_404,
-    recent_activity,
-)
+from loyalty_web.design import member_pages
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import cursor_of
 from loyalty_web.operator.access import denied, may, operator_context, operator_page
@@ -146,21 +139,15 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @operator_page(VIEW)
 def member_search(request: HttpRequest) -> HttpResponseBase:
-    """One box: an e-mail, a member number or a card number. A match opens the
-    member's page; no match says so."""
-    bound = "q" in request.GET
-    form = MemberLookupForm(request.GET if bound else None)
-    not_found = False
-    if bound and form.is_valid():
-        member = member_selectors.member_find(form.cleaned_data["q"])
-        if member is not None:
-            return HttpResponseRedirect(reverse("operator:member", args=[member.member_number]))
-        not_found = True
+    """A match opens the member's page; no match says so."""
+    lookup = member_pages.member_look_up(request.GET)
+    if lookup.found is not None:
+        return HttpResponseRedirect(reverse("operator:member", args=[lookup.found.member_number]))
     return render_page(
         request,
         "loyalty_web/operator/members/search.html",
-        _context(request, form=form, not_found=not_found),
-        status=400 if form.errors else 200,
+        _context(request, form=lookup.form, not_found=lookup.not_found),
+        status=400 if lookup.form.errors else 200,
     )
 
 
@@ -190,7 +177,7 @@ def _support_entries(member: Member) -> list[dict[str, Any]]:
 
 @operator_page(VIEW)
 def member_detail(request: HttpRequest, number: str) -> HttpResponseBase:
-    member = member_or_404(number)
+    member = member_pages.member_or_404(number)
     lots = ledger_selectors.lots_page(
         member.pk, after=cursor_of(request.GET, "lots_after"), limit=LOTS_ON_PAGE
     )
@@ -205,7 +192,7 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponseBase:
             wallet=wallet,
             tier=tier_code_of(member.pk),
             lots=lots,
-            activity=recent_activity(member, limit=RECENT_ACTIVITY),
+            activity=member_pages.recent_activity(member, limit=RECENT_ACTIVITY),
             support=_support_entries(member),
             moves=[
                 {"to": to, **MOVES[to]}
@@ -223,12 +210,12 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponseBase:
 def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
     """Every points movement of the member at every partner, newest first; days
     are the coalition's (UTC)."""
-    member = member_or_404(number)
-    form, filters = history_filter_form(request, ZoneInfo(settings.TIME_ZONE))
+    member = member_pages.member_or_404(number)
+    form, filters = member_pages.history_filter_form(request, ZoneInfo(settings.TIME_ZONE))
     if request.GET.get("format") == "csv":
         if not may(request, "export"):
             return denied(request)
-        return history_csv(member, filters)
+        return member_pages.history_csv(member, filters)
     return render_page(
         request,
         "loyalty_web/operator/members/history.html",
@@ -237,7 +224,7 @@ def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
             member=member,
             profile=_profile(request, member),
             form=form,
-            **history_page(request, member, filters, size=HISTORY_PAGE_SIZE),
+            **member_pages.history_page(request, member, filters, size=HISTORY_PAGE_SIZE),
         ),
         partial="loyalty_web/operator/members/history_rows.html",
         status=400 if form.errors else 200,
@@ -250,7 +237,7 @@ def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
 @operator_page(SUPPORT)
 @require_http_methods(["GET", "POST"])
 def member_status(request: HttpRequest, number: str, to_status: str) -> HttpResponseBase:
-    member = member_or_404(number)
+    member = member_pages.member_or_404(number)
     if to_status not in MOVES:
         raise Http404
     form = MemberStatusForm(request.POST or None)
@@ -292,7 +279,7 @@ def member_status(request: HttpRequest, number: str, to_status: str) -> HttpResp
 @require_http_methods(["GET", "POST"])
 def member_erase(request: HttpRequest, number: str) -> HttpResponseBase:
     """The check page (what is erased, what is kept) and the typed confirmation."""
-    member = member_or_404(number)
+    member = member_pages.member_or_404(number)
     form = MemberEraseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -10,6 +10,8 @@ from uuid import uuid4
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty_web.design.history_filters import DayRangeForm
+
 
 class ReturnForm(forms.Form):
     """One quantity per line that still has units to return, and the key that makes
@@ -110,26 +112,6 @@ class AdjustmentForm(forms.Form):
         return -points if self.cleaned_data["direction"] == self.TAKE_BACK else points
 
 
-class AdjustmentFilterForm(forms.Form):
+class AdjustmentFilterForm(DayRangeForm):
     """The days of the partner's adjustments list (its own calendar days, both ends
     included)."""
-
-    since = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter a date like 2026-03-31")},
-    )
-    until = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter a date like 2026-03-31")},
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and until < since:
-            self.add_error("until", _("The end date must be on or after the start date"))
-        return data

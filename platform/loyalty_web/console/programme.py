@@ -14,6 +14,7 @@ permission rule of the area; split the stores out if the area grows again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -104,23 +105,41 @@ def _store(code: str) -> Store:
     return store
 
 
-@staff_page(CONFIGURE)
-@require_http_methods(["GET", "POST"])
-def store_create(request: HttpRequest) -> HttpResponse:
-    form = StoreForm(request.POST or None, initial={"time_zone": _partner(request).time_zone})
+def _store_form_page(
+    request: HttpRequest,
+    form: StoreForm,
+    store: Store | None,
+    save: Callable[[dict[str, Any]], Store],
+    done: str,
+) -> HttpResponse:
+    """The store form (a new store, or ``store``): a valid POST saves it and goes back
+    to the list; a refusal is shown on the form."""
     if request.method == "POST" and form.is_valid():
         try:
-            store = stores.store_create(**form.cleaned_data, actor=request.user)
+            saved = save(form.cleaned_data)
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            messages.success(request, _("Store %(code)s added.") % {"code": store.code})
+            messages.success(request, done % {"code": saved.code})
             return HttpResponseRedirect(reverse("console:stores"))
     return render_page(
         request,
         "loyalty_web/console/store_form.html",
-        _context(request, "stores", form=form, store=None),
+        _context(request, "stores", form=form, store=store),
         status=400 if form.errors else 200,
+    )
+
+
+@staff_page(CONFIGURE)
+@require_http_methods(["GET", "POST"])
+def store_create(request: HttpRequest) -> HttpResponse:
+    form = StoreForm(request.POST or None, initial={"time_zone": _partner(request).time_zone})
+    return _store_form_page(
+        request,
+        form,
+        None,
+        lambda data: stores.store_create(**data, actor=request.user),
+        _("Store %(code)s added."),
     )
 
 
@@ -135,19 +154,12 @@ def store_edit(request: HttpRequest, code: str) -> HttpResponse:
         "time_zone": store.time_zone,
     }
     form = StoreForm(request.POST or None, initial=initial, editing=True)
-    if request.method == "POST" and form.is_valid():
-        try:
-            stores.store_update(code=store.code, **form.cleaned_data, actor=request.user)
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            messages.success(request, _("Store %(code)s saved.") % {"code": store.code})
-            return HttpResponseRedirect(reverse("console:stores"))
-    return render_page(
+    return _store_form_page(
         request,
-        "loyalty_web/console/store_form.html",
-        _context(request, "stores", form=form, store=store),
-        status=400 if form.errors else 200,
+        form,
+        store,
+        lambda data: stores.store_update(code=store.code, **data, actor=request.user),
+        _("Store %(code)s saved."),
     )
 
 

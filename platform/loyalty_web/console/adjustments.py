@@ -18,7 +18,7 @@ from loyalty_web.console.members_forms import AdjustmentFilterForm
 from loyalty_web.console.views import console_context
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import Page, cursor_of, keyset_page
+from loyalty_web.design.pagination import Page, cursor_of, keyset_page, page_links
 
 PAGE_SIZE = 50
 
@@ -62,11 +62,8 @@ def adjustment_list(request: HttpRequest) -> HttpResponseBase:
         page = keyset_page(
             partner_adjustments(partner.pk, before_id=cursor_of(request.GET), **_filters(form)),
             size=PAGE_SIZE,
+            first_page=cursor_of(request.GET) is None,
         )
-        page = Page(page.items, page.next_cursor, cursor_of(request.GET) is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
     return render_page(
         request,
         "loyalty_web/console/adjustments.html",
@@ -74,12 +71,9 @@ def adjustment_list(request: HttpRequest) -> HttpResponseBase:
             request,
             "adjustments",
             form=form,
-            page=page,
             zone=partner.time_zone,
             can_export=may(request, "export"),
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
         ),
         partial="loyalty_web/console/adjustments_rows.html",
         status=400 if form.errors else 200,

@@ -28,7 +28,8 @@ from loyalty_web.console.campaign_forms import CAMPAIGN_KINDS, CampaignForm, in_
 from loyalty_web.console.programme import CONFIGURE, READ, _context, _partner
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import cursor_of, keyset_page
+from loyalty_web.design.pagination import cursor_of, keyset_page, page_links
+from loyalty_web.design.status_tags import status_tag
 from tenants.earning import selectors as earning_selectors
 from tenants.earning import services as earning
 from tenants.earning.models import Campaign
@@ -42,11 +43,6 @@ STATE_LABELS = {
     "ended": (gettext_lazy("Ended"), ""),
 }
 KIND_LABELS = dict(CAMPAIGN_KINDS)
-
-
-def _state(state: str) -> dict[str, str]:
-    label, css = STATE_LABELS[state]
-    return {"key": state, "label": str(label), "css": css}
 
 
 def describe_campaign(campaign: Campaign) -> str:
@@ -77,7 +73,7 @@ def _row(summary: earning_selectors.CampaignSummary, zone: ZoneInfo) -> dict[str
     campaign = summary.campaign
     return {
         "campaign": campaign,
-        "state": _state(summary.state),
+        "state": status_tag(STATE_LABELS, summary.state),
         "what": describe_campaign(campaign),
         "audience": _audience(campaign),
         "starts": campaign.starts_at.astimezone(zone),
@@ -122,11 +118,9 @@ def campaign_list(request: HttpRequest) -> HttpResponseBase:
     summaries = earning_selectors.campaign_summaries(
         now=now, before_id=after, state=state, limit=PAGE_SIZE + 1
     )
-    page = keyset_page(summaries, size=PAGE_SIZE, id_of=lambda s: s.campaign.pk)
-    page = type(page)(page.items, page.next_cursor, after is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
+    page = keyset_page(
+        summaries, size=PAGE_SIZE, id_of=lambda s: s.campaign.pk, first_page=after is None
+    )
     return render_page(
         request,
         "loyalty_web/console/campaigns.html",
@@ -134,12 +128,9 @@ def campaign_list(request: HttpRequest) -> HttpResponseBase:
             request,
             "campaigns",
             rows=[_row(s, zone) for s in page.items],
-            page=page,
             state=state,
             states=[(key, str(label)) for key, (label, _css) in STATE_LABELS.items()],
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
             zone=partner.time_zone,
         ),
         partial="loyalty_web/console/campaign_rows.html",

@@ -1,4 +1,5 @@
-"""Forms of the merchant console."""
+"""Forms of the merchant console's staff pages (the sign-in forms are both consoles',
+in ``loyalty_web.design.sign_in``)."""
 
 from __future__ import annotations
 
@@ -6,31 +7,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tenants.staff.models import Role
-
-
-class LoginForm(forms.Form):
-    email = forms.EmailField(
-        label=_("E-mail address"),
-        widget=forms.EmailInput(attrs={"autocomplete": "username", "spellcheck": "false"}),
-        error_messages={"required": _("Enter your e-mail address")},
-    )
-    password = forms.CharField(
-        label=_("Password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        error_messages={"required": _("Enter your password")},
-    )
-
-
-class CodeForm(forms.Form):
-    code = forms.CharField(
-        label=_("Code from your authenticator app"),
-        max_length=12,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
-        ),
-        error_messages={"required": _("Enter the 6-digit code your app shows")},
-    )
 
 
 class InviteForm(forms.Form):

@@ -16,8 +16,10 @@ secret if the first answer was never displayed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -101,63 +103,102 @@ def _key(request: HttpRequest, key_id: int) -> ApiKey:
 @staff_page(MANAGE)
 @require_http_methods(["GET", "POST"])
 def key_create(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST or None)
+    return _create_with_secret_page(
+        request,
+        ApiKeyForm(request.POST or None),
+        "loyalty_web/console/api_key_form.html",
+        "key",
+        "console:api_key_created",
+        lambda data, idempotency: key_services.api_key_create(
+            name=data["name"],
+            scopes=data["scopes"],
+            partner=_partner(request),
+            idempotency=idempotency,
+            actor=request.user,
+        ),
+    )
+
+
+def _create_with_secret_page(
+    request: HttpRequest,
+    form: forms.Form,
+    template: str,
+    kind: str,
+    created_url_name: str,
+    create: Callable[[dict[str, Any], IdempotencyKey], tuple[Any, str | None]],
+) -> HttpResponse:
+    """The form of something that comes with a secret (an API key, a webhook
+    endpoint): a valid POST creates it and shows the secret once, on the next page."""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            key, secret = key_services.api_key_create(
-                name=data["name"],
-                scopes=data["scopes"],
-                partner=_partner(request),
-                idempotency=_idempotency(request, data["idempotency_key"]),
-                actor=request.user,
-            )
+            created, secret = create(data, _idempotency(request, data["idempotency_key"]))
         except DomainError as error:
             show_domain_error(form, error)
         else:
+            # A retry of a key gets no secret (its text is never stored); a retry of an
+            # endpoint gets the same one (it is stored: signing needs it).
             if secret is not None:
-                _keep_shown_once(request, "key", key.pk, secret)
-            return HttpResponseRedirect(reverse("console:api_key_created", args=[key.pk]))
+                _keep_shown_once(request, kind, created.pk, secret)
+            return HttpResponseRedirect(reverse(created_url_name, args=[created.pk]))
     return render_page(
         request,
-        "loyalty_web/console/api_key_form.html",
+        template,
         console_context(request, "integration", form=form),
         status=400 if form.errors else 200,
     )
 
 
+def _secret_page(
+    request: HttpRequest, template: str, kind: str, pk: int, **context: Any
+) -> HttpResponse:
+    """The page that shows a new secret, once."""
+    response = render_page(
+        request,
+        template,
+        console_context(
+            request, "integration", secret=_take_shown_once(request, kind, pk), **context
+        ),
+    )
+    response["Cache-Control"] = "no-store"  # the back button must not bring the secret back
+    return response
+
+
+def _switch_off_page(
+    request: HttpRequest,
+    template: str,
+    was_active: bool,
+    switch_off: Callable[[], Any],
+    done: str,
+    **context: Any,
+) -> HttpResponse:
+    """A check page, then the switch-off on its POST; saying it is done only when it
+    was on, so a second press says nothing new."""
+    if request.method == "POST":
+        switch_off()
+        if was_active:
+            messages.success(request, done)
+        return HttpResponseRedirect(reverse("console:integration"))
+    return render_page(request, template, console_context(request, "integration", **context))
+
+
 @staff_page(MANAGE)
 def key_created(request: HttpRequest, key_id: int) -> HttpResponse:
     key = _key(request, key_id)
-    response = render_page(
-        request,
-        "loyalty_web/console/api_key_created.html",
-        console_context(
-            request, "integration", key=key, secret=_take_shown_once(request, "key", key.pk)
-        ),
-    )
-    response["Cache-Control"] = "no-store"  # the back button must not bring the key back
-    return response
+    return _secret_page(request, "loyalty_web/console/api_key_created.html", "key", key.pk, key=key)
 
 
 @staff_page(MANAGE)
 @require_http_methods(["GET", "POST"])
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     key = _key(request, key_id)
-    if request.method == "POST":
-        was_active = key.is_active
-        key_services.api_key_revoke(key=key, actor=request.user)
-        if was_active:
-            messages.success(
-                request,
-                _("Key “%(name)s” is revoked. Apps using it are refused from now on.")
-                % {"name": key.name},
-            )
-        return HttpResponseRedirect(reverse("console:integration"))
-    return render_page(
+    return _switch_off_page(
         request,
         "loyalty_web/console/api_key_revoke.html",
-        console_context(request, "integration", key=key),
+        key.is_active,
+        lambda: key_services.api_key_revoke(key=key, actor=request.user),
+        _("Key “%(name)s” is revoked. Apps using it are refused from now on.") % {"name": key.name},
+        key=key,
     )
 
 
@@ -176,66 +217,45 @@ def _endpoint(request: HttpRequest, endpoint_id: int) -> WebhookEndpoint:
 @staff_page(MANAGE)
 @require_http_methods(["GET", "POST"])
 def endpoint_create(request: HttpRequest) -> HttpResponse:
-    form = WebhookEndpointForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            endpoint, secret = webhook_services.webhook_endpoint_create(
-                partner=_partner(request),
-                url=data["url"],
-                events=data["events"],
-                idempotency=_idempotency(request, data["idempotency_key"]),
-                actor=request.user,
-            )
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            # A retry gets the same secret back (it is stored: signing needs it).
-            _keep_shown_once(request, "endpoint", endpoint.pk, secret)
-            return HttpResponseRedirect(reverse("console:webhook_created", args=[endpoint.pk]))
-    return render_page(
+    return _create_with_secret_page(
         request,
+        WebhookEndpointForm(request.POST or None),
         "loyalty_web/console/webhook_form.html",
-        console_context(request, "integration", form=form),
-        status=400 if form.errors else 200,
+        "endpoint",
+        "console:webhook_created",
+        lambda data, idempotency: webhook_services.webhook_endpoint_create(
+            partner=_partner(request),
+            url=data["url"],
+            events=data["events"],
+            idempotency=idempotency,
+            actor=request.user,
+        ),
     )
 
 
 @staff_page(MANAGE)
 def endpoint_created(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
-    response = render_page(
+    return _secret_page(
         request,
         "loyalty_web/console/webhook_created.html",
-        console_context(
-            request,
-            "integration",
-            endpoint=endpoint,
-            secret=_take_shown_once(request, "endpoint", endpoint.pk),
-        ),
+        "endpoint",
+        endpoint.pk,
+        endpoint=endpoint,
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @staff_page(MANAGE)
 @require_http_methods(["GET", "POST"])
 def endpoint_disable(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
-    if request.method == "POST":
-        was_active = endpoint.is_active
-        webhook_services.webhook_endpoint_deactivate(endpoint=endpoint, actor=request.user)
-        if was_active:
-            messages.success(
-                request,
-                _("We no longer send events to %(url)s. Its delivery log stays.")
-                % {"url": endpoint.url},
-            )
-        return HttpResponseRedirect(reverse("console:integration"))
-    return render_page(
+    return _switch_off_page(
         request,
         "loyalty_web/console/webhook_disable.html",
-        console_context(request, "integration", endpoint=endpoint),
+        endpoint.is_active,
+        lambda: webhook_services.webhook_endpoint_deactivate(endpoint=endpoint, actor=request.user),
+        _("We no longer send events to %(url)s. Its delivery log stays.") % {"url": endpoint.url},
+        endpoint=endpoint,
     )
 
 

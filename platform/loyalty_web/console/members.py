@@ -10,7 +10,6 @@ renders; a domain error is shown next to the field it names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,19 +33,12 @@ from loyalty_web.console.access import denied as _denied
 from loyalty_web.console.access import may as _can
 from loyalty_web.console.access import partner_of as _partner
 from loyalty_web.console.access import staff_page
-from loyalty_web.console.members_forms import (
-    AdjustmentForm,
-    LookupForm,
-    ReturnForm,
-)
+from loyalty_web.console.members_forms import AdjustmentForm, ReturnForm
 from loyalty_web.console.views import console_context
-from loyalty_web.design.exports import csv_response
+from loyalty_web.design import member_pages
 from loyalty_web.design.forms import show_domain_error
-from loyalty_web.design.history_filters import HistoryFilterForm, history_filters
-from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import Page, cursor_of
-from tenants.partners.selectors import partners_active
+from loyalty_web.design.pagination import cursor_of
 from tenants.purchases import selectors as purchase_selectors
 from tenants.purchases import services as purchases
 from tenants.purchases.errors import InvalidReturn
@@ -56,13 +48,6 @@ HISTORY_PAGE_SIZE = 50
 RECENT_ACTIVITY = 10
 RECENT_PURCHASES = 10
 LOTS_ON_PAGE = 20
-
-
-def _member(number: str) -> Member:
-    member = member_selectors.member_by_number(number)
-    if member is None:
-        raise Http404
-    return member
 
 
 STATUS_LABELS = {
@@ -87,20 +72,6 @@ def _profile(member: Member) -> dict[str, Any]:
     }
 
 
-def _activity(items: list[ledger_selectors.HistoryItem]) -> list[dict[str, Any]]:
-    return [
-        {
-            "at": item.created_at,
-            "kind": kind_label(item.kind),
-            "points": item.points,
-            "partner": item.partner_name or "",
-            "memo": item.memo,
-            "reference": item.external_ref,
-        }
-        for item in items
-    ]
-
-
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return console_context(
         request,
@@ -117,21 +88,15 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @staff_page(LOOK_UP)
 def member_search(request: HttpRequest) -> HttpResponse:
-    """One box: an e-mail, a member number or a card number. A match opens the
-    member's page; no match says so."""
-    bound = "q" in request.GET
-    form = LookupForm(request.GET if bound else None)
-    not_found = False
-    if bound and form.is_valid():
-        member = member_selectors.member_find(form.cleaned_data["q"])
-        if member is not None:
-            return HttpResponseRedirect(reverse("console:member", args=[member.member_number]))
-        not_found = True
+    """A match opens the member's page; no match says so."""
+    lookup = member_pages.member_look_up(request.GET)
+    if lookup.found is not None:
+        return HttpResponseRedirect(reverse("console:member", args=[lookup.found.member_number]))
     return render_page(
         request,
         "loyalty_web/console/members.html",
-        _context(request, form=form, not_found=not_found),
-        status=400 if form.errors else 200,
+        _context(request, form=lookup.form, not_found=lookup.not_found),
+        status=400 if lookup.form.errors else 200,
     )
 
 
@@ -140,9 +105,9 @@ def member_search(request: HttpRequest) -> HttpResponse:
 
 @staff_page(LOOK_UP)
 def member_detail(request: HttpRequest, number: str) -> HttpResponse:
-    member = _member(number)
+    member = member_pages.member_or_404(number)
     lots = ledger_selectors.lots_page(
-        member.pk, after=cursor_of_param(request, "lots_after"), limit=LOTS_ON_PAGE
+        member.pk, after=cursor_of(request.GET, "lots_after"), limit=LOTS_ON_PAGE
     )
     return render_page(
         request,
@@ -154,15 +119,10 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponse:
             balance=ledger_selectors.balance(member.pk),
             tier=tier_code_of(member.pk),
             lots=lots,
-            activity=_activity(ledger_selectors.history(member.pk, limit=RECENT_ACTIVITY).items),
+            activity=member_pages.recent_activity(member, limit=RECENT_ACTIVITY),
             purchases=purchase_selectors.purchases_of_member(member.pk, limit=RECENT_PURCHASES),
         ),
     )
-
-
-def cursor_of_param(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 # --- history -------------------------------------------------------------------------------
@@ -170,35 +130,14 @@ def cursor_of_param(request: HttpRequest, name: str) -> int | None:
 
 @staff_page(LOOK_UP)
 def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
-    member = _member(number)
-    partner = _partner(request)
-    partners = [(p.slug, p.name) for p in partners_active().order_by("name")]
-    form = HistoryFilterForm(request.GET, partners=partners)
-    valid = form.is_valid()
-    filters: dict[str, Any] = {}
-    if valid:
-        filters = history_filters(form, ZoneInfo(partner.time_zone))
+    """Every points movement of the member at every partner, newest first; days
+    are the partner's."""
+    member = member_pages.member_or_404(number)
+    form, filters = member_pages.history_filter_form(request, ZoneInfo(_partner(request).time_zone))
     if request.GET.get("format") == "csv":
         if not _can(request, "export"):
             return _denied(request)
-        return csv_response(
-            f"history-{member.member_number}.csv",
-            ["transaction", "when", "what", "points", "partner", "memo", "reference"],
-            _history_rows(member.pk, filters if valid else None),
-        )
-    page: Page[Any] = Page([], None, True)
-    if valid:
-        result = ledger_selectors.history(
-            member.pk, before=cursor_of(request.GET), limit=HISTORY_PAGE_SIZE, **filters
-        )
-        page = Page(
-            _activity(result.items),
-            str(result.next_before) if result.next_before else None,
-            cursor_of(request.GET) is None,
-        )
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
+        return member_pages.history_csv(member, filters)
     return render_page(
         request,
         "loyalty_web/console/member_history.html",
@@ -207,36 +146,11 @@ def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
             member=member,
             profile=_profile(member),
             form=form,
-            page=page,
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **member_pages.history_page(request, member, filters, size=HISTORY_PAGE_SIZE),
         ),
         partial="loyalty_web/console/member_history_rows.html",
         status=400 if form.errors else 200,
     )
-
-
-def _history_rows(member_id: int, filters: dict[str, Any] | None) -> Iterator[list[Any]]:
-    """Every movement the filters select, page after page (streamed)."""
-    if filters is None:
-        return
-    before: int | None = None
-    while True:
-        result = ledger_selectors.history(member_id, before=before, limit=200, **filters)
-        for item in result.items:
-            yield [
-                item.transaction_id,
-                item.created_at.isoformat(),
-                kind_label(item.kind),
-                item.points,
-                item.partner_name or "",
-                item.memo,
-                item.external_ref,
-            ]
-        if result.next_before is None:
-            return
-        before = result.next_before
 
 
 # --- a purchase and its returns ---------------------------------------------------------------
@@ -273,7 +187,7 @@ def _line_points(purchase: Any) -> dict[int, int]:
 @staff_page(LOOK_UP)
 @require_http_methods(["GET", "POST"])
 def purchase_detail(request: HttpRequest, number: str, purchase_id: int) -> HttpResponse:
-    member = _member(number)
+    member = member_pages.member_or_404(number)
     purchase = _purchase(member, purchase_id)
     lines = list(purchase.lines.all())
     if request.method == "POST" and not _can(request, "record_returns"):
@@ -342,7 +256,7 @@ def member_adjust(request: HttpRequest, number: str) -> HttpResponse:
     """Add points to a member's wallet or take some back, with a reason: the form,
     then a check page (the balance after and the cap left today), then the
     confirmation, which posts once whatever the number of presses."""
-    member = _member(number)
+    member = member_pages.member_or_404(number)
     partner = _partner(request)
     form = AdjustmentForm(request.POST or None)
     checking = False

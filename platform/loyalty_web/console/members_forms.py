@@ -1,5 +1,6 @@
-"""Forms of the console's member pages: the look-up box, the history filters, a
-return of a purchase's units and a points adjustment."""
+"""Forms of the console's member pages: a return of a purchase's units, a points
+adjustment and the days of the adjustments list. The look-up box is the operator
+console's too, in ``loyalty_web.design.member_pages``."""
 
 from __future__ import annotations
 
@@ -9,15 +10,7 @@ from uuid import uuid4
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-
-class LookupForm(forms.Form):
-    q = forms.CharField(
-        label=_("E-mail, member number or card number"),
-        max_length=254,
-        help_text=_("Type it as the member gives it to you, for example 1234567890."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        error_messages={"required": _("Enter an e-mail address, a member number or a card number")},
-    )
+from loyalty_web.design.history_filters import DayRangeForm
 
 
 class ReturnForm(forms.Form):
@@ -119,26 +112,6 @@ class AdjustmentForm(forms.Form):
         return -points if self.cleaned_data["direction"] == self.TAKE_BACK else points
 
 
-class AdjustmentFilterForm(forms.Form):
+class AdjustmentFilterForm(DayRangeForm):
     """The days of the partner's adjustments list (its own calendar days, both ends
     included)."""
-
-    since = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter a date like 2026-03-31")},
-    )
-    until = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter a date like 2026-03-31")},
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and until < since:
-            self.add_error("until", _("The end date must be on or after the start date"))
-        return data

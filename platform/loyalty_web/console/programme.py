@@ -14,6 +14,7 @@ permission rule of the area; split the stores out if the area grows again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +46,7 @@ from loyalty_web.console.views import console_context
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.rule_words import describe_changes, describe_rule, kind_label
+from loyalty_web.design.status_tags import status_tag
 from tenants.earning import engine
 from tenants.earning import selectors as earning_selectors
 from tenants.earning import services as earning
@@ -103,23 +105,41 @@ def _store(code: str) -> Store:
     return store
 
 
-@staff_page(CONFIGURE)
-@require_http_methods(["GET", "POST"])
-def store_create(request: HttpRequest) -> HttpResponse:
-    form = StoreForm(request.POST or None, initial={"time_zone": _partner(request).time_zone})
+def _store_form_page(
+    request: HttpRequest,
+    form: StoreForm,
+    store: Store | None,
+    save: Callable[[dict[str, Any]], Store],
+    done: str,
+) -> HttpResponse:
+    """The store form (a new store, or ``store``): a valid POST saves it and goes back
+    to the list; a refusal is shown on the form."""
     if request.method == "POST" and form.is_valid():
         try:
-            store = stores.store_create(**form.cleaned_data, actor=request.user)
+            saved = save(form.cleaned_data)
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            messages.success(request, _("Store %(code)s added.") % {"code": store.code})
+            messages.success(request, done % {"code": saved.code})
             return HttpResponseRedirect(reverse("console:stores"))
     return render_page(
         request,
         "loyalty_web/console/store_form.html",
-        _context(request, "stores", form=form, store=None),
+        _context(request, "stores", form=form, store=store),
         status=400 if form.errors else 200,
+    )
+
+
+@staff_page(CONFIGURE)
+@require_http_methods(["GET", "POST"])
+def store_create(request: HttpRequest) -> HttpResponse:
+    form = StoreForm(request.POST or None, initial={"time_zone": _partner(request).time_zone})
+    return _store_form_page(
+        request,
+        form,
+        None,
+        lambda data: stores.store_create(**data, actor=request.user),
+        _("Store %(code)s added."),
     )
 
 
@@ -134,19 +154,12 @@ def store_edit(request: HttpRequest, code: str) -> HttpResponse:
         "time_zone": store.time_zone,
     }
     form = StoreForm(request.POST or None, initial=initial, editing=True)
-    if request.method == "POST" and form.is_valid():
-        try:
-            stores.store_update(code=store.code, **form.cleaned_data, actor=request.user)
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            messages.success(request, _("Store %(code)s saved.") % {"code": store.code})
-            return HttpResponseRedirect(reverse("console:stores"))
-    return render_page(
+    return _store_form_page(
         request,
-        "loyalty_web/console/store_form.html",
-        _context(request, "stores", form=form, store=store),
-        status=400 if form.errors else 200,
+        form,
+        store,
+        lambda data: stores.store_update(code=store.code, **data, actor=request.user),
+        _("Store %(code)s saved."),
     )
 
 
@@ -187,11 +200,6 @@ STATUS_LABELS = {
 }
 
 
-def _status(status: str) -> dict[str, str]:
-    label, css = STATUS_LABELS[status]
-    return {"key": status, "label": str(label), "css": css}
-
-
 def _version(number: int) -> RuleSetVersion:
     version = earning_selectors.rule_version(number)
     if version is None:
@@ -205,7 +213,11 @@ def rule_versions(request: HttpRequest) -> HttpResponse:
     summaries = earning_selectors.rule_versions(now=now)
     in_force = next((s.version for s in summaries if s.status == "in_force"), None)
     rows = [
-        {"version": s.version, "status": _status(s.status), "rule_count": s.rule_count}
+        {
+            "version": s.version,
+            "status": status_tag(STATUS_LABELS, s.status),
+            "rule_count": s.rule_count,
+        }
         for s in summaries
     ]
     return render_page(
@@ -288,7 +300,7 @@ def rule_version(request: HttpRequest, number: int) -> HttpResponse:
             request,
             "rules",
             version=version,
-            status=_status(status),
+            status=status_tag(STATUS_LABELS, status),
             rules=_rule_rows(version),
             kinds=[(kind, kind_label(kind)) for kind in RULE_FORMS],
             form=form,

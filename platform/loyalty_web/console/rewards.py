@@ -28,7 +28,8 @@ from loyalty_web.console.reward_forms import CHANNELS, RewardForm
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import cursor_of, keyset_page
+from loyalty_web.design.pagination import cursor_of, keyset_page, page_links
+from loyalty_web.design.status_tags import status_tag
 from tenants.rewards import selectors as reward_selectors
 from tenants.rewards import services as rewards
 from tenants.rewards.errors import RewardCodeTaken
@@ -46,11 +47,6 @@ STATE_LABELS = {
 CHANNEL_LABELS = dict(CHANNELS)
 
 
-def _state(state: str) -> dict[str, str]:
-    label, css = STATE_LABELS[state]
-    return {"key": state, "label": str(label), "css": css}
-
-
 def _channels(reward: Reward) -> str:
     if not reward.channels:
         return _("Every channel")
@@ -60,7 +56,7 @@ def _channels(reward: Reward) -> str:
 def _row(summary: reward_selectors.RewardSummary) -> dict[str, Any]:
     return {
         "reward": summary.reward,
-        "state": _state(summary.state),
+        "state": status_tag(STATE_LABELS, summary.state),
         "channels": _channels(summary.reward),
         "issued": summary.vouchers_issued,
     }
@@ -120,11 +116,9 @@ def reward_list(request: HttpRequest) -> HttpResponseBase:
         before_id=after,
         limit=PAGE_SIZE + 1,
     )
-    page = keyset_page(summaries, size=PAGE_SIZE, id_of=lambda s: s.reward.pk)
-    page = type(page)(page.items, page.next_cursor, after is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
+    page = keyset_page(
+        summaries, size=PAGE_SIZE, id_of=lambda s: s.reward.pk, first_page=after is None
+    )
     return render_page(
         request,
         "loyalty_web/console/rewards.html",
@@ -132,13 +126,10 @@ def reward_list(request: HttpRequest) -> HttpResponseBase:
             request,
             "rewards",
             rows=[_row(s) for s in page.items],
-            page=page,
             filters=filters,
             states=[(key, str(label)) for key, (label, _css) in STATE_LABELS.items()],
             categories=reward_selectors.reward_categories(),
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
             zone=partner.time_zone,
         ),
         partial="loyalty_web/console/reward_rows.html",

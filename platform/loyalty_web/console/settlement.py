@@ -31,6 +31,7 @@ from loyalty_web.design.formatting import format_money
 from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import Page, cursor_of
+from loyalty_web.design.payment_words import payment_tag
 
 READ = "read_reports"
 TRANSACTIONS_ON_PAGE = 50
@@ -66,16 +67,6 @@ STATUS_TAGS = {
     PaymentStatus.PAYOUT_ERROR: "tag--warn",
     PaymentStatus.REVERSED: "tag--warn",
 }
-STATUS_WORDS = {
-    PaymentStatus.NOTHING_DUE: gettext_lazy("Nothing due"),
-    PaymentStatus.PENDING: gettext_lazy("To be paid"),
-    PaymentStatus.INVOICED: gettext_lazy("Invoiced"),
-    PaymentStatus.TRANSFER_SENT: gettext_lazy("Transfer sent"),
-    PaymentStatus.PAID: gettext_lazy("Paid"),
-    PaymentStatus.FAILED: gettext_lazy("Invoice not paid"),
-    PaymentStatus.REVERSED: gettext_lazy("Payment reversed"),
-    PaymentStatus.PAYOUT_ERROR: gettext_lazy("Payment refused, retrying"),
-}
 
 
 def line_words(kind: str, transaction_kind: str, earlier_periods: bool) -> str:
@@ -106,13 +97,6 @@ def _line(line: Any, currency: str) -> dict[str, Any]:
     }
 
 
-def _status(status: str) -> dict[str, str]:
-    return {
-        "label": str(STATUS_WORDS.get(PaymentStatus(status), status)),
-        "css": STATUS_TAGS.get(PaymentStatus(status), ""),
-    }
-
-
 @staff_page(READ)
 def overview(request: HttpRequest) -> HttpResponse:
     partner = _partner(request)
@@ -125,7 +109,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     shown = statements[: selectors.STATEMENTS_ON_PAGE]
     more = len(statements) > selectors.STATEMENTS_ON_PAGE
     page: Page[Any] = Page(
-        [{"summary": s, "status": _status(s.payment_status)} for s in shown],
+        [{"summary": s, "status": payment_tag(s.payment_status, STATUS_TAGS)} for s in shown],
         str(shown[-1].period_number) if more else None,
         before is None,
     )
@@ -195,7 +179,7 @@ def statement(request: HttpRequest, number: int) -> HttpResponseBase:
             statement=found,
             net_abs=abs(found.net_amount),
             period=found.period,
-            status=_status(found.payment_status),
+            status=payment_tag(found.payment_status, STATUS_TAGS),
             lines=[_line(line, found.currency) for line in lines],
         ),
     )

@@ -6,19 +6,18 @@ A domain error is shown next to the field it names.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login, logout
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -28,24 +27,21 @@ from loyalty_kernel.errors import DomainError
 from loyalty_web.console.access import SESSION_PARTNER, nav_for, signed_in_partner, staff_page
 from loyalty_web.console.forms import (
     AcceptInvitationForm,
-    CodeForm,
     InviteForm,
-    LoginForm,
     RoleForm,
 )
+from loyalty_web.design import signing_in
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page, web_view
-from loyalty_web.design.pagination import cursor_of, keyset_page
+from loyalty_web.design.pagination import cursor_of, keyset_page, page_links
 from tenants.staff import selectors as staff_selectors
 from tenants.staff import services as staff_services
-from tenants.staff import two_factor
 from tenants.staff.two_factor import two_factor_enabled
 
 AUDIT_PAGE_SIZE = 50
 # Between a right password and the two-step code: who, where, and until when.
 SESSION_SECOND_STEP = "staff_second_step"
-SECOND_STEP_TIME = timedelta(minutes=5)
 # Filters of the audit log: action prefixes recorded by the domain services.
 AUDIT_KINDS = [
     ("staff.", "Staff and invitations"),
@@ -62,10 +58,6 @@ AUDIT_KINDS = [
 
 def _partner(request: HttpRequest) -> Any:
     return request.tenant  # type: ignore[attr-defined]
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def console_context(request: HttpRequest, current: str, **extra: Any) -> dict[str, Any]:
@@ -94,31 +86,19 @@ def _start_staff_session(request: HttpRequest, user: Any) -> None:
 @require_http_methods(["GET", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
     partner = _partner(request)
-    next_url = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-        next_url = "/"
+    next_url = signing_in.safe_next_url(request, "/")
     if request.user.is_authenticated and signed_in_partner(request) == partner.pk:
         return HttpResponseRedirect(next_url)
-    form = LoginForm(request.POST or None)
+    form = signing_in.LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            user, _role = staff_services.staff_authenticate(
-                partner_id=partner.pk,
-                email=form.cleaned_data["email"],
-                password=form.cleaned_data["password"],
-                ip=_client_ip(request),
-            )
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
+        user = signing_in.password_sign_in(
+            request, form, partial(staff_services.staff_authenticate, partner_id=partner.pk)
+        )
+        if user is not None:
             if two_factor_enabled(user):
-                # The password was right; the session starts after the code.
-                request.session[SESSION_SECOND_STEP] = {
-                    "user": user.pk,
-                    "partner": partner.pk,
-                    "next": next_url,
-                    "until": (clock.now() + SECOND_STEP_TIME).isoformat(),
-                }
+                signing_in.second_step_begin(
+                    request, SESSION_SECOND_STEP, user, next_url=next_url, partner=partner.pk
+                )
                 return HttpResponseRedirect(reverse("console:login_code"))
             _start_staff_session(request, user)
             return HttpResponseRedirect(next_url)
@@ -133,9 +113,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
 @web_view
 @require_POST
 def logout_page(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    messages.info(request, _("You have signed out."))
-    return HttpResponseRedirect(reverse("console:login"))
+    return signing_in.signed_out(request, reverse("console:login"))
 
 
 @web_view
@@ -143,29 +121,18 @@ def logout_page(request: HttpRequest) -> HttpResponse:
 def login_code(request: HttpRequest) -> HttpResponse:
     """The second step of signing in: the code from the person's authenticator app."""
     partner = _partner(request)
-    pending = request.session.get(SESSION_SECOND_STEP) or {}
-    users = get_user_model()
-    user = users.objects.filter(pk=int(pending.get("user") or 0)).first()
-    if (
-        user is None
-        or pending.get("partner") != partner.pk
-        or datetime.fromisoformat(pending["until"]) < clock.now()
-    ):
-        request.session.pop(SESSION_SECOND_STEP, None)
-        messages.info(request, _("Signing in took too long. Enter your e-mail and password again."))
+    # A second step begun at another partner's console does not sign in here.
+    user, pending = signing_in.second_step_pending(request, SESSION_SECOND_STEP, partner=partner.pk)
+    if user is None:
         return HttpResponseRedirect(reverse("console:login"))
-    form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            two_factor.staff_second_step(
-                user=user, partner_id=partner.pk, code=form.cleaned_data["code"],
-                ip=_client_ip(request),
-            )  # fmt: skip
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            _start_staff_session(request, user)
-            return HttpResponseRedirect(pending.get("next") or "/")
+    form = signing_in.CodeForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and signing_in.second_step_check(request, form, user, partner_id=partner.pk)
+    ):
+        _start_staff_session(request, user)
+        return HttpResponseRedirect(pending.get("next") or "/")
     return render_page(
         request,
         "loyalty_web/console/login_code.html",
@@ -370,22 +337,17 @@ def audit_log(request: HttpRequest) -> HttpResponseBase:
                 for e in entries.iterator()
             ),
         )  # fmt: skip
-    page = keyset_page(entries, size=AUDIT_PAGE_SIZE)
-    page = type(page)(page.items, page.next_cursor, cursor_of(request.GET) is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
+    page = keyset_page(entries, size=AUDIT_PAGE_SIZE, first_page=cursor_of(request.GET) is None)
     return render_page(
         request,
         "loyalty_web/console/audit.html",
         console_context(
             request,
             "audit",
-            page=page,
+            # The audit table is both consoles'; the operator's rows also name the partner.
+            rows=[{"entry": e} for e in page.items],
             action=action,
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
             action_choices=AUDIT_KINDS,
         ),
         partial="loyalty_web/console/audit_rows.html",

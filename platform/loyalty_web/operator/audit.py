@@ -12,7 +12,7 @@ from coalition.audit.selectors import audit_entries, audit_entries_everywhere
 from coalition.operators.selectors import partner_for_operator
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import cursor_of, keyset_page
+from loyalty_web.design.pagination import cursor_of, keyset_page, page_links
 from loyalty_web.operator.access import operator_context, operator_page
 from tenants.partners.models import Partner
 
@@ -58,27 +58,20 @@ def audit_log(request: HttpRequest) -> HttpResponseBase:
                 for e in entries.iterator()
             ),
         )  # fmt: skip
-    page = keyset_page(entries, size=PAGE_SIZE)
-    page = type(page)(page.items, page.next_cursor, before is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
+    page = keyset_page(entries, size=PAGE_SIZE, first_page=before is None)
     return render_page(
         request,
         "loyalty_web/operator/audit.html",
         operator_context(
             request,
             "audit",
-            page=page,
             rows=[{"entry": e, "partner": names.get(e.partner_id, "")} for e in page.items],
             where=where,
             action=action,
             partners=sorted(names.values()),
             operator_only=OPERATOR_ONLY,
             action_choices=KINDS,
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
         ),
         partial="loyalty_web/operator/audit_rows.html",
     )

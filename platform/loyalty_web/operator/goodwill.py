@@ -30,11 +30,12 @@ from coalition.goodwill.models import GoodwillProposal, GoodwillStatus
 from coalition.members.models import MemberStatus
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
+from loyalty_web.design import member_pages
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.pages import render_page
 from loyalty_web.operator.access import denied, may, operator_context, operator_page
 from loyalty_web.operator.goodwill_forms import GoodwillProposalForm, GoodwillRejectForm
-from loyalty_web.operator.members import _member, _profile
+from loyalty_web.operator.members import _profile
 
 PROPOSE = "propose_goodwill"
 APPROVE = "approve_goodwill"
@@ -95,7 +96,7 @@ def _row(proposal: GoodwillProposal, now: Any, user_id: int | None) -> dict[str,
 @operator_page(PROPOSE)
 @require_http_methods(["GET", "POST"])
 def goodwill_propose(request: HttpRequest, number: str) -> HttpResponseBase:
-    member = _member(number)
+    member = member_pages.member_or_404(number)
     form = GoodwillProposalForm(request.POST or None, initial={"request_key": uuid4().hex})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

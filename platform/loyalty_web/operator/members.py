@@ -12,7 +12,6 @@ error is shown next to the field it names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,14 +33,11 @@ from coalition.members.models import Member, MemberStatus
 from coalition.tiers.selectors import tier_code_of
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
-from loyalty_web.design.exports import csv_response
-from loyalty_web.design.history_filters import HistoryFilterForm, history_filters
-from loyalty_web.design.ledger_words import kind_label
+from loyalty_web.design import member_pages
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import Page, cursor_of
+from loyalty_web.design.pagination import cursor_of
 from loyalty_web.operator.access import denied, may, operator_context, operator_page
-from loyalty_web.operator.members_forms import MemberEraseForm, MemberLookupForm, MemberStatusForm
-from tenants.partners.selectors import partners_active
+from loyalty_web.operator.members_forms import MemberEraseForm, MemberStatusForm
 
 VIEW = "view_members"
 SUPPORT = "support_members"
@@ -108,13 +104,6 @@ def _show(form: Any, error: DomainError) -> None:
     form.add_error(field, str(ERROR_WORDS.get(error.code, error.message)))
 
 
-def _member(number: str) -> Member:
-    member = member_selectors.member_by_number(number)
-    if member is None:
-        raise Http404
-    return member
-
-
 def _profile(request: HttpRequest, member: Member) -> dict[str, Any]:
     label, css = STATUS_LABELS.get(MemberStatus(member.status), (member.status, ""))
     whole = may(request, "see_member_contact") and member.status != MemberStatus.ERASED
@@ -134,20 +123,6 @@ def _profile(request: HttpRequest, member: Member) -> dict[str, Any]:
     }
 
 
-def _activity(items: list[ledger_selectors.HistoryItem]) -> list[dict[str, Any]]:
-    return [
-        {
-            "at": item.created_at,
-            "kind": kind_label(item.kind),
-            "points": item.points,
-            "partner": item.partner_name or "",
-            "memo": item.memo,
-            "reference": item.external_ref,
-        }
-        for item in items
-    ]
-
-
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return operator_context(
         request,
@@ -164,21 +139,15 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @operator_page(VIEW)
 def member_search(request: HttpRequest) -> HttpResponseBase:
-    """One box: an e-mail, a member number or a card number. A match opens the
-    member's page; no match says so."""
-    bound = "q" in request.GET
-    form = MemberLookupForm(request.GET if bound else None)
-    not_found = False
-    if bound and form.is_valid():
-        member = member_selectors.member_find(form.cleaned_data["q"])
-        if member is not None:
-            return HttpResponseRedirect(reverse("operator:member", args=[member.member_number]))
-        not_found = True
+    """A match opens the member's page; no match says so."""
+    lookup = member_pages.member_look_up(request.GET)
+    if lookup.found is not None:
+        return HttpResponseRedirect(reverse("operator:member", args=[lookup.found.member_number]))
     return render_page(
         request,
         "loyalty_web/operator/members/search.html",
-        _context(request, form=form, not_found=not_found),
-        status=400 if form.errors else 200,
+        _context(request, form=lookup.form, not_found=lookup.not_found),
+        status=400 if lookup.form.errors else 200,
     )
 
 
@@ -208,10 +177,9 @@ def _support_entries(member: Member) -> list[dict[str, Any]]:
 
 @operator_page(VIEW)
 def member_detail(request: HttpRequest, number: str) -> HttpResponseBase:
-    member = _member(number)
-    raw = request.GET.get("lots_after", "")
+    member = member_pages.member_or_404(number)
     lots = ledger_selectors.lots_page(
-        member.pk, after=int(raw) if raw.isdigit() and len(raw) < 19 else None, limit=LOTS_ON_PAGE
+        member.pk, after=cursor_of(request.GET, "lots_after"), limit=LOTS_ON_PAGE
     )
     wallet = member_wallet(member.pk, now=clock.now())
     return render_page(
@@ -224,7 +192,7 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponseBase:
             wallet=wallet,
             tier=tier_code_of(member.pk),
             lots=lots,
-            activity=_activity(ledger_selectors.history(member.pk, limit=RECENT_ACTIVITY).items),
+            activity=member_pages.recent_activity(member, limit=RECENT_ACTIVITY),
             support=_support_entries(member),
             moves=[
                 {"to": to, **MOVES[to]}
@@ -242,32 +210,12 @@ def member_detail(request: HttpRequest, number: str) -> HttpResponseBase:
 def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
     """Every points movement of the member at every partner, newest first; days
     are the coalition's (UTC)."""
-    member = _member(number)
-    partners = [(p.slug, p.name) for p in partners_active().order_by("name")]
-    form = HistoryFilterForm(request.GET, partners=partners)
-    valid = form.is_valid()
-    filters: dict[str, Any] = history_filters(form, ZoneInfo(settings.TIME_ZONE)) if valid else {}
+    member = member_pages.member_or_404(number)
+    form, filters = member_pages.history_filter_form(request, ZoneInfo(settings.TIME_ZONE))
     if request.GET.get("format") == "csv":
         if not may(request, "export"):
             return denied(request)
-        return csv_response(
-            f"history-{member.member_number}.csv",
-            ["transaction", "when", "what", "points", "partner", "memo", "reference"],
-            _history_rows(member.pk, filters if valid else None),
-        )
-    page: Page[Any] = Page([], None, True)
-    if valid:
-        result = ledger_selectors.history(
-            member.pk, before=cursor_of(request.GET), limit=HISTORY_PAGE_SIZE, **filters
-        )
-        page = Page(
-            _activity(result.items),
-            str(result.next_before) if result.next_before else None,
-            cursor_of(request.GET) is None,
-        )
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
+        return member_pages.history_csv(member, filters)
     return render_page(
         request,
         "loyalty_web/operator/members/history.html",
@@ -276,36 +224,11 @@ def member_history(request: HttpRequest, number: str) -> HttpResponseBase:
             member=member,
             profile=_profile(request, member),
             form=form,
-            page=page,
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **member_pages.history_page(request, member, filters, size=HISTORY_PAGE_SIZE),
         ),
         partial="loyalty_web/operator/members/history_rows.html",
         status=400 if form.errors else 200,
     )
-
-
-def _history_rows(member_id: int, filters: dict[str, Any] | None) -> Iterator[list[Any]]:
-    """Every movement the filters select, page after page (streamed)."""
-    if filters is None:
-        return
-    before: int | None = None
-    while True:
-        result = ledger_selectors.history(member_id, before=before, limit=200, **filters)
-        for item in result.items:
-            yield [
-                item.transaction_id,
-                item.created_at.isoformat(),
-                kind_label(item.kind),
-                item.points,
-                item.partner_name or "",
-                item.memo,
-                item.external_ref,
-            ]
-        if result.next_before is None:
-            return
-        before = result.next_before
 
 
 # --- block and unblock -----------------------------------------------------------------------
@@ -314,7 +237,7 @@ def _history_rows(member_id: int, filters: dict[str, Any] | None) -> Iterator[li
 @operator_page(SUPPORT)
 @require_http_methods(["GET", "POST"])
 def member_status(request: HttpRequest, number: str, to_status: str) -> HttpResponseBase:
-    member = _member(number)
+    member = member_pages.member_or_404(number)
     if to_status not in MOVES:
         raise Http404
     form = MemberStatusForm(request.POST or None)
@@ -356,7 +279,7 @@ def member_status(request: HttpRequest, number: str, to_status: str) -> HttpResp
 @require_http_methods(["GET", "POST"])
 def member_erase(request: HttpRequest, number: str) -> HttpResponseBase:
     """The check page (what is erased, what is kept) and the typed confirmation."""
-    member = _member(number)
+    member = member_pages.member_or_404(number)
     form = MemberEraseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -1,20 +1,11 @@
-"""Forms of the operator's member support pages: the look-up box, a block or
-unblock with its reason, and the erasure's typed confirmation."""
+"""Forms of the operator's member support pages: a block or unblock with its
+reason, and the erasure's typed confirmation. The look-up box is the merchant
+console's too, in ``loyalty_web.design.member_pages``."""
 
 from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-
-
-class MemberLookupForm(forms.Form):
-    q = forms.CharField(
-        label=_("E-mail, member number or card number"),
-        max_length=254,
-        help_text=_("Type it as the member gives it to you, for example 1234567890."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        error_messages={"required": _("Enter an e-mail address, a member number or a card number")},
-    )
 
 
 class MemberStatusForm(forms.Form):

@@ -34,7 +34,7 @@ from loyalty_kernel.errors import DomainError
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import cursor_of, keyset_page
+from loyalty_web.design.pagination import cursor_of, keyset_page, page_links
 from loyalty_web.operator.access import may, operator_context, operator_page
 from loyalty_web.operator.forms import OnboardForm, OwnerForm, PartnerFilterForm, StatusForm
 from tenants.partners.models import STATUS_TRANSITIONS, Partner, PartnerStatus
@@ -143,11 +143,8 @@ def partner_list(request: HttpRequest) -> HttpResponseBase:
             status=status, currency=currency, text=text, before_id=cursor_of(request.GET)
         ),
         size=PAGE_SIZE,
+        first_page=cursor_of(request.GET) is None,
     )
-    page = type(page)(page.items, page.next_cursor, cursor_of(request.GET) is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
     return render_page(
         request,
         "loyalty_web/operator/partners.html",
@@ -156,10 +153,7 @@ def partner_list(request: HttpRequest) -> HttpResponseBase:
             "partners",
             form=form,
             rows=[{"partner": p, "status": _status(p.status)} for p in page.items],
-            page=page,
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
             can_onboard=may(request, "onboard_partners"),
         ),
         partial="loyalty_web/operator/partner_rows.html",

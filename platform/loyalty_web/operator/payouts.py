@@ -31,7 +31,8 @@ from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.pages import render_page
-from loyalty_web.design.pagination import cursor_of, keyset_page
+from loyalty_web.design.pagination import cursor_of, keyset_page, page_links
+from loyalty_web.design.status_tags import status_tag
 from loyalty_web.operator.access import denied, may, operator_context, operator_page
 from loyalty_web.operator.payouts_forms import PayoutFilterForm, PayoutRequestForm
 
@@ -109,11 +110,6 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     )
 
 
-def _state(status: str) -> dict[str, str]:
-    label, css = STATES.get(status, (status, ""))
-    return {"key": status, "label": str(label), "css": css}
-
-
 def _row(statement: Statement) -> dict[str, Any]:
     if statement.charity_id:
         who, kind = statement.charity.name if statement.charity else "", _("Charity transfer")
@@ -132,7 +128,7 @@ def _row(statement: Statement) -> dict[str, Any]:
         "who": who,
         "kind": kind,
         "amount": abs(statement.net_amount),
-        "state": _state(statement.payment_status),
+        "state": status_tag(STATES, statement.payment_status),
         "refused": statement.payment_status == PaymentStatus.PAYOUT_ERROR
         and not statement.stripe_object_id,
     }
@@ -177,12 +173,10 @@ def payout_list(request: HttpRequest) -> HttpResponseBase:
             "payouts.csv", CSV_HEADER, _csv_rows(selectors.payout_statements(**chosen).iterator())
         )
     page = keyset_page(
-        selectors.payout_statements(**chosen, before_id=cursor_of(request.GET)), size=PAGE_SIZE
+        selectors.payout_statements(**chosen, before_id=cursor_of(request.GET)),
+        size=PAGE_SIZE,
+        first_page=cursor_of(request.GET) is None,
     )
-    page = type(page)(page.items, page.next_cursor, cursor_of(request.GET) is None)
-    csv_query = request.GET.copy()
-    csv_query["format"] = "csv"
-    csv_query.pop("after", None)
     to_pay = []
     if may(request, PAY):
         for number in periods[:3]:
@@ -198,10 +192,7 @@ def payout_list(request: HttpRequest) -> HttpResponseBase:
             request,
             form=form,
             rows=[_row(s) for s in page.items],
-            page=page,
-            next_query=page.next_query(request.GET),
-            first_query=page.first_query(request.GET),
-            csv_query=csv_query.urlencode(),
+            **page_links(page, request.GET),
             to_pay=to_pay,
         ),
         partial="loyalty_web/operator/payouts/payout_rows.html",

@@ -6,8 +6,9 @@ a CSV of the table. Months are UTC calendar months, the report's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest
@@ -15,7 +16,7 @@ from django.http.response import HttpResponseBase
 from django.utils import formats
 from django.utils.translation import gettext, gettext_lazy
 
-from coalition.settlement.finance import FinanceReport, MonthFlows, finance_report
+from coalition.settlement.finance import FinanceReport, finance_report
 from loyalty_web.design.charts import Series, grouped_bars, rate_line
 from loyalty_web.design.exports import csv_response
 from loyalty_web.design.formatting import format_points
@@ -56,10 +57,34 @@ def _context(request: HttpRequest, page: str, report: FinanceReport, **extra: An
     )
 
 
-def _csv_denied(request: HttpRequest) -> HttpResponseBase | None:
-    if request.GET.get("format") == "csv" and not may(request, "export"):
-        return denied(request)
-    return None
+ReportView = Callable[[HttpRequest, FinanceReport], HttpResponseBase]
+
+
+def _report_page(
+    csv_name: str,
+    csv_header: Sequence[str],
+    csv_rows: Callable[[FinanceReport], Iterable[Sequence[Any]]],
+) -> Callable[[ReportView], Callable[[HttpRequest], HttpResponseBase]]:
+    """A report page: the finance report read once, then the CSV of its table (for
+    those who may export) when asked for, else the page the view renders from it."""
+
+    def decorate(view: ReportView) -> Callable[[HttpRequest], HttpResponseBase]:
+        @operator_page(READ)
+        @wraps(view)
+        def page(request: HttpRequest) -> HttpResponseBase:
+            wants_csv = request.GET.get("format") == "csv"
+            if wants_csv and not may(request, "export"):
+                return denied(request)
+            report = finance_report()
+            if wants_csv:
+                return csv_response(
+                    f"{csv_name}-{report.as_of:%Y-%m-%d}.csv", csv_header, csv_rows(report)
+                )
+            return view(request, report)
+
+        return page
+
+    return decorate
 
 
 # --- liability --------------------------------------------------------------------------------
@@ -89,20 +114,14 @@ def _liability_rows(report: FinanceReport) -> Iterator[Sequence[Any]]:
                report.goodwill_held_points, "", "", ""]  # fmt: skip
 
 
-@operator_page(READ)
-def liability(request: HttpRequest) -> HttpResponseBase:
+@_report_page(
+    "liability",
+    ["level", "issuer", "name", "currency", "outstanding_points", "held_points",
+     "value_minor", "deferred_revenue_minor", "expected_breakage_rate"],
+    _liability_rows,
+)  # fmt: skip
+def liability(request: HttpRequest, report: FinanceReport) -> HttpResponseBase:
     """What the points members still hold are worth: per currency, and per issuer."""
-    refused = _csv_denied(request)
-    if refused is not None:
-        return refused
-    report = finance_report()
-    if request.GET.get("format") == "csv":
-        return csv_response(
-            f"liability-{report.as_of:%Y-%m-%d}.csv",
-            ["level", "issuer", "name", "currency", "outstanding_points", "held_points",
-             "value_minor", "deferred_revenue_minor", "expected_breakage_rate"],
-            _liability_rows(report),
-        )  # fmt: skip
     return render_page(
         request,
         "loyalty_web/operator/reports/liability.html",
@@ -113,25 +132,17 @@ def liability(request: HttpRequest) -> HttpResponseBase:
 # --- breakage ---------------------------------------------------------------------------------
 
 
-def _breakage_rows(months: Sequence[MonthFlows]) -> Iterator[Sequence[Any]]:
-    for m in months:
+def _breakage_rows(report: FinanceReport) -> Iterator[Sequence[Any]]:
+    for m in report.months:
         yield [m.month.isoformat(), m.expired, m.redeemed, m.breakage_rate]
 
 
-@operator_page(READ)
-def breakage(request: HttpRequest) -> HttpResponseBase:
+@_report_page(
+    "breakage", ["month", "expired_points", "redeemed_points", "breakage_rate"], _breakage_rows
+)
+def breakage(request: HttpRequest, report: FinanceReport) -> HttpResponseBase:
     """Expired points and the breakage rate per month, and the rate the deferred
     revenue is estimated with."""
-    refused = _csv_denied(request)
-    if refused is not None:
-        return refused
-    report = finance_report()
-    if request.GET.get("format") == "csv":
-        return csv_response(
-            f"breakage-{report.as_of:%Y-%m-%d}.csv",
-            ["month", "expired_points", "redeemed_points", "breakage_rate"],
-            _breakage_rows(report.months),
-        )
     labels = [month_label(m.month) for m in report.months]
     chart = rate_line(
         gettext("Breakage rate per month: expired points out of those expired or redeemed"),
@@ -155,27 +166,21 @@ def breakage(request: HttpRequest) -> HttpResponseBase:
 # --- issued and redeemed ----------------------------------------------------------------------
 
 
-def _flow_rows(months: Sequence[MonthFlows]) -> Iterator[Sequence[Any]]:
-    for m in months:
+def _flow_rows(report: FinanceReport) -> Iterator[Sequence[Any]]:
+    for m in report.months:
         yield [m.month.isoformat(), m.issued, m.issued_reversed,
                m.issued - m.issued_reversed, m.redeemed, m.redeem_reversed,
                m.redeemed - m.redeem_reversed, m.expired]  # fmt: skip
 
 
-@operator_page(READ)
-def flows(request: HttpRequest) -> HttpResponseBase:
+@_report_page(
+    "issued-redeemed",
+    ["month", "issued", "issued_reversed", "issued_net", "redeemed", "redeem_reversed",
+     "redeemed_net", "expired"],
+    _flow_rows,
+)  # fmt: skip
+def flows(request: HttpRequest, report: FinanceReport) -> HttpResponseBase:
     """Points issued and redeemed per month, each net of what was reversed."""
-    refused = _csv_denied(request)
-    if refused is not None:
-        return refused
-    report = finance_report()
-    if request.GET.get("format") == "csv":
-        return csv_response(
-            f"issued-redeemed-{report.as_of:%Y-%m-%d}.csv",
-            ["month", "issued", "issued_reversed", "issued_net", "redeemed", "redeem_reversed",
-             "redeemed_net", "expired"],
-            _flow_rows(report.months),
-        )  # fmt: skip
     chart = grouped_bars(
         gettext("Points issued and redeemed per month, net of reversals"),
         [month_label(m.month) for m in report.months],

@@ -34,6 +34,7 @@ from loyalty_web.design.exports import csv_response
 from loyalty_web.design.formatting import format_money
 from loyalty_web.design.pages import render_page
 from loyalty_web.design.pagination import Page, cursor_of
+from loyalty_web.design.payment_words import payment_tag
 from loyalty_web.operator.access import denied, may, operator_context, operator_page
 from loyalty_web.operator.settlement_forms import PeriodCloseForm
 
@@ -43,16 +44,6 @@ RUN = "run_settlement"
 # CSV has them all.
 PAIRS_ON_PAGE = 50
 
-PAYMENT_WORDS = {
-    PaymentStatus.NOTHING_DUE: gettext_lazy("Nothing due"),
-    PaymentStatus.PENDING: gettext_lazy("To be paid"),
-    PaymentStatus.INVOICED: gettext_lazy("Invoiced"),
-    PaymentStatus.TRANSFER_SENT: gettext_lazy("Transfer sent"),
-    PaymentStatus.PAID: gettext_lazy("Paid"),
-    PaymentStatus.FAILED: gettext_lazy("Invoice not paid"),
-    PaymentStatus.REVERSED: gettext_lazy("Payment reversed"),
-    PaymentStatus.PAYOUT_ERROR: gettext_lazy("Payment refused, retrying"),
-}
 PAYMENT_TAGS = {
     PaymentStatus.PAID: "tag--ok",
     PaymentStatus.NOTHING_DUE: "tag--ok",
@@ -85,13 +76,6 @@ ERROR_WORDS = {
     ),
     "period_not_due": gettext_lazy("The period is not due yet: give a reason to close it early"),
 }
-
-
-def _payment(status: str) -> dict[str, str]:
-    return {
-        "label": str(PAYMENT_WORDS.get(PaymentStatus(status), status)),
-        "css": PAYMENT_TAGS.get(PaymentStatus(status), ""),
-    }
 
 
 def _line_words(line: StatementLine) -> str:
@@ -280,7 +264,7 @@ def period_detail(request: HttpRequest, number: int) -> HttpResponseBase:
             request,
             period=period,
             statements=[
-                {"row": row, "payment": _payment(row.statement.payment_status)}
+                {"row": row, "payment": payment_tag(row.statement.payment_status, PAYMENT_TAGS)}
                 for row in statements
             ],
             margins=sorted((period.coalition_margin or {}).items()),
@@ -363,7 +347,7 @@ def statement_detail(request: HttpRequest, number: int, statement_id: int) -> Ht
             period=found.period,
             statement=found,
             recipient=recipient,
-            payment=_payment(found.payment_status),
+            payment=payment_tag(found.payment_status, PAYMENT_TAGS),
             lines=[
                 {
                     "words": _line_words(line),

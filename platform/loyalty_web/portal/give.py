@@ -6,6 +6,7 @@ member confirms; the rules (caps, balances, who may do what) live in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -187,6 +188,22 @@ def _refused(request: HttpRequest, form: forms.Form, error: DomainError, name: s
     return _household_page(request, 400, problem=error.message)
 
 
+def _household_form_post(
+    request: HttpRequest, form: forms.Form, name: str, act: Callable[[dict[str, Any]], str]
+) -> HttpResponse:
+    """One of the household page's forms, posted: ``act`` calls the service with the
+    valid form's data and says what was done; an invalid form or a refusal shows the
+    household page again with it."""
+    if not form.is_valid():
+        return _household_page(request, 400, **{name: form})
+    try:
+        done = act(form.cleaned_data)
+    except DomainError as error:
+        return _refused(request, form, error, name)
+    messages.success(request, done)
+    return HttpResponseRedirect(HOUSEHOLD_URL)
+
+
 def _household_page(request: HttpRequest, status: int = 200, **forms_: Any) -> HttpResponse:
     member = request.member  # type: ignore[attr-defined]
     return render_page(
@@ -218,42 +235,30 @@ def household(request: HttpRequest) -> HttpResponse:
 @require_POST
 def household_start(request: HttpRequest) -> HttpResponse:
     member = request.member  # type: ignore[attr-defined]
-    form = HouseholdCreateForm(request.POST)
-    if form.is_valid():
-        try:
-            household_create(head_member_id=member.pk, name=form.cleaned_data["name"])
-        except DomainError as error:
-            return _refused(request, form, error, "create_form")
-        else:
-            messages.success(
-                request, _("Your household is ready. Invite the people you live with.")
-            )
-            return HttpResponseRedirect(HOUSEHOLD_URL)
-    return _household_page(request, 400, create_form=form)
+
+    def create(data: dict[str, Any]) -> str:
+        household_create(head_member_id=member.pk, name=data["name"])
+        return _("Your household is ready. Invite the people you live with.")
+
+    return _household_form_post(request, HouseholdCreateForm(request.POST), "create_form", create)
 
 
 @member_page
 @require_POST
 def household_send_invite(request: HttpRequest) -> HttpResponse:
     member = request.member  # type: ignore[attr-defined]
-    form = HouseholdInviteForm(request.POST)
-    if form.is_valid():
-        try:
-            household_invite(
-                member_id=member.pk,
-                email=form.cleaned_data["email"],
-                invite_url=request.build_absolute_uri(HOUSEHOLD_URL),
-            )
-        except DomainError as error:
-            return _refused(request, form, error, "invite_form")
-        else:
-            messages.success(
-                request,
-                _("We e-mailed an invitation to %(email)s. It is valid for 14 days.")
-                % {"email": form.cleaned_data["email"]},
-            )
-            return HttpResponseRedirect(HOUSEHOLD_URL)
-    return _household_page(request, 400, invite_form=form)
+
+    def invite(data: dict[str, Any]) -> str:
+        household_invite(
+            member_id=member.pk,
+            email=data["email"],
+            invite_url=request.build_absolute_uri(HOUSEHOLD_URL),
+        )
+        return _("We e-mailed an invitation to %(email)s. It is valid for 14 days.") % {
+            "email": data["email"]
+        }
+
+    return _household_form_post(request, HouseholdInviteForm(request.POST), "invite_form", invite)
 
 
 @member_page
@@ -287,20 +292,13 @@ def household_quit(request: HttpRequest) -> HttpResponse:
 def household_pool_points(request: HttpRequest) -> HttpResponse:
     member = request.member  # type: ignore[attr-defined]
     form = PoolForm(request.POST)
-    if form.is_valid():
-        try:
-            record = household_pool(
-                member_id=member.pk,
-                points=form.cleaned_data["points"],
-                idempotency=_key(member.pk, form),
-            )
-        except DomainError as error:
-            return _refused(request, form, error, "pool_form")
-        else:
-            messages.success(
-                request,
-                _("You pooled %(points)s points to the head of your household.")
-                % {"points": f"{record.points:,}"},
-            )
-            return HttpResponseRedirect(HOUSEHOLD_URL)
-    return _household_page(request, 400, pool_form=form)
+
+    def pool(data: dict[str, Any]) -> str:
+        record = household_pool(
+            member_id=member.pk, points=data["points"], idempotency=_key(member.pk, form)
+        )
+        return _("You pooled %(points)s points to the head of your household.") % {
+            "points": f"{record.points:,}"
+        }
+
+    return _household_form_post(request, form, "pool_form", pool)

@@ -6,6 +6,8 @@ download all my data (JSON) and erase my account."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -163,38 +165,50 @@ def _confirm_page(request: HttpRequest, kind: str, error: str | None) -> HttpRes
     )
 
 
-@member_page
-@require_http_methods(["GET", "POST"])
-def export_confirm(request: HttpRequest) -> HttpResponse:
-    """A GET shows a button (mail scanners open links); the POST downloads."""
+def _confirmed_by_link(
+    request: HttpRequest, kind: str, act: Callable[[Any, str], HttpResponse]
+) -> HttpResponse:
+    """The page a privacy link opens: a GET checks the link and shows a button (mail
+    scanners open links); the POST does ``act`` with the member and the link's
+    token. A refused link shows the page again with why."""
     member = request.member  # type: ignore[attr-defined]
     token = request.POST.get("t") or request.GET.get("t") or ""
     try:
         if request.method == "GET":
-            privacy_link_check(member_id=member.pk, token=token, kind=PrivacyRequestKind.EXPORT)
-            return _confirm_page(request, PrivacyRequestKind.EXPORT, None)
-        data = member_data_export(member_id=member.pk, token=token)
+            privacy_link_check(member_id=member.pk, token=token, kind=kind)
+            return _confirm_page(request, kind, None)
+        return act(member, token)
     except DomainError as error:
-        return _confirm_page(request, PrivacyRequestKind.EXPORT, error.message)
-    response = HttpResponse(
-        json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
-    )
-    response["Content-Disposition"] = f'attachment; filename="my-data-{member.member_number}.json"'
-    return response
+        return _confirm_page(request, kind, error.message)
+
+
+@member_page
+@require_http_methods(["GET", "POST"])
+def export_confirm(request: HttpRequest) -> HttpResponse:
+    """The POST downloads the member's data."""
+
+    def download(member: Any, token: str) -> HttpResponse:
+        data = member_data_export(member_id=member.pk, token=token)
+        response = HttpResponse(
+            json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="my-data-{member.member_number}.json"'
+        )
+        return response
+
+    return _confirmed_by_link(request, PrivacyRequestKind.EXPORT, download)
 
 
 @member_page
 @require_http_methods(["GET", "POST"])
 def erase_confirm(request: HttpRequest) -> HttpResponse:
-    member = request.member  # type: ignore[attr-defined]
-    token = request.POST.get("t") or request.GET.get("t") or ""
-    try:
-        if request.method == "GET":
-            privacy_link_check(member_id=member.pk, token=token, kind=PrivacyRequestKind.ERASE)
-            return _confirm_page(request, PrivacyRequestKind.ERASE, None)
+    """The POST erases the member and signs them out."""
+
+    def erase(member: Any, token: str) -> HttpResponse:
         member_erase_confirmed(member_id=member.pk, token=token)
-    except DomainError as error:
-        return _confirm_page(request, PrivacyRequestKind.ERASE, error.message)
-    end_member_session(request)
-    messages.info(request, _("Your account is erased. Thank you for having been a member."))
-    return HttpResponseRedirect(SIGN_IN_URL)
+        end_member_session(request)
+        messages.info(request, _("Your account is erased. Thank you for having been a member."))
+        return HttpResponseRedirect(SIGN_IN_URL)
+
+    return _confirmed_by_link(request, PrivacyRequestKind.ERASE, erase)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from contextlib import suppress
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,6 +25,7 @@ from coalition.tiers.progress import tier_progress
 from loyalty_kernel import clock
 from loyalty_kernel.errors import DomainError
 from loyalty_kernel.idempotency import IdempotencyKey
+from loyalty_web.design import signing_in
 from loyalty_web.design.forms import show_domain_error
 from loyalty_web.design.ledger_words import kind_label
 from loyalty_web.design.pages import render_page, web_view
@@ -45,23 +46,25 @@ RECENT_ACTIVITY = 5  # the home's last movements across brands
 SESSION_SIGN_IN = "portal_sign_in"  # the address a code was asked for, and where to go
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _next_url(request: HttpRequest) -> str:
-    wanted = request.POST.get("next") or request.GET.get("next") or HOME
-    safe = url_has_allowed_host_and_scheme(wanted, {request.get_host()}, request.is_secure())
-    return wanted if safe and wanted.startswith(HOME) else HOME
+    wanted = signing_in.safe_next_url(request, HOME)
+    return wanted if wanted.startswith(HOME) else HOME
 
 
-def _send_code(request: HttpRequest, email: str, next_url: str) -> None:
-    """Ask the domain to e-mail a code and a link; remember the address for the
-    code page. Raises the domain's throttling error."""
-    member_sign_in_start(
-        email=email, ip=_client_ip(request), link_url=request.build_absolute_uri(LINK_URL + "?t=")
-    )
+def _code_sent(request: HttpRequest, form: forms.Form, email: str, next_url: str) -> bool:
+    """Ask the domain to e-mail a code and a link, and remember the address for the
+    code page; the domain's refusal (too many e-mails) shows on the form."""
+    try:
+        member_sign_in_start(
+            email=email,
+            ip=signing_in.client_ip(request),
+            link_url=request.build_absolute_uri(LINK_URL + "?t="),
+        )
+    except DomainError as error:
+        show_domain_error(form, error)
+        return False
     request.session[SESSION_SIGN_IN] = {"email": email, "next": next_url}
+    return True
 
 
 @web_view
@@ -80,11 +83,11 @@ def join(request: HttpRequest) -> HttpResponse:
                     marketing_email_consent=data["marketing_email_consent"],
                     idempotency=IdempotencyKey("portal:join", data["idempotency_key"]),
                 )
-            _send_code(request, data["email"], HOME)
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            return HttpResponseRedirect(CODE_URL)
+            if _code_sent(request, form, data["email"], HOME):
+                return HttpResponseRedirect(CODE_URL)
     return render_page(
         request,
         "loyalty_web/portal/join.html",
@@ -100,13 +103,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if signed_in_member(request) is not None:
         return HttpResponseRedirect(next_url)
     form = SignInForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            _send_code(request, form.cleaned_data["email"], next_url)
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            return HttpResponseRedirect(CODE_URL)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _code_sent(request, form, form.cleaned_data["email"], next_url)
+    ):
+        return HttpResponseRedirect(CODE_URL)
     return render_page(
         request,
         "loyalty_web/portal/sign_in.html",

@@ -60,6 +60,21 @@ def django_db_setup(
             teardown_databases(db_cfg, verbosity=verbosity)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashing(django_test_environment: None) -> None:
+    """Hash passwords with a quick hasher in tests, as Django's testing guide
+    advises: the production hasher (PBKDF2, a million iterations) takes 0.3 s a
+    password on 2 cores, and the permission tests create a signed-in staff member
+    with a password for every role and page (hundreds of hashes a run). Servers the
+    tests start as processes (the demo, the fault injection) keep the real one."""
+    from django.conf import settings
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _back_to_public_schema() -> Iterator[None]:
     yield

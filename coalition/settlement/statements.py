@@ -55,11 +55,11 @@ from coalition.settlement.models import (
     StatementLine,
 )
 from coalition.settlement.terms import (
+    TERMS_IN_FORCE_AT_EACH_SQL,
     TERMS_RANGES,
     money,
     require_terms,
     terms_by_id,
-    terms_in_force_at_each,
 )
 from coalition.webhooks import services as webhooks
 from loyalty_kernel.money import money as money_view
@@ -323,6 +323,23 @@ def _month_starts(first: datetime, until: datetime) -> list[datetime]:
         month = following
 
 
+# The fixed fees not billed yet, among the versions in force at given month ends:
+# the batched in-force look-up (``terms.TERMS_IN_FORCE_AT_EACH_SQL``) narrowed to
+# versions with a fee and to months without a charge, so a close reads the few
+# fees due, not every partner's every month since its first terms (26 years of
+# months for 100 partners were 32,000 rows and 0.4 s of each close).
+FIXED_FEES_DUE_SQL = f"""
+SELECT each.at, each.id
+  FROM ({TERMS_IN_FORCE_AT_EACH_SQL}) AS each
+  JOIN public.settlement_settlementterms v ON v.id = each.id
+ WHERE v.fee_fixed > 0
+   AND NOT EXISTS (
+       SELECT 1 FROM public.settlement_fixedfeecharge c
+        WHERE c.partner_id = v.partner_id
+          AND c.month = date_trunc('month', each.at AT TIME ZONE 'UTC')::date)
+"""  # noqa: S608 - constant fragments only
+
+
 def fixed_fees_due(*, until: datetime, partner_id: int | None = None) -> list[FixedFeeDue]:
     """The fixed fees a close at ``until`` bills: for every calendar month (UTC) that
     ended by then and was not billed yet, the fee of the terms in force at the
@@ -334,28 +351,24 @@ def fixed_fees_due(*, until: datetime, partner_id: int | None = None) -> list[Fi
     first = versions.order_by("effective_from").values_list("effective_from", flat=True).first()
     if first is None:
         return []
-    months = _month_starts(first, until)
-    if not months:
-        return []
-    billed = FixedFeeCharge.objects.filter(month__gte=months[0].date())
-    if partner_id is not None:
-        billed = billed.filter(partner_id=partner_id)
-    done = set(billed.values_list("partner_id", "month"))
     # The month's last instant decides its fee; one statement for all the months.
-    last_instants = [
+    month_of = {
         month
         + timedelta(days=calendar.monthrange(month.year, month.month)[1])
-        - timedelta(microseconds=1)
-        for month in months
+        - timedelta(microseconds=1): month.date()
+        for month in _month_starts(first, until)
+    }
+    if not month_of:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(FIXED_FEES_DUE_SQL, {"instants": list(month_of), "partner": partner_id})
+        rows = [(at, int(terms_id)) for at, terms_id in cursor.fetchall()]
+    terms = SettlementTerms.objects.in_bulk({terms_id for _, terms_id in rows})
+    due = [
+        FixedFeeDue(terms[terms_id].partner_id, month_of[at], terms[terms_id])
+        for at, terms_id in rows
     ]
-    in_force_at = terms_in_force_at_each(last_instants, partner_id=partner_id)
-    due = []
-    for month, last_instant in zip(months, last_instants, strict=True):
-        in_force = in_force_at.get(last_instant, {})
-        for partner, terms in sorted(in_force.items()):
-            if terms.fee_fixed and (partner, month.date()) not in done:
-                due.append(FixedFeeDue(partner, month.date(), terms))
-    return due
+    return sorted(due, key=lambda fee: (fee.month, fee.partner_id))
 
 
 def add_fixed_fees(

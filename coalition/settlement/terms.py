@@ -43,7 +43,8 @@ SELECT id FROM terms
 
 
 # The version in force at each given instant, for many instants in one statement
-# (the fixed fees of every unbilled month): the same ranges, joined to the instants.
+# (``statements.FIXED_FEES_DUE_SQL`` narrows it to the fees of unbilled months):
+# the same ranges, joined to the instants.
 TERMS_IN_FORCE_AT_EACH_SQL = f"""
 WITH {TERMS_RANGES}
 SELECT a.at, terms.id
@@ -150,26 +151,6 @@ def terms_in_force(at: datetime, *, partner_id: int | None = None) -> dict[int, 
         cursor.execute(TERMS_IN_FORCE_SQL, {"at": at, "partner": partner_id})
         ids = [int(row[0]) for row in cursor.fetchall()]
     return {terms.partner_id: terms for terms in SettlementTerms.objects.filter(pk__in=ids)}
-
-
-def terms_in_force_at_each(
-    instants: list[datetime], *, partner_id: int | None = None
-) -> dict[datetime, dict[int, SettlementTerms]]:
-    """``terms_in_force`` for many instants in one statement: instant -> partner id
-    -> the terms in force then. Instants where no partner has terms are absent."""
-    if not instants:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            TERMS_IN_FORCE_AT_EACH_SQL, {"instants": list(instants), "partner": partner_id}
-        )
-        rows = [(at, int(terms_id)) for at, terms_id in cursor.fetchall()]
-    versions = SettlementTerms.objects.in_bulk({terms_id for _, terms_id in rows})
-    by_instant: dict[datetime, dict[int, SettlementTerms]] = {}
-    for at, terms_id in rows:
-        terms = versions[terms_id]
-        by_instant.setdefault(at, {})[terms.partner_id] = terms
-    return by_instant
 
 
 def require_terms(

@@ -1,11 +1,13 @@
 """Agreement: which settlement terms are in force, on generated term versions.
 
 The rule has one implementation, the SQL fragment ``terms.TERMS_RANGES`` (a
-version applies from its ``effective_from`` until the next version's). Two paths
-read it: ``terms.terms_in_force`` (fixed fees, liability) filters the ranges at
-an instant, and the valuation statements (``statements.PARTNER_EVENTS_SQL``)
-join each event to its range. Both are checked against the readable definition
-below on generated versions, including versions that start exactly at an event.
+version applies from its ``effective_from`` until the next version's). Three
+paths read it: ``terms.terms_in_force`` (liability) filters the ranges at an
+instant, ``terms.TERMS_IN_FORCE_AT_EACH_SQL`` at many instants in one statement
+(the fixed fees of unbilled months), and the valuation statements
+(``statements.PARTNER_EVENTS_SQL``) join each event to its range. All are checked
+against the readable definition below on generated versions, including versions
+that start exactly at an event.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from coalition.ledger import services as ledger
 from coalition.settlement.errors import TermsMissing
 from coalition.settlement.models import SettlementTerms
 from coalition.settlement.statements import compute_statements
-from coalition.settlement.terms import terms_in_force, terms_in_force_at_each
+from coalition.settlement.terms import TERMS_IN_FORCE_AT_EACH_SQL, terms_in_force
 from tests.testkit.settlement import new_member, onboard_partner
 
 
@@ -31,6 +33,21 @@ def in_force_by_definition(versions: list[SettlementTerms], at: datetime) -> int
     ``at``, the latest; none before ``at`` means no terms in force."""
     started = [terms for terms in versions if terms.effective_from <= at]
     return max(started, key=lambda terms: terms.effective_from).pk if started else None
+
+
+def in_force_at_each(instants: list[datetime]) -> dict[datetime, dict[int, int]]:
+    """The batched look-up the fixed fees run (``TERMS_IN_FORCE_AT_EACH_SQL``):
+    instant -> partner id -> id of the version in force."""
+    with connection.cursor() as cursor:
+        cursor.execute(TERMS_IN_FORCE_AT_EACH_SQL, {"instants": instants, "partner": None})
+        rows = cursor.fetchall()
+    versions = dict(
+        SettlementTerms.objects.filter(pk__in=[r[1] for r in rows]).values_list("pk", "partner_id")
+    )
+    found: dict[datetime, dict[int, int]] = {}
+    for at, terms_id in rows:
+        found.setdefault(at, {})[versions[terms_id]] = terms_id
+    return found
 
 
 class Rollback(Exception):
@@ -95,12 +112,11 @@ def test_terms_in_force_agree_with_the_definition_on_generated_versions(db: None
                         assert set(alone) <= {partner.pk}
                 # and the batched look-up (fixed fees of many months) says the same
                 instants = [posted_at + timedelta(minutes=minutes) for minutes in probes]
-                each = terms_in_force_at_each(instants)
+                each = in_force_at_each(instants)
                 for at in instants:
                     for partner, partner_versions in zip(partners, versions, strict=True):
                         expected = in_force_by_definition(partner_versions, at)
-                        found_then = each.get(at, {}).get(partner.pk)
-                        assert getattr(found_then, "pk", None) == expected
+                        assert each.get(at, {}).get(partner.pk) == expected
 
                 # when the earn is valued like a period close values it
                 expected = in_force_by_definition(versions[0], posted_at)

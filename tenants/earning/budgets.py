@@ -131,6 +131,55 @@ def _take(schema: str, campaign_id: int, points: int, bucket: int) -> int:
     return sum(takes.values())
 
 
+def _budgeted_wants(wanted: dict[int, int], budgeted: frozenset[int]) -> list[tuple[int, int]]:
+    return [(c, wanted[c]) for c in sorted(wanted) if c in budgeted and wanted[c] > 0]
+
+
+def budget_take_statements(
+    *, wanted: dict[int, int], budgeted: frozenset[int], member_id: int
+) -> list[tuple[str, dict[str, object]]]:
+    """The common case of ``campaign_budget_take`` as statements for the caller to
+    send together with its next ones (the purchase's earn: one round trip for
+    both): a savepoint, then a take of all it wants from the member's bucket of
+    each budgeted campaign, in campaign id order. None to send when no budgeted
+    campaign wants points. ``budget_take_granted`` reads their rows."""
+    takes = _budgeted_wants(wanted, budgeted)
+    if not takes:
+        return []
+    schema = current_schema()
+    return [(f"SAVEPOINT {_SAVEPOINT}", {})] + [
+        (
+            _sql(_TAKE_FROM_ONE_SQL, schema),
+            {"points": Int8(points), "campaign": Int8(campaign_id), "bucket": member_id % BUCKETS},
+        )
+        for campaign_id, points in takes
+    ]
+
+
+def budget_take_granted(
+    *, wanted: dict[int, int], budgeted: frozenset[int], rows: list[list[tuple[object, ...]]]
+) -> dict[int, int] | None:
+    """What ``budget_take_statements`` granted, from their rows (the savepoint's
+    first): every campaign all it wanted, or None when a member's bucket fell
+    short. Then the caller rolls back to the savepoint (``budget_take_undo``),
+    which undoes the takes and whatever it sent after them, and takes with
+    ``campaign_budget_take``, which clips to what is left."""
+    takes = rows[1:]
+    if not all(row and row[0][0] for row in takes):
+        return None
+    if len(takes) != len(_budgeted_wants(wanted, budgeted)):
+        raise EarningError("a budget take statement is missing its row")
+    return {
+        campaign_id: wanted[campaign_id]
+        for campaign_id in sorted(wanted)
+        if wanted[campaign_id] > 0
+    }
+
+
+def budget_take_undo() -> None:
+    driver_sql.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+
+
 def campaign_budget_take(
     *, wanted: dict[int, int], budgeted: frozenset[int], member_id: int
 ) -> dict[int, int]:

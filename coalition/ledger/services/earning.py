@@ -131,24 +131,11 @@ def earn(
     ``expires_at`` must lie after ``now`` (default: the application clock);
     ``now`` is not part of the request, so a retry replays.
     """
-    require_positive(points)
-    require_valid_expiry(expires_at, now)
-    partner_accounts_ensure(partner_id)
-    digest = request_hash(
-        "earn", earn_payload(member_id, partner_id, points, expires_at, external_ref)
-    )
-    params = {
-        "member": Int8(member_id),
-        "partner": Int8(partner_id),
-        "points": Int8(points),
-        "expires": expires_at,
-        "ref": external_ref,
-        "memo": memo,
-        "scope": idempotency.scope if idempotency else None,
-        "key": idempotency.key if idempotency else None,
-        "hash": digest,
-        "lot_seq": id_sequence("ledger_lot"),
-    }
+    _, params = earn_statement(
+        member_id=member_id, partner_id=partner_id, points=points, idempotency=idempotency,
+        expires_at=expires_at, external_ref=external_ref, memo=memo, now=now,
+    )  # fmt: skip
+    digest = params["hash"]
     posting = _earn_statement(params, points, idempotency, digest, savepoint=savepoint)
     if posting is not None:
         return posting
@@ -171,6 +158,43 @@ def earn(
             f"earn for member {member_id} at partner {partner_id} posted nothing"
         )
     return posting
+
+
+def earn_statement(
+    *,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    idempotency: IdempotencyKey | None = None,
+    expires_at: datetime | None = None,
+    external_ref: str = "",
+    memo: str = "",
+    now: datetime | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The earn's statement and its parameters, the request checked (``earn``'s
+    arguments and errors), for a caller inside its transaction that sends it
+    together with its own statements (one round trip for both; ``recording``
+    sends a purchase's campaign budget takes with it). ``earn_posting`` reads its
+    row; no row means nothing was posted, and ``earn`` with the same arguments
+    then says why (or replays)."""
+    require_positive(points)
+    require_valid_expiry(expires_at, now)
+    partner_accounts_ensure(partner_id)
+    digest = request_hash(
+        "earn", earn_payload(member_id, partner_id, points, expires_at, external_ref)
+    )
+    return EARN_SQL, {
+        "member": Int8(member_id),
+        "partner": Int8(partner_id),
+        "points": Int8(points),
+        "expires": expires_at,
+        "ref": external_ref,
+        "memo": memo,
+        "scope": idempotency.scope if idempotency else None,
+        "key": idempotency.key if idempotency else None,
+        "hash": digest,
+        "lot_seq": id_sequence("ledger_lot"),
+    }
 
 
 def _diagnose_earn_refusal(member_id: int, partner_id: int) -> None:
@@ -202,7 +226,7 @@ def _earn_statement(
     on_its_own = connection.get_autocommit() and not connection.in_atomic_block
     if not on_its_own and not savepoint:
         # A failure breaks the caller's transaction, which rolls back.
-        return _earn_posting(driver_sql.prepared(EARN_SQL, params), points)
+        return earn_posting(driver_sql.prepared(EARN_SQL, params), points)
 
     def attempt() -> Posting | None:
         try:
@@ -216,12 +240,13 @@ def _earn_statement(
             if winner is None:
                 raise
             return winner
-        return _earn_posting(row, points)
+        return earn_posting(row, points)
 
     return retrying(attempt, nested=not on_its_own)
 
 
-def _earn_posting(row: tuple[Any, ...] | None, points: int) -> Posting | None:
+def earn_posting(row: tuple[Any, ...] | None, points: int) -> Posting | None:
+    """The posting of an earn statement's row (None: nothing was posted)."""
     if row is None:
         return None
     return Posting(

@@ -34,7 +34,12 @@ from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine, pricing
-from tenants.earning.budgets import campaign_budget_take
+from tenants.earning.budgets import (
+    budget_take_granted,
+    budget_take_statements,
+    budget_take_undo,
+    campaign_budget_take,
+)
 from tenants.earning.selectors import schema_sql
 from tenants.purchases.errors import (
     DuplicateReceipt,
@@ -268,6 +273,50 @@ def _details(breakdown: engine.Breakdown, granted: dict[int, int], points: int) 
     return details
 
 
+def _take_and_earn(
+    receipt: Receipt,
+    breakdown: engine.Breakdown,
+    snapshot: pricing.PricingSnapshot,
+    member_id: int,
+    partner: Any,
+) -> tuple[dict[int, int], ledger.Posting | None]:
+    """Take the campaign budgets, then post the points: what each campaign was
+    granted, and the posting (None: no points). Usually the member's bucket of
+    each budgeted campaign covers what it wants, so the takes and the earn of all
+    the points travel together (one round trip, not two); when a bucket falls
+    short, both are rolled back to the takes' savepoint and done again in turn,
+    the earn with the points the budgets could give."""
+
+    def earn_args(points: int) -> dict[str, Any]:
+        return {
+            "member_id": member_id,
+            "partner_id": partner.pk,
+            "points": points,
+            "idempotency": IdempotencyKey(f"partner:{partner.pk}:purchase", receipt.external_id),
+            "expires_at": snapshot.lot_expiry(),
+            "external_ref": receipt.external_id,
+            "memo": "purchase",
+        }
+
+    wanted, budgeted = breakdown.campaign_points, snapshot.budgeted
+    takes = budget_take_statements(wanted=wanted, budgeted=budgeted, member_id=member_id)
+    if takes:
+        points = breakdown.rule_points + sum(wanted.values())
+        args = earn_args(points)
+        rows = driver_sql.prepared_pipeline([*takes, ledger.earn_statement(**args)])
+        granted = budget_take_granted(wanted=wanted, budgeted=budgeted, rows=rows[:-1])
+        if granted is not None:
+            posting = ledger.earn_posting(rows[-1][0] if rows[-1] else None, points)
+            # Nothing posted: ``earn`` runs it again and says why (or replays).
+            return granted, posting or ledger.earn(**args, savepoint=False)
+        budget_take_undo()
+    granted = campaign_budget_take(wanted=wanted, budgeted=budgeted, member_id=member_id)
+    points = breakdown.rule_points + sum(granted.values())
+    if points <= 0:
+        return granted, None
+    return granted, ledger.earn(**earn_args(points), savepoint=False)
+
+
 def purchase_record(
     receipt: Receipt,
     *,
@@ -277,8 +326,9 @@ def purchase_record(
     """Record a receipt and post its points. Replaying the same receipt (same
     idempotency key, or same external id) returns the original result.
 
-    Four round trips in one transaction: the member's lock, the snapshot of
-    everything pricing needs, the ledger earn, and the receipt with its lines.
+    Four round trips in one transaction: the member's lock with the snapshot of
+    everything pricing needs, the campaign budgets with the ledger earn, the
+    receipt with its lines (and the tier check), and the commit.
     """
     now = now or timezone.now()
     validate_receipt(receipt, now)
@@ -305,9 +355,7 @@ def purchase_record(
                 raise InvalidReceipt(f"unknown store {receipt.store_code!r}", field="store")
             breakdown = _breakdown_of(receipt, snapshot)
             # Hot rows last: campaign budgets, then the ledger, then commit.
-            granted = campaign_budget_take(
-                wanted=breakdown.campaign_points, budgeted=snapshot.budgeted, member_id=member_id
-            )
+            granted, posting = _take_and_earn(receipt, breakdown, snapshot, member_id, partner)
             points = breakdown.rule_points + sum(granted.values())
             details = _details(breakdown, granted, points)
             details["attribution"] = [
@@ -317,20 +365,7 @@ def purchase_record(
                     campaign_points=granted,
                 )
             ]  # fmt: skip
-            posting = None
-            if points > 0:
-                posting = ledger.earn(
-                    member_id=member_id,
-                    expires_at=snapshot.lot_expiry(),
-                    partner_id=partner.pk,
-                    points=points,
-                    idempotency=IdempotencyKey(
-                        f"partner:{partner.pk}:purchase", receipt.external_id
-                    ),
-                    external_ref=receipt.external_id,
-                    memo="purchase",
-                    savepoint=False,
-                )
+            if posting is not None:
                 details["balance_after"] = posting.balance_after
             if posting is not None and recording.earned_subscribers:
                 webhooks.emit(partner.pk, "points_earned", {

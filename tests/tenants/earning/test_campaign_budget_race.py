@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -79,6 +80,52 @@ def test_one_purchase_gets_only_what_is_left_of_the_budget(db: None, partner_a: 
     assert [r.campaign_points for r in results] == [20, 10, 0]
     assert [r.points for r in results] == [40, 30, 20]
     assert issued == campaign.budget_points == 30
+
+
+def _statement_starts(queries: CaptureQueriesContext) -> list[str]:
+    return [" ".join(q["sql"].split()[:3]) for q in queries.captured_queries]
+
+
+def test_a_covered_budget_take_travels_with_the_earn_and_a_short_one_is_undone(
+    db: None, partner_a: Partner
+) -> None:
+    # given a x2 campaign whose budget gives each bucket 20 points
+    now = timezone.now()
+    with in_partner(partner_a):
+        publish([("base_rate", {"rates": {"EUR": "1"}})], effective_from=now, now=now)
+        campaign = earning.campaign_create(
+            name="double", kind="multiplier", params={"multiplier": "2"},
+            starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
+            budget_points=20 * BUCKETS,
+        )  # fmt: skip
+        member = new_member().pk
+        # when a member's first 15-point purchase wants 15 campaign points
+        with CaptureQueriesContext(connection) as first_queries:
+            first = purchase_record(
+                receipt(member, now, ReceiptLine("A", "food", 1, 1500)), now=now
+            )
+        # and their second wants 15 more, of which their bucket has 5 left
+        with CaptureQueriesContext(connection) as second_queries:
+            second = purchase_record(
+                receipt(member, now, ReceiptLine("B", "food", 1, 1500)), now=now
+            )
+        issued = campaign_issued_points(campaign.pk)
+        purchases = Purchase.objects.filter(member_id=member).count()
+    # then the first's take and earn went in one round trip, nothing rolled back
+    first_sent = _statement_starts(first_queries)
+    take = first_sent.index("[driver] SAVEPOINT budget_take")
+    assert first_sent[take + 1].startswith("[driver] WITH took")
+    assert first_sent[take + 2].startswith("[driver] WITH wallet")  # the earn
+    assert not any("ROLLBACK TO" in sql for sql in first_sent)
+    assert (first.campaign_points, first.points) == (15, 30)
+    # and the second's speculative earn of 30 was undone: the budget took what was
+    # left anywhere (its bucket's 5, then other buckets), and one earn posted it
+    second_sent = _statement_starts(second_queries)
+    assert "[driver] ROLLBACK TO" in second_sent
+    assert (second.campaign_points, second.points) == (15, 30)
+    assert issued == 30
+    assert ledger_selectors.balance(member) == 60
+    assert len(ledger_selectors.lots(member)) == purchases == 2
 
 
 def test_concurrent_purchases_never_overspend_the_budget(

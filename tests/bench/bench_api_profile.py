@@ -18,6 +18,7 @@ a file for the whole profile (pstats). The profile counts CPU time, not waiting.
 from __future__ import annotations
 
 import cProfile
+import gc
 import io
 import json
 import os
@@ -62,6 +63,39 @@ def _blocks_touched() -> int:
         return int(cursor.fetchone()[0])
 
 
+class _CollectorClock:
+    """Time spent in the garbage collector, per generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds[info["generation"]] += time.process_time() - self._started
+            self.runs[info["generation"]] += 1
+
+    def __enter__(self) -> _CollectorClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self, purchases: int) -> str:
+        parts = ", ".join(
+            f"gen{g} {self.runs[g]}x {self.seconds[g] * 1000 / purchases:.2f} ms" for g in range(3)
+        )
+        return (
+            f"garbage collection {sum(self.seconds) * 1000 / purchases:.2f} ms CPU per purchase "
+            f"({parts}; objects tracked after: {len(gc.get_objects()):,}, "
+            f"frozen: {gc.get_freeze_count():,})"
+        )
+
+
 def test_record_purchase_profile(live_db: Any, partner_a: Partner) -> None:
     assert_on_test_database()
     run = uuid.uuid4().hex[:8]
@@ -92,8 +126,9 @@ def test_record_purchase_profile(live_db: Any, partner_a: Partner) -> None:
         backend = cursor.fetchone()[0]
     started, cpu = time.perf_counter(), time.process_time()
     backend_cpu = _process_cpu_seconds(backend)
-    for n in range(WARM_UP + 1, WARM_UP + 1 + PURCHASES):
-        purchase(n)
+    with _CollectorClock() as collector:
+        for n in range(WARM_UP + 1, WARM_UP + 1 + PURCHASES):
+            purchase(n)
     wall = (time.perf_counter() - started) * 1000 / PURCHASES
     cpu_ms = (time.process_time() - cpu) * 1000 / PURCHASES
     backend_ms = (_process_cpu_seconds(backend) - backend_cpu) * 1000 / PURCHASES
@@ -134,6 +169,7 @@ def test_record_purchase_profile(live_db: Any, partner_a: Partner) -> None:
         f"{blocks_per_purchase:.1f} buffer accesses per purchase; "
         f"{len(statements)} statements: {statements}"
     )
+    print(collector.summary(PURCHASES))
     print(out.getvalue())
 
 

@@ -58,16 +58,22 @@ def race_partner(django_db_setup: Any, django_db_blocker: Any) -> Partner:
         return partner
 
 
+def _double_points_campaign(now: datetime, *, budget: int) -> Campaign:
+    """A base rate of 1 point per EUR and a running x2 campaign with ``budget``
+    (call inside the partner)."""
+    publish([("base_rate", {"rates": {"EUR": "1"}})], effective_from=now, now=now)
+    return earning.campaign_create(
+        name="double", kind="multiplier", params={"multiplier": "2"},
+        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
+        budget_points=budget,
+    )  # fmt: skip
+
+
 def test_one_purchase_gets_only_what_is_left_of_the_budget(db: None, partner_a: Partner) -> None:
     # given a x2 campaign with a 30-point budget
     now = timezone.now()
     with in_partner(partner_a):
-        publish([("base_rate", {"rates": {"EUR": "1"}})], effective_from=now, now=now)
-        campaign = earning.campaign_create(
-            name="double", kind="multiplier", params={"multiplier": "2"},
-            starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
-            budget_points=30,
-        )  # fmt: skip
+        campaign = _double_points_campaign(now, budget=30)
         # when three 20-point purchases are recorded one after another
         results = [
             purchase_record(
@@ -92,12 +98,7 @@ def test_a_covered_budget_take_travels_with_the_earn_and_a_short_one_is_undone(
     # given a x2 campaign whose budget gives each bucket 20 points
     now = timezone.now()
     with in_partner(partner_a):
-        publish([("base_rate", {"rates": {"EUR": "1"}})], effective_from=now, now=now)
-        campaign = earning.campaign_create(
-            name="double", kind="multiplier", params={"multiplier": "2"},
-            starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
-            budget_points=20 * BUCKETS,
-        )  # fmt: skip
+        campaign = _double_points_campaign(now, budget=20 * BUCKETS)
         member = new_member().pk
         # when a member's first 15-point purchase wants 15 campaign points
         with CaptureQueriesContext(connection) as first_queries:
@@ -134,12 +135,7 @@ def test_concurrent_purchases_never_overspend_the_budget(
     # given a x2 campaign with a 100-point budget, 91 points of it already issued
     now = timezone.now()
     with in_partner(race_partner):
-        publish([("base_rate", {"rates": {"EUR": "1"}})], effective_from=now, now=now)
-        campaign = earning.campaign_create(
-            name="double", kind="multiplier", params={"multiplier": "2"},
-            starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
-            budget_points=100,
-        )  # fmt: skip
+        campaign = _double_points_campaign(now, budget=100)
         opener = purchase_record(
             receipt(new_member("race").pk, now, ReceiptLine("TV", "electronics", 1, 9100)),
             now=now,

@@ -92,6 +92,16 @@ def _spread(points: int, own: int, left: list[tuple[int, int]]) -> dict[int, int
     return takes
 
 
+def _take_from_one(
+    schema: str, campaign_id: int, points: int, bucket: int
+) -> tuple[str, dict[str, object]]:
+    """The statement taking ``points`` from one bucket if it covers them all."""
+    return (
+        _sql(_TAKE_FROM_ONE_SQL, schema),
+        {"points": Int8(points), "campaign": Int8(campaign_id), "bucket": bucket},
+    )
+
+
 def _take(schema: str, campaign_id: int, points: int, bucket: int) -> int:
     """Take up to ``points`` from the campaign's budget: what was taken."""
     # Under a savepoint: an UPDATE that waited for the bucket and then found too
@@ -100,13 +110,7 @@ def _take(schema: str, campaign_id: int, points: int, bucket: int) -> int:
     # could deadlock with another doing the same. Rolling back to the savepoint
     # lets go of it. The savepoint travels with the UPDATE: no round trip more.
     _, rows = driver_sql.prepared_pipeline(
-        [
-            (f"SAVEPOINT {_SAVEPOINT}", {}),
-            (
-                _sql(_TAKE_FROM_ONE_SQL, schema),
-                {"points": Int8(points), "campaign": Int8(campaign_id), "bucket": bucket},
-            ),
-        ]
+        [(f"SAVEPOINT {_SAVEPOINT}", {}), _take_from_one(schema, campaign_id, points, bucket)]
     )
     took, left = rows[0] if rows else (False, None)
     if took:
@@ -131,10 +135,6 @@ def _take(schema: str, campaign_id: int, points: int, bucket: int) -> int:
     return sum(takes.values())
 
 
-def _budgeted_wants(wanted: dict[int, int], budgeted: frozenset[int]) -> list[tuple[int, int]]:
-    return [(c, wanted[c]) for c in sorted(wanted) if c in budgeted and wanted[c] > 0]
-
-
 def budget_take_statements(
     *, wanted: dict[int, int], budgeted: frozenset[int], member_id: int
 ) -> list[tuple[str, dict[str, object]]]:
@@ -143,37 +143,26 @@ def budget_take_statements(
     both): a savepoint, then a take of all it wants from the member's bucket of
     each budgeted campaign, in campaign id order. None to send when no budgeted
     campaign wants points. ``budget_take_granted`` reads their rows."""
-    takes = _budgeted_wants(wanted, budgeted)
-    if not takes:
-        return []
     schema = current_schema()
-    return [(f"SAVEPOINT {_SAVEPOINT}", {})] + [
-        (
-            _sql(_TAKE_FROM_ONE_SQL, schema),
-            {"points": Int8(points), "campaign": Int8(campaign_id), "bucket": member_id % BUCKETS},
-        )
-        for campaign_id, points in takes
+    takes = [
+        _take_from_one(schema, campaign_id, wanted[campaign_id], member_id % BUCKETS)
+        for campaign_id in sorted(wanted)
+        if campaign_id in budgeted and wanted[campaign_id] > 0
     ]
+    return [(f"SAVEPOINT {_SAVEPOINT}", {}), *takes] if takes else []
 
 
 def budget_take_granted(
-    *, wanted: dict[int, int], budgeted: frozenset[int], rows: list[list[tuple[object, ...]]]
+    *, wanted: dict[int, int], rows: list[list[tuple[object, ...]]]
 ) -> dict[int, int] | None:
     """What ``budget_take_statements`` granted, from their rows (the savepoint's
     first): every campaign all it wanted, or None when a member's bucket fell
     short. Then the caller rolls back to the savepoint (``budget_take_undo``),
     which undoes the takes and whatever it sent after them, and takes with
     ``campaign_budget_take``, which clips to what is left."""
-    takes = rows[1:]
-    if not all(row and row[0][0] for row in takes):
+    if not all(row and row[0][0] for row in rows[1:]):
         return None
-    if len(takes) != len(_budgeted_wants(wanted, budgeted)):
-        raise EarningError("a budget take statement is missing its row")
-    return {
-        campaign_id: wanted[campaign_id]
-        for campaign_id in sorted(wanted)
-        if wanted[campaign_id] > 0
-    }
+    return {c: wanted[c] for c in sorted(wanted) if wanted[c] > 0}
 
 
 def budget_take_undo() -> None:

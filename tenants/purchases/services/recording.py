@@ -304,7 +304,7 @@ def _take_and_earn(
         points = breakdown.rule_points + sum(wanted.values())
         args = earn_args(points)
         rows = driver_sql.prepared_pipeline([*takes, ledger.earn_statement(**args)])
-        granted = budget_take_granted(wanted=wanted, budgeted=budgeted, rows=rows[:-1])
+        granted = budget_take_granted(wanted=wanted, rows=rows[:-1])
         if granted is not None:
             posting = ledger.earn_posting(rows[-1][0] if rows[-1] else None, points)
             # Nothing posted: ``earn`` runs it again and says why (or replays).

@@ -11,6 +11,7 @@ logged too, marked ``[driver]``, so query counts tell the whole story.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -142,23 +143,58 @@ def prepared_pipeline(
     pipeline mode): one round trip instead of one each, and in a transaction
     not yet begun its BEGIN travels with them. PostgreSQL still runs them one
     after the other, each with its own snapshot. Their rows, in order (none for
-    a statement without rows, such as a SAVEPOINT)."""
-    with driver_cursor(server_binding=True) as first:
-        driver = first.connection
+    a statement without rows, such as a SAVEPOINT); the first error among them
+    is raised, the statements after it not run."""
+    db = _checked_wrapper()
+    with db.wrap_database_errors:
+        driver = db.connection
         if driver.prepare_threshold is None:
             driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-        with driver.pipeline() as pipeline:
-            db = connections[DEFAULT_DB_ALIAS]
-            more = [psycopg.Cursor(driver) for _ in range(len(statements) - 1)]
-            cursors = [first] + [_LoggedCursor(c, db) if db.queries_logged else c for c in more]
-            try:
-                for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, params, prepare=True)
-                pipeline.sync()
-                return [_rows(cursor) for cursor in cursors]
-            finally:
-                for cursor in more:
-                    cursor.close()
+        cursors = _pipeline_cursors(db, driver, len(statements))
+        logged = db.queries_logged
+        # Leaving the block sends the one Sync and reads every answer. Calling
+        # ``sync()`` inside it as well would send a second Sync and wait for it
+        # too: a round trip more, and about a third more client CPU (measured:
+        # three statements 99 us instead of 150 us of CPU, 121 us instead of
+        # 221 us of wall time on loopback).
+        with driver.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                (_LoggedCursor(cursor, db) if logged else cursor).execute(sql, params, prepare=True)
+        return [_rows(cursor) for cursor in cursors]
+
+
+def _pipeline_cursors(db: Any, driver: Any, count: int) -> list[Any]:
+    """``count`` server-binding cursors for a pipeline, kept on Django's wrapper
+    (a thread's own) like ``prepared_all``'s: a pipeline's rows are read before
+    it returns, so the next one may use them again; a new driver connection gets
+    new cursors."""
+    kept: list[Any] = getattr(db, _PIPELINE_CURSORS, None) or []
+    if kept and (kept[0].connection is not driver or any(c.closed for c in kept)):
+        kept = []
+    while len(kept) < count:
+        kept.append(psycopg.Cursor(driver))
+    setattr(db, _PIPELINE_CURSORS, kept)
+    return kept[:count]
+
+
+_PIPELINE_CURSORS = "_loyalty_pipeline_cursors"
+
+
+# Quoted text (kept as it is), or a run of blanks around a line break, or of
+# two blanks or more.
+_SQL_BLANKS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|[ \t]*\n\s*|[ \t]{2,}""")
+
+
+def compact_sql(sql: str) -> str:
+    """``sql`` without its indentation and runs of blanks, quoted text untouched
+    and line breaks kept (a ``--`` comment still ends where it did). For a hot
+    statement assembled from parts: psycopg caches its parse of a statement's
+    placeholders only up to 4,096 bytes and parses a longer one again at every
+    execution (a regular expression over the whole text: 0.5 ms measured for
+    4,184 bytes). Not for text with dollar quotes or backslash escapes."""
+    return _SQL_BLANKS.sub(
+        lambda m: m.group(1) or ("\n" if "\n" in m.group(0) else " "), sql
+    ).strip()
 
 
 def prepared(sql: str, params: dict[str, Any] | Sequence[Any]) -> tuple[Any, ...] | None:

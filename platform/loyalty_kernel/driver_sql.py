@@ -140,9 +140,10 @@ def prepared_pipeline(
     statements: Sequence[tuple[str, dict[str, Any] | Sequence[Any]]],
 ) -> list[list[tuple[Any, ...]]]:
     """Several prepared statements sent together and answered together (psycopg's
-    pipeline mode): one round trip instead of one each, and in a transaction
-    not yet begun its BEGIN travels with them. PostgreSQL still runs them one
-    after the other, each with its own snapshot. Their rows, in order (none for
+    pipeline mode): one round trip instead of one each. In a transaction not yet
+    begun, psycopg first sends its BEGIN and waits for it (a round trip of its
+    own: it must see the transaction open before it queues more). PostgreSQL
+    still runs them one after the other, each with its own snapshot. Their rows, in order (none for
     a statement without rows, such as a SAVEPOINT); the first error among them
     is raised, the statements after it not run."""
     db = _checked_wrapper()

@@ -214,7 +214,7 @@ def _lock_and_snapshot(
     schema: str, receipt: Receipt, partner: Any, idempotency: IdempotencyKey | None
 ) -> tuple[int, pricing.PricingSnapshot, _Recording]:
     """Take the member's purchase lock at this partner, then read the snapshot:
-    sent together (one round trip, the transaction's BEGIN included); PostgreSQL
+    sent together (one round trip, after psycopg's BEGIN); PostgreSQL
     runs them in order, so the snapshot's statement starts once the lock is held
     and sees every purchase committed before. The member's id and the snapshot."""
     member, unknown = member_key(receipt)
@@ -338,9 +338,10 @@ def purchase_record(
     """Record a receipt and post its points. Replaying the same receipt (same
     idempotency key, or same external id) returns the original result.
 
-    Four round trips in one transaction: the member's lock with the snapshot of
-    everything pricing needs, the campaign budgets with the ledger earn, the
-    receipt with its lines (the tier check in the same statement), and the commit.
+    Five round trips in one transaction: psycopg's BEGIN, the member's lock with
+    the snapshot of everything pricing needs, the campaign budgets with the ledger
+    earn, the receipt with its lines (the tier check in the same statement), and
+    the commit.
     """
     now = now or timezone.now()
     validate_receipt(receipt, now)

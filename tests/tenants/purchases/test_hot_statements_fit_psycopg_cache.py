@@ -23,6 +23,7 @@ from tenants.earning import services as earning
 from tenants.partners.models import Partner
 from tenants.purchases.services import Receipt, ReceiptLine, purchase_record
 from tests.testkit import in_partner
+from tests.testkit.earning import publish
 
 
 def test_each_statement_of_a_purchase_is_one_psycopg_caches(db: None, partner_a: Partner) -> None:
@@ -31,9 +32,7 @@ def test_each_statement_of_a_purchase_is_one_psycopg_caches(db: None, partner_a:
     TierLevel.objects.create(code="gold", name="Gold", rank=1, threshold_points=100)
     member = member_enrol(email="cached@example.com")
     with in_partner(partner_a):
-        version = earning.ruleset_draft_create(description="launch")
-        earning.rule_add(version=version, kind="base_rate", params={"rates": {"EUR": "1"}})
-        earning.ruleset_publish(version=version, effective_from=now, now=now)
+        publish([("base_rate", {"rates": {"EUR": "1"}})], effective_from=now, now=now)
         earning.campaign_create(
             name="double", kind="multiplier", params={"multiplier": "2"},
             starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1),

@@ -134,20 +134,18 @@ def _body_size_problem(request: HttpRequest) -> str | None:
 
 def _depth(value: Any) -> int:
     """How deeply a decoded JSON value nests (iteratively: it may be deep)."""
+    if not isinstance(value, dict | list):
+        return 0
     deepest = 0
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            items: Any = item.values()
-        elif isinstance(item, list):
-            items = item
-        else:
-            continue
         deepest = max(deepest, depth)
         if deepest > MAX_VARIABLES_DEPTH:
             return deepest
-        stack.extend((child, depth + 1) for child in items)
+        # Only containers go on the stack: a receipt's scalars are most of its values.
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return deepest
 
 

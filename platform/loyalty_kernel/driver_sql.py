@@ -57,15 +57,13 @@ def _checked_wrapper() -> Any:
 
 
 @contextmanager
-def driver_cursor(*, server_binding: bool = False) -> Iterator[Any]:
-    """A cursor on the driver connection. With ``server_binding``, parameters are
-    bound by the server, which lets a hot statement be prepared (``prepared``)."""
+def driver_cursor() -> Iterator[Any]:
+    """A cursor on the driver connection (parameters bound by the client)."""
     # The connection proxy costs a thread-local lookup per attribute: take the
     # wrapper once (this runs several times per request).
     db = _checked_wrapper()
     with db.wrap_database_errors:
-        driver = db.connection
-        cursor = psycopg.Cursor(driver) if server_binding else driver.cursor()
+        cursor = db.connection.cursor()
         try:
             yield _LoggedCursor(cursor, db) if db.queries_logged else cursor
         finally:
@@ -106,27 +104,29 @@ def prepared_all(sql: str, params: dict[str, Any] | Sequence[Any]) -> list[tuple
         driver = db.connection
         if driver.prepare_threshold is None:
             driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-        cursor = _prepared_cursor(db, driver)
+        (cursor,) = _kept_cursors(db, driver, 1)
         (_LoggedCursor(cursor, db) if db.queries_logged else cursor).execute(
             sql, params, prepare=True
         )
         return _rows(cursor)
 
 
-def _prepared_cursor(db: Any, driver: Any) -> Any:
-    """The server-binding cursor ``prepared_all`` runs its statements on: one per
-    driver connection, kept on Django's wrapper (a thread's own) and used again
-    for every hot statement, so its adapters are looked up once, not once per
-    statement. A statement's rows are fetched before it returns, so nothing else
-    uses the cursor meanwhile; a new driver connection gets a new cursor."""
-    cursor = getattr(db, _PREPARED_CURSOR, None)
-    if cursor is None or cursor.connection is not driver or cursor.closed:
-        cursor = psycopg.Cursor(driver)
-        setattr(db, _PREPARED_CURSOR, cursor)
-    return cursor
+def _kept_cursors(db: Any, driver: Any, count: int) -> list[Any]:
+    """``count`` server-binding cursors, kept on Django's wrapper (a thread's own)
+    and used again for every hot statement and pipeline, so their adapters are
+    looked up once, not once per statement. A statement's or a pipeline's rows
+    are read before it returns, so nothing else uses them meanwhile; a new driver
+    connection gets new cursors."""
+    kept: list[Any] = getattr(db, _KEPT_CURSORS, None) or []
+    if kept and (kept[0].connection is not driver or any(c.closed for c in kept)):
+        kept = []
+    while len(kept) < count:
+        kept.append(psycopg.Cursor(driver))
+    setattr(db, _KEPT_CURSORS, kept)
+    return kept[:count]
 
 
-_PREPARED_CURSOR = "_loyalty_prepared_cursor"
+_KEPT_CURSORS = "_loyalty_kept_cursors"
 
 
 def _rows(cursor: Any) -> list[tuple[Any, ...]]:
@@ -143,15 +143,15 @@ def prepared_pipeline(
     pipeline mode): one round trip instead of one each. In a transaction not yet
     begun, psycopg first sends its BEGIN and waits for it (a round trip of its
     own: it must see the transaction open before it queues more). PostgreSQL
-    still runs them one after the other, each with its own snapshot. Their rows, in order (none for
-    a statement without rows, such as a SAVEPOINT); the first error among them
-    is raised, the statements after it not run."""
+    still runs them one after the other, each with its own snapshot. Their rows,
+    in order (none for a statement without rows, such as a SAVEPOINT); the first
+    error among them is raised, the statements after it not run."""
     db = _checked_wrapper()
     with db.wrap_database_errors:
         driver = db.connection
         if driver.prepare_threshold is None:
             driver.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-        cursors = _pipeline_cursors(db, driver, len(statements))
+        cursors = _kept_cursors(db, driver, len(statements))
         logged = db.queries_logged
         # Leaving the block sends the one Sync and reads every answer. Calling
         # ``sync()`` inside it as well would send a second Sync and wait for it
@@ -162,23 +162,6 @@ def prepared_pipeline(
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 (_LoggedCursor(cursor, db) if logged else cursor).execute(sql, params, prepare=True)
         return [_rows(cursor) for cursor in cursors]
-
-
-def _pipeline_cursors(db: Any, driver: Any, count: int) -> list[Any]:
-    """``count`` server-binding cursors for a pipeline, kept on Django's wrapper
-    (a thread's own) like ``prepared_all``'s: a pipeline's rows are read before
-    it returns, so the next one may use them again; a new driver connection gets
-    new cursors."""
-    kept: list[Any] = getattr(db, _PIPELINE_CURSORS, None) or []
-    if kept and (kept[0].connection is not driver or any(c.closed for c in kept)):
-        kept = []
-    while len(kept) < count:
-        kept.append(psycopg.Cursor(driver))
-    setattr(db, _PIPELINE_CURSORS, kept)
-    return kept[:count]
-
-
-_PIPELINE_CURSORS = "_loyalty_pipeline_cursors"
 
 
 # Quoted text (kept as it is), or a run of blanks around a line break, or of

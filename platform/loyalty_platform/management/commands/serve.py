@@ -14,6 +14,8 @@ from django.core.management.base import BaseCommand
 
 from loyalty_platform import preflight
 
+# gthread, keeping keep-alive clients spread over the workers (see its module).
+THREADED_WORKER = "loyalty_platform.web_worker.BalancedThreadWorker"
 HOST_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -68,7 +70,7 @@ def serve_forever(*, bind: str, workers: int, threads: int) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            self.cfg.set("worker_class", THREADED_WORKER if threads > 1 else "sync")
             self.cfg.set("accesslog", os.environ.get("ACCESS_LOG", "-"))
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("timeout", 60)

@@ -28,7 +28,7 @@ from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.members.errors import MemberNotActive
 from coalition.members.models import MemberStatus
-from coalition.tiers.services import tier_evaluate, tier_upgrade_check, tier_upgrade_due
+from coalition.tiers.services import tier_evaluate_after, tier_upgrade_check, tier_upgrade_due
 from coalition.webhooks import services as webhooks
 from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey
@@ -419,7 +419,7 @@ def purchase_record(
             # the check looks at the later of the two, or the points just earned
             # would fall outside the qualifying window.
             checked_at = max(now, snapshot.db_now)
-            upgrade_due = False
+            upgrade_due, held = False, None
             if posting is not None and snapshot.tiers_defined:
                 # The upgrade check travels inside the insert (one statement): a
                 # later statement than the earn, read before the commit, it still
@@ -430,6 +430,7 @@ def purchase_record(
                     _insert_and_check_sql(schema, check_sql), {**check_params, **insert[1]}
                 )
                 upgrade_due = bool(inserted) and tier_upgrade_due(inserted[0][1:])
+                held = inserted[0][2] if inserted else None  # the check's level code
             else:
                 inserted = driver_sql.prepared_all(*insert)
             if not inserted:  # an INSERT ... RETURNING of one row
@@ -447,15 +448,13 @@ def purchase_record(
             return replay
         raise
     if upgrade_due:
-        # Upgrades happen at once, right after the points land, in their own
-        # transaction (``tier_evaluate`` decides again under the member's tier row
-        # lock): the purchase stands even if this fails; the next one catches up.
-        # The purchase has committed: a failure here (the database gone, say) is
-        # logged, never returned to the client as if the purchase had failed.
-        try:
-            tier_evaluate(member_id=member_id, now=checked_at)
-        except Exception:
-            logger.exception("tier upgrade after purchase %s failed", receipt.external_id)
+        # Upgrades happen right after the points land, in their own transaction
+        # (``tier_evaluate`` decides again under the member's tier row lock): a job
+        # with a broker, so the purchase answers without waiting for it, here and
+        # now without one. The purchase has committed and stands whatever happens
+        # to the upgrade (logged, never returned to the client); the member's next
+        # earn finds it still due.
+        tier_evaluate_after(member_id=member_id, now=checked_at, held=held)
     return PurchaseResult(
         purchase_id=int(row[0]),
         external_id=receipt.external_id,

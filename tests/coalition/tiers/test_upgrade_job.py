@@ -1,0 +1,132 @@
+"""An upgrade found due after a purchase: a job when a broker is configured (the
+request only publishes it, once its transaction commits), in the request without
+one, and in the request too when the broker refuses the job
+(tiers.services.tier_evaluate_after)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from coalition.members.services import member_enrol
+from coalition.tiers import services as tier_services
+from coalition.tiers.models import TierLevel
+from coalition.tiers.selectors import tier_code_of
+from tenants.partners.models import Partner
+from tests.testkit.ledger import post_journal_at
+
+
+@pytest.fixture
+def due(db: None, partner_a: Partner) -> tuple[int, datetime]:
+    """A member whose 150 earned points reach silver, still without a level."""
+    TierLevel.objects.create(code="blue", name="Blue", rank=0, threshold_points=0)
+    TierLevel.objects.create(code="silver", name="Silver", rank=1, threshold_points=100)
+    member = member_enrol(email=f"upgrade-job-{uuid.uuid4().hex[:10]}@example.com")
+    now = timezone.now()
+    post_journal_at(member_id=member.pk, partner_id=partner_a.pk, amount=150, at=now)
+    return member.pk, now
+
+
+def test_without_a_broker_the_upgrade_runs_in_the_request(due: tuple[int, datetime]) -> None:
+    member_id, now = due
+    with mock.patch.object(tier_services.jobs, "send_now") as send:
+        tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+    send.assert_not_called()
+    assert tier_code_of(member_id) == "silver"
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_with_a_broker_the_request_publishes_a_job_after_its_commit(
+    due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
+) -> None:
+    member_id, now = due
+    published: list[tuple[Any, ...]] = []
+
+    def send_now(*args: Any) -> bool:
+        published.append(args)
+        return True
+
+    with mock.patch.object(tier_services.jobs, "send_now", side_effect=send_now):
+        with django_capture_on_commit_callbacks(execute=True):
+            tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+            assert published == []  # nothing before the commit
+        assert published == [(tier_services.evaluate, member_id, now.isoformat())]
+    # the request did not upgrade; the job, when a worker runs it, does
+    assert tier_code_of(member_id) is None
+    assert tier_services.evaluate(member_id, now.isoformat()) is True
+    assert tier_code_of(member_id) == "silver"
+    # and a second run of the same job changes nothing (acks_late: it may run twice)
+    assert tier_services.evaluate(member_id, now.isoformat()) is True
+    assert tier_code_of(member_id) == "silver"
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_a_refused_job_runs_in_the_request(
+    due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
+) -> None:
+    member_id, now = due
+    with mock.patch.object(tier_services.jobs, "send_now", return_value=False) as send, \
+            django_capture_on_commit_callbacks(execute=True):  # fmt: skip
+        tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+    # refused, so the request upgraded (and queued the member's e-mail after it)
+    assert send.call_args_list[0] == mock.call(tier_services.evaluate, member_id, now.isoformat())
+    assert tier_code_of(member_id) == "silver"
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_a_rolled_back_transaction_publishes_nothing(
+    due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
+) -> None:
+    member_id, now = due
+
+    class Abandon(Exception):
+        pass
+
+    def abandoned_request() -> None:
+        with transaction.atomic():
+            tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+            raise Abandon
+
+    with mock.patch.object(tier_services.jobs, "send_now") as send, \
+            django_capture_on_commit_callbacks(execute=True) as callbacks, \
+            pytest.raises(Abandon):  # fmt: skip
+        abandoned_request()
+    assert callbacks == []
+    send.assert_not_called()
+    assert tier_code_of(member_id) is None
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_one_job_per_member_until_it_may_have_been_lost(
+    due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
+) -> None:
+    """Until a worker runs the job, each purchase of the member finds the upgrade
+    still due: while they hold the same level this process publishes it once, then
+    again only after REPUBLISH_AFTER seconds (a job lost with its worker)."""
+    member_id, now = due
+    clock = [1_000.0]
+
+    def purchase() -> None:  # a request that found the upgrade due, and committed
+        with django_capture_on_commit_callbacks(execute=True):
+            tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+
+    tick = mock.Mock(side_effect=lambda: clock[0])
+    with mock.patch.object(tier_services.jobs, "send_now", return_value=True) as send, \
+            mock.patch.object(tier_services.time, "monotonic", tick):  # fmt: skip
+        for _ in range(5):  # five purchases in a row
+            purchase()
+        assert send.call_count == 1
+        clock[0] += tier_services.REPUBLISH_AFTER
+        purchase()
+        assert send.call_count == 2
+        # and once the member holds a level, the next upgrade is a job of its own
+        with django_capture_on_commit_callbacks(execute=True):
+            tier_services.tier_evaluate_after(member_id=member_id, now=now, held="blue")
+        assert send.call_count == 3

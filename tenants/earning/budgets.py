@@ -135,38 +135,40 @@ def _take(schema: str, campaign_id: int, points: int, bucket: int) -> int:
     return sum(takes.values())
 
 
-def budget_take_statements(
+# A take from the member's bucket as the gate of the purchase's earn
+# (``ledger.earn_gated_statement``): a row when the bucket covered all of it.
+_GATE_SQL = """
+UPDATE {s}.earning_campaignbudgetbucket SET issued = issued + %(take_points)s::bigint
+ WHERE campaign_id = %(take_campaign)s::bigint AND bucket = %(take_bucket)s::int
+   AND issued + %(take_points)s::bigint <= allotted
+RETURNING 1
+"""
+
+
+def budget_take_gate(
     *, wanted: dict[int, int], budgeted: frozenset[int], member_id: int
-) -> list[tuple[str, dict[str, object]]]:
-    """The common case of ``campaign_budget_take`` as statements for the caller to
-    send together with its next ones (the purchase's earn: one round trip for
-    both): a savepoint, then a take of all it wants from the member's bucket of
-    each budgeted campaign, in campaign id order. None to send when no budgeted
-    campaign wants points. ``budget_take_granted`` reads their rows."""
-    schema = current_schema()
-    takes = [
-        _take_from_one(schema, campaign_id, wanted[campaign_id], member_id % BUCKETS)
-        for campaign_id in sorted(wanted)
-        if campaign_id in budgeted and wanted[campaign_id] > 0
-    ]
-    return [(f"SAVEPOINT {_SAVEPOINT}", {}), *takes] if takes else []
-
-
-def budget_take_granted(
-    *, wanted: dict[int, int], rows: list[list[tuple[object, ...]]]
-) -> dict[int, int] | None:
-    """What ``budget_take_statements`` granted, from their rows (the savepoint's
-    first): every campaign all it wanted, or None when a member's bucket fell
-    short. Then the caller rolls back to the savepoint (``budget_take_undo``),
-    which undoes the takes and whatever it sent after them, and takes with
-    ``campaign_budget_take``, which clips to what is left."""
-    if not all(row and row[0][0] for row in rows[1:]):
+) -> tuple[str, dict[str, object]] | None:
+    """The common case of ``campaign_budget_take`` as the gate of the caller's earn
+    (one statement for the take and the earn of all the points, no savepoint):
+    when exactly one budgeted campaign wants points, the take of all of them from
+    the member's bucket, which returns a row when the bucket covered them. None
+    otherwise: several budgeted campaigns are taken in turn, in campaign id order
+    (``campaign_budget_take``), so that two purchases never lock two buckets in
+    opposite orders. When the gate returns no row, the bucket fell short (or the
+    campaign has no buckets yet): the caller rolls its transaction back, which lets
+    go of the row its UPDATE may have waited for, and takes in turn."""
+    takes = [c for c in sorted(wanted) if c in budgeted and wanted[c] > 0]
+    if len(takes) != 1:
         return None
-    return {c: wanted[c] for c in sorted(wanted) if wanted[c] > 0}
-
-
-def budget_take_undo() -> None:
-    driver_sql.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+    campaign_id = takes[0]
+    return (
+        _sql(_GATE_SQL, current_schema()),
+        {
+            "take_points": Int8(wanted[campaign_id]),
+            "take_campaign": Int8(campaign_id),
+            "take_bucket": member_id % BUCKETS,
+        },
+    )
 
 
 def campaign_budget_take(

@@ -29,7 +29,12 @@ from coalition.ledger.services.accounts import (
 )
 from coalition.ledger.services.adjusting import ADJUSTMENT_KINDS, adjust
 from coalition.ledger.services.bulk_earning import EarnRequest, earn_batch
-from coalition.ledger.services.earning import earn, earn_posting, earn_statement
+from coalition.ledger.services.earning import (
+    earn,
+    earn_gated_statement,
+    earn_posting,
+    earn_statement,
+)
 from coalition.ledger.services.expiry import lots_expire, member_lots_expire
 from coalition.ledger.services.goodwill import goodwill_credit
 from coalition.ledger.services.holds import hold_authorize, hold_capture, hold_void, holds_expire
@@ -51,6 +56,7 @@ __all__ = [
     "donate",
     "earn",
     "earn_batch",
+    "earn_gated_statement",
     "earn_posting",
     "earn_statement",
     "forget_known_accounts",

@@ -10,6 +10,7 @@ account a rollback removed).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -38,8 +39,12 @@ from loyalty_kernel import clock, driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey, request_hash
 from tenants.partners.selectors import partner_active_sql
 
-EARN_SQL = f"""
-WITH wallet AS (
+# The earn: the wallet update, the journal header, both entries and the lot, in one
+# statement. ``{gate}`` and ``{gated}`` are empty for a plain earn; a gated one
+# (``earn_gated_statement``) runs the caller's statement first and posts only if
+# it returned a row.
+_EARN_TEMPLATE = f"""
+{{gate}}wallet AS (
     UPDATE public.ledger_account AS a SET balance = a.balance + %(points)s::bigint
       FROM public.members_member AS m, public.partners_partner AS p,
            public.ledger_account AS issuance
@@ -51,7 +56,7 @@ WITH wallet AS (
            SELECT 1 FROM public.ledger_transaction AS known
             WHERE known.idempotency_scope = %(scope)s::text
               AND known.idempotency_key = %(key)s::text
-       )
+       ){{gated}}
     RETURNING a.id, a.balance, issuance.id AS issuance_id
 ), lot_id AS (
     SELECT nextval(%(lot_seq)s::text::regclass) AS id FROM wallet
@@ -76,8 +81,28 @@ WITH wallet AS (
            %(expires)s::timestamptz, %(points)s::bigint, %(points)s::bigint
       FROM header, lot_id
 )
-SELECT header.id, wallet.balance, lot_id.id FROM header, wallet, lot_id
+{{answer}}
 """  # noqa: S608 - identifiers and placeholders only, values are parameters
+_ANSWER = "SELECT header.id, wallet.balance, lot_id.id FROM header, wallet, lot_id"
+EARN_SQL = _EARN_TEMPLATE.format(gate="WITH ", gated="", answer=_ANSWER)
+# A gated earn always answers one row: whether the gate passed, then the plain
+# earn's row (NULLs when nothing was posted).
+_GATED_ANSWER = (
+    "SELECT EXISTS (SELECT 1 FROM gate), header.id, wallet.balance, lot_id.id"
+    " FROM (SELECT 1) AS one LEFT JOIN (header CROSS JOIN wallet CROSS JOIN lot_id) ON true"
+)
+
+
+@lru_cache(maxsize=1024)
+def _gated_earn_sql(gate: str) -> str:
+    # compacted: psycopg parses a statement's placeholders once only up to 4,096 bytes
+    return driver_sql.compact_sql(
+        _EARN_TEMPLATE.format(
+            gate=f"WITH gate AS (\n{gate}\n), ",
+            gated="\n       AND EXISTS (SELECT 1 FROM gate)",
+            answer=_GATED_ANSWER,
+        )
+    )
 
 
 def earn_payload(
@@ -195,6 +220,25 @@ def earn_statement(
         "hash": digest,
         "lot_seq": id_sequence("ledger_lot"),
     }
+
+
+def earn_gated_statement(
+    gate: tuple[str, dict[str, Any]], **earn_args: Any
+) -> tuple[str, dict[str, Any]]:
+    """``earn_statement`` behind the caller's gate, in one statement: ``gate`` is a
+    statement of the caller's (typically an ``UPDATE ... RETURNING``, its
+    placeholders named apart from the earn's) that runs first, and the points are
+    posted only if it returned a row. No savepoint and no second round trip: a
+    purchase takes a budgeted campaign's points from its bucket this way. Its one
+    row: whether the gate passed, then the earn's row (``earn_posting`` reads it),
+    NULLs when nothing was posted. A gate that did not pass leaves the caller to
+    undo what it did (a purchase rolls its transaction back)."""
+    gate_sql, gate_params = gate
+    _, params = earn_statement(**earn_args)
+    clash = params.keys() & gate_params.keys()
+    if clash:
+        raise ValueError(f"the gate's parameters {sorted(clash)} clash with the earn's")
+    return _gated_earn_sql(gate_sql), {**params, **gate_params}
 
 
 def _diagnose_earn_refusal(member_id: int, partner_id: int) -> None:

@@ -35,9 +35,7 @@ from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_schema
 from tenants.earning import engine, pricing
 from tenants.earning.budgets import (
-    budget_take_granted,
-    budget_take_statements,
-    budget_take_undo,
+    budget_take_gate,
     campaign_budget_take,
 )
 from tenants.earning.selectors import schema_sql
@@ -285,19 +283,29 @@ def _details(breakdown: engine.Breakdown, granted: dict[int, int], points: int) 
     return details
 
 
+class _BudgetShort(Exception):
+    """The member's bucket of a budgeted campaign could not cover the purchase's
+    campaign points: its transaction rolls back, and the purchase is recorded again
+    taking the budgets in turn."""
+
+
 def _take_and_earn(
     receipt: Receipt,
     breakdown: engine.Breakdown,
     snapshot: pricing.PricingSnapshot,
     member_id: int,
     partner: Any,
+    *,
+    together: bool,
 ) -> tuple[dict[int, int], ledger.Posting | None]:
     """Take the campaign budgets, then post the points: what each campaign was
-    granted, and the posting (None: no points). Usually the member's bucket of
-    each budgeted campaign covers what it wants, so the takes and the earn of all
-    the points travel together (one round trip, not two); when a bucket falls
-    short, both are rolled back to the takes' savepoint and done again in turn,
-    the earn with the points the budgets could give."""
+    granted, and the posting (None: no points). Usually one budgeted campaign
+    wants points and the member's bucket covers them, so the take is the gate of
+    the earn of all the points: one statement, no savepoint (``together``). When
+    the bucket falls short this raises ``_BudgetShort``; the caller rolls back and
+    comes again with ``together`` False, and the budgets are taken in turn, each
+    clipped to what is left, before the earn of what they gave (so do several
+    budgeted campaigns, in campaign id order)."""
 
     def earn_args(points: int) -> dict[str, Any]:
         return {
@@ -311,17 +319,17 @@ def _take_and_earn(
         }
 
     wanted, budgeted = breakdown.campaign_points, snapshot.budgeted
-    takes = budget_take_statements(wanted=wanted, budgeted=budgeted, member_id=member_id)
-    if takes:
+    gate = budget_take_gate(wanted=wanted, budgeted=budgeted, member_id=member_id)
+    if together and gate is not None:
         points = breakdown.rule_points + sum(wanted.values())
         args = earn_args(points)
-        rows = driver_sql.prepared_pipeline([*takes, ledger.earn_statement(**args)])
-        granted = budget_take_granted(wanted=wanted, rows=rows[:-1])
-        if granted is not None:
-            posting = ledger.earn_posting(rows[-1][0] if rows[-1] else None, points)
-            # Nothing posted: ``earn`` runs it again and says why (or replays).
-            return granted, posting or ledger.earn(**args, savepoint=False)
-        budget_take_undo()
+        row = driver_sql.prepared(*ledger.earn_gated_statement(gate, **args))
+        if row is None or not row[0]:
+            raise _BudgetShort
+        posting = ledger.earn_posting(row[1:] if row[1] is not None else None, points)
+        granted = {c: wanted[c] for c in sorted(wanted) if wanted[c] > 0}
+        # Nothing posted: ``earn`` runs it again and says why (or replays).
+        return granted, posting or ledger.earn(**args, savepoint=False)
     granted = campaign_budget_take(wanted=wanted, budgeted=budgeted, member_id=member_id)
     points = breakdown.rule_points + sum(granted.values())
     if points <= 0:
@@ -339,12 +347,27 @@ def purchase_record(
     idempotency key, or same external id) returns the original result.
 
     Five round trips in one transaction: psycopg's BEGIN, the member's lock with
-    the snapshot of everything pricing needs, the campaign budgets with the ledger
-    earn, the receipt with its lines (the tier check in the same statement), and
-    the commit.
+    the snapshot of everything pricing needs, the campaign budget's take with the
+    ledger earn (one statement), the receipt with its lines (the tier check in the
+    same statement), and the commit. When the member's bucket of a budgeted
+    campaign falls short, that transaction rolls back and the purchase is recorded
+    again taking the budgets in turn (``_take_and_earn``).
     """
     now = now or timezone.now()
     validate_receipt(receipt, now)
+    try:
+        return _record(receipt, idempotency, now, budgets_together=True)
+    except _BudgetShort:
+        return _record(receipt, idempotency, now, budgets_together=False)
+
+
+def _record(
+    receipt: Receipt,
+    idempotency: IdempotencyKey | None,
+    now: datetime,
+    *,
+    budgets_together: bool,
+) -> PurchaseResult:
     partner = current_partner()
     schema = current_schema()
     member_id: int | None = None
@@ -368,7 +391,9 @@ def purchase_record(
                 raise InvalidReceipt(f"unknown store {receipt.store_code!r}", field="store")
             breakdown = _breakdown_of(receipt, snapshot)
             # Hot rows last: campaign budgets, then the ledger, then commit.
-            granted, posting = _take_and_earn(receipt, breakdown, snapshot, member_id, partner)
+            granted, posting = _take_and_earn(
+                receipt, breakdown, snapshot, member_id, partner, together=budgets_together
+            )
             points = breakdown.rule_points + sum(granted.values())
             details = _details(breakdown, granted, points)
             details["attribution"] = [

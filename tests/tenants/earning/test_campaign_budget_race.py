@@ -112,17 +112,19 @@ def test_a_covered_budget_take_travels_with_the_earn_and_a_short_one_is_undone(
             )
         issued = campaign_issued_points(campaign.pk)
         purchases = Purchase.objects.filter(member_id=member).count()
-    # then the first's take and earn went in one round trip, nothing rolled back
+    # then the first's take was the gate of its earn: one statement, no savepoint,
+    # nothing rolled back
     first_sent = _statement_starts(first_queries)
-    take = first_sent.index("[driver] SAVEPOINT budget_take")
-    assert first_sent[take + 1].startswith("[driver] WITH took")
-    assert first_sent[take + 2].startswith("[driver] WITH wallet")  # the earn
-    assert not any("ROLLBACK TO" in sql for sql in first_sent)
+    assert sum(sql.startswith("[driver] WITH gate") for sql in first_sent) == 1
+    assert not any("budget_take" in sql or "ROLLBACK" in sql for sql in first_sent)
     assert (first.campaign_points, first.points) == (15, 30)
-    # and the second's speculative earn of 30 was undone: the budget took what was
-    # left anywhere (its bucket's 5, then other buckets), and one earn posted it
+    # and the second's gated earn found its bucket short: its transaction rolled
+    # back, and the purchase was recorded again taking the budget in turn (its
+    # bucket's 5, then other buckets) before one earn of what it gave
     second_sent = _statement_starts(second_queries)
-    assert "[driver] ROLLBACK TO" in second_sent
+    gated = second_sent.index("[driver] WITH gate")
+    assert second_sent[gated + 1].startswith("ROLLBACK")  # the whole purchase
+    assert "[driver] SAVEPOINT budget_take" in second_sent[gated + 1 :]
     assert (second.campaign_points, second.points) == (15, 30)
     assert issued == 30
     assert ledger_selectors.balance(member) == 60

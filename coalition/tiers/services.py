@@ -10,17 +10,12 @@ balance) at every partner over the qualification period.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from celery import shared_task
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.types.numeric import Int8
@@ -56,8 +51,6 @@ from coalition.tiers.selectors import (
 )
 from coalition.webhooks import services as webhooks
 from loyalty_kernel import driver_sql, jobs
-
-logger = logging.getLogger(__name__)
 
 ROLLING_PERIOD = timedelta(days=365)
 
@@ -146,72 +139,6 @@ def tier_evaluate(*, member_id: int, now: datetime | None = None) -> MemberTier 
             points, now,
         )  # fmt: skip
         return current
-
-
-@shared_task(name="tiers.evaluate", acks_late=True)
-def evaluate(member_id: int, at: str) -> bool:
-    """``tier_evaluate`` as a job (``tier_evaluate_after``); True if the member
-    holds a level after it. Idempotent: it decides again under the member's tier row
-    lock, so a job run twice upgrades once."""
-    return tier_evaluate(member_id=member_id, now=datetime.fromisoformat(at)) is not None
-
-
-# Upgrade jobs this process published lately ({(member id, level held): when, on
-# the monotonic clock}): until a worker has run one, every purchase of the member
-# finds the upgrade still due, and one job is enough (it decides under the lock).
-# Once it has run, the member holds another level: the next upgrade is a new key.
-_PUBLISHED: dict[tuple[int, str | None], float] = {}
-_PUBLISHED_LOCK = threading.Lock()
-REPUBLISH_AFTER = 30.0  # seconds: a job lost with its worker is published again
-
-
-def _publish_due(key: tuple[int, str | None]) -> bool:
-    """Whether to publish this upgrade job now (and remember it)."""
-    now = time.monotonic()
-    with _PUBLISHED_LOCK:
-        if now - _PUBLISHED.get(key, -REPUBLISH_AFTER) < REPUBLISH_AFTER:
-            return False
-        if len(_PUBLISHED) >= 10_000:  # forget what is past its time
-            for stale in [k for k, at in _PUBLISHED.items() if now - at >= REPUBLISH_AFTER]:
-                del _PUBLISHED[stale]
-        _PUBLISHED[key] = now
-        return True
-
-
-def tier_evaluate_after(*, member_id: int, now: datetime, held: str | None) -> None:
-    """``tier_evaluate`` for a caller whose points have committed and which found an
-    upgrade due. With a broker it is a job (``tiers.evaluate``), published once the
-    current transaction (if any) commits, so a request only publishes it and
-    answers: an upgrade is a transaction of about ten statements, and the member's
-    e-mail follows it. Until a worker has run it the member's purchases find the
-    upgrade still due: while they hold the same level (``held``, the code the check
-    read, None for none), this process publishes it again only after
-    ``REPUBLISH_AFTER`` seconds. Without a broker it runs here and now, and so
-    it does when the broker refuses the job. A failure is logged, never raised: the
-    caller's work stands, and the member's next earn finds the upgrade still due."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        _evaluate_logged(member_id, now)
-        return
-
-    key = (member_id, held)
-
-    def publish() -> None:
-        if not _publish_due(key):
-            return
-        if not jobs.send_now(evaluate, member_id, now.isoformat()):
-            with _PUBLISHED_LOCK:
-                _PUBLISHED.pop(key, None)
-            _evaluate_logged(member_id, now)
-
-    publish.__qualname__ = "tier_evaluate_after<tiers.evaluate>"
-    transaction.on_commit(publish, robust=True)
-
-
-def _evaluate_logged(member_id: int, now: datetime) -> None:
-    try:
-        tier_evaluate(member_id=member_id, now=now)
-    except Exception:
-        logger.exception("tier upgrade of member %s failed", member_id)
 
 
 def _upgrade_to(

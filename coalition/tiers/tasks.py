@@ -6,8 +6,10 @@ from celery import shared_task
 
 from coalition.tiers import services
 from coalition.tiers.notices import send_change_notice
+from coalition.tiers.upgrades import evaluate
 
-__all__ = ["review", "send_change_notice"]  # the notice task is declared with the services
+# the notice and upgrade tasks are declared beside the code that enqueues them
+__all__ = ["evaluate", "review", "send_change_notice"]
 
 
 @shared_task(name="tiers.review", acks_late=True)

@@ -28,7 +28,8 @@ from coalition.ledger import services as ledger
 from coalition.ledger.errors import IdempotencyKeyReused, PartnerNotActive
 from coalition.members.errors import MemberNotActive
 from coalition.members.models import MemberStatus
-from coalition.tiers.services import tier_evaluate_after, tier_upgrade_check, tier_upgrade_due
+from coalition.tiers.services import tier_upgrade_check, tier_upgrade_due
+from coalition.tiers.upgrades import tier_evaluate_after
 from coalition.webhooks import services as webhooks
 from loyalty_kernel import driver_sql
 from loyalty_kernel.idempotency import IdempotencyKey

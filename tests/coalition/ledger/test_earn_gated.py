@@ -28,6 +28,8 @@ _GATE = (
 
 @pytest.fixture
 def counter(db: None) -> None:
+    # a rolled-back test may have removed the partner accounts this process remembers
+    services.forget_known_accounts()
     with connection.cursor() as cursor:
         cursor.execute(_COUNTER)
         cursor.execute("INSERT INTO gate_counter VALUES (1, 0, 50)")

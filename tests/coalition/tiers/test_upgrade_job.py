@@ -1,7 +1,7 @@
 """An upgrade found due after a purchase: a job when a broker is configured (the
 request only publishes it, once its transaction commits), in the request without
 one, and in the request too when the broker refuses the job
-(tiers.services.tier_evaluate_after)."""
+(tiers.upgrades.tier_evaluate_after)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from coalition.members.services import member_enrol
-from coalition.tiers import services as tier_services
+from coalition.tiers import upgrades
 from coalition.tiers.models import TierLevel
 from coalition.tiers.selectors import tier_code_of
 from tenants.partners.models import Partner
@@ -36,8 +36,8 @@ def due(db: None, partner_a: Partner) -> tuple[int, datetime]:
 
 def test_without_a_broker_the_upgrade_runs_in_the_request(due: tuple[int, datetime]) -> None:
     member_id, now = due
-    with mock.patch.object(tier_services.jobs, "send_now") as send:
-        tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+    with mock.patch.object(upgrades.jobs, "send_now") as send:
+        upgrades.tier_evaluate_after(member_id=member_id, now=now, held=None)
     send.assert_not_called()
     assert tier_code_of(member_id) == "silver"
 
@@ -53,17 +53,17 @@ def test_with_a_broker_the_request_publishes_a_job_after_its_commit(
         published.append(args)
         return True
 
-    with mock.patch.object(tier_services.jobs, "send_now", side_effect=send_now):
+    with mock.patch.object(upgrades.jobs, "send_now", side_effect=send_now):
         with django_capture_on_commit_callbacks(execute=True):
-            tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+            upgrades.tier_evaluate_after(member_id=member_id, now=now, held=None)
             assert published == []  # nothing before the commit
-        assert published == [(tier_services.evaluate, member_id, now.isoformat())]
+        assert published == [(upgrades.evaluate, member_id, now.isoformat())]
     # the request did not upgrade; the job, when a worker runs it, does
     assert tier_code_of(member_id) is None
-    assert tier_services.evaluate(member_id, now.isoformat()) is True
+    assert upgrades.evaluate(member_id, now.isoformat()) is True
     assert tier_code_of(member_id) == "silver"
     # and a second run of the same job changes nothing (acks_late: it may run twice)
-    assert tier_services.evaluate(member_id, now.isoformat()) is True
+    assert upgrades.evaluate(member_id, now.isoformat()) is True
     assert tier_code_of(member_id) == "silver"
 
 
@@ -72,11 +72,11 @@ def test_a_refused_job_runs_in_the_request(
     due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
 ) -> None:
     member_id, now = due
-    with mock.patch.object(tier_services.jobs, "send_now", return_value=False) as send, \
+    with mock.patch.object(upgrades.jobs, "send_now", return_value=False) as send, \
             django_capture_on_commit_callbacks(execute=True):  # fmt: skip
-        tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+        upgrades.tier_evaluate_after(member_id=member_id, now=now, held=None)
     # refused, so the request upgraded (and queued the member's e-mail after it)
-    assert send.call_args_list[0] == mock.call(tier_services.evaluate, member_id, now.isoformat())
+    assert send.call_args_list[0] == mock.call(upgrades.evaluate, member_id, now.isoformat())
     assert tier_code_of(member_id) == "silver"
 
 
@@ -91,10 +91,10 @@ def test_a_rolled_back_transaction_publishes_nothing(
 
     def abandoned_request() -> None:
         with transaction.atomic():
-            tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+            upgrades.tier_evaluate_after(member_id=member_id, now=now, held=None)
             raise Abandon
 
-    with mock.patch.object(tier_services.jobs, "send_now") as send, \
+    with mock.patch.object(upgrades.jobs, "send_now") as send, \
             django_capture_on_commit_callbacks(execute=True) as callbacks, \
             pytest.raises(Abandon):  # fmt: skip
         abandoned_request()
@@ -115,18 +115,18 @@ def test_one_job_per_member_until_it_may_have_been_lost(
 
     def purchase() -> None:  # a request that found the upgrade due, and committed
         with django_capture_on_commit_callbacks(execute=True):
-            tier_services.tier_evaluate_after(member_id=member_id, now=now, held=None)
+            upgrades.tier_evaluate_after(member_id=member_id, now=now, held=None)
 
     tick = mock.Mock(side_effect=lambda: clock[0])
-    with mock.patch.object(tier_services.jobs, "send_now", return_value=True) as send, \
-            mock.patch.object(tier_services.time, "monotonic", tick):  # fmt: skip
+    with mock.patch.object(upgrades.jobs, "send_now", return_value=True) as send, \
+            mock.patch.object(upgrades.time, "monotonic", tick):  # fmt: skip
         for _ in range(5):  # five purchases in a row
             purchase()
         assert send.call_count == 1
-        clock[0] += tier_services.REPUBLISH_AFTER
+        clock[0] += upgrades.REPUBLISH_AFTER
         purchase()
         assert send.call_count == 2
         # and once the member holds a level, the next upgrade is a job of its own
         with django_capture_on_commit_callbacks(execute=True):
-            tier_services.tier_evaluate_after(member_id=member_id, now=now, held="blue")
+            upgrades.tier_evaluate_after(member_id=member_id, now=now, held="blue")
         assert send.call_count == 3

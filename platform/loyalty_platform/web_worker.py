@@ -24,8 +24,8 @@ Two rules put that right, without coordination between workers:
 
 When every worker is busy, nothing changes: connections queue as before.
 The rules read the worker's own counts (``nr_conns``, its kept-alive and
-pending connections), gunicorn internals of the versions pyproject.toml allows;
-``tests/loyalty_platform/test_web_worker.py`` fails if they move.
+pending connections), gunicorn internals of the 27.x releases pyproject.toml
+allows; ``tests/loyalty_platform/test_web_worker.py`` fails if they move.
 """
 
 from __future__ import annotations

@@ -131,6 +131,39 @@ def test_a_covered_budget_take_travels_with_the_earn_and_a_short_one_is_undone(
     assert len(ledger_selectors.lots(member)) == purchases == 2
 
 
+def test_two_budgeted_campaigns_are_taken_in_turn_each_clipped(
+    db: None, partner_a: Partner
+) -> None:
+    # given a x2 campaign with plenty of budget and a 5-point bonus with 7 left
+    now = timezone.now()
+    with in_partner(partner_a):
+        double = _double_points_campaign(now, budget=10_000)
+        bonus = earning.campaign_create(
+            name=uid("bonus"), kind="bonus", params={"points": 5},
+            starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
+            budget_points=7,
+        )  # fmt: skip
+        # when two purchases each want 10 doubled points and the 5-point bonus
+        results = []
+        sent = []
+        for sku in ("A", "B"):
+            with CaptureQueriesContext(connection) as queries:
+                results.append(
+                    purchase_record(
+                        receipt(new_member().pk, now, ReceiptLine(sku, "food", 1, 1000)), now=now
+                    )
+                )
+            sent.append(_statement_starts(queries))
+        issued = (campaign_issued_points(double.pk), campaign_issued_points(bonus.pk))
+    # then each campaign's budget was taken in turn (no gated earn, two takes each),
+    assert all(not any(sql.startswith("[driver] WITH gate") for sql in s) for s in sent)
+    assert [s.count("[driver] SAVEPOINT budget_take") for s in sent] == [2, 2]
+    # the first got both in full, the second the bonus's last 2 points
+    assert [r.campaign_points for r in results] == [15, 12]
+    assert [r.points for r in results] == [25, 22]
+    assert issued == (20, 7)
+
+
 def test_concurrent_purchases_never_overspend_the_budget(
     live_db: None, race_partner: Partner
 ) -> None:

@@ -57,6 +57,7 @@ from loyalty_graphql.limits import (
     with_code,
 )
 from loyalty_graphql.middleware import UNAVAILABLE
+from loyalty_graphql.variables import CompiledVariablesContext
 from loyalty_kernel.tenancy import current_tenant
 
 logger = logging.getLogger(__name__)
@@ -363,6 +364,7 @@ class LoyaltyGraphQLView(GraphQLView):
                 operation_name=operation_name,
                 middleware=self.get_middleware(request),
                 hide_suggestions=not settings.LOYALTY_GRAPHQL_INTROSPECTION,
+                execution_context_class=CompiledVariablesContext,
             )
         except DATABASE_UNAVAILABLE:
             raise

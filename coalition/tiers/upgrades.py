@@ -1,7 +1,7 @@
-"""A tier upgrade a purchase found due, after its commit: a job (``tiers.evaluate``)
-when a broker is configured, so the purchase answers without waiting for it; in the
-request without one. ``services.tier_evaluate`` decides either way, under the
-member's tier row lock."""
+"""A tier upgrade an earn found due, after its commit: a job (``tiers.evaluate``)
+when a broker is configured, so the purchase (or the behaviour award, or the
+referral) answers without waiting for it; in the request without one.
+``services.tier_evaluate`` decides either way, under the member's tier row lock."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from coalition.tiers import services
-from loyalty_kernel import jobs
+from coalition.tiers.errors import TierError
+from loyalty_kernel import driver_sql, jobs
 
 logger = logging.getLogger(__name__)
 
@@ -84,3 +86,23 @@ def _evaluate_logged(member_id: int, now: datetime) -> None:
         services.tier_evaluate(member_id=member_id, now=now)
     except Exception:
         logger.exception("tier upgrade of member %s failed", member_id)
+
+
+def tier_upgrade_after_earn(*, member_id: int) -> None:
+    """After points landed other than by a purchase (a behaviour award, a
+    referral): the upgrade check, one statement, and only when an upgrade is due,
+    ``tier_evaluate_after``. A purchase sends the check with its own statements;
+    these earns used to run the whole upgrade transaction in the request, every
+    time, and let its failure reach a caller whose points had committed. Never
+    raises: the check runs under a savepoint (the caller's transaction, if any,
+    stays usable), a failure is logged, and the member's next earn checks again."""
+    now = timezone.now()  # after the earn: its points fall inside the window
+    try:
+        with transaction.atomic():
+            row = driver_sql.prepared(*services.tier_upgrade_check(member_id=member_id, now=now))
+            due = services.tier_upgrade_due(row)
+    except (DatabaseError, TierError):
+        logger.exception("tier upgrade check of member %s failed", member_id)
+        return
+    if due and row is not None:
+        tier_evaluate_after(member_id=member_id, now=now, held=row[1])

@@ -20,7 +20,7 @@ from coalition.audit.services import audit_record
 from coalition.expiry.services import lot_expiry_for
 from coalition.ledger import services as ledger
 from coalition.members.services import member_get_active
-from coalition.tiers.services import tier_evaluate
+from coalition.tiers.upgrades import tier_upgrade_after_earn
 from loyalty_kernel.idempotency import IdempotencyKey
 from loyalty_kernel.tenancy import current_tenant
 from tenants.earning import engine
@@ -452,7 +452,7 @@ def behaviour_award(
                 )
         except IntegrityError:
             raise AwardLimitReached(f"{event} was just awarded to this member") from None
-    tier_evaluate(member_id=member_id)  # upgrades happen at once, whatever earned
+    tier_upgrade_after_earn(member_id=member_id)  # whatever earned, upgrades follow
     return AwardResult(award.pk, points, posting.transaction_id)
 
 
@@ -564,7 +564,7 @@ def referral_record(
                 ),
                 memo="referred",
             )
-    tier_evaluate(member_id=referrer.pk)
+    tier_upgrade_after_earn(member_id=referrer.pk)
     if rule.referee_points:
-        tier_evaluate(member_id=referee.pk)
+        tier_upgrade_after_earn(member_id=referee.pk)
     return ReferralResult(referral.pk, True, "", rule.points, rule.referee_points)

@@ -31,6 +31,7 @@ from tenants.earning import engine
 from tenants.earning.selectors import (
     campaigns_from,
     campaigns_running_sql,
+    daily_cap_in_force_sql,
     member_segments_sql,
     published_rules,
     schema_sql,
@@ -48,7 +49,9 @@ class PricingSnapshot:
     member_number: str
     country: str
     db_now: datetime  # now() of the transaction: the ledger stamps the earn with it
-    points_today: int  # rule points earned here on the purchase's local day
+    # rule points earned here on the purchase's local day; 0 (not read) when the
+    # version in force has no daily cap, the only rule that counts them
+    points_today: int
     has_purchases: bool  # here, before this one
     tier: str | None
     segments: frozenset[str]
@@ -79,7 +82,10 @@ def _columns(s: str) -> tuple[str, ...]:
         "m.member_number",
         "m.country",
         "now()",
-        rule_points_between_sql(s, member=member, start="%(day_start)s", end="%(day_end)s"),
+        # 0 without a daily cap in force: nothing else reads the day's points
+        f"CASE WHEN {daily_cap_in_force_sql(s, at='at')} THEN "
+        + rule_points_between_sql(s, member=member, start="%(day_start)s", end="%(day_end)s")
+        + " ELSE 0 END",
         has_purchases_sql(s, member=member),
         member_tier_code_sql(member=member),
         member_segments_sql(s, member=member),

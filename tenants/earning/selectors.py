@@ -45,9 +45,21 @@ def version_in_force_sql(s: str, *, at: str = "at") -> str:
     as ``%(at)s`` (the latest effective one not after it), NULL if none. ``s`` is
     the schema as SQL (``schema_sql``). Published versions never share an instant
     (a unique constraint), so the order is total."""
-    return f"""(SELECT ARRAY[v.id, v.number] FROM {s}.earning_rulesetversion v
+    return _in_force(s, "ARRAY[v.id, v.number]", at)
+
+
+def _in_force(s: str, what: str, at: str) -> str:
+    return f"""(SELECT {what} FROM {s}.earning_rulesetversion v
     WHERE v.published_at IS NOT NULL AND v.effective_from <= %({at})s
     ORDER BY v.effective_from DESC LIMIT 1)"""  # noqa: S608 - identifiers and placeholders only, values are parameters
+
+
+def daily_cap_in_force_sql(s: str, *, at: str = "at") -> str:
+    """Whether the version in force at ``%(at)s`` has a daily cap: only then does a
+    purchase need the member's rule points of the day here, which it would
+    otherwise sum on every purchase, one more row with each purchase of the day."""
+    return f"""EXISTS (SELECT 1 FROM {s}.earning_earnrule r
+    WHERE r.kind = 'daily_cap' AND r.version_id = {_in_force(s, "v.id", at)})"""  # noqa: S608 - identifiers and placeholders only, values are parameters
 
 
 def version_from(value: Any) -> tuple[int, int] | None:

@@ -28,7 +28,13 @@ from coalition.members.models import Member
 from coalition.tiers.models import MemberTier, TierLevel
 from coalition.tiers.selectors import tier_code_of
 from tenants.earning import engine, pricing
-from tenants.earning.models import Campaign, RuleSetVersion, Segment, SegmentMember
+from tenants.earning.models import (
+    Campaign,
+    EarnRule,
+    RuleSetVersion,
+    Segment,
+    SegmentMember,
+)
 from tenants.earning.selectors import (
     campaign_state,
     campaigns_running,
@@ -307,12 +313,21 @@ def test_snapshot_store_agrees_with_the_store_table(
         st.tuples(st.integers(-60, 60), st.integers(0, 50), st.booleans()), max_size=8
     ),
     at=st.integers(-30, 30),
+    capped=st.booleans(),
 )
 def test_snapshot_daily_points_and_first_purchase_agree_with_the_purchases(
-    db: None, partner_a: Partner, purchases: list[tuple[int, int, bool]], at: int
+    db: None, partner_a: Partner, purchases: list[tuple[int, int, bool]], at: int, capped: bool
 ) -> None:
     with in_partner(partner_a), _rolled_back():
-        # given purchases of the member and of another member at hours around T0
+        # given the version in force, with a daily cap or without one
+        number = (RuleSetVersion.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+        version = RuleSetVersion.objects.create(
+            number=number, effective_from=T0 - timedelta(days=30), published_at=T0
+        )
+        EarnRule.objects.create(version=version, kind="base_rate", params={"rates": {"EUR": "1"}})
+        if capped:
+            EarnRule.objects.create(version=version, kind="daily_cap", params={"points": 500})
+        # and purchases of the member and of another member at hours around T0
         member, other = new_member(), new_member()
         for offset, points, ours in purchases:
             Purchase.objects.create(
@@ -325,12 +340,12 @@ def test_snapshot_daily_points_and_first_purchase_agree_with_the_purchases(
         # when the snapshot reads the member's day and history at this partner
         snapshot, _ = _snapshot(partner_a, member, instant)
 
-        # then its daily points are the rule points of the member's purchases on the
-        # partner's local day of the instant, and it knows whether there were any
+        # then under a daily cap its daily points are the rule points of the member's
+        # purchases on the partner's local day of the instant (without one nothing
+        # reads them: 0), and it knows whether there were any
         zone = ZoneInfo(partner_a.time_zone or "UTC")
         mine = list(Purchase.objects.filter(member=member))
         day = instant.astimezone(zone).date()
-        assert snapshot.points_today == sum(
-            p.rule_points for p in mine if p.occurred_at.astimezone(zone).date() == day
-        )
+        today = sum(p.rule_points for p in mine if p.occurred_at.astimezone(zone).date() == day)
+        assert snapshot.points_today == (today if capped else 0)
         assert snapshot.has_purchases == bool(mine)

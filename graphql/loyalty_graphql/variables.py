@@ -59,19 +59,14 @@ class _GiveUp(Exception):
     """Not a value the compiled road takes: graphql-core's coercion decides."""
 
 
-def _nullable(core: Coercer) -> Coercer:
+def _null_or(core: Coercer, *, required: bool) -> Coercer:
+    """A null (or absent) value is null, unless the type is non-null."""
+
     def coerce(value: Any) -> Any:
         if value is None or value is Undefined:
+            if required:
+                raise _GiveUp
             return None
-        return core(value)
-
-    return coerce
-
-
-def _non_null(core: Coercer) -> Coercer:
-    def coerce(value: Any) -> Any:
-        if value is None or value is Undefined:
-            raise _GiveUp
         return core(value)
 
     return coerce
@@ -145,8 +140,8 @@ def _input_object(
 
 def _compile(type_: Any, compiled: dict[str, Coercer], open_: set[str]) -> Coercer:
     if isinstance(type_, GraphQLNonNull):
-        return _non_null(_core(type_.of_type, compiled, open_))
-    return _nullable(_core(type_, compiled, open_))
+        return _null_or(_core(type_.of_type, compiled, open_), required=True)
+    return _null_or(_core(type_, compiled, open_), required=False)
 
 
 def _core(type_: Any, compiled: dict[str, Coercer], open_: set[str]) -> Coercer:

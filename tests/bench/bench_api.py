@@ -59,6 +59,7 @@ from coalition.tiers.models import TierLevel
 from coalition.tiers.selectors import tier_code_of
 from loyalty_graphql.auth import api_key_create
 from tenants.earning import services as earning
+from tenants.earning.models import Campaign
 from tenants.earning.selectors import version_in_force
 from tenants.partners.models import Partner
 from tenants.purchases.models import Purchase
@@ -104,6 +105,7 @@ DEMO_RULES: list[tuple[str, dict[str, Any]]] = [
     ("category_multiplier", {"category": "fresh", "multiplier": "2"}),
     ("exclude_categories", {"categories": ["gift_cards", "tobacco"]}),
 ]
+DEMO_CAMPAIGN = "Double points fortnight"
 DEMO_TIERS = (("blue", "Blue", 0), ("silver", "Silver", 2000), ("gold", "Gold", 5000),
               ("platinum", "Platinum", 15000))  # fmt: skip
 # (sku, category, quantity, unit price) of the demo receipts
@@ -460,11 +462,13 @@ def _set_up_profile(partner: Partner, now: Any) -> None:
             for kind, params in rules:
                 earning.rule_add(version=version, kind=kind, params=params)
             earning.ruleset_publish(version=version, effective_from=now, now=now)
-        if PROFILE == "demo":
+        if PROFILE == "demo" and not Campaign.objects.filter(name=DEMO_CAMPAIGN).exists():
             # budgeted like the demo's (its points are counted in budget buckets),
-            # with enough budget for every run
+            # with enough budget for every run; once per test database (its partner
+            # schemas outlive a test: a second one made every later test's purchases
+            # take two budgets in turn)
             earning.campaign_create(
-                name="Double points fortnight", kind="multiplier", params={"multiplier": "2"},
+                name=DEMO_CAMPAIGN, kind="multiplier", params={"multiplier": "2"},
                 starts_at=now, ends_at=now + timedelta(days=14), budget_points=100_000_000,
             )  # fmt: skip
     if PROFILE == "demo":

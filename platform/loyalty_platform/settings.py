@@ -261,6 +261,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Late acknowledgement is opted into per task, only by idempotent ones.
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connection before and after every task
+# (then each task opens a backend: connect, authenticate, warm the catalog caches).
+# A reuse count makes it close only every that many tasks, and loyalty_platform.celery
+# applies Django's own rules around each task instead, as around a request: the
+# connection is kept for DATABASE_CONN_MAX_AGE and replaced when found unusable.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 5}
 CELERY_TIMEZONE = "UTC"

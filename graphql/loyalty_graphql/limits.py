@@ -547,13 +547,58 @@ class LocalWindows:
 local_windows = LocalWindows()
 
 
+WINDOW_TTL_SECONDS = 2  # a window's count outlives its second, then goes
+
+_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+_redis_clients: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+_redis_clients_lock = threading.Lock()
+
+
+def _redis_client() -> Any:
+    """A redis-py client on the shared cache's server when it is Django's Redis
+    cache (its first location, the one it writes to, with its options), else
+    None. One per location and options, made once: redis-py's client and pool
+    are safe across threads, and its pool reconnects after a fork. Read from the
+    settings on each call, so a changed ``CACHES`` takes effect at once."""
+    config = settings.CACHES.get("default", {})
+    if config.get("BACKEND") != _REDIS_CACHE:
+        return None
+    location = config.get("LOCATION") or ""
+    first = (location.split(",") if isinstance(location, str) else list(location))[0]
+    options = tuple(sorted((config.get("OPTIONS") or {}).items()))
+    key = (first.strip(), options)
+    client = _redis_clients.get(key)
+    if client is None:
+        import redis  # Django's Redis cache needs it too
+
+        with _redis_clients_lock:
+            client = _redis_clients.get(key)
+            if client is None:
+                pool = redis.ConnectionPool.from_url(key[0], **dict(options))
+                client = _redis_clients[key] = redis.Redis(connection_pool=pool)
+    return client
+
+
 def _shared_count(key: str, second: int) -> int:
+    """This request's number in its window, counted in the shared cache. With
+    Redis, one round trip (INCR and EXPIRE, pipelined): Django's cache API
+    would take three (``add`` is a SET NX; its ``incr`` checks that the key
+    exists first), and this runs on every request. The key is the cache's own
+    (``make_key``), and the count a plain integer, as the cache API stores it."""
     window = f"ratelimit:{key}:{second}"
-    cache.add(window, 0, timeout=2)
+    client = _redis_client()
+    if client is not None:
+        redis_key = cache.make_key(window)
+        pipeline = client.pipeline(transaction=False)
+        pipeline.incr(redis_key)
+        pipeline.expire(redis_key, WINDOW_TTL_SECONDS)
+        count, _ = pipeline.execute()
+        return int(count)
+    cache.add(window, 0, timeout=WINDOW_TTL_SECONDS)
     try:
         return int(cache.incr(window))
     except ValueError:  # expired between add and incr
-        cache.add(window, 1, timeout=2)
+        cache.add(window, 1, timeout=WINDOW_TTL_SECONDS)
         return 1
 
 

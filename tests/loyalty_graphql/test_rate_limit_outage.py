@@ -123,17 +123,7 @@ def test_with_redis_up_requests_are_counted_in_redis(
     db: None, partner_a: Partner, clock: Clock
 ) -> None:
     # given: a real Redis as the shared cache (skipped where none runs)
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} unreachable in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable")
-    finally:
-        client.close()
+    _real_redis()
     key = s.partner_key(partner_a, ["read"])
     frozen = time.time() + 9_000_000
     with (
@@ -145,3 +135,52 @@ def test_with_redis_up_requests_are_counted_in_redis(
         # then: the third is refused, and the count is in Redis, not in this process
         assert statuses == [200, 200, 429]
         assert limits.local_windows.count("probe", int(frozen)) == 1
+
+
+def _real_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {REDIS_URL} unreachable in CI: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable")
+    finally:
+        client.close()
+
+
+def test_a_request_is_counted_in_one_round_trip_under_the_caches_key(clock: Clock) -> None:
+    # given: a real Redis as the shared cache, and a second nobody has counted in
+    import redis
+    from django.core.cache import cache
+
+    _real_redis()
+    second = int(time.time()) + 10_000_000 + os.getpid()
+    sent = mock.patch.object(
+        redis.connection.AbstractConnection, "send_packed_command", autospec=True,
+        side_effect=redis.connection.AbstractConnection.send_packed_command,
+    )  # fmt: skip
+    with override_settings(CACHES=_redis_cache(REDIS_URL)):
+        limits._shared_count("warm-up", second)  # the connection's own set-up commands
+        with sent as sends:
+            # when: three requests of one caller are counted
+            counts = [limits._shared_count("probe-key", second) for _ in range(3)]
+        # then: each took one round trip to Redis (Django's cache API takes three)
+        assert counts == [1, 2, 3]
+        assert sends.call_count == 3
+        # and: the count sits under the cache's own key, as a plain integer the
+        # cache API reads, and goes after its window
+        assert cache.get(f"ratelimit:probe-key:{second}") == 3
+        ttl = redis.Redis.from_url(REDIS_URL).ttl(cache.make_key(f"ratelimit:probe-key:{second}"))
+        assert 0 < ttl <= limits.WINDOW_TTL_SECONDS
+
+
+def test_without_redis_the_cache_api_counts(clock: Clock) -> None:
+    # given: the in-process cache (no Redis configured)
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    second = int(time.time()) + 11_000_000
+    with override_settings(CACHES=locmem):
+        # when/then: requests are counted in it
+        assert [limits._shared_count("probe-key", second) for _ in range(3)] == [1, 2, 3]

@@ -550,7 +550,9 @@ local_windows = LocalWindows()
 WINDOW_TTL_SECONDS = 2  # a window's count outlives its second, then goes
 
 _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
-_redis_clients: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+# OPTIONS that Django's Redis cache takes for itself; the rest go to the pool
+_CACHE_OWN_OPTIONS = ("pool_class", "parser_class", "serializer")
+_redis_clients: dict[tuple[str, str], Any] = {}
 _redis_clients_lock = threading.Lock()
 
 
@@ -564,9 +566,13 @@ def _redis_client() -> Any:
     if config.get("BACKEND") != _REDIS_CACHE:
         return None
     location = config.get("LOCATION") or ""
-    first = (location.split(",") if isinstance(location, str) else list(location))[0]
-    options = tuple(sorted((config.get("OPTIONS") or {}).items()))
-    key = (first.strip(), options)
+    first = (location.split(",") if isinstance(location, str) else list(location))[0].strip()
+    options = {
+        name: value
+        for name, value in (config.get("OPTIONS") or {}).items()
+        if name not in _CACHE_OWN_OPTIONS
+    }
+    key = (first, repr(sorted(options.items())))
     client = _redis_clients.get(key)
     if client is None:
         import redis  # Django's Redis cache needs it too
@@ -574,7 +580,7 @@ def _redis_client() -> Any:
         with _redis_clients_lock:
             client = _redis_clients.get(key)
             if client is None:
-                pool = redis.ConnectionPool.from_url(key[0], **dict(options))
+                pool = redis.ConnectionPool.from_url(first, **options)
                 client = _redis_clients[key] = redis.Redis(connection_pool=pool)
     return client
 

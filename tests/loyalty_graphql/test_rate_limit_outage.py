@@ -184,3 +184,19 @@ def test_without_redis_the_cache_api_counts(clock: Clock) -> None:
     with override_settings(CACHES=locmem):
         # when/then: requests are counted in it
         assert [limits._shared_count("probe-key", second) for _ in range(3)] == [1, 2, 3]
+
+
+def test_the_caches_own_options_stay_with_the_cache(clock: Clock) -> None:
+    # given: Django's Redis cache with options of its own (its pool and parser
+    # classes, which are not the pool's keyword arguments) and an unhashable one
+    _real_redis()
+    config = _redis_cache(REDIS_URL)
+    config["default"]["OPTIONS"].update(
+        pool_class="redis.BlockingConnectionPool",
+        parser_class="redis.connection._RESP2Parser",
+        retry_on_error=[ConnectionError],
+    )
+    second = int(time.time()) + 12_000_000 + os.getpid()
+    with override_settings(CACHES=config):
+        # when/then: the limiter still counts in Redis
+        assert [limits._shared_count("probe-options", second) for _ in range(2)] == [1, 2]

@@ -552,36 +552,36 @@ WINDOW_TTL_SECONDS = 2  # a window's count outlives its second, then goes
 _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 # OPTIONS that Django's Redis cache takes for itself; the rest go to the pool
 _CACHE_OWN_OPTIONS = ("pool_class", "parser_class", "serializer")
-_redis_clients: dict[tuple[str, str], Any] = {}
-_redis_clients_lock = threading.Lock()
+# (the CACHES["default"] it was made for, the client or None): a changed CACHES is
+# a new dict (override_settings), so a stale client is never used
+_redis_client_for: tuple[Any, Any] = (None, None)
 
 
 def _redis_client() -> Any:
     """A redis-py client on the shared cache's server when it is Django's Redis
-    cache (its first location, the one it writes to, with its options), else
-    None. One per location and options, made once: redis-py's client and pool
-    are safe across threads, and its pool reconnects after a fork. Read from the
-    settings on each call, so a changed ``CACHES`` takes effect at once."""
+    cache (its first location, the one it writes to, with its pool options), else
+    None. Made once per cache configuration: redis-py's client and pool are safe
+    across threads, and its pool reconnects after a fork. Two threads making the
+    first one at once each make one; the last kept wins, the other is dropped."""
+    global _redis_client_for
     config = settings.CACHES.get("default", {})
-    if config.get("BACKEND") != _REDIS_CACHE:
-        return None
-    location = config.get("LOCATION") or ""
-    first = (location.split(",") if isinstance(location, str) else list(location))[0].strip()
-    options = {
-        name: value
-        for name, value in (config.get("OPTIONS") or {}).items()
-        if name not in _CACHE_OWN_OPTIONS
-    }
-    key = (first, repr(sorted(options.items())))
-    client = _redis_clients.get(key)
-    if client is None:
+    made_for, client = _redis_client_for
+    if made_for is config:
+        return client
+    client = None
+    if config.get("BACKEND") == _REDIS_CACHE:
         import redis  # Django's Redis cache needs it too
 
-        with _redis_clients_lock:
-            client = _redis_clients.get(key)
-            if client is None:
-                pool = redis.ConnectionPool.from_url(first, **options)
-                client = _redis_clients[key] = redis.Redis(connection_pool=pool)
+        location = config.get("LOCATION") or ""
+        first = (location.split(",") if isinstance(location, str) else list(location))[0]
+        options = {
+            name: value
+            for name, value in (config.get("OPTIONS") or {}).items()
+            if name not in _CACHE_OWN_OPTIONS
+        }
+        pool = redis.ConnectionPool.from_url(first.strip(), **options)
+        client = redis.Redis(connection_pool=pool)
+    _redis_client_for = (config, client)
     return client
 
 

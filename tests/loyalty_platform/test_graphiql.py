@@ -12,6 +12,7 @@ from django.test import Client
 
 from tenants.partners.models import Partner
 from tests.testkit import PROJECT_ROOT, host_client
+from tests.testkit.browser import check_page
 
 VENDOR = PROJECT_ROOT / "platform" / "loyalty_platform" / "static" / "vendor"
 
@@ -92,3 +93,22 @@ def test_graphiql_renders_in_a_browser_with_no_outside_request(
     # and nothing was fetched from outside, and no script failed
     assert not browser_page.outside_requests, browser_page.outside_requests
     assert not browser_page.console_errors, browser_page.console_errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_graphiql_passes_the_accessibility_check(
+    browser_page: Any, partner_a: Partner, scheme: str
+) -> None:
+    # given a developer opening GraphiQL on a partner's host, in either theme
+    page = browser_page.page
+    page.emulate_media(color_scheme=scheme)
+    page.goto(browser_page.url("/graphql", host=f"{partner_a.slug}.localhost"))
+    page.wait_for_selector(".graphiql-container", timeout=20_000)
+
+    # then each editor has a name a screen reader reads out
+    for name in ("GraphQL query", "Variables (JSON)", "Request headers (JSON)", "Result"):
+        page.get_by_label(name, exact=True).wait_for(state="attached", timeout=5_000)
+    # and the page passes the check every page passes (no serious or critical
+    # axe-core finding, nothing fetched from outside), at desktop and phone widths
+    check_page(browser_page, f"graphiql-{scheme}")

@@ -70,5 +70,46 @@
     });
   }
 
+  // GraphiQL's editors (CodeMirror) type into a hidden textarea that has no
+  // label, and scroll in a region a keyboard cannot reach: name each editor
+  // for screen readers, and let Tab reach its scrolling region, whenever
+  // GraphiQL draws one (a new tab, the headers editor shown).
+  function editorName(input) {
+    if (input.closest(".graphiql-query-editor")) {
+      return "GraphQL query";
+    }
+    if (input.closest(".result-window")) {
+      return "Result";
+    }
+    var tool = input.closest(".graphiql-editor-tool");
+    if (tool) {
+      var editors = tool.querySelectorAll(".graphiql-editor");
+      return input.closest(".graphiql-editor") === editors[1]
+        ? "Request headers (JSON)" : "Variables (JSON)";
+    }
+    return "Editor";
+  }
+  function makeEditorsAccessible() {
+    editor.querySelectorAll(".CodeMirror textarea:not([aria-label])").forEach(function (input) {
+      input.setAttribute("aria-label", editorName(input));
+    });
+    editor.querySelectorAll(".CodeMirror-scroll[tabindex='-1']").forEach(function (region) {
+      region.setAttribute("tabindex", "0");
+      region.setAttribute("role", "region");
+      var input = region.parentElement.querySelector("textarea");
+      region.setAttribute("aria-label", (input ? editorName(input) : "Editor") + ", scrolling area");
+    });
+  }
+  var pending = false;
+  new window.MutationObserver(function () {
+    if (!pending) {
+      pending = true;
+      window.requestAnimationFrame(function () {
+        pending = false;
+        makeEditorsAccessible();
+      });
+    }
+  }).observe(editor, { childList: true, subtree: true });
+
   window.ReactDOM.render(window.React.createElement(GraphiQLWithExplorer), editor);
 })(document, window);

@@ -22,7 +22,8 @@ so every purchase also evaluates the member's tier (and upgrades some).
 
 Workers and threads: WEB_CONCURRENCY / WEB_THREADS when set (like `loyalty
 serve`), else the best setting found on the 2-core reference machine; database
-connections persist (DATABASE_CONN_MAX_AGE, 60 s unless set). Prints a
+connections persist (DATABASE_CONN_MAX_AGE, 60 s unless set); the per-key rate
+limit is raised out of the way (BENCH_RATE_LIMIT: its count still runs). Prints a
 table; asserts only that the work was really done (no timing thresholds: the
 machine may be shared, so the load average is printed with the figures).
 """
@@ -96,6 +97,12 @@ BROKER = os.environ.get(
     "BENCH_API_BROKER", os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 )
 JOBS = "Celery worker and beat"
+# The one API key of the 16 clients may send more than the production default of
+# LOYALTY_API_RATE_LIMIT (500 requests a second per key) in a fast second: on a
+# quick host the runs that did failed with HTTP 429, so only the slower runs were
+# ever reported. The limiter still counts every request (its cost is measured);
+# it just never refuses one here.
+BENCH_RATE_LIMIT = 1_000_000
 TARGET_RATE = 250.0  # purchases per second
 TARGET_P99_MS = 100.0
 HOST = "alpha.localhost"
@@ -266,6 +273,7 @@ def _start_server(database_url: str, log_dir: Path) -> Server:
         DATABASE_URL=database_url,
         SECRET_KEY=secrets.token_urlsafe(50),
         DATABASE_CONN_MAX_AGE=str(conn_max_age),
+        LOYALTY_API_RATE_LIMIT=str(BENCH_RATE_LIMIT),
         **({"REDIS_URL": broker} if broker else {}),
     )
     jobs = _start_jobs(env, log_dir) if broker else []

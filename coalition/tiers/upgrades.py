@@ -12,6 +12,7 @@ from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -39,8 +40,19 @@ _PUBLISHED_LOCK = threading.Lock()
 REPUBLISH_AFTER = 30.0  # seconds: a job lost with its worker is published again
 
 
+def _claim_key(key: tuple[int, str | None]) -> str:
+    member_id, held = key
+    return f"tiers:evaluate:{member_id}:{held or ''}"
+
+
 def _publish_due(key: tuple[int, str | None]) -> bool:
-    """Whether to publish this upgrade job now (and remember it)."""
+    """Whether to publish this upgrade job now (and remember it). The other web
+    processes find the same upgrade due from the member's next purchases, so the
+    first to claim it in the shared cache (Redis when configured; per process
+    otherwise) publishes it: one job per upgrade, not one per process. The claim
+    lasts ``REPUBLISH_AFTER`` like this process's memory of it, and costs a
+    round trip only when an upgrade is due. A cache that fails does not stop the
+    upgrade: the job is published (it decides again under the lock)."""
     now = time.monotonic()
     with _PUBLISHED_LOCK:
         if now - _PUBLISHED.get(key, -REPUBLISH_AFTER) < REPUBLISH_AFTER:
@@ -49,7 +61,21 @@ def _publish_due(key: tuple[int, str | None]) -> bool:
             for stale in [k for k, at in _PUBLISHED.items() if now - at >= REPUBLISH_AFTER]:
                 del _PUBLISHED[stale]
         _PUBLISHED[key] = now
+    try:
+        return bool(cache.add(_claim_key(key), 1, timeout=REPUBLISH_AFTER))
+    except Exception as exc:  # the shared cache is down: publish anyway
+        logger.warning("tier upgrade claim for member %s not shared (%s)", key[0], exc)
         return True
+
+
+def _unclaim(key: tuple[int, str | None]) -> None:
+    """The broker refused the job: let a later purchase publish it again."""
+    with _PUBLISHED_LOCK:
+        _PUBLISHED.pop(key, None)
+    try:
+        cache.delete(_claim_key(key))
+    except Exception as exc:
+        logger.warning("tier upgrade claim for member %s not released (%s)", key[0], exc)
 
 
 def tier_evaluate_after(*, member_id: int, now: datetime, held: str | None) -> None:
@@ -59,10 +85,11 @@ def tier_evaluate_after(*, member_id: int, now: datetime, held: str | None) -> N
     answers: an upgrade is a transaction of about ten statements, and the member's
     e-mail follows it. Until a worker has run it the member's purchases find the
     upgrade still due: while they hold the same level (``held``, the code the check
-    read, None for none), this process publishes it again only after
-    ``REPUBLISH_AFTER`` seconds. Without a broker it runs here and now, and so
-    it does when the broker refuses the job. A failure is logged, never raised: the
-    caller's work stands, and the member's next earn finds the upgrade still due."""
+    read, None for none), it is published again only after ``REPUBLISH_AFTER``
+    seconds, by whichever web process claims it first (``_publish_due``). Without
+    a broker it runs here and now, and so it does when the broker refuses the job.
+    A failure is logged, never raised: the caller's work stands, and the member's
+    next earn finds the upgrade still due."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         _evaluate_logged(member_id, now)
         return
@@ -73,8 +100,7 @@ def tier_evaluate_after(*, member_id: int, now: datetime, held: str | None) -> N
         if not _publish_due(key):
             return
         if not jobs.send_now(evaluate, member_id, now.isoformat()):
-            with _PUBLISHED_LOCK:
-                _PUBLISHED.pop(key, None)
+            _unclaim(key)
             _evaluate_logged(member_id, now)
 
     publish.__qualname__ = "tier_evaluate_after<tiers.evaluate>"

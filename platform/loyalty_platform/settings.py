@@ -215,7 +215,7 @@ X_FRAME_OPTIONS = "DENY"
 
 GRAPHENE = {"SCHEMA": "loyalty_graphql.schema.partner_schema"}
 
-# --- cache (rate limits) ---------------------------------------------------------
+# --- cache (rate limits, tier upgrade claims) ------------------------------------
 _redis_url = env_str("REDIS_URL")
 # Short socket timeouts: the rate limiter falls back to a per-process count when
 # Redis does not answer, and a Redis that hangs must not hold requests long.

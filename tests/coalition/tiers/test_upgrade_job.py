@@ -5,12 +5,14 @@ one, and in the request too when the broker refuses the job
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 from typing import Any
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -21,6 +23,8 @@ from coalition.tiers.models import TierLevel
 from coalition.tiers.selectors import tier_code_of
 from tenants.partners.models import Partner
 from tests.testkit.ledger import post_journal_at
+
+REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -124,9 +128,78 @@ def test_one_job_per_member_until_it_may_have_been_lost(
             purchase()
         assert send.call_count == 1
         clock[0] += upgrades.REPUBLISH_AFTER
+        cache.delete(upgrades._claim_key((member_id, None)))  # its shared claim expired too
         purchase()
         assert send.call_count == 2
         # and once the member holds a level, the next upgrade is a job of its own
         with django_capture_on_commit_callbacks(execute=True):
             upgrades.tier_evaluate_after(member_id=member_id, now=now, held="blue")
         assert send.call_count == 3
+
+
+def _shared_redis_cache() -> dict[str, Any]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {REDIS_URL} unreachable in CI: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable")
+    finally:
+        client.close()
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"upgrade-job-{uuid.uuid4().hex[:8]}",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_one_job_per_upgrade_whatever_the_number_of_web_processes(
+    due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
+) -> None:
+    """Each web process finds the upgrade due from the member's purchases it
+    serves; the first to claim it in the shared cache publishes the job. Before,
+    every process published its own (one job per process per upgrade)."""
+    member_id, now = due
+    with override_settings(CACHES=_shared_redis_cache()), \
+            mock.patch.object(upgrades.jobs, "send_now", return_value=True) as send:  # fmt: skip
+        for _process in range(4):  # four web processes, each with its own memory
+            upgrades._PUBLISHED.clear()
+            with django_capture_on_commit_callbacks(execute=True):
+                upgrades.tier_evaluate_after(member_id=member_id, now=now, held=None)
+        assert send.call_count == 1
+        # and when the broker refuses a job, the claim goes with it: the next
+        # purchase, in any process, publishes it again
+        send.return_value = False
+        cache.delete(upgrades._claim_key((member_id, None)))
+        upgrades._PUBLISHED.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            upgrades.tier_evaluate_after(member_id=member_id, now=now, held="silver")
+        assert cache.get(upgrades._claim_key((member_id, "silver"))) is None
+        cache.delete(upgrades._claim_key((member_id, None)))
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_a_cache_that_fails_does_not_stop_the_job(
+    due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
+) -> None:
+    member_id, now = due
+    unreachable = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    with override_settings(CACHES=unreachable), \
+            mock.patch.object(upgrades.jobs, "send_now", return_value=True) as send:  # fmt: skip
+        upgrades._PUBLISHED.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            upgrades.tier_evaluate_after(member_id=member_id, now=now, held=None)
+    assert send.call_args_list == [mock.call(upgrades.evaluate, member_id, now.isoformat())]

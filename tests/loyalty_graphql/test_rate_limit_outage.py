@@ -8,7 +8,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -18,18 +17,7 @@ from loyalty_graphql import limits
 from tenants.partners.models import Partner
 from tests.testkit import api as s
 from tests.testkit import free_port
-
-REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _redis_cache(url: str) -> dict[str, Any]:
-    return {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
-    }
+from tests.testkit.shared_redis import REDIS_URL, redis_cache, require_redis
 
 
 class Clock:
@@ -50,7 +38,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 def redis_down(clock: Clock) -> Iterator[None]:
-    with override_settings(CACHES=_redis_cache(f"redis://127.0.0.1:{free_port()}/0")):
+    with override_settings(CACHES=redis_cache(f"redis://127.0.0.1:{free_port()}/0")):
         yield
 
 
@@ -98,7 +86,7 @@ def test_a_cache_outage_is_logged_once_a_minute_and_retried_after_a_pause(
     # given: an unreachable cache, and a key
     key = s.partner_key(partner_a, ["read"])
     caplog.set_level(logging.WARNING, logger="loyalty_graphql.limits")
-    unreachable = _redis_cache(f"redis://127.0.0.1:{free_port()}/0")
+    unreachable = redis_cache(f"redis://127.0.0.1:{free_port()}/0")
     counting = mock.patch.object(limits, "_shared_count", wraps=limits._shared_count)
     with override_settings(CACHES=unreachable), counting as shared:
         # when: ten requests within the same few seconds
@@ -123,11 +111,11 @@ def test_with_redis_up_requests_are_counted_in_redis(
     db: None, partner_a: Partner, clock: Clock
 ) -> None:
     # given: a real Redis as the shared cache (skipped where none runs)
-    _real_redis()
+    require_redis()
     key = s.partner_key(partner_a, ["read"])
     frozen = time.time() + 9_000_000
     with (
-        override_settings(CACHES=_redis_cache(REDIS_URL), LOYALTY_API_RATE_LIMIT=2),
+        override_settings(CACHES=redis_cache(REDIS_URL), LOYALTY_API_RATE_LIMIT=2),
         mock.patch("loyalty_graphql.limits.time.time", return_value=frozen),
     ):
         # when: three quick requests with one key
@@ -137,32 +125,18 @@ def test_with_redis_up_requests_are_counted_in_redis(
         assert limits.local_windows.count("probe", int(frozen)) == 1
 
 
-def _real_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} unreachable in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable")
-    finally:
-        client.close()
-
-
 def test_a_request_is_counted_in_one_round_trip_under_the_caches_key(clock: Clock) -> None:
     # given: a real Redis as the shared cache, and a second nobody has counted in
     import redis
     from django.core.cache import cache
 
-    _real_redis()
+    require_redis()
     second = int(time.time()) + 10_000_000 + os.getpid()
     sent = mock.patch.object(
         redis.connection.AbstractConnection, "send_packed_command", autospec=True,
         side_effect=redis.connection.AbstractConnection.send_packed_command,
     )  # fmt: skip
-    with override_settings(CACHES=_redis_cache(REDIS_URL)):
+    with override_settings(CACHES=redis_cache(REDIS_URL)):
         limits._shared_count("warm-up", second)  # the connection's own set-up commands
         with sent as sends:
             # when: three requests of one caller are counted
@@ -189,8 +163,8 @@ def test_without_redis_the_cache_api_counts(clock: Clock) -> None:
 def test_the_caches_own_options_stay_with_the_cache(clock: Clock) -> None:
     # given: Django's Redis cache with options of its own (its pool and parser
     # classes, which are not the pool's keyword arguments) and an unhashable one
-    _real_redis()
-    config = _redis_cache(REDIS_URL)
+    require_redis()
+    config = redis_cache(REDIS_URL)
     config["default"]["OPTIONS"].update(
         pool_class="redis.BlockingConnectionPool",
         parser_class="redis.connection._RESP2Parser",

@@ -5,7 +5,6 @@ one, and in the request too when the broker refuses the job
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime
 from typing import Any
@@ -23,8 +22,7 @@ from coalition.tiers.models import TierLevel
 from coalition.tiers.selectors import tier_code_of
 from tenants.partners.models import Partner
 from tests.testkit.ledger import post_journal_at
-
-REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from tests.testkit.shared_redis import redis_cache, require_redis
 
 
 @pytest.fixture
@@ -137,28 +135,6 @@ def test_one_job_per_member_until_it_may_have_been_lost(
         assert send.call_count == 3
 
 
-def _shared_redis_cache() -> dict[str, Any]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} unreachable in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable")
-    finally:
-        client.close()
-    return {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"upgrade-job-{uuid.uuid4().hex[:8]}",
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
-    }
-
-
 @override_settings(CELERY_TASK_ALWAYS_EAGER=False)
 def test_one_job_per_upgrade_whatever_the_number_of_web_processes(
     due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
@@ -167,7 +143,9 @@ def test_one_job_per_upgrade_whatever_the_number_of_web_processes(
     serves; the first to claim it in the shared cache publishes the job. Before,
     every process published its own (one job per process per upgrade)."""
     member_id, now = due
-    with override_settings(CACHES=_shared_redis_cache()), \
+    require_redis()
+    shared = redis_cache(KEY_PREFIX=f"upgrade-job-{uuid.uuid4().hex[:8]}")
+    with override_settings(CACHES=shared), \
             mock.patch.object(upgrades.jobs, "send_now", return_value=True) as send:  # fmt: skip
         for _process in range(4):  # four web processes, each with its own memory
             upgrades._PUBLISHED.clear()

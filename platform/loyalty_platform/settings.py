@@ -255,6 +255,10 @@ CELERY_RESULT_BACKEND = (
     or None
 )
 CELERY_TASK_DEFAULT_QUEUE = "loyalty"
+# Nothing reads what a job returns, so no job stores it (with a Redis broker the
+# results would sit in that Redis for a day each, beside the queued jobs). The one
+# exception is platform.ping, whose answer the worker tests read.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

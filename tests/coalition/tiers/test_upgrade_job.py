@@ -21,6 +21,7 @@ from coalition.tiers import upgrades
 from coalition.tiers.models import TierLevel
 from coalition.tiers.selectors import tier_code_of
 from tenants.partners.models import Partner
+from tests.testkit import free_port
 from tests.testkit.ledger import post_journal_at
 from tests.testkit.shared_redis import redis_cache, require_redis
 
@@ -168,13 +169,7 @@ def test_a_cache_that_fails_does_not_stop_the_job(
     due: tuple[int, datetime], django_capture_on_commit_callbacks: Any
 ) -> None:
     member_id, now = due
-    unreachable = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
+    unreachable = redis_cache(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     with override_settings(CACHES=unreachable), \
             mock.patch.object(upgrades.jobs, "send_now", return_value=True) as send:  # fmt: skip
         upgrades._PUBLISHED.clear()

@@ -112,3 +112,27 @@ def test_graphiql_passes_the_accessibility_check(
     # and the page passes the check every page passes (no serious or critical
     # axe-core finding, nothing fetched from outside), at desktop and phone widths
     check_page(browser_page, f"graphiql-{scheme}")
+
+
+@pytest.mark.slow
+def test_on_a_phone_the_result_shows_below_the_query(browser_page: Any, partner_a: Partner) -> None:
+    # given a developer on a 375 px screen with a query in GraphiQL
+    page = browser_page.page
+    page.set_viewport_size({"width": 375, "height": 812})
+    url = browser_page.url("/graphql", host=f"{partner_a.slug}.localhost")
+    page.goto(url + "#query=%7B%20__typename%20%7D")
+    page.wait_for_selector(".graphiql-container", timeout=20_000)
+
+    # when they run it
+    page.click(".graphiql-execute-button")
+
+    # then the answer is on the screen, below the editor rather than squeezed
+    # beside it to no width
+    answer = page.locator(".result-window").get_by_text("PartnerQuery")
+    answer.wait_for(state="visible", timeout=10_000)
+    box = answer.bounding_box()
+    editor = page.locator(".graphiql-query-editor").bounding_box()
+    assert box is not None
+    assert editor is not None
+    assert box["y"] > editor["y"] + editor["height"] - 1
+    assert box["x"] + box["width"] <= 375

@@ -82,6 +82,18 @@ def _back_to_public_schema() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _forget_rolled_back_accounts() -> Iterator[None]:
+    # The ledger remembers per process which of its accounts exist. A test whose
+    # transaction rolls back may have opened them (the first earn of the run, say),
+    # and a later test reading an account row directly would then not find it. The
+    # write path opens a remembered account again when it is missing.
+    yield
+    from coalition.ledger.services import forget_known_accounts
+
+    forget_known_accounts()
+
+
+@pytest.fixture(autouse=True)
 def _back_to_the_default_language() -> Iterator[None]:
     # A request the test client sends in Spanish leaves Spanish active in the test's
     # thread (the locale middleware activates it; nothing deactivates it), so the next

@@ -13,7 +13,11 @@ class Adjustment(models.Model):
     """One goodwill or correcting adjustment: ``points`` > 0 added, < 0 taken back,
     posted as one ledger transaction (``adjustment_credit`` or ``adjustment_debit``)."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``adjustment_partner_day`` (partner, local day), which serves
+    # lookups by partner alone too: no index of its own.
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
     points = models.BigIntegerField()
     reason = models.CharField(max_length=200)

@@ -8,7 +8,11 @@ from django.db import models
 
 
 class CatalogueEntry(models.Model):
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``catalogue_entry_once`` (partner, reward id), which serves lookups
+    # by partner alone too: no index of its own.
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     reward_id = models.BigIntegerField()  # id in the partner's schema
     code = models.CharField(max_length=40)
     name = models.CharField(max_length=120)

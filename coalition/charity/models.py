@@ -39,7 +39,11 @@ class Charity(models.Model):
 
 
 class Donation(models.Model):
-    charity = models.ForeignKey(Charity, on_delete=models.PROTECT, related_name="donations")
+    # Indexed by ``donation_charity`` (charity, created at), which serves lookups by
+    # charity alone too: no index of its own.
+    charity = models.ForeignKey(
+        Charity, on_delete=models.PROTECT, related_name="donations", db_index=False
+    )
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
     points = models.PositiveIntegerField()
     ledger_transaction_id = models.BigIntegerField(unique=True)

@@ -39,7 +39,11 @@ class ExpiryReminder(models.Model):
     """One reminder per member and expiry day: the unique row is what makes
     'sent once' hold across reruns and concurrent runs of the job."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``one_reminder_per_day`` (member, expires on), which serves lookups
+    # by member alone too: no index of its own.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     expires_on = models.DateField()
     points = models.BigIntegerField()
     status = models.CharField(

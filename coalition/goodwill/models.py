@@ -20,7 +20,11 @@ class GoodwillStatus(models.TextChoices):
 
 
 class GoodwillProposal(models.Model):
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``goodwill_member`` (member, newest first), which serves lookups by
+    # member alone too: no index of its own.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     points = models.BigIntegerField()
     reason = models.CharField(max_length=200)
     status = models.CharField(

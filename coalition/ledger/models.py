@@ -327,7 +327,11 @@ class Hold(models.Model):
 class AccountSnapshot(models.Model):
     """Balance of a derived-balance account up to a safe ledger watermark."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="snapshots")
+    # Indexed by ``one_snapshot_per_watermark`` (account, watermark), which serves
+    # lookups by account alone too: no index of its own.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="snapshots", db_index=False
+    )
     as_of_transaction_id = models.BigIntegerField()
     balance = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -28,9 +28,12 @@ class Member(models.Model):
     marketing_sms_consent = models.BooleanField(default=False)
     data_sharing_consent = models.BooleanField(default=False)
     consent_updated_at = models.DateTimeField(null=True, blank=True)
+    # Indexed by ``member_enrolled_by_at`` (partner, enrolled at), which serves
+    # lookups by partner alone too: no index of its own.
     enrolled_by = models.ForeignKey(
-        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     # Idempotency of enrolment: a repeat with the same key returns this member.
     enrol_scope = models.CharField(max_length=80, null=True, blank=True)
     enrol_key = models.CharField(max_length=120, null=True, blank=True)
@@ -85,7 +88,11 @@ class MemberChange(models.Model):
     a contact detail (whose value is not copied here: erasure has one place to wipe),
     when and where."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="changes")
+    # Indexed by ``member_change_recent`` (member, newest first), which serves
+    # lookups by member alone too: no index of its own.
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="changes", db_index=False
+    )
     field = models.CharField(max_length=40)
     change = models.CharField(max_length=20)
     channel = models.CharField(max_length=20)

@@ -20,7 +20,11 @@ class NotificationKind(models.TextChoices):
 class NotificationPreference(models.Model):
     """A member's choice for one kind. No row means the default: on."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    # Indexed by ``one_preference_per_kind`` (member, kind), which serves lookups by
+    # member alone too: no index of its own.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=NotificationKind.choices)
     enabled = models.BooleanField()
     changed_at = models.DateTimeField()
@@ -58,7 +62,11 @@ class Notification(models.Model):
     voucher, the tier change...), written in the same transaction as the sending.
     The unique row is what makes a retried or concurrent task send nothing twice."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    # Indexed by ``one_notification_per_key`` (member, kind, key), which serves
+    # lookups by member alone too: no index of its own.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=NotificationKind.choices)
     key = models.CharField(max_length=80)
     status = models.CharField(max_length=8, choices=NotificationStatus.choices)

@@ -17,7 +17,11 @@ class SettlementTerms(models.Model):
     """A partner's terms from ``effective_from`` on: every event is valued at the
     terms in force when it was posted."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``terms_once_per_instant`` (partner, effective from), which serves
+    # lookups by partner alone too: no index of its own.
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     effective_from = models.DateTimeField()
     currency = models.CharField(max_length=3)
     issuance_price = models.DecimalField(max_digits=14, decimal_places=6)  # per point issued
@@ -121,8 +125,10 @@ class Statement(models.Model):
     Each statement is its own payout: one Stripe transfer or invoice, with its own
     state, attempts and last Stripe error, so one refusal holds up no other."""
 
+    # Indexed by ``statement_once`` (period, partner) and ``charity_statement_once``
+    # (period, charity), which serve lookups by period alone too: no index of its own.
     period = models.ForeignKey(
-        SettlementPeriod, on_delete=models.PROTECT, related_name="statements"
+        SettlementPeriod, on_delete=models.PROTECT, related_name="statements", db_index=False
     )
     partner = models.ForeignKey(
         "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -228,7 +234,11 @@ class FixedFeeCharge(models.Model):
     """One partner's fixed fee for one calendar month, billed once: the unique
     pair is what stops a second close of the month from billing it again."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``fixed_fee_once_a_month`` (partner, month), which serves lookups by
+    # partner alone too: no index of its own.
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     month = models.DateField()  # its first day (UTC)
     line = models.OneToOneField(StatementLine, on_delete=models.PROTECT, related_name="+")
 

@@ -57,7 +57,11 @@ class TransferRecord(models.Model):
     """Audit trail: every transfer and pooling, who, to whom, how much, when."""
 
     kind = models.CharField(max_length=10, choices=TransferKind.choices)
-    from_member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``transfer_sender_year`` (sender, kind, year), which serves lookups
+    # by sender alone too: no index of its own.
+    from_member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     to_member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
     household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.PROTECT)
     points = models.PositiveIntegerField()

@@ -115,7 +115,11 @@ class CampaignBudgetBucket(models.Model):
     and take what is left anywhere. Each bucket never issues past its share, so
     the campaign never issues past its budget (the database checks it too)."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    # Indexed by ``one_budget_bucket`` (campaign, bucket), which serves lookups by
+    # campaign alone too: no index of its own.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     bucket = models.PositiveSmallIntegerField()
     allotted = models.BigIntegerField()
     issued = models.BigIntegerField(default=0)
@@ -144,7 +148,11 @@ class Segment(models.Model):
 
 
 class SegmentMember(models.Model):
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by ``segment_member_once`` (segment, member), which serves lookups by
+    # segment alone too: no index of its own.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -185,7 +193,11 @@ class BehaviourRule(models.Model):
 
 
 class BehaviourAward(models.Model):
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``award_slot_once`` (member, event, period, sequence), which serves
+    # lookups by member alone too: no index of its own.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     event = models.CharField(max_length=24, choices=BehaviourEvent.choices)
     points = models.PositiveIntegerField()
     period_key = models.CharField(max_length=10)  # "lifetime" or the year

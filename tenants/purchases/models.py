@@ -31,8 +31,14 @@ class PostedRequest(models.Model):
 
 
 class Purchase(PostedRequest):
-    external_id = models.CharField(max_length=120, unique=True)
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Unique by the constraint below, not ``unique=True``: that would add a second
+    # index on every insert, for LIKE searches nothing makes.
+    external_id = models.CharField(max_length=120)
+    # Its index is ``purchase_member`` (member, occurred_at), which serves lookups
+    # by member alone too: a second one on member would only cost every insert.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     store = models.ForeignKey("stores.Store", null=True, blank=True, on_delete=models.PROTECT)
     occurred_at = models.DateTimeField()
@@ -54,6 +60,7 @@ class Purchase(PostedRequest):
     class Meta:
         ordering: ClassVar = ["-occurred_at", "-id"]
         constraints: ClassVar = [
+            models.UniqueConstraint(fields=["external_id"], name="purchase_external_id_once"),
             models.UniqueConstraint(
                 fields=["idempotency_scope", "idempotency_key"], name="purchase_idempotency"
             ),
@@ -73,7 +80,11 @@ class Purchase(PostedRequest):
 
 
 class PurchaseLine(models.Model):
-    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="lines")
+    # Indexed by ``line_number_once`` (purchase, line number), which finds a
+    # purchase's lines too: no index of its own, one insert fewer per line.
+    purchase = models.ForeignKey(
+        Purchase, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     line_number = models.PositiveIntegerField()
     sku = models.CharField(max_length=64)
     category = models.CharField(max_length=64)

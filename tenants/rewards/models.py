@@ -55,7 +55,11 @@ class Voucher(models.Model):
 
     code = models.CharField(max_length=16, unique=True)
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="vouchers")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Indexed by ``voucher_member_reward`` (member, reward), which serves lookups by
+    # member alone too: no index of its own.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     points = models.PositiveIntegerField()
     status = models.CharField(
         max_length=10, choices=VoucherStatus.choices, default=VoucherStatus.ISSUED

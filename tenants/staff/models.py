@@ -16,9 +16,12 @@ class Role(models.TextChoices):
 
 
 class StaffMembership(models.Model):
+    # Indexed by ``staff_one_role_per_partner`` (user, partner), which serves lookups
+    # by user alone too: no index of its own.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_memberships"
-    )
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_memberships",
+        db_index=False,
+    )  # fmt: skip
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.CASCADE, related_name="staff_memberships"
     )
@@ -40,9 +43,12 @@ class StaffMembership(models.Model):
 class StaffInvitation(InvitationRecord):
     """A single-use, expiring invitation to work at a partner in a role."""
 
+    # Indexed by the (partner, email) index below, which serves lookups by partner
+    # alone too: no index of its own.
     partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.CASCADE, related_name="staff_invitations"
-    )
+        "partners.Partner", on_delete=models.CASCADE, related_name="staff_invitations",
+        db_index=False,
+    )  # fmt: skip
     role = models.CharField(max_length=10, choices=Role.choices)
 
     class Meta:
@@ -56,9 +62,12 @@ class LoginAttempt(models.Model):
     """Failed log-ins per partner and address, for throttling and lock-out; with no
     partner, a failed log-in to the operator console (public host)."""
 
+    # Indexed by the (partner, email, at) index below, which serves lookups by
+    # partner alone too: no index of its own.
     partner = models.ForeignKey(
-        "partners.Partner", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+        "partners.Partner", null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     email = models.CharField(max_length=254)
     ip = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField()

@@ -167,7 +167,7 @@ def test_purchase_throughput_next_to_the_ledger_earn(live_db: Any, partner_a: Pa
     assert len(rules) >= 20
     assert len(campaigns) >= 5
     lines = _basket_lines()
-    basket = _receipt(0, "x", lines).basket()
+    basket = _receipt(0, "x", lines).basket
     context = engine.EarnContext(occurred_at=timezone.now())
 
     # engine alone

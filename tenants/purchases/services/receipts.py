@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
@@ -51,7 +52,10 @@ class Receipt:
     store_code: str | None = None
     member_number: str = ""
 
+    @cached_property
     def basket(self) -> engine.Basket:
+        """The receipt as the engine prices it; built once (validating, pricing
+        and attributing the points each read it)."""
         return engine.Basket(
             currency=self.currency,
             lines=tuple(
@@ -129,7 +133,22 @@ def validate_receipt(receipt: Receipt, now: datetime) -> None:
         raise InvalidReceipt("occurred_at is in the future", field="occurred_at")
     if receipt.channel not in Channel.values:
         raise InvalidReceipt(f"unknown channel {receipt.channel!r}", field="channel")
-    receipt.basket().validate()
+    receipt.basket.validate()
+
+
+def lines_json(lines: tuple[ReceiptLine, ...]) -> str:
+    """The receipt's lines as one JSON array of [sku, category, quantity, unit
+    price, discount] (a purchase's insert unpacks it): one text parameter where five
+    arrays were, which psycopg dumped element by element (21 us for five lines
+    against 5 us, measured). A NUL in a text is refused by the server either way,
+    as input it cannot store."""
+    return json.dumps(
+        [
+            [line.sku, line.category, line.quantity, line.unit_price, line.discount]
+            for line in lines
+        ],
+        separators=(",", ":"),
+    )
 
 
 def member_key(receipt: Receipt) -> tuple[tuple[str, Any], UnknownMember]:

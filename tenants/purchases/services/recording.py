@@ -51,6 +51,7 @@ from tenants.purchases.services.receipts import (
     PurchaseResult,
     Receipt,
     current_partner,
+    lines_json,
     member_key,
     validate_receipt,
 )
@@ -109,12 +110,9 @@ WITH purchase AS (
   INSERT INTO {s}.purchases_purchaseline
     (purchase_id, line_number, sku, category, quantity, unit_price, discount,
      returned_quantity)
-  SELECT purchase.id, line.number, line.sku, line.category, line.quantity, line.unit_price,
-         line.discount, 0
-    FROM purchase,
-         unnest(%(skus)s::text[], %(categories)s::text[], %(quantities)s::int[],
-                %(unit_prices)s::bigint[], %(discounts)s::bigint[])
-           WITH ORDINALITY AS line(sku, category, quantity, unit_price, discount, number)
+  SELECT purchase.id, line.number, line.item->>0, line.item->>1, (line.item->>2)::int,
+         (line.item->>3)::bigint, (line.item->>4)::bigint, 0
+    FROM purchase, json_array_elements(%(lines)s::json) WITH ORDINALITY AS line(item, number)
 )
 {answer}
 """
@@ -193,7 +191,7 @@ def _check_member(snapshot: pricing.PricingSnapshot, member: Any) -> None:
 def _breakdown_of(receipt: Receipt, snapshot: pricing.PricingSnapshot) -> engine.Breakdown:
     if snapshot.version is None:
         raise NoRulesInForce("no earn rules were in force when this purchase happened")
-    return pricing.price(receipt.basket(), snapshot, receipt.occurred_at)
+    return pricing.price(receipt.basket, snapshot, receipt.occurred_at)
 
 
 def purchase_preview(receipt: Receipt, *, now: datetime | None = None) -> engine.Breakdown:
@@ -400,7 +398,7 @@ def _record(
             details["attribution"] = [
                 line.as_dict()
                 for line in pricing.attribute(
-                    receipt.basket(), snapshot, rule_points=breakdown.rule_points,
+                    receipt.basket, snapshot, rule_points=breakdown.rule_points,
                     campaign_points=granted,
                 )
             ]  # fmt: skip
@@ -433,11 +431,7 @@ def _record(
                     "scope": idempotency.scope if idempotency else None,
                     "key": idempotency.key if idempotency else None,
                     "hash": digest,
-                    "skus": [line.sku for line in receipt.lines],
-                    "categories": [line.category for line in receipt.lines],
-                    "quantities": [line.quantity for line in receipt.lines],
-                    "unit_prices": [line.unit_price for line in receipt.lines],
-                    "discounts": [line.discount for line in receipt.lines],
+                    "lines": lines_json(receipt.lines),
                 },
             )
             # The earn carries the database's now() (``snapshot.db_now``, the same

@@ -8,7 +8,13 @@ from celery import shared_task
 
 from coalition.notifications.models import NotificationKind, NotificationStatus
 from coalition.notifications.services import notification_send
-from coalition.tiers.models import TierChange
+from coalition.tiers.models import TierChange, TierLevel
+
+
+def is_news(old: TierLevel | None, new: TierLevel) -> bool:
+    """Whether a change is worth the member's e-mail: any move, but joining at the
+    entry level (the first earn of every new member)."""
+    return not (old is None and new.rank == 0)
 
 
 def tier_change_notice_send(*, change_id: int) -> bool:
@@ -18,7 +24,7 @@ def tier_change_notice_send(*, change_id: int) -> bool:
     if change is None:
         return False
     old, new = change.from_level, change.to_level
-    if old is None and new.rank == 0:
+    if not is_news(old, new):
         return False
     notification = notification_send(
         member_id=change.member_id,

@@ -101,7 +101,8 @@ def _record(
         "from_tier": old.code if old else None, "to_tier": new.code, "reason": reason,
         "qualifying_points": points, "changed_at": at,
     })  # fmt: skip
-    jobs.enqueue_on_commit(notices.send_change_notice, change.pk)
+    if notices.is_news(old, new):  # no job for a new member joining the entry level
+        jobs.enqueue_on_commit(notices.send_change_notice, change.pk)
 
 
 def tier_evaluate(*, member_id: int, now: datetime | None = None) -> MemberTier | None:

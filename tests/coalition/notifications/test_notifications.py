@@ -347,13 +347,15 @@ def test_tier_upgrades_and_downgrades_are_emailed_once(
 
     # when they join at the entry level, then move up
     _earn(member, partner_a, 10)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as joined:
         tier_evaluate(member_id=member.pk, now=now)
     _earn(member, partner_a, 1000)
     with django_capture_on_commit_callbacks(execute=True) as queued:
         tier_evaluate(member_id=member.pk, now=now)
 
-    # then joining at the entry level is not news; the upgrade is, once
+    # then joining at the entry level is not news (not even a job to find that
+    # out: every new member joins it); the upgrade is, once
+    assert joined == []
     assert len(queued) == 1
     [message] = _to(member)
     assert message.subject == "Welcome to Silver"

@@ -395,7 +395,7 @@ def points_for_purchase(
         0,
         Contribution(
             "rule", base_rule.id, "base_rate",
-            f"{rate} points per {basket.currency}", base_total,
+            f"{rate} {'point' if rate == 1 else 'points'} per {basket.currency}", base_total,
         ),
     )  # fmt: skip
 

@@ -539,3 +539,16 @@ def test_invalid_basket_is_refused(the_basket: Basket) -> None:
     # given a malformed basket, when priced, then InvalidBasket
     with pytest.raises(InvalidBasket):
         points_for_purchase(the_basket, (base(),), (), EarnContext(occurred_at=AT))
+
+
+@pytest.mark.parametrize(
+    ("rate", "described"),
+    [("1", "1 point per EUR"), ("1.0", "1.0 point per EUR"), ("2", "2 points per EUR"),
+     ("0.5", "0.5 points per EUR")],
+)  # fmt: skip
+def test_base_rate_line_reads_as_english(rate: str, described: str) -> None:
+    # given a base rate, when a basket is priced, then the breakdown's line (shown
+    # on the console's purchase page) says "point" for a rate of one
+    breakdown = points_for_purchase(basket(ln()), (base({"EUR": rate}),), (),
+                                    EarnContext(occurred_at=AT))  # fmt: skip
+    assert [c.description for c in breakdown.contributions if c.kind == "base_rate"] == [described]
